@@ -1,0 +1,16 @@
+//! nn-core: the library behind `nn`. Most users import `nn::prelude::*` instead of this crate.
+
+pub mod error;
+pub mod layer;
+pub mod rng;
+pub mod summary;
+
+/// The one tensor type that flows between layers: an n-dimensional `f32` array, batch first.
+pub type Tensor = ndarray::ArrayD<f32>;
+
+pub use error::{Error, Result};
+pub use layer::{
+    for_each_buffer, for_each_param, param_count, param_names, Layer, Mode, Param, ParamKind, Visitor,
+};
+pub use rng::{seeded, Rng, DEFAULT_SEED};
+pub use summary::{summary, Summary};

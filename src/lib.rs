@@ -1,0 +1,16 @@
+//! nn: a small deep-learning framework written from scratch.
+//!
+//! ```
+//! use nn::prelude::*;
+//! let mode = Mode::Eval;
+//! assert_ne!(mode, Mode::Train);
+//! ```
+
+pub use nn_core::*;
+pub use nn_derive::Sequential;
+
+/// Everything a typical training program needs: `use nn::prelude::*;`.
+pub mod prelude {
+    pub use nn_core::{Layer, Mode, Tensor};
+    pub use nn_derive::Sequential;
+}
