@@ -124,6 +124,11 @@ impl<'a> Visitor<'a> {
 ///
 /// Implement `forward` and `backward` for a custom layer; implement `visit` if it has parameters
 /// or buffers, and `visit_children` if it is made of other layers (a derived network is).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a layer: it does not implement `nn::Layer`",
+    label = "not a layer",
+    note = "in a `#[derive(Sequential)]` struct, mark a field that is not a layer `#[sequential(skip)]`"
+)]
 pub trait Layer {
     /// Computes the output for input `x`. In [`Mode::Train`] the layer keeps what backward needs.
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor;

@@ -1,9 +1,50 @@
-//! `#[derive(Sequential)]` for nn (filled by its own issue).
-use proc_macro::TokenStream;
+//! `#[derive(Sequential)]`: turns a struct whose fields are layers into an `nn::Layer`.
+//!
+//! Use it through the `nn` crate (`use nn::prelude::*;`): the generated code refers to
+//! `::nn::Layer` and friends by absolute path.
 
-/// Turns a struct whose fields are layers into an `nn::Layer`.
+mod expand;
+mod parse;
+
+use proc_macro::TokenStream;
+use syn::{parse_macro_input, DeriveInput};
+
+/// Turns a struct whose fields are layers into an `nn::Layer` that runs them one after another.
+///
+/// - `forward` runs the fields in declaration order, each one's output the next one's input,
+///   with the same `Mode`; `backward` runs them in reverse order.
+/// - Parameters and buffers are named by field: `fc1.weight`, `block.bn.running_mean` for a
+///   nested derived struct, `layers.3.bias` for a `Vec` field, `0.weight` in a tuple struct.
+/// - `Option<L>` fields are the identity when `None`; `Vec<L>` and `Box<dyn Layer>` work too.
+/// - `#[sequential(skip)]` leaves a field out (a config, a counter); it need not be a layer.
+///
+/// ```
+/// use nn::prelude::*;
+///
+/// struct Double;
+/// impl Layer for Double {
+///     fn forward(&mut self, x: Tensor, _mode: Mode) -> Tensor { x * 2.0 }
+///     fn backward(&mut self, grad: Tensor) -> Tensor { grad * 2.0 }
+/// }
+///
+/// #[derive(Sequential)]
+/// struct Net {
+///     first: Double,
+///     second: Option<Double>,
+///     #[sequential(skip)]
+///     label: String,
+/// }
+///
+/// let mut net = Net { first: Double, second: Some(Double), label: "x4".into() };
+/// let y = net.forward(Tensor::ones(vec![1, 3]), Mode::Eval);
+/// assert_eq!(y, Tensor::from_elem(vec![1, 3], 4.0));
+/// assert_eq!(net.type_name(), "Net");
+/// ```
 #[proc_macro_derive(Sequential, attributes(sequential))]
 pub fn derive_sequential(input: TokenStream) -> TokenStream {
-    let _ = input;
-    TokenStream::new()
+    let input = parse_macro_input!(input as DeriveInput);
+    match parse::parse(input) {
+        Ok(net) => expand::expand(&net).into(),
+        Err(e) => e.to_compile_error().into(),
+    }
 }
