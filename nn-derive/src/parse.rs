@@ -46,8 +46,8 @@ pub fn parse(input: DeriveInput) -> syn::Result<Network> {
         Data::Enum(data) => {
             return Err(errors.finish_with(syn::Error::new(
                 data.enum_token.span,
-                "`#[derive(Sequential)]` needs a struct whose fields are layers; \
-                 an enum cannot run its variants one after another",
+                "`#[derive(Sequential)]` needs a struct whose fields are layers, not an enum; \
+                 to choose a layer by configuration, use an `Option<L>` or `Box<dyn Layer>` field",
             )))
         }
         Data::Union(data) => {

@@ -1,0 +1,9 @@
+use nn::prelude::*;
+
+#[derive(Sequential)]
+enum Net {
+    Small,
+    Large,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use nn::prelude::*;
+
+#[derive(Sequential)]
+struct Named {}
+
+#[derive(Sequential)]
+struct Tuple();
+
+fn main() {}

@@ -1,0 +1,6 @@
+use nn::prelude::*;
+
+#[derive(Sequential)]
+struct Net;
+
+fn main() {}
