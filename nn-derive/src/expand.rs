@@ -24,12 +24,15 @@ pub fn expand(net: &Network) -> TokenStream {
     let mut generics = net.generics.clone();
     {
         let where_clause = generics.make_where_clause();
-        for field in net
-            .layers
-            .iter()
-            .filter(|f| !mentions(f.ty.to_token_stream(), ident))
-        {
+        let mut bounded = Vec::new();
+        for field in &net.layers {
             let ty = &field.ty;
+            // Several fields of one type need one bound (and clippy flags repeats).
+            let key = ty.to_token_stream().to_string();
+            if mentions(ty.to_token_stream(), ident) || bounded.contains(&key) {
+                continue;
+            }
+            bounded.push(key);
             where_clause
                 .predicates
                 .push(syn::parse_quote_spanned!(ty.span()=> #ty: ::nn::Layer));
@@ -40,13 +43,13 @@ pub fn expand(net: &Network) -> TokenStream {
     let forward = net.layers.iter().map(|field| {
         let (member, name) = (&field.member, &field.name);
         quote_spanned! {field.ty.span()=>
-            let x = ::nn::layer::forward_child(#name, &mut self.#member, x, mode);
+            x = ::nn::layer::forward_child(#name, &mut self.#member, x, mode);
         }
     });
     let backward = net.layers.iter().rev().map(|field| {
         let (member, name) = (&field.member, &field.name);
         quote_spanned! {field.ty.span()=>
-            let grad = ::nn::layer::backward_child(#name, &mut self.#member, grad);
+            grad = ::nn::layer::backward_child(#name, &mut self.#member, grad);
         }
     });
     let children = net.layers.iter().map(|field| {
@@ -58,13 +61,17 @@ pub fn expand(net: &Network) -> TokenStream {
 
     quote! {
         #[automatically_derived]
+        // A user's `T: Layer` next to the derive's own bound on a field of type `T` is harmless.
+        #[allow(clippy::type_repetition_in_bounds)]
         impl #impl_generics ::nn::Layer for #ident #ty_generics #where_clause {
-            fn forward(&mut self, x: ::nn::Tensor, mode: ::nn::Mode) -> ::nn::Tensor {
+            // Reassigned rather than shadowed by `let`, which strict user lints would flag at
+            // the field types these statements are spanned at.
+            fn forward(&mut self, mut x: ::nn::Tensor, mode: ::nn::Mode) -> ::nn::Tensor {
                 #(#forward)*
                 x
             }
 
-            fn backward(&mut self, grad: ::nn::Tensor) -> ::nn::Tensor {
+            fn backward(&mut self, mut grad: ::nn::Tensor) -> ::nn::Tensor {
                 #(#backward)*
                 grad
             }
@@ -90,4 +97,20 @@ fn mentions(tokens: TokenStream, ident: &syn::Ident) -> bool {
         TokenTree::Group(g) => mentions(g.stream(), ident),
         _ => false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_finds_the_struct_inside_nested_generics_only_as_a_whole_ident() {
+        let tree: syn::Ident = syn::parse_quote!(Tree);
+        let ty = |t: syn::Type| t.to_token_stream();
+        assert!(mentions(ty(syn::parse_quote!(Vec<Tree>)), &tree));
+        assert!(mentions(ty(syn::parse_quote!(Option<Box<(u8, Tree)>>)), &tree));
+        assert!(mentions(ty(syn::parse_quote!([Tree; 2])), &tree));
+        assert!(!mentions(ty(syn::parse_quote!(Vec<TreeBlock>)), &tree));
+        assert!(!mentions(ty(syn::parse_quote!(Box<dyn Layer>)), &tree));
+    }
 }
