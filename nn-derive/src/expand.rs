@@ -5,8 +5,7 @@
 //! the field types, so that a field whose type is not a layer is reported at that field.
 
 use crate::parse::Network;
-use proc_macro2::TokenStream;
-use proc_macro2::TokenTree;
+use proc_macro2::{TokenStream, TokenTree};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 
