@@ -66,7 +66,7 @@ pub use state::{OptimizerState, ParamRecord};
 use crate::layer::{for_each_param, param_names, Layer};
 use crate::{Result, Tensor};
 use ndarray::IxDyn;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -199,6 +199,11 @@ pub enum OptimError {
         /// The first parameter, in visiting order, whose gradient is not finite.
         name: String,
     },
+    /// Two parameters of the model are reported under the same name, so they would share state.
+    DuplicateName {
+        /// The name reported twice.
+        name: String,
+    },
     /// Restored state names parameters the model lacks, or lacks some the model has.
     ParamNames {
         /// Model parameters the restored state has no entry for.
@@ -267,6 +272,11 @@ impl fmt::Display for OptimError {
                 f,
                 "the gradient of parameter `{name}` contains NaN or infinity; training diverged \
                  (try a lower learning rate)"
+            ),
+            OptimError::DuplicateName { name } => write!(
+                f,
+                "two parameters are both named `{name}`, so they would share optimizer state; \
+                 give each parameter a distinct name in its layer's `visit`"
             ),
             OptimError::ParamNames { missing, unexpected } => {
                 write!(
@@ -381,6 +391,9 @@ struct ParamState {
     shape: Vec<usize>,
     step: u64,
     slots: Vec<Tensor>,
+    /// The [`Core::epoch`] of the last check that saw this name, to catch two parameters
+    /// reported under one name without allocating a set of names every step.
+    seen: u64,
 }
 
 /// Hyper-parameter names every optimizer has.
@@ -398,6 +411,8 @@ struct Core {
     states: HashMap<String, ParamState>,
     /// Set by `load_state`: the next step checks that the model's names are the state's.
     check_names: bool,
+    /// Counts checking passes; see [`ParamState::seen`].
+    epoch: u64,
 }
 
 impl Core {
@@ -408,6 +423,7 @@ impl Core {
             clip_grad_norm: None,
             states: HashMap::new(),
             check_names: false,
+            epoch: 0,
         }
     }
 
@@ -451,6 +467,7 @@ impl Core {
                         shape,
                         step: 0,
                         slots,
+                        seen: 0,
                     },
                 );
             }
@@ -474,13 +491,18 @@ impl Core {
         Ok(())
     }
 
-    /// Checks every parameter's gradient shape and state shape (and, after `load_state`, the
-    /// names), and returns the clipping factor.
-    fn check(&self, model: &mut dyn Layer) -> Result<f32, OptimError> {
+    /// Checks every parameter's gradient shape and state shape, that no two parameters share a
+    /// name (and, after `load_state`, that the names are the state's), and returns the clipping
+    /// factor.
+    fn check(&mut self, model: &mut dyn Layer) -> Result<f32, OptimError> {
+        self.epoch += 1;
+        let epoch = self.epoch;
         let mut error = None;
         let mut sum_sq = 0.0f64;
         let mut matched = 0usize;
         let mut missing = Vec::new();
+        // Names without state yet; allocates only on steps that meet new parameters.
+        let mut new_names = HashSet::new();
         for_each_param(model, |name, p| {
             if error.is_some() {
                 return;
@@ -493,7 +515,14 @@ impl Core {
                 });
                 return;
             }
-            match self.states.get(name) {
+            let duplicate = || OptimError::DuplicateName {
+                name: name.to_owned(),
+            };
+            match self.states.get_mut(name) {
+                Some(state) if state.seen == epoch => {
+                    error = Some(duplicate());
+                    return;
+                }
                 Some(state) if state.shape != p.value.shape() => {
                     error = Some(OptimError::ShapeChanged {
                         name: name.to_owned(),
@@ -502,7 +531,14 @@ impl Core {
                     });
                     return;
                 }
-                Some(_) => matched += 1,
+                Some(state) => {
+                    state.seen = epoch;
+                    matched += 1;
+                }
+                None if !new_names.insert(name.to_owned()) => {
+                    error = Some(duplicate());
+                    return;
+                }
                 None if self.check_names => missing.push(name.to_owned()),
                 None => {}
             }
@@ -616,6 +652,7 @@ impl Core {
         }
 
         let mut states = HashMap::with_capacity(state.params.len());
+        // `seen` restarts at 0; epochs only grow, so no restored entry looks seen.
         for (name, record) in &state.params {
             let n: usize = record.shape.iter().product();
             if record.slots.len() != rule.slots().len()
@@ -647,6 +684,7 @@ impl Core {
                     shape: record.shape.clone(),
                     step: record.step,
                     slots,
+                    seen: 0,
                 },
             );
         }
@@ -666,7 +704,8 @@ impl Core {
 macro_rules! optimizer_common {
     ($ty:ident) => {
         impl $ty {
-            /// Adds L2 weight decay `lambda` (see [`Optimizer::set_weight_decay`]).
+            /// Adds L2 weight decay `lambda`: `g += lambda * W` on weights only (see
+            /// [`Optimizer::set_weight_decay`](crate::optim::Optimizer::set_weight_decay)).
             ///
             /// # Panics
             /// If `lambda` is negative or not finite.
@@ -676,7 +715,7 @@ macro_rules! optimizer_common {
             }
 
             /// Clips gradients to a global norm of at most `max_norm` before each step (see
-            /// [`Optimizer::set_clip_grad_norm`]).
+            /// [`Optimizer::set_clip_grad_norm`](crate::optim::Optimizer::set_clip_grad_norm)).
             ///
             /// # Panics
             /// If `max_norm` is not positive and finite.

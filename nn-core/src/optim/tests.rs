@@ -383,6 +383,32 @@ fn a_shape_change_is_an_error_naming_the_parameter_and_updates_nothing() {
 }
 
 #[test]
+fn two_parameters_with_one_name_are_an_error() {
+    // On the first step (no state yet) and on a later one (state exists).
+    let mut model = Toy::new()
+        .with("w", ParamKind::Weight, &[1.0])
+        .with("w", ParamKind::Bias, &[1.0]);
+    let mut opt = Momentum::new(0.1);
+    let err = opt.step(&mut model).unwrap_err().to_string();
+    assert!(err.contains("both named `w`"), "{err}");
+
+    let mut model = Toy::new()
+        .with("a", ParamKind::Weight, &[1.0])
+        .with("b", ParamKind::Bias, &[1.0]);
+    model.set_grad("a", &[1.0]);
+    opt.step(&mut model).unwrap();
+    opt.step(&mut model).unwrap();
+    model.params[1].name = "a".into();
+    let err = opt.step(&mut model).unwrap_err().to_string();
+    assert!(err.contains("both named `a`"), "{err}");
+    assert_eq!(
+        model.params[0].value,
+        vector(&[1.0 - 0.1 - 0.19]),
+        "a failed step updated a parameter"
+    );
+}
+
+#[test]
 fn a_gradient_of_the_wrong_shape_is_an_error() {
     let mut model = Toy::new().with("w", ParamKind::Weight, &[1.0, 2.0]);
     model.set_grad("w", &[1.0]);
