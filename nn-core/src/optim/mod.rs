@@ -81,9 +81,10 @@ pub trait Optimizer {
     /// Updates every trainable parameter of `model` once.
     ///
     /// Fails, without changing any parameter, if a parameter's shape differs from the shape its
-    /// state was created with, if a gradient's shape differs from its parameter's, if clipping
-    /// is on and a gradient is not finite, or if the model's parameter names differ from those of
-    /// a state restored with [`Optimizer::load_state`].
+    /// state was created with, if a gradient's shape differs from its parameter's, if two
+    /// parameters share a name, if clipping is on and a gradient is not finite, or if the
+    /// model's parameter names differ from those of a state restored with
+    /// [`Optimizer::load_state`].
     fn step(&mut self, model: &mut dyn Layer) -> Result<()>;
 
     /// The learning rate the next step will use.
