@@ -2,6 +2,7 @@
 //! training. Each message names the file or parameter, what was expected, what was found, and
 //! how to fix it.
 
+use crate::optim::OptimError;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -19,6 +20,8 @@ pub enum Error {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// An optimizer step or optimizer state failed (see [`OptimError`]).
+    Optim(OptimError),
 }
 
 /// `Result` with nn's [`Error`].
@@ -39,6 +42,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Io { path, action, source } => write!(f, "{action} {}: {source}", path.display()),
+            Error::Optim(e) => e.fmt(f),
         }
     }
 }
@@ -47,6 +51,13 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io { source, .. } => Some(source),
+            Error::Optim(e) => e.source(),
         }
+    }
+}
+
+impl From<OptimError> for Error {
+    fn from(e: OptimError) -> Self {
+        Error::Optim(e)
     }
 }

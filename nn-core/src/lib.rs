@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod layer;
+pub mod optim;
 pub mod rng;
 pub mod summary;
 
@@ -11,6 +12,9 @@ pub type Tensor = ndarray::ArrayD<f32>;
 pub use error::{Error, Result};
 pub use layer::{
     for_each_buffer, for_each_param, param_count, param_names, Layer, Mode, Param, ParamKind, Visitor,
+};
+pub use optim::{
+    l2_penalty, AdaGrad, Adam, AdamW, Momentum, Nesterov, OptimError, Optimizer, OptimizerState, RmsProp, Sgd,
 };
 pub use rng::{seeded, Rng, DEFAULT_SEED};
 pub use summary::{summary, Summary};

@@ -1,0 +1,112 @@
+//! Nesterov accelerated gradient, in the seed's formulation.
+
+use super::{check_unit, expect_valid, optimizer_common, Core, Rule, Update};
+use ndarray::Zip;
+
+/// Nesterov accelerated gradient:
+/// `v_prev = v; v = momentum * v - lr * g; theta += -momentum * v_prev + (1 + momentum) * v`.
+///
+/// This is the seed's formulation (Bengio et al.'s rewriting of NAG): `theta` holds the
+/// look-ahead point `theta_true + momentum * v`, so the gradient the model computes there is the
+/// look-ahead gradient NAG needs, without a second forward pass. Default momentum 0.9.
+///
+/// ```
+/// use nn_core::optim::Nesterov;
+/// assert_eq!(Nesterov::new(0.01).momentum(), 0.9);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Nesterov {
+    core: Core,
+    rule: NesterovRule,
+}
+
+#[derive(Clone, Debug)]
+struct NesterovRule {
+    momentum: f32,
+}
+
+impl Nesterov {
+    /// Nesterov momentum with learning rate `lr` and momentum 0.9.
+    ///
+    /// # Panics
+    /// If `lr` is negative or not finite.
+    pub fn new(lr: f32) -> Self {
+        Nesterov {
+            core: Core::new("Nesterov", lr),
+            rule: NesterovRule { momentum: 0.9 },
+        }
+    }
+
+    /// Sets the momentum coefficient.
+    ///
+    /// # Panics
+    /// If `momentum` is not in `[0, 1)`.
+    pub fn with_momentum(mut self, momentum: f32) -> Self {
+        expect_valid("Nesterov", self.rule.set_hyper("momentum", momentum));
+        self
+    }
+
+    /// The momentum coefficient.
+    pub fn momentum(&self) -> f32 {
+        self.rule.momentum
+    }
+}
+
+impl Rule for NesterovRule {
+    fn algorithm(&self) -> &'static str {
+        "Nesterov"
+    }
+    fn slots(&self) -> &'static [&'static str] {
+        &["velocity"]
+    }
+    fn hyper_names(&self) -> &'static [&'static str] {
+        &["momentum"]
+    }
+    fn hyper(&self, name: &str) -> f32 {
+        match name {
+            "momentum" => self.momentum,
+            _ => unreachable!("Nesterov has no hyper-parameter `{name}`"),
+        }
+    }
+    fn set_hyper(&mut self, name: &str, value: f32) -> Result<(), String> {
+        match name {
+            "momentum" => self.momentum = check_unit(name, value)?,
+            _ => return Err(format!("Nesterov has no hyper-parameter `{name}`")),
+        }
+        Ok(())
+    }
+    fn update(&self, u: Update<'_>) {
+        let (lr, eff, m) = (u.lr, u.grad_fn, self.momentum);
+        let [v] = u.slots else {
+            unreachable!("Nesterov has one slot")
+        };
+        Zip::from(u.value).and(u.grad).and(v).for_each(|w, &g, v| {
+            let v_prev = *v;
+            *v = m * v_prev - lr * eff.at(g, *w);
+            *w += -m * v_prev + (1.0 + m) * *v;
+        });
+    }
+}
+
+optimizer_common!(Nesterov);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::tests::assert_three_steps;
+
+    #[test]
+    fn three_steps_match_the_update_rule_by_hand() {
+        // w0 = [1, 2], g1 = [1, -2], g2 = [0.5, 1], g3 = [-1, 0.5], lr = 0.1, momentum 0.9.
+        // v follows Momentum: v1 = [-0.1, 0.2], v2 = [-0.14, 0.08], v3 = [-0.026, 0.022], and
+        // w += -0.9 * v_prev + 1.9 * v:
+        // w1 = w0 + 1.9 * v1                        = [1 - 0.19, 2 + 0.38]       = [0.81, 2.38]
+        // w2 = w1 - 0.9 * v1 + 1.9 * v2 = w1 + [0.09 - 0.266, -0.18 + 0.152]  = [0.634, 2.352]
+        // w3 = w2 - 0.9 * v2 + 1.9 * v3 = w2 + [0.126 - 0.0494, -0.072 + 0.0418]
+        //                                                                     = [0.7106, 2.3218]
+        assert_three_steps(
+            &mut Nesterov::new(0.1),
+            [[0.81, 2.38], [0.634, 2.352], [0.7106, 2.3218]],
+        );
+    }
+}

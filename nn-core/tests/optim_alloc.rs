@@ -1,0 +1,109 @@
+//! After its first step, an optimizer allocates nothing that grows with the model: its state is
+//! created once and looked up by name. The only allocations left per step are the two 64-byte
+//! path strings of the two parameter walks (`Visitor::params`), whatever the number of
+//! parameters.
+//!
+//! A separate test binary, because it installs a counting global allocator.
+
+use ndarray::{ArrayD, IxDyn};
+use nn_core::optim::{AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd};
+use nn_core::{Layer, Mode, ParamKind, Tensor, Visitor};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+struct Counting;
+
+thread_local! {
+    // Per thread, so that tests running in parallel do not count each other's allocations.
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> usize {
+    ALLOCATIONS.with(|n| n.get())
+}
+
+/// `n` parameters of 100 values each, alternately weights and biases, with constant gradients.
+struct Many {
+    params: Vec<(String, Tensor, Tensor, ParamKind)>,
+}
+
+impl Many {
+    fn new(n: usize) -> Self {
+        let params = (0..n)
+            .map(|i| {
+                let kind = if i % 2 == 0 {
+                    ParamKind::Weight
+                } else {
+                    ParamKind::Bias
+                };
+                let value = ArrayD::from_elem(IxDyn(&[10, 10]), 1.0);
+                let grad = ArrayD::from_elem(IxDyn(&[10, 10]), 0.1);
+                (format!("layer{i}.p"), value, grad, kind)
+            })
+            .collect();
+        Many { params }
+    }
+}
+
+impl Layer for Many {
+    fn forward(&mut self, x: Tensor, _mode: Mode) -> Tensor {
+        x
+    }
+    fn backward(&mut self, grad: Tensor) -> Tensor {
+        grad
+    }
+    fn visit(&mut self, v: &mut Visitor<'_>) {
+        for (name, value, grad, kind) in &mut self.params {
+            v.param(name, value, grad, *kind);
+        }
+    }
+}
+
+/// Allocations made by steps 2 to 5 of `opt` on a model of `n` parameters, per step.
+fn allocations_per_later_step(mut opt: Box<dyn Optimizer>, n: usize) -> usize {
+    let mut model = Many::new(n);
+    opt.step(&mut model).unwrap();
+    let before = allocations();
+    for _ in 0..4 {
+        opt.step(&mut model).unwrap();
+    }
+    (allocations() - before) / 4
+}
+
+#[test]
+fn later_steps_allocate_only_the_two_walk_paths() {
+    let optimizers: Vec<fn() -> Box<dyn Optimizer>> = vec![
+        || Box::new(Sgd::new(0.1).with_weight_decay(1e-4)),
+        || Box::new(Momentum::new(0.1)),
+        || Box::new(Nesterov::new(0.1)),
+        || Box::new(AdaGrad::new(0.1)),
+        || Box::new(RmsProp::new(0.1)),
+        || Box::new(Adam::new(0.1).with_clip_grad_norm(1.0)),
+        || Box::new(AdamW::new(0.1)),
+    ];
+    for make in optimizers {
+        let name = make().name();
+        let small = allocations_per_later_step(make(), 1);
+        let large = allocations_per_later_step(make(), 16);
+        assert_eq!(
+            (small, large),
+            (2, 2),
+            "{name}: allocations per step with 1 and 16 parameters"
+        );
+    }
+}
