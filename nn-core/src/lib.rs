@@ -1,6 +1,8 @@
 //! nn-core: the library behind `nn`. Most users import `nn::prelude::*` instead of this crate.
 
+pub mod checkpoint;
 pub mod error;
+pub mod fsutil;
 pub mod layer;
 pub mod rng;
 pub mod summary;
@@ -8,6 +10,7 @@ pub mod summary;
 /// The one tensor type that flows between layers: an n-dimensional `f32` array, batch first.
 pub type Tensor = ndarray::ArrayD<f32>;
 
+pub use checkpoint::{CheckpointError, Snapshot};
 pub use error::{Error, Result};
 pub use layer::{
     for_each_buffer, for_each_param, param_count, param_names, Layer, Mode, Param, ParamKind, Visitor,
