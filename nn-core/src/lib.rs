@@ -6,6 +6,7 @@ pub mod fsutil;
 pub mod layer;
 pub mod rng;
 pub mod summary;
+pub mod train;
 
 /// The one tensor type that flows between layers: an n-dimensional `f32` array, batch first.
 pub type Tensor = ndarray::ArrayD<f32>;
