@@ -2,7 +2,11 @@
 //! CSV and PNG outputs, and chart drawing.
 
 pub mod early_stopping;
+pub mod history;
+pub mod plot;
 pub mod schedule;
 
 pub use early_stopping::{EarlyStopping, Verdict};
+pub use history::{plot_runs, EpochRecord, History};
+pub use plot::{Chart, Series};
 pub use schedule::LrSchedule;
