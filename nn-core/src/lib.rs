@@ -11,7 +11,7 @@ pub mod train;
 /// The one tensor type that flows between layers: an n-dimensional `f32` array, batch first.
 pub type Tensor = ndarray::ArrayD<f32>;
 
-pub use checkpoint::{CheckpointError, Snapshot};
+pub use checkpoint::{load, save, CheckpointError, Snapshot};
 pub use error::{Error, Result};
 pub use layer::{
     for_each_buffer, for_each_param, param_count, param_names, Layer, Mode, Param, ParamKind, Visitor,
