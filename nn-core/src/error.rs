@@ -22,6 +22,8 @@ pub enum Error {
     },
     /// An optimizer step or optimizer state failed (see [`OptimError`]).
     Optim(OptimError),
+    /// A checkpoint or snapshot could not be saved, read or applied to a model.
+    Checkpoint(crate::checkpoint::CheckpointError),
 }
 
 /// `Result` with nn's [`Error`].
@@ -43,6 +45,7 @@ impl fmt::Display for Error {
         match self {
             Error::Io { path, action, source } => write!(f, "{action} {}: {source}", path.display()),
             Error::Optim(e) => e.fmt(f),
+            Error::Checkpoint(e) => e.fmt(f),
         }
     }
 }
@@ -52,6 +55,7 @@ impl std::error::Error for Error {
         match self {
             Error::Io { source, .. } => Some(source),
             Error::Optim(e) => e.source(),
+            Error::Checkpoint(e) => Some(e),
         }
     }
 }
@@ -59,5 +63,11 @@ impl std::error::Error for Error {
 impl From<OptimError> for Error {
     fn from(e: OptimError) -> Self {
         Error::Optim(e)
+    }
+}
+
+impl From<crate::checkpoint::CheckpointError> for Error {
+    fn from(e: crate::checkpoint::CheckpointError) -> Self {
+        Error::Checkpoint(e)
     }
 }

@@ -1,14 +1,18 @@
 //! nn-core: the library behind `nn`. Most users import `nn::prelude::*` instead of this crate.
 
+pub mod checkpoint;
 pub mod error;
+pub mod fsutil;
 pub mod layer;
 pub mod optim;
 pub mod rng;
 pub mod summary;
+pub mod train;
 
 /// The one tensor type that flows between layers: an n-dimensional `f32` array, batch first.
 pub type Tensor = ndarray::ArrayD<f32>;
 
+pub use checkpoint::{load, save, CheckpointError, Snapshot};
 pub use error::{Error, Result};
 pub use layer::{
     for_each_buffer, for_each_param, param_count, param_names, Layer, Mode, Param, ParamKind, Visitor,

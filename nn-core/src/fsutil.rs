@@ -1,0 +1,177 @@
+//! Writing files so that a crash or a full disk never leaves a half-written file under the final
+//! name: write a temporary file in the same directory, flush it to disk, then rename it into place.
+
+use crate::{Error, Result};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Distinguishes temporary files of concurrent writers within one process; the process id
+/// distinguishes processes.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes `path` atomically: `write` fills a buffered temporary file in the same directory, which
+/// is then flushed, synced to disk and renamed over `path`. Readers see either the old file or the
+/// complete new one, never a prefix; on any error the temporary file is removed and `path` is
+/// left as it was.
+///
+/// The parent directory must exist (create it with `std::fs::create_dir_all` first): creating it
+/// silently would hide a mistyped output path.
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("nn-doc-atomic-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// use std::io::Write;
+/// let path = dir.join("hello.txt");
+/// nn_core::fsutil::atomic_write(&path, |w| writeln!(w, "hello")).unwrap();
+/// assert_eq!(std::fs::read_to_string(&path).unwrap(), "hello\n");
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub fn atomic_write(
+    path: impl AsRef<Path>,
+    write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+) -> Result<()> {
+    let path = path.as_ref();
+    let (tmp_path, file) = create_temp_beside(path)?;
+    let result = fill_and_sync(file, write)
+        .map_err(|e| Error::io("writing", path, e))
+        .and_then(|()| fs::rename(&tmp_path, path).map_err(|e| Error::io("renaming into place", path, e)));
+    match result {
+        Ok(()) => {
+            sync_dir(path);
+            Ok(())
+        }
+        Err(e) => {
+            // The temporary file holds an incomplete write that nobody will ever read.
+            let _ = fs::remove_file(&tmp_path);
+            Err(e)
+        }
+    }
+}
+
+/// Writes `bytes` to `path` atomically; see [`atomic_write`].
+pub fn atomic_write_bytes(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
+    atomic_write(path, |w| w.write_all(bytes))
+}
+
+/// Creates a new, uniquely named temporary file in `path`'s directory. Same directory, so that
+/// the final rename stays within one file system and is atomic.
+fn create_temp_beside(path: &Path) -> Result<(PathBuf, File)> {
+    let file_name = path.file_name().ok_or_else(|| {
+        Error::io(
+            "writing",
+            path,
+            io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file"),
+        )
+    })?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    loop {
+        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(file_name);
+        tmp_name.push(format!(".tmp-{}-{n}", std::process::id()));
+        let tmp_path = dir.join(tmp_name);
+        // create_new: never clobber a file we did not create (a stale temp of a crashed run with
+        // the same pid and counter is skipped, not overwritten).
+        match OpenOptions::new().write(true).create_new(true).open(&tmp_path) {
+            Ok(file) => return Ok((tmp_path, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::io("creating a temporary file for", path, e)),
+        }
+    }
+}
+
+fn fill_and_sync(file: File, write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>) -> io::Result<()> {
+    let mut w = BufWriter::with_capacity(1 << 16, file);
+    write(&mut w)?;
+    let file = w.into_inner().map_err(io::IntoInnerError::into_error)?;
+    // Without this a power loss after the rename could leave the new name pointing at no data.
+    file.sync_all()
+}
+
+/// Makes the rename itself durable by syncing the directory entry. Best effort: some platforms
+/// and file systems cannot open or sync a directory, and the data is already safely written.
+fn sync_dir(path: &Path) {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A fresh, empty directory under the system temp dir, removed when dropped.
+    pub(crate) struct TempDir(pub PathBuf);
+
+    impl TempDir {
+        pub(crate) fn new(tag: &str) -> Self {
+            let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+            let dir = std::env::temp_dir().join(format!("nn-test-{tag}-{}-{n}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+        pub(crate) fn join(&self, name: &str) -> PathBuf {
+            self.0.join(name)
+        }
+        fn entries(&self) -> Vec<String> {
+            let mut v: Vec<String> = fs::read_dir(&self.0)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            v.sort();
+            v
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn writes_and_replaces_leaving_no_temporary_files() {
+        let dir = TempDir::new("atomic");
+        let path = dir.join("out.txt");
+        atomic_write_bytes(&path, b"first").unwrap();
+        atomic_write(&path, |w| w.write_all(b"second")).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"second");
+        assert_eq!(dir.entries(), ["out.txt"]);
+    }
+
+    #[test]
+    fn a_failing_writer_keeps_the_old_file_and_cleans_up() {
+        let dir = TempDir::new("atomic-fail");
+        let path = dir.join("out.txt");
+        atomic_write_bytes(&path, b"old").unwrap();
+        let err = atomic_write(&path, |w| {
+            w.write_all(b"partial new content")?;
+            Err(io::Error::other("disk full"))
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("disk full"), "{err}");
+        assert!(err.to_string().contains("out.txt"), "{err}");
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        assert_eq!(dir.entries(), ["out.txt"]);
+    }
+
+    #[test]
+    fn a_missing_directory_is_an_error_naming_the_path() {
+        let dir = TempDir::new("atomic-missing");
+        let path = dir.join("no/such/dir/out.txt");
+        let err = atomic_write_bytes(&path, b"x").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("no/such/dir/out.txt"), "{msg}");
+        assert!(matches!(err, Error::Io { .. }));
+    }
+}
