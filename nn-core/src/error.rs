@@ -19,6 +19,8 @@ pub enum Error {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// Loading or preparing data failed (see [`crate::data::DataError`]).
+    Data(crate::data::DataError),
 }
 
 /// `Result` with nn's [`Error`].
@@ -39,6 +41,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Io { path, action, source } => write!(f, "{action} {}: {source}", path.display()),
+            Error::Data(e) => e.fmt(f),
         }
     }
 }
@@ -47,6 +50,13 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io { source, .. } => Some(source),
+            Error::Data(_) => None,
         }
+    }
+}
+
+impl From<crate::data::DataError> for Error {
+    fn from(e: crate::data::DataError) -> Self {
+        Error::Data(e)
     }
 }

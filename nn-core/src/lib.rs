@@ -1,5 +1,6 @@
 //! nn-core: the library behind `nn`. Most users import `nn::prelude::*` instead of this crate.
 
+pub mod data;
 pub mod error;
 pub mod layer;
 pub mod rng;
