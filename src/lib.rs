@@ -11,6 +11,7 @@ pub use nn_derive::Sequential;
 
 /// Everything a typical training program needs: `use nn::prelude::*;`.
 pub mod prelude {
+    pub use nn_core::data::{Batch, Dataset, FashionMnist, Mnist};
     pub use nn_core::{Layer, Mode, Tensor};
     pub use nn_derive::Sequential;
 }

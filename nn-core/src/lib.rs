@@ -9,6 +9,7 @@ pub mod summary;
 /// The one tensor type that flows between layers: an n-dimensional `f32` array, batch first.
 pub type Tensor = ndarray::ArrayD<f32>;
 
+pub use data::{Batch, Batches, Dataset, FashionMnist, Mnist};
 pub use error::{Error, Result};
 pub use layer::{
     for_each_buffer, for_each_param, param_count, param_names, Layer, Mode, Param, ParamKind, Visitor,

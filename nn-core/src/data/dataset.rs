@@ -352,9 +352,19 @@ pub fn one_hot(labels: &[usize], classes: usize) -> Tensor {
 /// The last batch of an epoch is smaller when the batch size does not divide the dataset; it is
 /// kept unless [`Batches::drop_last`] is set.
 ///
-/// The batch is lent mutably so a caller may move `images` out (e.g. into `Layer::forward`, which
-/// takes its input by value); the next fill then allocates a new tensor unless a tensor of the
-/// same size is put back.
+/// The batch is lent mutably so a caller may move `images` out (into `Layer::forward`, which
+/// takes its input by value) and put a tensor of the same shape back, e.g. the input gradient that
+/// `backward` returns; then no step allocates a batch buffer:
+///
+/// ```ignore
+/// while let Some(batch) = batches.next_batch() {
+///     let logits = net.forward(std::mem::take(&mut batch.images), Mode::Train);
+///     loss.forward(logits, Targets::Classes(&batch.labels));
+///     batch.images = net.backward(loss.backward()); // [batch, 784] again: recycled next fill
+/// }
+/// ```
+///
+/// A tensor of another shape (or none) put back is simply replaced at the next fill.
 pub struct Batches<'a> {
     data: &'a Dataset,
     batch_size: usize,

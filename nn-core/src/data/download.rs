@@ -276,6 +276,11 @@ impl Fetcher {
             source,
         })?;
         let bar = self.bar(name, announced.or(expected.map(|e| e.size)));
+        // A bar stays on screen only for a file that was accepted; failed attempts clear theirs.
+        let reject = |reason| {
+            bar.finish_and_clear();
+            Ok(Err(reason))
+        };
         let mut body = response.into_body().into_reader().take(limit);
         let mut bytes = Vec::with_capacity(announced.unwrap_or(0).min(limit) as usize);
         let mut chunk = vec![0u8; 64 << 10];
@@ -284,10 +289,7 @@ impl Fetcher {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    bar.abandon();
-                    return Ok(Err(FailReason::Body(e.to_string())));
-                }
+                Err(e) => return reject(FailReason::Body(e.to_string())),
             };
             file.write_all(&chunk[..n]).map_err(|source| FetchError::Local {
                 path: temp.path().to_path_buf(),
@@ -296,7 +298,6 @@ impl Fetcher {
             bytes.extend_from_slice(&chunk[..n]);
             bar.inc(n as u64);
         }
-        bar.finish_and_clear();
         if expected.is_none() && bytes.len() as u64 > MAX_UNVERIFIED_BYTES {
             return Ok(Err(FailReason::TooLarge {
                 limit: MAX_UNVERIFIED_BYTES,
@@ -313,8 +314,11 @@ impl Fetcher {
         })?;
         drop(file);
         match accept(&bytes) {
-            Ok(value) => Ok(Ok((temp, value))),
-            Err(e) => Ok(Err(FailReason::Malformed(e))),
+            Ok(value) => {
+                bar.finish();
+                Ok(Ok((temp, value)))
+            }
+            Err(e) => reject(FailReason::Malformed(e)),
         }
     }
 
