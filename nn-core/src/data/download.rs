@@ -226,6 +226,7 @@ impl Fetcher {
         expected: Option<&Expected>,
         mut accept: impl FnMut(&[u8]) -> Result<T, IdxError>,
     ) -> Result<(TempFile, T), FetchError> {
+        remove_stale_parts(dir, name, STALE_AFTER);
         let mut failures = Vec::new();
         for base in mirrors {
             let url = join_url(base, name);
@@ -338,6 +339,34 @@ impl Fetcher {
     }
 }
 
+/// A temporary file untouched for this long belongs to a download that was killed (a live one
+/// writes at least once per read timeout).
+const STALE_AFTER: Duration = Duration::from_secs(3600);
+
+/// Removes `.{name}.*.part` files in `dir` not modified for `age`: leftovers of a process that was
+/// killed mid-download (drop handlers do not run on SIGKILL or power loss). Fresh ones may belong
+/// to a concurrent download and are left alone. Best effort: errors are ignored.
+fn remove_stale_parts(dir: &Path, name: &str, age: Duration) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let file_name = file_name.to_string_lossy();
+        if !(file_name.starts_with(&prefix) && file_name.ends_with(".part")) {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|e| e > age));
+        if old {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// `base` and `name` joined with exactly one slash.
 pub fn join_url(base: &str, name: &str) -> String {
     format!("{}/{name}", base.trim_end_matches('/'))
@@ -380,6 +409,31 @@ mod tests {
         temp.persist(&dir.path().join("b.gz")).unwrap();
         assert!(dir.path().join("b.gz").exists());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn stale_parts_are_removed_fresh_ones_kept() {
+        let dir = crate::data::test_util::TempDir::new("stale");
+        let old = dir.path().join(".a.gz.1.0.part");
+        let fresh = dir.path().join(".a.gz.2.0.part");
+        let other = dir.path().join(".b.gz.1.0.part");
+        for p in [&old, &fresh, &other] {
+            std::fs::write(p, b"x").unwrap();
+        }
+        let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
+        for p in [&old, &other] {
+            File::options()
+                .write(true)
+                .open(p)
+                .unwrap()
+                .set_modified(two_hours_ago)
+                .unwrap();
+        }
+        remove_stale_parts(dir.path(), "a.gz", STALE_AFTER);
+        assert_eq!(
+            dir.files(),
+            vec![".a.gz.2.0.part".to_string(), ".b.gz.1.0.part".to_string()]
+        );
     }
 
     #[test]
