@@ -97,6 +97,8 @@ pub enum Reply {
     Status(u16),
     /// 200 announcing the full length but closing after `sent` bytes.
     CutShort { body: Vec<u8>, sent: usize },
+    /// Read the request, then say nothing for this long and close: a stalled server.
+    Hang(Duration),
 }
 
 /// An HTTP/1.1 server on 127.0.0.1 serving `routes` (unknown paths get 404). It answers at most
@@ -192,6 +194,10 @@ fn serve(mut stream: TcpStream, routes: &HashMap<String, Reply>) -> Option<Strin
     let line = String::from_utf8_lossy(&head);
     let path = line.split_whitespace().nth(1)?.to_string();
     let reply = routes.get(&path).cloned().unwrap_or(Reply::Status(404));
+    if let Reply::Hang(pause) = reply {
+        std::thread::sleep(pause);
+        return Some(path);
+    }
     let (status, body, sent) = match reply {
         Reply::Ok(body) => {
             let n = body.len();
@@ -203,6 +209,7 @@ fn serve(mut stream: TcpStream, routes: &HashMap<String, Reply>) -> Option<Strin
             (format!("{code} Error"), page, n)
         }
         Reply::CutShort { body, sent } => ("200 OK".to_string(), body, sent),
+        Reply::Hang(_) => unreachable!("answered above"),
     };
     let header = format!(
         "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",

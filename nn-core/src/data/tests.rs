@@ -411,6 +411,32 @@ fn failing_mirrors_fall_through_to_the_next() {
 }
 
 #[test]
+fn a_stalled_mirror_times_out_and_the_next_one_is_used() {
+    let files = tiny_mnist(N_TRAIN, N_TEST);
+    // Silent for 3 s per request: only the read timeout can make the loader move on sooner.
+    let hang: HashMap<String, Reply> = files
+        .iter()
+        .map(|(n, _)| (format!("/{n}"), Reply::Hang(Duration::from_secs(3))))
+        .collect();
+    let hang = Server::start(hang, 4);
+    let good = Server::serving(&files, 8);
+    let cache = TempDir::new("dl-timeout");
+    let started = std::time::Instant::now();
+    let m = loader()
+        .timeouts(Duration::from_secs(2), Duration::from_millis(250))
+        .cache_dir(cache.path())
+        .mirrors([hang.base(), good.base()])
+        .digests(digests_of(&files))
+        .load()
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert_tiny(&m);
+    assert_eq!(good.requests().len(), 4);
+    // Four timeouts of 0.25 s, not one 3 s stall.
+    assert!(elapsed < Duration::from_millis(2500), "{elapsed:?}");
+}
+
+#[test]
 fn env_vars_fill_what_the_api_leaves_open() {
     let env: HashMap<String, String> = [
         ("MNIST_DIR", "/env/mnist"),
