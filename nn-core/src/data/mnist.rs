@@ -433,7 +433,8 @@ impl<T: IdxDataset> Loader<T> {
                 path: path.clone(),
                 problem,
                 fix: format!(
-                    "replace it with a good copy of {name}.gz from the {} site (gzipped or not), or unset {} (or the loader's local_dir) to download instead",
+                    "replace it with a good copy of {name}.gz from the {} site (gzipped or not), \
+                     or unset {} (or the loader's local_dir) to download instead",
                     spec.name, spec.dir_env
                 ),
             })?;
