@@ -11,6 +11,7 @@ pub use nn_derive::Sequential;
 
 /// Everything a typical training program needs: `use nn::prelude::*;`.
 pub mod prelude {
+    pub use nn_core::data::{Batch, Dataset, FashionMnist, Mnist};
     pub use nn_core::train::{EarlyStopping, History, LrSchedule};
     pub use nn_core::{AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd};
     pub use nn_core::{Layer, Mode, Tensor};

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 
 /// Everything in nn that can fail for reasons outside the program: a file, the network, a
 /// checkpoint, a diverging loss. Programmer errors (a wrong input width) panic instead.
-#[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// Reading or writing `path` failed.
@@ -24,6 +23,8 @@ pub enum Error {
     Optim(OptimError),
     /// A checkpoint or snapshot could not be saved, read or applied to a model.
     Checkpoint(crate::checkpoint::CheckpointError),
+    /// Loading or preparing data failed (see [`crate::data::DataError`]).
+    Data(crate::data::DataError),
 }
 
 /// `Result` with nn's [`Error`].
@@ -46,7 +47,15 @@ impl fmt::Display for Error {
             Error::Io { path, action, source } => write!(f, "{action} {}: {source}", path.display()),
             Error::Optim(e) => e.fmt(f),
             Error::Checkpoint(e) => e.fmt(f),
+            Error::Data(e) => e.fmt(f),
         }
+    }
+}
+
+/// Prints the `Display` text, so that `fn main() -> nn::Result<()>` shows a readable message.
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 
@@ -56,6 +65,7 @@ impl std::error::Error for Error {
             Error::Io { source, .. } => Some(source),
             Error::Optim(e) => e.source(),
             Error::Checkpoint(e) => Some(e),
+            Error::Data(_) => None,
         }
     }
 }
@@ -69,5 +79,11 @@ impl From<OptimError> for Error {
 impl From<crate::checkpoint::CheckpointError> for Error {
     fn from(e: crate::checkpoint::CheckpointError) -> Self {
         Error::Checkpoint(e)
+    }
+}
+
+impl From<crate::data::DataError> for Error {
+    fn from(e: crate::data::DataError) -> Self {
+        Error::Data(e)
     }
 }

@@ -1,6 +1,7 @@
 //! nn-core: the library behind `nn`. Most users import `nn::prelude::*` instead of this crate.
 
 pub mod checkpoint;
+pub mod data;
 pub mod error;
 pub mod fsutil;
 pub mod layer;
@@ -13,6 +14,7 @@ pub mod train;
 pub type Tensor = ndarray::ArrayD<f32>;
 
 pub use checkpoint::{load, save, CheckpointError, Snapshot};
+pub use data::{Batch, Batches, Dataset, FashionMnist, Mnist};
 pub use error::{Error, Result};
 pub use layer::{
     for_each_buffer, for_each_param, param_count, param_names, Layer, Mode, Param, ParamKind, Visitor,

@@ -1,0 +1,610 @@
+//! [`Dataset`]: N labelled samples in memory, and [`Batches`]: seeded mini-batches drawn from it
+//! into one reused buffer.
+//!
+//! Pixels stay `u8` in memory (47 MB for MNIST's training set instead of 188 MB of `f32`) and are
+//! normalised to `[0, 1]` only as a batch is filled. Synthetic problems can hold `f32` features
+//! instead, copied into the batch as they are.
+//!
+//! ```
+//! use nn_core::data::Dataset;
+//! use nn_core::{seeded, Tensor};
+//!
+//! // Four 2-feature samples of two classes.
+//! let x = Tensor::from_shape_vec(vec![4, 2], vec![0., 0., 0., 1., 1., 0., 1., 1.]).unwrap();
+//! let data = Dataset::from_tensor(x, vec![0, 1, 1, 0], 2)?;
+//! let mut rng = seeded(4321);
+//! let (train, valid) = data.split_valid(1, &mut rng)?;
+//! assert_eq!((train.len(), valid.len()), (3, 1));
+//!
+//! let mut batches = train.batches(2, seeded(1));
+//! for _epoch in 0..2 {
+//!     // One epoch: a batch of 2 then the partial batch of 1 (use `.drop_last(true)` to skip it).
+//!     while let Some(batch) = batches.next_batch() {
+//!         assert_eq!(batch.images.shape()[1], 2);
+//!         assert_eq!(batch.images.shape()[0], batch.labels.len());
+//!     }
+//! }
+//! # Ok::<(), nn_core::Error>(())
+//! ```
+
+use super::DataError;
+use crate::{Result, Rng, Tensor};
+use ndarray::IxDyn;
+use rand::seq::SliceRandom;
+
+/// How the samples' features are stored.
+#[derive(Clone, Debug, PartialEq)]
+enum Features {
+    /// Pixels, normalised by 1/255 when a batch is filled.
+    U8(Vec<u8>),
+    /// Features used as they are.
+    F32(Vec<f32>),
+}
+
+/// N samples, each a feature array of one shape (`[784]` for MNIST) and a class label below
+/// [`Dataset::classes`], kept in memory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    features: Features,
+    feature_shape: Vec<usize>,
+    feature_len: usize,
+    labels: Vec<usize>,
+    classes: usize,
+}
+
+impl Dataset {
+    /// A dataset of `u8` pixels (sample after sample, each `feature_shape` row-major), normalised
+    /// to `[0, 1]` as batches are filled.
+    pub fn from_u8(
+        pixels: Vec<u8>,
+        feature_shape: &[usize],
+        labels: Vec<usize>,
+        classes: usize,
+    ) -> Result<Self> {
+        Self::new(pixels.len(), Features::U8(pixels), feature_shape, labels, classes)
+    }
+
+    /// A dataset of `f32` features (sample after sample, each `feature_shape` row-major), used as
+    /// they are: for synthetic problems.
+    pub fn from_f32(
+        features: Vec<f32>,
+        feature_shape: &[usize],
+        labels: Vec<usize>,
+        classes: usize,
+    ) -> Result<Self> {
+        Self::new(
+            features.len(),
+            Features::F32(features),
+            feature_shape,
+            labels,
+            classes,
+        )
+    }
+
+    /// A dataset from a batch-first tensor `[N, ...]` of features and N labels.
+    pub fn from_tensor(features: Tensor, labels: Vec<usize>, classes: usize) -> Result<Self> {
+        if features.ndim() == 0 {
+            return Err(invalid(
+                "features must be batch first, [N, ...]; got a scalar".into(),
+            ));
+        }
+        let shape = features.shape()[1..].to_vec();
+        let values = if features.is_standard_layout() {
+            features.into_raw_vec_and_offset().0
+        } else {
+            features.iter().copied().collect()
+        };
+        Self::from_f32(values, &shape, labels, classes)
+    }
+
+    fn new(
+        values: usize,
+        features: Features,
+        feature_shape: &[usize],
+        labels: Vec<usize>,
+        classes: usize,
+    ) -> Result<Self> {
+        let feature_len: usize = feature_shape.iter().product();
+        if feature_len == 0 {
+            return Err(invalid(format!(
+                "feature shape {feature_shape:?} has no elements"
+            )));
+        }
+        if values != labels.len() * feature_len {
+            return Err(invalid(format!(
+                "{} labels with feature shape {feature_shape:?} need {} feature values, got {values}",
+                labels.len(),
+                labels.len() * feature_len
+            )));
+        }
+        if let Some((index, &label)) = labels.iter().enumerate().find(|(_, &l)| l >= classes) {
+            return Err(invalid(format!(
+                "label {label} at position {index} is not below the class count {classes}"
+            )));
+        }
+        Ok(Dataset {
+            features,
+            feature_shape: feature_shape.to_vec(),
+            feature_len,
+            labels,
+            classes,
+        })
+    }
+
+    /// The number of samples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The shape of one sample's features, e.g. `[784]`.
+    pub fn feature_shape(&self) -> &[usize] {
+        &self.feature_shape
+    }
+
+    /// The number of feature values per sample (the product of [`Dataset::feature_shape`]).
+    pub fn feature_len(&self) -> usize {
+        self.feature_len
+    }
+
+    /// The number of classes; every label is below it.
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
+    /// The class index of each sample.
+    pub fn labels(&self) -> &[usize] {
+        &self.labels
+    }
+
+    /// The raw pixels, sample after sample, if this dataset stores `u8` pixels.
+    pub fn pixels(&self) -> Option<&[u8]> {
+        match &self.features {
+            Features::U8(p) => Some(p),
+            Features::F32(_) => None,
+        }
+    }
+
+    /// The samples at `indices`, in that order, as a new dataset. Fails if an index is out of range.
+    pub fn subset(&self, indices: &[usize]) -> Result<Dataset> {
+        if let Some(&bad) = indices.iter().find(|&&i| i >= self.len()) {
+            return Err(invalid(format!(
+                "subset index {bad} is out of range for {} samples",
+                self.len()
+            )));
+        }
+        let f = self.feature_len;
+        let features = match &self.features {
+            Features::U8(p) => Features::U8(gather(p, indices, f)),
+            Features::F32(v) => Features::F32(gather(v, indices, f)),
+        };
+        Ok(Dataset {
+            features,
+            feature_shape: self.feature_shape.clone(),
+            feature_len: f,
+            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+            classes: self.classes,
+        })
+    }
+
+    /// Splits off `n_valid` randomly chosen samples for validation: returns `(train, valid)`.
+    /// The shuffle comes from `rng`, so the same seed gives the same split. MNIST's usual split is
+    /// `split_valid(10_000, ..)` (50,000 / 10,000), as in the seed notebook.
+    pub fn split_valid(&self, n_valid: usize, rng: &mut Rng) -> Result<(Dataset, Dataset)> {
+        if n_valid > self.len() {
+            return Err(DataError::SplitTooLarge {
+                n_valid,
+                len: self.len(),
+            }
+            .into());
+        }
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        order.shuffle(rng);
+        let (valid, train) = order.split_at(n_valid);
+        Ok((self.subset(train)?, self.subset(valid)?))
+    }
+
+    /// Fills `batch` with the samples at `indices`: features into `batch.images` (shape
+    /// `[indices.len(), feature_shape...]`, pixels divided by 255) and labels into `batch.labels`.
+    /// The buffers are reused; `images` is reallocated only if it cannot hold the new shape.
+    ///
+    /// # Panics
+    /// If an index is out of range (indices come from the program, not from a file).
+    pub fn fill_batch(&self, indices: &[usize], batch: &mut Batch) {
+        if let Some(&bad) = indices.iter().find(|&&i| i >= self.len()) {
+            panic!(
+                "Dataset::fill_batch: index {bad} out of range for {} samples",
+                self.len()
+            );
+        }
+        let mut shape = Vec::with_capacity(1 + self.feature_shape.len());
+        shape.push(indices.len());
+        shape.extend_from_slice(&self.feature_shape);
+        let out = ensure_shape(&mut batch.images, &shape);
+        let f = self.feature_len;
+        for (dst, &i) in out.chunks_exact_mut(f).zip(indices) {
+            match &self.features {
+                Features::U8(p) => {
+                    for (d, &s) in dst.iter_mut().zip(&p[i * f..(i + 1) * f]) {
+                        // Division (not multiplication by 1/255) is correctly rounded: 255 maps
+                        // to exactly 1.0.
+                        *d = f32::from(s) / 255.0;
+                    }
+                }
+                Features::F32(v) => dst.copy_from_slice(&v[i * f..(i + 1) * f]),
+            }
+        }
+        batch.labels.clear();
+        batch.labels.extend(indices.iter().map(|&i| self.labels[i]));
+    }
+
+    /// All samples as one tensor `[N, feature_shape...]` (pixels divided by 255), in order.
+    pub fn to_tensor(&self) -> Tensor {
+        let all: Vec<usize> = (0..self.len()).collect();
+        let mut batch = Batch::new();
+        self.fill_batch(&all, &mut batch);
+        batch.images
+    }
+
+    /// Mini-batches of `batch_size` samples, reshuffled at the start of every epoch from `rng`.
+    /// See [`Batches`].
+    ///
+    /// # Panics
+    /// If `batch_size` is 0.
+    pub fn batches(&self, batch_size: usize, rng: Rng) -> Batches<'_> {
+        Batches::new(self, batch_size, Some(rng))
+    }
+
+    /// Mini-batches of `batch_size` samples in dataset order, the same every epoch: for
+    /// evaluation.
+    ///
+    /// # Panics
+    /// If `batch_size` is 0.
+    pub fn batches_in_order(&self, batch_size: usize) -> Batches<'_> {
+        Batches::new(self, batch_size, None)
+    }
+}
+
+fn invalid(message: String) -> crate::Error {
+    DataError::Invalid(message).into()
+}
+
+fn gather<T: Copy>(values: &[T], indices: &[usize], f: usize) -> Vec<T> {
+    let mut out = Vec::with_capacity(indices.len() * f);
+    for &i in indices {
+        out.extend_from_slice(&values[i * f..(i + 1) * f]);
+    }
+    out
+}
+
+/// Makes `t` a standard-layout tensor of `shape` and returns its elements. Keeps `t` as it is when
+/// it already has that shape; otherwise reuses its allocation when it is large enough (a last
+/// partial batch, then the next epoch's full one, cost no allocation).
+fn ensure_shape<'t>(t: &'t mut Tensor, shape: &[usize]) -> &'t mut [f32] {
+    if t.shape() != shape || !t.is_standard_layout() {
+        let (mut values, _) = std::mem::take(t).into_raw_vec_and_offset();
+        values.clear();
+        values.resize(shape.iter().product(), 0.0);
+        *t = Tensor::from_shape_vec(IxDyn(shape), values).expect("length matches the shape");
+    }
+    t.as_slice_mut().expect("standard layout")
+}
+
+/// One mini-batch: features (images, for MNIST) `[batch, feature_shape...]` as `f32`, and the
+/// class index of each sample.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Batch {
+    /// The features, batch first; pixels normalised to `[0, 1]`.
+    pub images: Tensor,
+    /// The class index of each sample, in batch order.
+    pub labels: Vec<usize>,
+}
+
+impl Batch {
+    /// An empty batch, to be filled by [`Dataset::fill_batch`].
+    pub fn new() -> Self {
+        Batch::default()
+    }
+
+    /// The number of samples in the batch.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether the batch holds no samples.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The labels one-hot encoded, `[batch, classes]`.
+    pub fn one_hot(&self, classes: usize) -> Tensor {
+        one_hot(&self.labels, classes)
+    }
+}
+
+/// One-hot encodes class indices: `[labels.len(), classes]`, 1.0 at each label, 0.0 elsewhere.
+///
+/// # Panics
+/// If a label is not below `classes`.
+pub fn one_hot(labels: &[usize], classes: usize) -> Tensor {
+    let mut t = Tensor::zeros(IxDyn(&[labels.len(), classes]));
+    for (row, &label) in labels.iter().enumerate() {
+        assert!(
+            label < classes,
+            "one_hot: label {label} at position {row} is not below {classes} classes"
+        );
+        t[[row, label]] = 1.0;
+    }
+    t
+}
+
+/// Seeded mini-batches over a [`Dataset`], filled into one reused [`Batch`].
+///
+/// [`Batches::next_batch`] hands out the batches of one epoch and then returns `None` once; the
+/// call after that starts the next epoch, with a fresh shuffle drawn from the iterator's own RNG.
+/// So `while let Some(batch) = batches.next_batch() { .. }` is one epoch, and the same seed gives
+/// the same batches, bit for bit, epoch after epoch.
+///
+/// The last batch of an epoch is smaller when the batch size does not divide the dataset; it is
+/// kept unless [`Batches::drop_last`] is set.
+///
+/// The batch is lent mutably so a caller may move `images` out (into `Layer::forward`, which
+/// takes its input by value) and put a tensor of the same shape back, e.g. the input gradient that
+/// `backward` returns; then no step allocates a batch buffer:
+///
+/// ```ignore
+/// while let Some(batch) = batches.next_batch() {
+///     let logits = net.forward(std::mem::take(&mut batch.images), Mode::Train);
+///     loss.forward(logits, Targets::Classes(&batch.labels));
+///     batch.images = net.backward(loss.backward()); // [batch, 784] again: recycled next fill
+/// }
+/// ```
+///
+/// A tensor of another shape (or none) put back is simply replaced at the next fill.
+pub struct Batches<'a> {
+    data: &'a Dataset,
+    batch_size: usize,
+    drop_last: bool,
+    rng: Option<Rng>,
+    order: Vec<usize>,
+    pos: usize,
+    epoch: usize,
+    in_epoch: bool,
+    batch: Batch,
+}
+
+impl<'a> Batches<'a> {
+    fn new(data: &'a Dataset, batch_size: usize, rng: Option<Rng>) -> Self {
+        assert!(batch_size > 0, "batch size must be at least 1");
+        Batches {
+            data,
+            batch_size,
+            drop_last: false,
+            rng,
+            order: (0..data.len()).collect(),
+            pos: 0,
+            epoch: 0,
+            in_epoch: false,
+            batch: Batch::new(),
+        }
+    }
+
+    /// Whether to skip the last batch of an epoch when it is smaller than the batch size.
+    pub fn drop_last(mut self, drop: bool) -> Self {
+        self.drop_last = drop;
+        self
+    }
+
+    /// The next batch of the current epoch, or `None` at its end (the next call starts a new
+    /// epoch).
+    pub fn next_batch(&mut self) -> Option<&mut Batch> {
+        if !self.in_epoch {
+            if let Some(rng) = &mut self.rng {
+                self.order.shuffle(rng);
+            }
+            self.pos = 0;
+            self.epoch += 1;
+            self.in_epoch = true;
+        }
+        let remaining = self.order.len() - self.pos;
+        if remaining == 0 || (self.drop_last && remaining < self.batch_size) {
+            self.in_epoch = false;
+            return None;
+        }
+        let take = remaining.min(self.batch_size);
+        let indices = &self.order[self.pos..self.pos + take];
+        self.pos += take;
+        self.data.fill_batch(indices, &mut self.batch);
+        Some(&mut self.batch)
+    }
+
+    /// The number of epochs started so far (1 during the first epoch).
+    pub fn epoch(&self) -> usize {
+        self.epoch
+    }
+
+    /// The batch size.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    /// How many batches one epoch yields.
+    pub fn batches_per_epoch(&self) -> usize {
+        let n = self.data.len();
+        if self.drop_last {
+            n / self.batch_size
+        } else {
+            n.div_ceil(self.batch_size)
+        }
+    }
+
+    /// The dataset the batches come from.
+    pub fn dataset(&self) -> &'a Dataset {
+        self.data
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seeded;
+
+    /// `n` 2x3 "images" whose pixels encode the sample index, labels `i % classes`.
+    fn pixels(n: usize, classes: usize) -> Dataset {
+        let px: Vec<u8> = (0..n * 6).map(|k| (k / 6 * 10 + k % 6) as u8).collect();
+        Dataset::from_u8(px, &[2, 3], (0..n).map(|i| i % classes).collect(), classes).unwrap()
+    }
+
+    #[test]
+    fn constructors_validate() {
+        assert!(Dataset::from_u8(vec![0; 10], &[3], vec![0, 1, 2], 3).is_err());
+        let err = Dataset::from_f32(vec![0.0; 6], &[2], vec![0, 1, 3], 3)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("label 3 at position 2"), "{err}");
+        assert!(Dataset::from_f32(vec![], &[0], vec![], 1).is_err());
+        let d = Dataset::from_tensor(Tensor::zeros(IxDyn(&[4, 2, 2])), vec![0, 1, 0, 1], 2).unwrap();
+        assert_eq!(
+            (d.len(), d.feature_shape(), d.feature_len(), d.classes()),
+            (4, &[2, 2][..], 4, 2)
+        );
+    }
+
+    #[test]
+    fn fill_batch_normalises_pixels_and_picks_rows() {
+        let px: Vec<u8> = vec![0, 255, 51, 10, 20, 30];
+        let d = Dataset::from_u8(px, &[3], vec![1, 0], 2).unwrap();
+        let mut b = Batch::new();
+        d.fill_batch(&[1, 0], &mut b);
+        assert_eq!(b.images.shape(), &[2, 3]);
+        let v: Vec<f32> = b.images.iter().copied().collect();
+        assert_eq!(v, vec![10.0 / 255.0, 20.0 / 255.0, 30.0 / 255.0, 0.0, 1.0, 0.2]);
+        assert_eq!(b.labels, vec![0, 1]);
+        assert_eq!(d.to_tensor().shape(), &[2, 3]);
+    }
+
+    #[test]
+    fn f32_features_are_copied_unchanged() {
+        let d = Dataset::from_f32(vec![-1.5, 2.0, 3.25, 7.0], &[2], vec![0, 1], 2).unwrap();
+        let mut b = Batch::new();
+        d.fill_batch(&[1], &mut b);
+        assert_eq!(b.images.as_slice().unwrap(), &[3.25, 7.0]);
+    }
+
+    #[test]
+    fn split_is_seeded_disjoint_and_checked() {
+        let d = pixels(25, 5);
+        let (t1, v1) = d.split_valid(12, &mut seeded(7)).unwrap();
+        let (t2, v2) = d.split_valid(12, &mut seeded(7)).unwrap();
+        assert_eq!((t1.len(), v1.len()), (13, 12));
+        assert_eq!((&t1, &v1), (&t2, &v2));
+        let (_, v3) = d.split_valid(12, &mut seeded(8)).unwrap();
+        assert_ne!(v1, v3);
+        // Every sample lands in exactly one part: the first pixel of each row is 10 * index.
+        let mut ids: Vec<u8> = t1
+            .pixels()
+            .unwrap()
+            .iter()
+            .chain(v1.pixels().unwrap())
+            .step_by(6)
+            .copied()
+            .collect();
+        ids.sort_unstable();
+        assert_eq!(ids, (0..25).map(|i| (i * 10) as u8).collect::<Vec<_>>());
+        assert!(d.split_valid(25, &mut seeded(1)).is_ok());
+        let err = d.split_valid(26, &mut seeded(1)).unwrap_err().to_string();
+        assert!(err.contains("26") && err.contains("25"), "{err}");
+    }
+
+    fn epoch_batches(b: &mut Batches<'_>) -> Vec<(Vec<f32>, Vec<usize>)> {
+        let mut out = Vec::new();
+        while let Some(batch) = b.next_batch() {
+            out.push((batch.images.iter().copied().collect(), batch.labels.clone()));
+        }
+        out
+    }
+
+    #[test]
+    fn same_seed_same_batches_and_each_epoch_reshuffles() {
+        let d = pixels(23, 4);
+        let mut a = d.batches(5, seeded(3));
+        let mut b = d.batches(5, seeded(3));
+        let (a1, a2) = (epoch_batches(&mut a), epoch_batches(&mut a));
+        let (b1, b2) = (epoch_batches(&mut b), epoch_batches(&mut b));
+        assert_eq!(a1.len(), 5);
+        let bits = |e: &Vec<(Vec<f32>, Vec<usize>)>| -> Vec<u32> {
+            e.iter()
+                .flat_map(|(x, _)| x.iter().map(|v| v.to_bits()))
+                .collect()
+        };
+        assert_eq!(bits(&a1), bits(&b1));
+        assert_eq!(bits(&a2), bits(&b2));
+        assert_eq!(
+            a1.iter().map(|x| &x.1).collect::<Vec<_>>(),
+            b1.iter().map(|x| &x.1).collect::<Vec<_>>()
+        );
+        assert_ne!(bits(&a1), bits(&a2), "second epoch must be reshuffled");
+        assert_eq!(a.epoch(), 2);
+        let mut c = d.batches(5, seeded(4));
+        assert_ne!(bits(&epoch_batches(&mut c)), bits(&a1));
+        // Every epoch is a permutation of the whole set.
+        let mut seen: Vec<usize> = a2
+            .iter()
+            .flat_map(|(x, _)| x.iter().step_by(6).map(|v| (v * 25.5).round() as usize))
+            .collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..23).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn keep_or_drop_last_partial_batch() {
+        let d = pixels(23, 4);
+        let mut keep = d.batches(5, seeded(1));
+        let sizes: Vec<usize> = std::iter::from_fn(|| keep.next_batch().map(|b| b.len())).collect();
+        assert_eq!(sizes, vec![5, 5, 5, 5, 3]);
+        assert_eq!(keep.batches_per_epoch(), 5);
+        let mut drop = d.batches(5, seeded(1)).drop_last(true);
+        let sizes: Vec<usize> = std::iter::from_fn(|| drop.next_batch().map(|b| b.len())).collect();
+        assert_eq!(sizes, vec![5, 5, 5, 5]);
+        assert_eq!(drop.batches_per_epoch(), 4);
+        // The next epoch starts after the None.
+        assert_eq!(
+            drop.next_batch().map(|b| b.images.shape().to_vec()),
+            Some(vec![5, 2, 3])
+        );
+    }
+
+    #[test]
+    fn buffer_is_reused_across_batches_and_epochs() {
+        let d = pixels(23, 4);
+        let mut it = d.batches(5, seeded(1));
+        let ptr = it.next_batch().unwrap().images.as_ptr();
+        for _ in 0..12 {
+            if let Some(b) = it.next_batch() {
+                assert_eq!(b.images.as_ptr(), ptr, "batch buffer was reallocated");
+            }
+        }
+        assert_eq!(it.epoch(), 3);
+    }
+
+    #[test]
+    fn in_order_batches_cover_the_dataset_in_order() {
+        let d = pixels(7, 3);
+        let mut it = d.batches_in_order(3);
+        let labels: Vec<usize> = std::iter::from_fn(|| it.next_batch().map(|b| b.labels.clone()))
+            .flatten()
+            .collect();
+        assert_eq!(labels, d.labels());
+    }
+
+    #[test]
+    fn one_hot_rows() {
+        let t = one_hot(&[2, 0], 3);
+        assert_eq!(t.shape(), &[2, 3]);
+        assert_eq!(t.as_slice().unwrap(), &[0., 0., 1., 1., 0., 0.]);
+    }
+}

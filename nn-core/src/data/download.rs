@@ -1,0 +1,444 @@
+//! Downloading one file from a list of mirrors: HTTP with timeouts and a User-Agent, the status
+//! checked, the body streamed to a temporary file in the destination directory while it is
+//! hashed, its size and SHA-256 verified, its content validated by the caller, and only then
+//! renamed into place by the caller. Any failure at one mirror moves on to the next; when all
+//! fail, every mirror's reason is returned together.
+
+use super::idx::IdxError;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::fs::File;
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// The User-Agent sent with every request: some servers refuse requests without one.
+const USER_AGENT: &str = concat!("nn-core/", env!("CARGO_PKG_VERSION"), " (dataset download)");
+
+/// The largest body accepted when no expected size is known (Fashion-MNIST's largest file is
+/// 26 MB): a misconfigured mirror must not fill the disk.
+const MAX_UNVERIFIED_BYTES: u64 = 512 << 20;
+
+/// The size and SHA-256 a file must have.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expected {
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of the file, 64 lowercase hex digits.
+    pub sha256: String,
+}
+
+impl Expected {
+    /// A file of `size` bytes whose SHA-256 is `sha256` (hex, any case).
+    pub fn new(size: u64, sha256: &str) -> Self {
+        Expected {
+            size,
+            sha256: sha256.to_ascii_lowercase(),
+        }
+    }
+
+    /// The size and digest of `bytes`, e.g. to pin a file served by a custom mirror.
+    pub fn of(bytes: &[u8]) -> Self {
+        Expected {
+            size: bytes.len() as u64,
+            sha256: sha256_hex(bytes),
+        }
+    }
+
+    /// Why `bytes` is not this file, or `None` if it is.
+    pub(crate) fn check(&self, bytes: &[u8]) -> Option<FailReason> {
+        let actual = sha256_hex(bytes);
+        if bytes.len() as u64 != self.size || actual != self.sha256 {
+            return Some(FailReason::Digest {
+                expected: self.clone(),
+                actual: Expected {
+                    size: bytes.len() as u64,
+                    sha256: actual,
+                },
+            });
+        }
+        None
+    }
+}
+
+/// SHA-256 of `bytes` as 64 lowercase hex digits.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One mirror that did not deliver a good file, and why.
+#[derive(Debug)]
+pub struct MirrorFailure {
+    /// The full URL that was tried.
+    pub url: String,
+    /// What went wrong there.
+    pub reason: FailReason,
+}
+
+/// Why a mirror did not deliver a good file.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum FailReason {
+    /// No response: connection refused, DNS, TLS, timeout, bad URL, ...
+    Request(String),
+    /// The server answered with a status other than 200.
+    Status {
+        /// The HTTP status code.
+        code: u16,
+        /// Its reason phrase, if known.
+        reason: String,
+    },
+    /// The server announced a different size (Content-Length) than the file must have.
+    AnnouncedSize {
+        /// The size the file must have.
+        expected: u64,
+        /// The Content-Length the server sent.
+        announced: u64,
+    },
+    /// The body stopped early or the connection failed while reading it.
+    Body(String),
+    /// The body exceeded the size limit for files without a known size.
+    TooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The file arrived but its size or SHA-256 is not the expected one.
+    Digest {
+        /// What the file must be.
+        expected: Expected,
+        /// What arrived.
+        actual: Expected,
+    },
+    /// The file arrived and verified (or verification is off) but its content is not valid IDX.
+    Malformed(IdxError),
+}
+
+impl fmt::Display for FailReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FailReason::Request(e) => write!(f, "request failed: {e}"),
+            FailReason::Status { code, reason } => write!(f, "HTTP status {code} {reason}"),
+            FailReason::AnnouncedSize { expected, announced } => {
+                write!(f, "server announces {announced} bytes, expected {expected}")
+            }
+            FailReason::Body(e) => write!(f, "download interrupted: {e}"),
+            FailReason::TooLarge { limit } => write!(f, "body larger than the {limit}-byte limit"),
+            FailReason::Digest { expected, actual } => write!(
+                f,
+                "digest mismatch: expected {} bytes with SHA-256 {}, got {} bytes with SHA-256 {}",
+                expected.size, expected.sha256, actual.size, actual.sha256
+            ),
+            FailReason::Malformed(e) => write!(f, "not a valid file: {e}"),
+        }
+    }
+}
+
+/// A file being written under a temporary name; removed on drop unless [`TempFile::persist`]ed,
+/// so an interrupted or rejected download never leaves a file that a later run would trust.
+#[derive(Debug)]
+pub struct TempFile {
+    path: PathBuf,
+    kept: bool,
+}
+
+impl TempFile {
+    /// Creates `.{name}.{pid}.{n}.part` in `dir` (a hidden name no loader looks for, unique per
+    /// process and call so concurrent loads cannot collide).
+    pub fn create(dir: &Path, name: &str) -> io::Result<(TempFile, File)> {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(format!(".{name}.{}.{n}.part", std::process::id()));
+        let file = File::create(&path)?;
+        Ok((TempFile { path, kept: false }, file))
+    }
+
+    /// Where the file is now.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Renames the file to `dest` (same directory, so the rename is atomic).
+    pub fn persist(mut self, dest: &Path) -> io::Result<()> {
+        std::fs::rename(&self.path, dest)?;
+        self.kept = true;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.kept {
+            // Best effort: the file may never have been written.
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Why a download did not produce a file.
+#[derive(Debug)]
+pub enum FetchError {
+    /// A local problem (creating or writing the temporary file): no mirror would do better.
+    Local {
+        /// The temporary file or directory involved.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// Every mirror failed; one entry per mirror, in the order tried.
+    AllFailed(Vec<MirrorFailure>),
+}
+
+/// Downloads files over HTTP(S) with one configured agent.
+pub struct Fetcher {
+    agent: ureq::Agent,
+    progress: bool,
+}
+
+impl Fetcher {
+    /// A fetcher with the given connect and per-read timeouts. `progress` draws a bar per file on
+    /// stderr, and only when stderr is a terminal.
+    pub fn new(connect_timeout: Duration, read_timeout: Duration, progress: bool) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .timeout_connect(Some(connect_timeout))
+            .timeout_per_read(Some(read_timeout))
+            .user_agent(USER_AGENT)
+            // Statuses are checked here, so that the reason names the code and the mirror.
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        Fetcher {
+            agent,
+            progress: progress && io::stderr().is_terminal(),
+        }
+    }
+
+    /// Tries `base + name` for each base in `mirrors`, in order. A body is streamed to a temporary
+    /// file in `dir`, checked against `expected` (if any), then handed to `accept`, which validates
+    /// the content. Returns the first file that passes, still under its temporary name, with what
+    /// `accept` returned.
+    pub fn fetch<T>(
+        &self,
+        mirrors: &[String],
+        name: &str,
+        dir: &Path,
+        expected: Option<&Expected>,
+        mut accept: impl FnMut(&[u8]) -> Result<T, IdxError>,
+    ) -> Result<(TempFile, T), FetchError> {
+        remove_stale_parts(dir, name, STALE_AFTER);
+        let mut failures = Vec::new();
+        for base in mirrors {
+            let url = join_url(base, name);
+            match self.try_one(&url, name, dir, expected, &mut accept) {
+                Ok(Ok(done)) => return Ok(done),
+                Ok(Err(reason)) => failures.push(MirrorFailure { url, reason }),
+                Err(local) => return Err(local),
+            }
+        }
+        Err(FetchError::AllFailed(failures))
+    }
+
+    /// One mirror. The outer error is local (abort), the inner one is the mirror's (try the next).
+    fn try_one<T>(
+        &self,
+        url: &str,
+        name: &str,
+        dir: &Path,
+        expected: Option<&Expected>,
+        accept: &mut impl FnMut(&[u8]) -> Result<T, IdxError>,
+    ) -> Result<Result<(TempFile, T), FailReason>, FetchError> {
+        let response = match self.agent.get(url).call() {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(FailReason::Request(e.to_string()))),
+        };
+        let status = response.status();
+        if status.as_u16() != 200 {
+            let reason = status.canonical_reason().unwrap_or("").to_string();
+            return Ok(Err(FailReason::Status {
+                code: status.as_u16(),
+                reason,
+            }));
+        }
+        let announced = response.body().content_length();
+        if let (Some(exp), Some(announced)) = (expected, announced) {
+            if announced != exp.size {
+                return Ok(Err(FailReason::AnnouncedSize {
+                    expected: exp.size,
+                    announced,
+                }));
+            }
+        }
+        // One byte past the expected size is enough to know the body is too long.
+        let limit = expected.map_or(MAX_UNVERIFIED_BYTES, |e| e.size) + 1;
+
+        let (temp, mut file) = TempFile::create(dir, name).map_err(|source| FetchError::Local {
+            path: dir.join(name),
+            source,
+        })?;
+        let bar = self.bar(name, announced.or(expected.map(|e| e.size)));
+        // A bar stays on screen only for a file that was accepted; failed attempts clear theirs.
+        let reject = |reason| {
+            bar.finish_and_clear();
+            Ok(Err(reason))
+        };
+        let mut body = response.into_body().into_reader().take(limit);
+        let mut bytes = Vec::with_capacity(announced.unwrap_or(0).min(limit) as usize);
+        let mut chunk = vec![0u8; 64 << 10];
+        loop {
+            let n = match body.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return reject(FailReason::Body(e.to_string())),
+            };
+            file.write_all(&chunk[..n]).map_err(|source| FetchError::Local {
+                path: temp.path().to_path_buf(),
+                source,
+            })?;
+            bytes.extend_from_slice(&chunk[..n]);
+            bar.inc(n as u64);
+        }
+        if expected.is_none() && bytes.len() as u64 > MAX_UNVERIFIED_BYTES {
+            return Ok(Err(FailReason::TooLarge {
+                limit: MAX_UNVERIFIED_BYTES,
+            }));
+        }
+        if let Some(reason) = expected.and_then(|e| e.check(&bytes)) {
+            return Ok(Err(reason));
+        }
+        // Flush to disk before the caller renames it into place: a crash must not leave a
+        // trusted name pointing at a half-written file.
+        file.sync_all().map_err(|source| FetchError::Local {
+            path: temp.path().to_path_buf(),
+            source,
+        })?;
+        drop(file);
+        match accept(&bytes) {
+            Ok(value) => {
+                bar.finish();
+                Ok(Ok((temp, value)))
+            }
+            Err(e) => reject(FailReason::Malformed(e)),
+        }
+    }
+
+    fn bar(&self, name: &str, len: Option<u64>) -> ProgressBar {
+        if !self.progress {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template(
+            "{msg:32} [{bar:30}] {bytes:>10}/{total_bytes:10} {bytes_per_sec:>12} {eta:>4}",
+        )
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.set_message(name.to_string());
+        bar
+    }
+}
+
+/// A temporary file untouched for this long belongs to a download that was killed (a live one
+/// writes at least once per read timeout).
+const STALE_AFTER: Duration = Duration::from_secs(3600);
+
+/// Removes `.{name}.*.part` files in `dir` not modified for `age`: leftovers of a process that was
+/// killed mid-download (drop handlers do not run on SIGKILL or power loss). Fresh ones may belong
+/// to a concurrent download and are left alone. Best effort: errors are ignored.
+fn remove_stale_parts(dir: &Path, name: &str, age: Duration) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let file_name = file_name.to_string_lossy();
+        if !(file_name.starts_with(&prefix) && file_name.ends_with(".part")) {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|e| e > age));
+        if old {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// `base` and `name` joined with exactly one slash.
+pub fn join_url(base: &str, name: &str) -> String {
+    format!("{}/{name}", base.trim_end_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_of_known_input() {
+        // FIPS 180-2 test vector.
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn expected_check_reports_both_digests() {
+        let want = Expected::of(b"good file");
+        assert!(want.check(b"good file").is_none());
+        let msg = want.check(b"bad file").unwrap().to_string();
+        assert!(
+            msg.contains(&want.sha256) && msg.contains(&sha256_hex(b"bad file")),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn temp_file_is_removed_unless_persisted() {
+        let dir = crate::data::test_util::TempDir::new("tempfile");
+        let (temp, mut f) = TempFile::create(dir.path(), "a.gz").unwrap();
+        f.write_all(b"x").unwrap();
+        let path = temp.path().to_path_buf();
+        assert!(path.exists());
+        drop(temp);
+        assert!(!path.exists());
+        let (temp, _) = TempFile::create(dir.path(), "b.gz").unwrap();
+        temp.persist(&dir.path().join("b.gz")).unwrap();
+        assert!(dir.path().join("b.gz").exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn stale_parts_are_removed_fresh_ones_kept() {
+        let dir = crate::data::test_util::TempDir::new("stale");
+        let old = dir.path().join(".a.gz.1.0.part");
+        let fresh = dir.path().join(".a.gz.2.0.part");
+        let other = dir.path().join(".b.gz.1.0.part");
+        for p in [&old, &fresh, &other] {
+            std::fs::write(p, b"x").unwrap();
+        }
+        let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
+        for p in [&old, &other] {
+            File::options()
+                .write(true)
+                .open(p)
+                .unwrap()
+                .set_modified(two_hours_ago)
+                .unwrap();
+        }
+        remove_stale_parts(dir.path(), "a.gz", STALE_AFTER);
+        assert_eq!(
+            dir.files(),
+            vec![".a.gz.2.0.part".to_string(), ".b.gz.1.0.part".to_string()]
+        );
+    }
+
+    #[test]
+    fn join_url_has_one_slash() {
+        assert_eq!(join_url("http://a/b/", "f.gz"), "http://a/b/f.gz");
+        assert_eq!(join_url("http://a/b", "f.gz"), "http://a/b/f.gz");
+    }
+}

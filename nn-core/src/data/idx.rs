@@ -1,0 +1,430 @@
+//! The IDX file format (MNIST's): a big-endian header followed by raw bytes, usually gzipped.
+//!
+//! Header: two zero bytes, a type byte (`0x08` = unsigned byte, the only type MNIST uses), the
+//! number of dimensions, then one big-endian `u32` per dimension. Labels are `0x00000801` with
+//! dims `[n]`; images are `0x00000803` with dims `[n, rows, cols]`.
+//!
+//! Everything is validated before anything sized by the header is allocated: a header that claims
+//! 2^31 images in a 1 kB file is reported as truncated, not answered with a 1.6 TB allocation.
+//! The payload buffer grows only as real bytes arrive (capped at what the header announces).
+
+use flate2::read::MultiGzDecoder;
+use std::fmt;
+use std::io::{self, Read};
+use std::path::Path;
+
+/// The first two bytes of every gzip stream.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// DEFLATE cannot expand data by more than about 1032:1, which bounds the capacity we reserve
+/// from a compressed size even when the gzip trailer lies.
+const MAX_DEFLATE_RATIO: usize = 1032;
+
+/// Which kind of IDX file is expected: it fixes the magic number and the number of dimensions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdxKind {
+    /// A label file: magic `0x00000801`, dims `[n]`.
+    Labels,
+    /// An image file: magic `0x00000803`, dims `[n, rows, cols]`.
+    Images,
+}
+
+impl IdxKind {
+    /// The number of dimensions this kind of file has.
+    pub fn rank(self) -> usize {
+        match self {
+            IdxKind::Labels => 1,
+            IdxKind::Images => 3,
+        }
+    }
+
+    /// The magic number that opens this kind of file.
+    pub fn magic(self) -> u32 {
+        0x0000_0800 | self.rank() as u32
+    }
+}
+
+impl fmt::Display for IdxKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IdxKind::Labels => "label",
+            IdxKind::Images => "image",
+        })
+    }
+}
+
+/// A decoded IDX file of unsigned bytes: its dimensions and its payload, row-major.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Idx {
+    /// The dimensions from the header, outermost (the item count) first.
+    pub dims: Vec<usize>,
+    /// The payload: exactly the product of `dims` bytes.
+    pub data: Vec<u8>,
+}
+
+/// What is wrong with an IDX file. The file's path is added by [`super::DataError::Malformed`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum IdxError {
+    /// The file has no bytes at all.
+    Empty,
+    /// The gzip layer is corrupt (bad deflate data, checksum mismatch, or cut short).
+    Gzip(io::Error),
+    /// The file ends inside the header.
+    TruncatedHeader {
+        /// Header bytes needed.
+        expected: usize,
+        /// Header bytes present.
+        found: usize,
+    },
+    /// The magic number is not the one for this kind of file.
+    BadMagic {
+        /// The kind of file that was expected.
+        kind: IdxKind,
+        /// The magic number found in the file.
+        found: u32,
+    },
+    /// The dimensions multiply to more bytes than this machine can address.
+    TooLarge {
+        /// The dimensions from the header.
+        dims: Vec<usize>,
+    },
+    /// The payload is shorter than the header announces.
+    Truncated {
+        /// The dimensions from the header.
+        dims: Vec<usize>,
+        /// Payload bytes the header announces.
+        expected: usize,
+        /// Payload bytes present.
+        found: usize,
+    },
+    /// There are bytes after the payload the header announces.
+    TrailingData {
+        /// The dimensions from the header.
+        dims: Vec<usize>,
+        /// Payload bytes the header announces.
+        expected: usize,
+    },
+    /// The images are not the size the dataset expects.
+    ImageSize {
+        /// Expected `(rows, cols)`.
+        expected: (usize, usize),
+        /// Found `(rows, cols)`.
+        found: (usize, usize),
+    },
+    /// A label is not a valid class index.
+    LabelOutOfRange {
+        /// Position of the label in the file.
+        index: usize,
+        /// The label found.
+        label: u8,
+        /// The number of classes; labels must be below it.
+        classes: usize,
+    },
+}
+
+impl fmt::Display for IdxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IdxError::Empty => write!(f, "the file is empty (0 bytes)"),
+            IdxError::Gzip(e) => write!(f, "corrupt gzip data: {e}"),
+            IdxError::TruncatedHeader { expected, found } => {
+                write!(f, "the IDX header is cut short: expected {expected} bytes, found {found}")
+            }
+            IdxError::BadMagic { kind, found } => {
+                write!(
+                    f,
+                    "wrong magic number: expected {:#010x} (an IDX {kind} file), found {found:#010x}",
+                    kind.magic()
+                )?;
+                let bytes = found.to_be_bytes();
+                if bytes[0] == b'<' {
+                    write!(f, " (\"{}\": an HTML page saved as a data file?)", bytes.escape_ascii())?;
+                } else if *found == IdxKind::Images.magic() || *found == IdxKind::Labels.magic() {
+                    write!(f, " (images and labels swapped?)")?;
+                }
+                Ok(())
+            }
+            IdxError::TooLarge { dims } => {
+                write!(f, "the header's dimensions {dims:?} multiply to more bytes than can be addressed")
+            }
+            IdxError::Truncated { dims, expected, found } => write!(
+                f,
+                "truncated payload: the header's dimensions {dims:?} need {expected} bytes, the file holds {found}"
+            ),
+            IdxError::TrailingData { dims, expected } => write!(
+                f,
+                "unexpected bytes after the payload: the header's dimensions {dims:?} need {expected} bytes, the file holds more"
+            ),
+            IdxError::ImageSize { expected, found } => write!(
+                f,
+                "wrong image size: expected {}x{} pixels, found {}x{}",
+                expected.0, expected.1, found.0, found.1
+            ),
+            IdxError::LabelOutOfRange { index, label, classes } => write!(
+                f,
+                "label {label} at position {index} is not a class index (expected 0..{classes})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for IdxError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            IdxError::Gzip(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Decodes the contents of an IDX file, gzipped (detected by its magic bytes, not its name) or raw.
+pub fn decode(bytes: &[u8], kind: IdxKind) -> Result<Idx, IdxError> {
+    if bytes.is_empty() {
+        return Err(IdxError::Empty);
+    }
+    if bytes.starts_with(&GZIP_MAGIC) {
+        // The gzip trailer's ISIZE is the uncompressed length mod 2^32: a good capacity hint for
+        // MNIST-sized files, bounded again by what DEFLATE can possibly expand to.
+        let trailer = bytes.len().checked_sub(4).map(|at| {
+            let mut word = [0u8; 4];
+            word.copy_from_slice(&bytes[at..]);
+            u32::from_le_bytes(word) as usize
+        });
+        let hint = trailer
+            .unwrap_or(0)
+            .min(bytes.len().saturating_mul(MAX_DEFLATE_RATIO));
+        parse(MultiGzDecoder::new(bytes), kind, hint, true)
+    } else {
+        parse(bytes, kind, bytes.len(), false)
+    }
+}
+
+/// Reads and decodes an IDX file. I/O errors (missing file, permissions) are returned as the outer
+/// `Err`; format errors as the inner one, so callers can word each differently.
+pub fn read_file(path: &Path, kind: IdxKind) -> io::Result<Result<Idx, IdxError>> {
+    let bytes = std::fs::read(path)?;
+    Ok(decode(&bytes, kind))
+}
+
+/// Parses a header and payload from `r`. `hint` caps the up-front capacity; `gz` says whether
+/// read errors come from the gzip layer (then they are corruption, not truncation).
+fn parse(mut r: impl Read, kind: IdxKind, hint: usize, gz: bool) -> Result<Idx, IdxError> {
+    let header_len = 4 + 4 * kind.rank();
+    let mut header = [0u8; 16];
+    let header = &mut header[..header_len];
+    let got = read_full(&mut r, &mut header[..4]).map_err(IdxError::Gzip)?;
+    if got < 4 {
+        return Err(IdxError::TruncatedHeader {
+            expected: header_len,
+            found: got,
+        });
+    }
+    let magic = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
+    if magic != kind.magic() {
+        return Err(IdxError::BadMagic { kind, found: magic });
+    }
+    let got = 4 + read_full(&mut r, &mut header[4..]).map_err(IdxError::Gzip)?;
+    if got < header_len {
+        return Err(IdxError::TruncatedHeader {
+            expected: header_len,
+            found: got,
+        });
+    }
+    let dims: Vec<usize> = header[4..]
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
+        .collect();
+    let expected = dims
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .filter(|&n| n < usize::MAX)
+        .ok_or_else(|| IdxError::TooLarge { dims: dims.clone() })?;
+
+    // Grow with the real data, never beyond one byte past what the header announces.
+    let mut data = Vec::with_capacity(expected.min(hint));
+    let read = (&mut r).take(expected as u64 + 1).read_to_end(&mut data);
+    if let Err(e) = read {
+        return Err(if gz {
+            IdxError::Gzip(e)
+        } else {
+            IdxError::Truncated {
+                dims,
+                expected,
+                found: data.len(),
+            }
+        });
+    }
+    match data.len().cmp(&expected) {
+        std::cmp::Ordering::Less => Err(IdxError::Truncated {
+            dims,
+            expected,
+            found: data.len(),
+        }),
+        std::cmp::Ordering::Greater => {
+            // Corrupt deflate data often decodes to too many bytes before the checksum at the end
+            // would catch it: finish the stream so that corruption is reported as such.
+            if gz {
+                if let Err(e) = io::copy(&mut r, &mut io::sink()) {
+                    return Err(IdxError::Gzip(e));
+                }
+            }
+            Err(IdxError::TrailingData { dims, expected })
+        }
+        std::cmp::Ordering::Equal => Ok(Idx { dims, data }),
+    }
+}
+
+/// Like `read_exact`, but reports how many bytes it got before the end instead of failing there.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match r.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Encodes an IDX file of unsigned bytes (the inverse of [`decode`] for raw files). Used by tests
+/// and by anyone writing their own dataset in MNIST's format.
+pub fn encode(dims: &[usize], data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + 4 * dims.len() + data.len());
+    out.extend_from_slice(&[0, 0, 0x08, dims.len() as u8]);
+    for &d in dims {
+        out.extend_from_slice(&(d as u32).to_be_bytes());
+    }
+    out.extend_from_slice(data);
+    out
+}
+
+/// Gzips `bytes` (for tests and for writing MNIST-style files).
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use flate2::{write::GzEncoder, Compression};
+    use std::io::Write;
+    let mut enc = GzEncoder::new(Vec::new(), Compression::default());
+    // Writing into a Vec cannot fail.
+    enc.write_all(bytes).expect("gzip into memory");
+    enc.finish().expect("gzip into memory")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn images(n: usize) -> (Vec<usize>, Vec<u8>) {
+        let data: Vec<u8> = (0..n * 4 * 3).map(|i| (i * 7 % 256) as u8).collect();
+        (vec![n, 4, 3], data)
+    }
+
+    #[test]
+    fn round_trip_raw_and_gzip() {
+        let (dims, data) = images(5);
+        let raw = encode(&dims, &data);
+        for bytes in [raw.clone(), gzip(&raw)] {
+            let idx = decode(&bytes, IdxKind::Images).unwrap();
+            assert_eq!(idx.dims, dims);
+            assert_eq!(idx.data, data);
+        }
+        let labels = encode(&[3], &[1, 0, 9]);
+        let idx = decode(&gzip(&labels), IdxKind::Labels).unwrap();
+        assert_eq!((idx.dims, idx.data), (vec![3], vec![1, 0, 9]));
+    }
+
+    #[test]
+    fn empty_file() {
+        assert!(matches!(decode(&[], IdxKind::Labels), Err(IdxError::Empty)));
+    }
+
+    #[test]
+    fn wrong_magic_names_both_numbers() {
+        let labels = encode(&[3], &[1, 2, 3]);
+        let err = decode(&labels, IdxKind::Images).unwrap_err();
+        assert!(matches!(
+            err,
+            IdxError::BadMagic {
+                kind: IdxKind::Images,
+                found: 0x801
+            }
+        ));
+        let msg = err.to_string();
+        assert!(msg.contains("0x00000803") && msg.contains("0x00000801"), "{msg}");
+        assert!(msg.contains("swapped"), "{msg}");
+        let html = b"<!DOCTYPE html><html>Not Found</html>";
+        let msg = decode(html, IdxKind::Labels).unwrap_err().to_string();
+        assert!(msg.contains("HTML"), "{msg}");
+    }
+
+    #[test]
+    fn truncated_header_and_payload() {
+        let (dims, data) = images(10);
+        let raw = encode(&dims, &data);
+        let err = decode(&raw[..10], IdxKind::Images).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                IdxError::TruncatedHeader {
+                    expected: 16,
+                    found: 10
+                }
+            ),
+            "{err}"
+        );
+        for bytes in [raw[..100].to_vec(), gzip(&raw[..100])] {
+            let err = decode(&bytes, IdxKind::Images).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    IdxError::Truncated {
+                        expected: 120,
+                        found: 84,
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+        }
+        let mut long = raw.clone();
+        long.push(0);
+        assert!(matches!(
+            decode(&long, IdxKind::Images),
+            Err(IdxError::TrailingData { .. })
+        ));
+    }
+
+    #[test]
+    fn huge_header_in_small_file_is_truncated_without_allocating() {
+        // 2^31 images of 28x28 announced, about 1 kB present: must not try to reserve 1.6 TB.
+        let mut raw = encode(&[1 << 31, 28, 28], &[0u8; 1008]);
+        raw.truncate(1024);
+        for bytes in [raw.clone(), gzip(&raw)] {
+            let err = decode(&bytes, IdxKind::Images).unwrap_err();
+            match err {
+                IdxError::Truncated { expected, found, .. } => {
+                    assert_eq!(expected, (1usize << 31) * 784);
+                    assert_eq!(found, 1024 - 16);
+                }
+                other => panic!("expected Truncated, got {other}"),
+            }
+        }
+    }
+
+    #[test]
+    fn corrupt_gzip() {
+        let (dims, data) = images(50);
+        let mut gz = gzip(&encode(&dims, &data));
+        let mid = gz.len() / 2;
+        for b in &mut gz[mid..mid + 8] {
+            *b ^= 0x5a;
+        }
+        let err = decode(&gz, IdxKind::Images).unwrap_err();
+        assert!(matches!(err, IdxError::Gzip(_)), "{err}");
+        // Cut short inside the compressed stream: corruption, reported by the gzip layer.
+        let gz = gzip(&encode(&dims, &data));
+        let err = decode(&gz[..gz.len() - 6], IdxKind::Images).unwrap_err();
+        assert!(matches!(err, IdxError::Gzip(_)), "{err}");
+    }
+}

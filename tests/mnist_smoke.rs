@@ -1,0 +1,95 @@
+//! Smoke test on real MNIST digits: runs only when `NN_SMOKE_MNIST_DIR` names a directory with
+//! the four IDX files (e.g. the 10,000-digit subset in `../shared/data/mnist-10k`), so that plain
+//! `cargo test` never depends on data outside the repository.
+//!
+//! ```sh
+//! NN_SMOKE_MNIST_DIR=../shared/data/mnist-10k cargo test --release --test mnist_smoke
+//! ```
+
+use nn::data::Mnist;
+use std::path::PathBuf;
+
+fn smoke_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("NN_SMOKE_MNIST_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from);
+    if dir.is_none() {
+        eprintln!("mnist_smoke: NN_SMOKE_MNIST_DIR is not set; skipping");
+    }
+    dir
+}
+
+#[test]
+fn real_mnist_loads_splits_and_batches() {
+    let Some(dir) = smoke_dir() else { return };
+    let mnist = Mnist::loader()
+        .env(false)
+        .progress(false)
+        .local_dir(&dir)
+        .load()
+        .unwrap();
+    let (train, test) = (&mnist.train, &mnist.test);
+    assert!(
+        train.len() >= 1000 && test.len() >= 1000,
+        "{} / {}",
+        train.len(),
+        test.len()
+    );
+    if dir.ends_with("mnist-10k") {
+        assert_eq!((train.len(), test.len()), (8000, 2000));
+    }
+    assert_eq!(train.feature_shape(), &[784]);
+    for set in [train, test] {
+        assert_eq!(set.classes(), 10);
+        let mut counts = [0usize; 10];
+        set.labels().iter().for_each(|&l| counts[l] += 1);
+        // Every digit is common in real MNIST (about a tenth each).
+        assert!(
+            counts.iter().all(|&c| c * 20 > set.len()),
+            "class counts {counts:?}"
+        );
+        let px = set.pixels().unwrap();
+        let mean = px.iter().map(|&p| f64::from(p)).sum::<f64>() / px.len() as f64 / 255.0;
+        // MNIST's well-known pixel mean is 0.1307.
+        assert!((0.12..0.14).contains(&mean), "pixel mean {mean}");
+    }
+
+    let (fit, valid) = train.split_valid(1000, &mut nn::seeded(4321)).unwrap();
+    assert_eq!((fit.len(), valid.len()), (train.len() - 1000, 1000));
+    let mut batches = fit.batches(100, nn::seeded(1)).drop_last(true);
+    let mut seen = 0;
+    while let Some(batch) = batches.next_batch() {
+        assert_eq!(batch.images.shape(), &[100, 784]);
+        assert!(batch.images.iter().all(|&v| (0.0..=1.0).contains(&v)));
+        seen += batch.len();
+    }
+    assert_eq!(seen, fit.len() / 100 * 100);
+}
+
+#[test]
+fn real_mnist_through_the_cache_without_network() {
+    let Some(dir) = smoke_dir() else { return };
+    // The subset has no published digest: copy it into a cache, switch digests off, forbid
+    // download. The cache path must then load it just like the local directory.
+    let cache = std::env::temp_dir().join(format!("nn-smoke-cache-{}", std::process::id()));
+    std::fs::create_dir_all(&cache).unwrap();
+    for name in [
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ] {
+        std::fs::copy(dir.join(format!("{name}.gz")), cache.join(format!("{name}.gz"))).unwrap();
+    }
+    let loaded = Mnist::loader()
+        .env(false)
+        .cache_dir(&cache)
+        .verify(false)
+        .download(false)
+        .load();
+    let local = Mnist::loader().env(false).local_dir(&dir).load().unwrap();
+    std::fs::remove_dir_all(&cache).unwrap();
+    let cached = loaded.unwrap();
+    assert_eq!(cached.train, local.train);
+    assert_eq!(cached.test, local.test);
+}
