@@ -1,7 +1,10 @@
 //! nn-core: the library behind `nn`. Most users import `nn::prelude::*` instead of this crate.
 
 pub mod error;
+pub mod gradcheck;
+pub mod init;
 pub mod layer;
+pub mod layers;
 pub mod rng;
 pub mod summary;
 
@@ -9,8 +12,11 @@ pub mod summary;
 pub type Tensor = ndarray::ArrayD<f32>;
 
 pub use error::{Error, Result};
+pub use gradcheck::{gradcheck, GradCheck, GradReport};
+pub use init::Init;
 pub use layer::{
     for_each_buffer, for_each_param, param_count, param_names, Layer, Mode, Param, ParamKind, Visitor,
 };
+pub use layers::{BatchNorm, Dropout, DropoutKind, Linear, Relu, Sigmoid, Tanh};
 pub use rng::{seeded, Rng, DEFAULT_SEED};
 pub use summary::{summary, Summary};
