@@ -11,6 +11,8 @@ pub use nn_derive::Sequential;
 
 /// Everything a typical training program needs: `use nn::prelude::*;`.
 pub mod prelude {
+    pub use nn_core::{accuracy, gradcheck, seeded, Init, Rng, SoftmaxCrossEntropy, Targets};
+    pub use nn_core::{BatchNorm, Dropout, Linear, Relu, Sigmoid, Tanh};
     pub use nn_core::{Layer, Mode, Tensor};
     pub use nn_derive::Sequential;
 }

@@ -5,6 +5,8 @@ pub mod gradcheck;
 pub mod init;
 pub mod layer;
 pub mod layers;
+pub mod loss;
+pub mod metrics;
 pub mod rng;
 pub mod summary;
 
@@ -18,5 +20,7 @@ pub use layer::{
     for_each_buffer, for_each_param, param_count, param_names, Layer, Mode, Param, ParamKind, Visitor,
 };
 pub use layers::{BatchNorm, Dropout, DropoutKind, Linear, Relu, Sigmoid, Tanh};
+pub use loss::{SoftmaxCrossEntropy, Targets};
+pub use metrics::{accuracy, count_correct};
 pub use rng::{seeded, Rng, DEFAULT_SEED};
 pub use summary::{summary, Summary};
