@@ -434,6 +434,25 @@ mod tests {
     }
 
     #[test]
+    fn checks_every_parameter_of_a_network_by_its_full_name() {
+        use crate::{seeded, BatchNorm, Init, Linear, Tanh};
+        let mut rng = seeded(3);
+        let mut net: Vec<Box<dyn Layer>> = vec![
+            Box::new(Linear::new(6, 5, Init::He, &mut rng)),
+            Box::new(BatchNorm::new(5)),
+            Box::new(Tanh::new()),
+            Box::new(Linear::new(5, 3, Init::Xavier, &mut rng)),
+        ];
+        let report = gradcheck(&mut net, &[4, 2, 3]);
+        report.assert_passed();
+        let names: Vec<_> = report.tensors.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["input", "0.weight", "0.bias", "1.gamma", "1.beta", "3.weight", "3.bias"]
+        );
+    }
+
+    #[test]
     fn check_fn_compares_a_scalar_function() {
         let x = Tensor::from_shape_vec(vec![3], vec![0.5, -1.0, 2.0]).unwrap();
         let f = |x: &Tensor| x.iter().map(|&v| f64::from(v).powi(3)).sum::<f64>();

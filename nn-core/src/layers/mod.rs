@@ -163,6 +163,37 @@ mod tests {
         );
     }
 
+    /// Layers and loss together learn XOR with plain gradient descent: the pieces fit.
+    #[test]
+    fn a_small_network_learns_xor() {
+        use crate::layer::for_each_param;
+        use crate::loss::{SoftmaxCrossEntropy, Targets};
+        use crate::{accuracy, seeded, Init};
+        let mut rng = seeded(crate::DEFAULT_SEED);
+        let mut net: Vec<Box<dyn Layer>> = vec![
+            Box::new(Linear::new(2, 8, Init::Xavier, &mut rng)),
+            Box::new(Tanh::new()),
+            Box::new(Linear::new(8, 2, Init::Xavier, &mut rng)),
+        ];
+        let x = Tensor::from_shape_vec(vec![4, 2], vec![0., 0., 0., 1., 1., 0., 1., 1.]).unwrap();
+        let y = [0, 1, 1, 0];
+        let mut loss = SoftmaxCrossEntropy::new();
+        let mut first = None;
+        let mut last = 0.0;
+        for _ in 0..500 {
+            last = loss.forward(net.forward(x.clone(), Mode::Train), Targets::Classes(&y));
+            first.get_or_insert(last);
+            net.backward(loss.backward());
+            for_each_param(&mut net, |_, p| p.value.scaled_add(-0.5, p.grad));
+        }
+        assert!(
+            last < 0.05 && last < first.unwrap() / 10.0,
+            "loss {first:?} -> {last}"
+        );
+        let scores = net.forward(x, Mode::Eval);
+        assert_eq!(accuracy(&scores, Targets::Classes(&y)), 1.0);
+    }
+
     #[test]
     fn flatten_copies_a_transposed_input_into_row_major_order() {
         let x = Tensor::from_shape_fn(IxDyn(&[3, 2]), |i| (i[0] * 2 + i[1]) as f32);
