@@ -34,6 +34,8 @@ pub struct Linear {
     input_shape: Vec<usize>,
     /// The gradient buffer backward received, recycled as the next forward's output.
     spare: Option<Tensor>,
+    /// Whether backward computes the input gradient (see [`Linear::with_input_grad`]).
+    input_grad: bool,
 }
 
 impl Linear {
@@ -70,7 +72,18 @@ impl Linear {
             input: None,
             input_shape: Vec::with_capacity(4),
             spare: None,
+            input_grad: true,
         }
+    }
+
+    /// With `false`, backward treats the input as a constant: it skips the input-gradient matrix
+    /// product (a third of this layer's backward work) and returns zeros in the input's shape.
+    /// For the first layer of a network, whose input is data: nothing upstream needs that
+    /// gradient (PyTorch skips it the same way, because data does not require grad). Do not use
+    /// it on a layer fed by layers with parameters: they would stop learning.
+    pub fn with_input_grad(mut self, input_grad: bool) -> Self {
+        self.input_grad = input_grad;
+        self
     }
 
     /// Input features per sample.
@@ -167,8 +180,12 @@ impl Layer for Linear {
             Zip::from(&mut bg).and(&row).for_each(|acc, &v| *acc += v);
         }
         // The input is no longer needed: its buffer (same size as the input gradient) takes dx.
-        let (w, _) = self.params();
-        general_mat_mul(1.0, &g, &w, 0.0, &mut x);
+        if self.input_grad {
+            let (w, _) = self.params();
+            general_mat_mul(1.0, &g, &w, 0.0, &mut x);
+        } else {
+            x.fill(0.0);
+        }
         self.spare = Some(g.into_dyn());
         x.into_shape_with_order(self.input_shape.as_slice())
             .expect("same number of elements as the input")
@@ -293,6 +310,22 @@ mod tests {
         let g_ptr = fc.spare.as_ref().unwrap().as_ptr();
         let y2 = fc.forward(dx, Mode::Train);
         assert_eq!(y2.as_ptr(), g_ptr);
+    }
+
+    #[test]
+    fn without_input_grad_gives_the_same_parameter_gradients_and_zero_dx() {
+        let x = Tensor::from_shape_fn(IxDyn(&[3, 4]), |i| (i[0] as f32 - i[1] as f32) * 0.3);
+        let g = Tensor::from_shape_fn(IxDyn(&[3, 2]), |i| (i[0] * 2 + i[1]) as f32 - 2.5);
+        let mut full = Linear::new(4, 2, Init::He, &mut seeded(5));
+        let mut first = full.clone().with_input_grad(false);
+        full.forward(x.clone(), Mode::Train);
+        first.forward(x, Mode::Train);
+        assert!(full.backward(g.clone()).iter().any(|&v| v != 0.0));
+        assert!(first.backward(g).iter().all(|&v| v == 0.0));
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for_each_grad(&mut full, &mut a);
+        for_each_grad(&mut first, &mut b);
+        assert_eq!(a, b);
     }
 
     #[test]
