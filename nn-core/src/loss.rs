@@ -180,7 +180,7 @@ impl SoftmaxCrossEntropy {
     }
 }
 
-/// Shape helper for tests and users: a one-hot `[N, classes]` tensor from class indices.
+/// A one-hot `[N, classes]` tensor from class indices (for [`Targets::OneHot`]).
 pub fn one_hot(classes: &[usize], num_classes: usize) -> Tensor {
     let mut t = Tensor::zeros(IxDyn(&[classes.len(), num_classes]));
     for (i, &c) in classes.iter().enumerate() {
