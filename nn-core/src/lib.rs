@@ -4,7 +4,12 @@ pub mod checkpoint;
 pub mod data;
 pub mod error;
 pub mod fsutil;
+pub mod gradcheck;
+pub mod init;
 pub mod layer;
+pub mod layers;
+pub mod loss;
+pub mod metrics;
 pub mod optim;
 pub mod rng;
 pub mod summary;
@@ -16,9 +21,14 @@ pub type Tensor = ndarray::ArrayD<f32>;
 pub use checkpoint::{load, save, CheckpointError, Snapshot};
 pub use data::{Batch, Batches, Dataset, FashionMnist, Mnist};
 pub use error::{Error, Result};
+pub use gradcheck::{gradcheck, GradCheck, GradReport};
+pub use init::Init;
 pub use layer::{
     for_each_buffer, for_each_param, param_count, param_names, Layer, Mode, Param, ParamKind, Visitor,
 };
+pub use layers::{BatchNorm, Dropout, DropoutKind, Linear, Relu, Sigmoid, Tanh};
+pub use loss::{SoftmaxCrossEntropy, Targets};
+pub use metrics::{accuracy, count_correct};
 pub use optim::{
     l2_penalty, AdaGrad, Adam, AdamW, Momentum, Nesterov, OptimError, Optimizer, OptimizerState, RmsProp, Sgd,
 };

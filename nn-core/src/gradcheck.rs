@@ -1,0 +1,467 @@
+//! Gradient checking: compares a layer's backward with central finite differences of its
+//! forward, for the input and for every parameter, by name. Works on any [`Layer`], including
+//! your own.
+//!
+//! The check is deterministic: the input `x` and a projection `r` of the output are drawn from
+//! an RNG with a fixed seed, and the scalar compared is `L = sum(r * forward(x))`, whose gradient
+//! with respect to the output is exactly `r` (what backward receives). Layers compute in f32;
+//! `L` is accumulated in f64 and each difference quotient divides by the step actually taken
+//! (`x + eps` rounded to f32), so the only f32 error left is the rounding of the outputs.
+//!
+//! Defaults: step `eps = 1e-2`, tolerance `1e-2` on the error
+//! `|analytic - numeric| / max(1, |analytic|, |numeric|)` (relative for gradients above 1,
+//! absolute below, where f32 rounding noise, about `1e-7 * |L| / eps`, would swamp a relative
+//! measure). With f32 outputs a smaller step amplifies rounding noise and a larger one adds
+//! truncation error (`eps^2 * f''' / 6`); at 1e-2 both stay near 1e-4 for the built-in layers,
+//! while a wrong backward (a missing term, a transposed weight, a sign) is off by far more than
+//! 1e-2.
+//!
+//! Inputs are drawn with magnitudes in `[0.1, 1]` and random signs, so no input lies within
+//! `eps` of 0, where ReLU-like layers have a kink that finite differences cannot cross. Pass
+//! your own input to [`GradCheck::check_input`] if your layer has kinks elsewhere.
+
+use crate::layer::{for_each_buffer, for_each_param, Layer, Mode};
+use crate::{seeded, Rng, Tensor};
+use ndarray::IxDyn;
+use rand::Rng as _;
+use std::fmt;
+
+/// Checks `layer`'s gradients on a random input of `input_shape` with the default settings.
+///
+/// ```
+/// use nn_core::{gradcheck::gradcheck, layers::Linear, init::Init, seeded};
+/// let mut fc = Linear::new(6, 3, Init::He, &mut seeded(1));
+/// let report = gradcheck(&mut fc, &[4, 6]);
+/// assert!(report.passed(), "{report}");
+/// ```
+pub fn gradcheck<L: Layer + ?Sized>(layer: &mut L, input_shape: &[usize]) -> GradReport {
+    GradCheck::default().check(layer, input_shape)
+}
+
+/// Settings of a gradient check: finite-difference step, pass threshold, RNG seed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GradCheck {
+    /// Finite-difference step added to and subtracted from each value.
+    pub eps: f64,
+    /// Largest error (`|a - n| / max(1, |a|, |n|)`) that passes.
+    pub tolerance: f64,
+    /// Seed for the random input and output projection.
+    pub seed: u64,
+}
+
+impl Default for GradCheck {
+    fn default() -> Self {
+        GradCheck {
+            eps: 1e-2,
+            tolerance: 1e-2,
+            seed: crate::DEFAULT_SEED,
+        }
+    }
+}
+
+/// A random input for gradient checks: magnitudes in `[0.1, 1]`, random signs.
+fn random_input(shape: &[usize], rng: &mut Rng) -> Tensor {
+    Tensor::from_shape_simple_fn(IxDyn(shape), || {
+        let magnitude: f32 = rng.random_range(0.1..=1.0);
+        if rng.random::<bool>() {
+            magnitude
+        } else {
+            -magnitude
+        }
+    })
+}
+
+/// `sum(r * y)` in f64.
+fn project(r: &Tensor, y: &Tensor) -> f64 {
+    assert_eq!(
+        r.shape(),
+        y.shape(),
+        "gradcheck: the layer's output shape changed between forwards of one input shape"
+    );
+    r.iter().zip(y).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum()
+}
+
+/// Reads the `i`-th value (logical order) of the `k`-th parameter and optionally overwrites it.
+fn param_value<L: Layer + ?Sized>(layer: &mut L, k: usize, i: usize, new: Option<f32>) -> f32 {
+    let (mut j, mut old) = (0, f32::NAN);
+    for_each_param(layer, |_, p| {
+        if j == k {
+            let v = p
+                .value
+                .iter_mut()
+                .nth(i)
+                .expect("parameter sizes do not change during a check");
+            old = *v;
+            if let Some(new) = new {
+                *v = new;
+            }
+        }
+        j += 1;
+    });
+    old
+}
+
+impl GradCheck {
+    /// Checks `layer` on a random input of `input_shape` (batch first).
+    pub fn check<L: Layer + ?Sized>(&self, layer: &mut L, input_shape: &[usize]) -> GradReport {
+        let mut rng = seeded(self.seed);
+        let x = random_input(input_shape, &mut rng);
+        self.run(layer, x, &mut rng)
+    }
+
+    /// Checks `layer` at the input `x` (for layers with kinks or input constraints of their own).
+    pub fn check_input<L: Layer + ?Sized>(&self, layer: &mut L, x: Tensor) -> GradReport {
+        let mut rng = seeded(self.seed);
+        self.run(layer, x, &mut rng)
+    }
+
+    /// Compares `analytic`, a claimed gradient of the scalar function `f` at `x`, with central
+    /// differences of `f`, reporting under `name`. For losses and other functions that are not
+    /// layers: `f` should compute in f32 and return its result widened to f64.
+    pub fn check_fn(
+        &self,
+        name: &str,
+        x: &Tensor,
+        analytic: &Tensor,
+        mut f: impl FnMut(&Tensor) -> f64,
+    ) -> GradReport {
+        assert_eq!(
+            x.shape(),
+            analytic.shape(),
+            "gradcheck: gradient and point differ in shape"
+        );
+        let mut probe = x.as_standard_layout().into_owned();
+        let numeric = self.input_differences(&mut probe, |p| f(p));
+        GradReport {
+            tensors: vec![compare(name, analytic, &numeric)],
+            deterministic: true,
+            eps: self.eps,
+            tolerance: self.tolerance,
+        }
+    }
+
+    /// The representable f32 values a step above and below `v`.
+    fn steps(&self, v: f32) -> (f32, f32) {
+        ((f64::from(v) + self.eps) as f32, (f64::from(v) - self.eps) as f32)
+    }
+
+    /// Central differences of `loss` with respect to every value of `probe` (row-major).
+    fn input_differences(&self, probe: &mut Tensor, mut loss: impl FnMut(&Tensor) -> f64) -> Vec<f64> {
+        (0..probe.len())
+            .map(|i| {
+                let original = probe.as_slice().expect("row-major")[i];
+                let (up, down) = self.steps(original);
+                probe.as_slice_mut().expect("row-major")[i] = up;
+                let plus = loss(probe);
+                probe.as_slice_mut().expect("row-major")[i] = down;
+                let minus = loss(probe);
+                probe.as_slice_mut().expect("row-major")[i] = original;
+                (plus - minus) / (f64::from(up) - f64::from(down))
+            })
+            .collect()
+    }
+
+    fn run<L: Layer + ?Sized>(&self, layer: &mut L, x: Tensor, rng: &mut Rng) -> GradReport {
+        // Train forwards update buffers (BatchNorm's running statistics); put them back after.
+        let mut saved_buffers = Vec::new();
+        for_each_buffer(layer, |_, t| saved_buffers.push(t.clone()));
+
+        let y = layer.forward(x.clone(), Mode::Train);
+        let y_again = layer.forward(x.clone(), Mode::Train);
+        let deterministic =
+            y.shape() == y_again.shape() && y.iter().zip(&y_again).all(|(a, b)| a.to_bits() == b.to_bits());
+        let r = Tensor::from_shape_simple_fn(y.raw_dim(), || rng.random_range(-1.0f32..=1.0));
+        let dx = layer.backward(r.clone());
+        assert_eq!(
+            dx.shape(),
+            x.shape(),
+            "gradcheck: backward returned a gradient of shape {:?} for an input of shape {:?}",
+            dx.shape(),
+            x.shape()
+        );
+        let mut analytic = Vec::new();
+        for_each_param(layer, |name, p| analytic.push((name.to_string(), p.grad.clone())));
+
+        let mut probe = x.as_standard_layout().into_owned();
+        let numeric = self.input_differences(&mut probe, |p| {
+            project(&r, &layer.forward(p.clone(), Mode::Train))
+        });
+        let mut tensors = vec![compare("input", &dx, &numeric)];
+
+        for (k, (name, grad)) in analytic.iter().enumerate() {
+            let numeric: Vec<f64> = (0..grad.len())
+                .map(|i| {
+                    let original = param_value(layer, k, i, None);
+                    let (up, down) = self.steps(original);
+                    param_value(layer, k, i, Some(up));
+                    let plus = project(&r, &layer.forward(x.clone(), Mode::Train));
+                    param_value(layer, k, i, Some(down));
+                    let minus = project(&r, &layer.forward(x.clone(), Mode::Train));
+                    param_value(layer, k, i, Some(original));
+                    (plus - minus) / (f64::from(up) - f64::from(down))
+                })
+                .collect();
+            tensors.push(compare(name, grad, &numeric));
+        }
+
+        let mut saved = saved_buffers.into_iter();
+        for_each_buffer(layer, |_, t| {
+            if let Some(s) = saved.next() {
+                *t = s;
+            }
+        });
+        GradReport {
+            tensors,
+            deterministic,
+            eps: self.eps,
+            tolerance: self.tolerance,
+        }
+    }
+}
+
+/// The error measure: relative above magnitude 1, absolute below.
+fn error(analytic: f64, numeric: f64) -> f64 {
+    (analytic - numeric).abs() / analytic.abs().max(numeric.abs()).max(1.0)
+}
+
+/// The worst disagreement between `analytic` (logical order) and `numeric`.
+fn compare(name: &str, analytic: &Tensor, numeric: &[f64]) -> TensorCheck {
+    let mut check = TensorCheck {
+        name: name.to_string(),
+        values: numeric.len(),
+        worst_error: 0.0,
+        worst_index: Vec::new(),
+        analytic: 0.0,
+        numeric: 0.0,
+    };
+    let mut worst_flat = None;
+    for (i, (&a, &n)) in analytic.iter().zip(numeric).enumerate() {
+        let a = f64::from(a);
+        // A NaN error (a NaN gradient on either side) counts as the worst possible.
+        let e = error(a, n);
+        let e = if e.is_nan() { f64::INFINITY } else { e };
+        if worst_flat.is_none() || e > check.worst_error {
+            check.worst_error = e;
+            check.analytic = a;
+            check.numeric = n;
+            worst_flat = Some(i);
+        }
+    }
+    if let Some(mut flat) = worst_flat {
+        let shape = analytic.shape();
+        check.worst_index = vec![0; shape.len()];
+        for (d, &len) in shape.iter().enumerate().rev() {
+            check.worst_index[d] = flat % len;
+            flat /= len;
+        }
+    }
+    check
+}
+
+/// The result of checking one tensor (the input or a parameter).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TensorCheck {
+    /// `input`, or the parameter's full name (`weight`, `block.bn.gamma`).
+    pub name: String,
+    /// How many values were compared.
+    pub values: usize,
+    /// The largest `|analytic - numeric| / max(1, |analytic|, |numeric|)`; infinite for NaN.
+    pub worst_error: f64,
+    /// Where it occurs (an index into the tensor).
+    pub worst_index: Vec<usize>,
+    /// Backward's value there.
+    pub analytic: f64,
+    /// The finite-difference value there.
+    pub numeric: f64,
+}
+
+/// What a gradient check found: per tensor, the worst disagreement between backward and finite
+/// differences. Prints a summary with `{}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GradReport {
+    /// The input first, then every parameter in visiting order.
+    pub tensors: Vec<TensorCheck>,
+    /// Whether two Train forwards of one input gave identical outputs. If not (an unfrozen
+    /// Dropout), finite differences measure noise and the check fails.
+    pub deterministic: bool,
+    /// The finite-difference step used.
+    pub eps: f64,
+    /// The pass threshold used.
+    pub tolerance: f64,
+}
+
+impl GradReport {
+    /// The tensor with the largest error, if any values were checked.
+    pub fn worst(&self) -> Option<&TensorCheck> {
+        self.tensors
+            .iter()
+            .filter(|t| t.values > 0)
+            .max_by(|a, b| a.worst_error.total_cmp(&b.worst_error))
+    }
+
+    /// The largest error over all tensors (0 if nothing was checked).
+    pub fn worst_error(&self) -> f64 {
+        self.worst().map_or(0.0, |t| t.worst_error)
+    }
+
+    /// Whether the layer is deterministic and every error is within the tolerance.
+    pub fn passed(&self) -> bool {
+        self.deterministic && self.worst_error() <= self.tolerance
+    }
+
+    /// Panics with the report unless the check passed: `gradcheck(&mut l, &[4, 8]).assert_passed()`.
+    #[track_caller]
+    pub fn assert_passed(&self) {
+        if !self.passed() {
+            panic!("{self}");
+        }
+    }
+}
+
+impl fmt::Display for GradReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verdict = if self.passed() { "passed" } else { "FAILED" };
+        write!(f, "gradcheck {verdict}: ")?;
+        if !self.deterministic {
+            write!(
+                f,
+                "two Train forwards of the same input gave different outputs, so finite differences \
+                 are meaningless (freeze random state first, e.g. Dropout::freeze_mask(true)); "
+            )?;
+        }
+        match self.worst() {
+            Some(w) => write!(
+                f,
+                "worst error {:.2e} at {}{:?} (analytic {:.6e}, numeric {:.6e})",
+                w.worst_error, w.name, w.worst_index, w.analytic, w.numeric
+            )?,
+            None => write!(f, "nothing to check")?,
+        }
+        writeln!(f, "; eps {:e}, tolerance {:e}", self.eps, self.tolerance)?;
+        let width = self.tensors.iter().map(|t| t.name.len()).max().unwrap_or(0);
+        for t in &self.tensors {
+            writeln!(
+                f,
+                "  {:<width$}  worst {:.2e} over {} values",
+                t.name, t.worst_error, t.values
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::{ParamKind, Visitor};
+
+    /// `y = w * x^2 + b`, elementwise with scalar w and b; `broken` drops the 2 in dy/dx.
+    struct Square {
+        w: Tensor,
+        b: Tensor,
+        gw: Tensor,
+        gb: Tensor,
+        x: Option<Tensor>,
+        broken: bool,
+    }
+
+    impl Square {
+        fn new(broken: bool) -> Self {
+            let s = |v| Tensor::from_elem(IxDyn(&[1]), v);
+            Square {
+                w: s(0.7),
+                b: s(0.1),
+                gw: s(0.0),
+                gb: s(0.0),
+                x: None,
+                broken,
+            }
+        }
+    }
+
+    impl Layer for Square {
+        fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
+            let y = x.mapv(|v| self.w[0] * v * v + self.b[0]);
+            if mode == Mode::Train {
+                self.x = Some(x);
+            }
+            y
+        }
+        fn backward(&mut self, g: Tensor) -> Tensor {
+            let x = self.x.take().unwrap();
+            self.gw[0] = (&g * &x * &x).sum();
+            self.gb[0] = g.sum();
+            let factor = if self.broken { 1.0 } else { 2.0 };
+            g * &x * (factor * self.w[0])
+        }
+        fn visit(&mut self, v: &mut Visitor<'_>) {
+            v.param("w", &mut self.w, &mut self.gw, ParamKind::Weight);
+            v.param("b", &mut self.b, &mut self.gb, ParamKind::Bias);
+        }
+    }
+
+    #[test]
+    fn a_correct_layer_passes_with_small_errors() {
+        let report = gradcheck(&mut Square::new(false), &[3, 4]);
+        assert!(report.passed(), "{report}");
+        assert!(report.worst_error() < 1e-4, "{report}");
+        let names: Vec<_> = report.tensors.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["input", "w", "b"]);
+        assert_eq!(report.tensors[0].values, 12);
+    }
+
+    #[test]
+    fn a_wrong_backward_fails_and_the_report_names_where() {
+        let report = gradcheck(&mut Square::new(true), &[3, 4]);
+        assert!(!report.passed());
+        let worst = report.worst().unwrap();
+        assert_eq!(worst.name, "input");
+        assert_eq!(worst.worst_index.len(), 2);
+        assert!((worst.numeric / worst.analytic - 2.0).abs() < 1e-2, "{report}");
+        let text = report.to_string();
+        assert!(text.starts_with("gradcheck FAILED: worst error"), "{text}");
+        assert!(text.contains("at input["), "{text}");
+    }
+
+    #[test]
+    fn is_deterministic_and_restores_buffers() {
+        let mut bn = crate::layers::BatchNorm::new(3);
+        let a = gradcheck(&mut bn, &[4, 3]);
+        let b = gradcheck(&mut bn, &[4, 3]);
+        assert_eq!(a, b);
+        assert!(bn.running_mean().iter().all(|&v| v == 0.0));
+        assert!(bn.running_var().iter().all(|&v| v == 1.0));
+    }
+
+    #[test]
+    fn checks_every_parameter_of_a_network_by_its_full_name() {
+        use crate::{seeded, BatchNorm, Init, Linear, Tanh};
+        let mut rng = seeded(3);
+        let mut net: Vec<Box<dyn Layer>> = vec![
+            Box::new(Linear::new(6, 5, Init::He, &mut rng)),
+            Box::new(BatchNorm::new(5)),
+            Box::new(Tanh::new()),
+            Box::new(Linear::new(5, 3, Init::Xavier, &mut rng)),
+        ];
+        let report = gradcheck(&mut net, &[4, 2, 3]);
+        report.assert_passed();
+        let names: Vec<_> = report.tensors.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["input", "0.weight", "0.bias", "1.gamma", "1.beta", "3.weight", "3.bias"]
+        );
+    }
+
+    #[test]
+    fn check_fn_compares_a_scalar_function() {
+        let x = Tensor::from_shape_vec(vec![3], vec![0.5, -1.0, 2.0]).unwrap();
+        let f = |x: &Tensor| x.iter().map(|&v| f64::from(v).powi(3)).sum::<f64>();
+        let good = x.mapv(|v| 3.0 * v * v);
+        assert!(GradCheck::default().check_fn("x", &x, &good, f).passed());
+        let mut bad = good.clone();
+        bad[2] += 1.0;
+        let report = GradCheck::default().check_fn("x", &x, &bad, f);
+        assert!(!report.passed());
+        assert_eq!(report.worst().unwrap().worst_index, [2]);
+    }
+}

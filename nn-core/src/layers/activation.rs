@@ -1,0 +1,191 @@
+//! Element-wise activations. Each works in place on the tensor it receives and keeps only what
+//! its derivative needs, in a buffer reused across steps.
+
+use super::Stash;
+use crate::layer::{Layer, Mode};
+use crate::Tensor;
+use ndarray::Zip;
+
+/// `max(0, x)`. Keeps a boolean mask of the positive inputs for backward (a quarter of the
+/// memory of a copy). NaN inputs stay NaN, so a diverging network is noticed.
+///
+/// The seed's `ReLULayer.backward` zeroed the caller's gradient array in place behind its back;
+/// here backward owns the gradient it is given, so working in place hides nothing.
+#[derive(Clone, Debug, Default)]
+pub struct Relu {
+    positive: Stash<bool>,
+}
+
+impl Relu {
+    /// A ReLU layer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Layer for Relu {
+    fn forward(&mut self, mut x: Tensor, mode: Mode) -> Tensor {
+        if mode == Mode::Train {
+            let mask = self.positive.prepare(x.shape());
+            Zip::from(&mut x).and(mask).for_each(|v, m| {
+                *m = *v > 0.0;
+                if *v < 0.0 {
+                    *v = 0.0;
+                }
+            });
+        } else {
+            x.mapv_inplace(|v| if v < 0.0 { 0.0 } else { v });
+        }
+        x
+    }
+
+    fn backward(&mut self, mut grad: Tensor) -> Tensor {
+        let mask = self.positive.take(grad.shape(), || "Relu".to_string());
+        Zip::from(&mut grad).and(mask).for_each(|g, &m| {
+            if !m {
+                *g = 0.0;
+            }
+        });
+        grad
+    }
+}
+
+/// The logistic function `1 / (1 + e^-x)`. Keeps its output for backward: `dy/dx = y (1 - y)`.
+#[derive(Clone, Debug, Default)]
+pub struct Sigmoid {
+    output: Stash<f32>,
+}
+
+impl Sigmoid {
+    /// A sigmoid layer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Layer for Sigmoid {
+    fn forward(&mut self, mut x: Tensor, mode: Mode) -> Tensor {
+        // exp(-x) overflows to +inf for x < -88, which gives the correct limit 0, never NaN.
+        x.mapv_inplace(|v| 1.0 / (1.0 + (-v).exp()));
+        if mode == Mode::Train {
+            self.output.prepare(x.shape()).assign(&x);
+        }
+        x
+    }
+
+    fn backward(&mut self, mut grad: Tensor) -> Tensor {
+        let y = self.output.take(grad.shape(), || "Sigmoid".to_string());
+        Zip::from(&mut grad).and(y).for_each(|g, &y| *g *= y * (1.0 - y));
+        grad
+    }
+}
+
+/// The hyperbolic tangent. Keeps its output for backward: `dy/dx = 1 - y^2`.
+#[derive(Clone, Debug, Default)]
+pub struct Tanh {
+    output: Stash<f32>,
+}
+
+impl Tanh {
+    /// A tanh layer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Layer for Tanh {
+    fn forward(&mut self, mut x: Tensor, mode: Mode) -> Tensor {
+        x.mapv_inplace(f32::tanh);
+        if mode == Mode::Train {
+            self.output.prepare(x.shape()).assign(&x);
+        }
+        x
+    }
+
+    fn backward(&mut self, mut grad: Tensor) -> Tensor {
+        let y = self.output.take(grad.shape(), || "Tanh".to_string());
+        Zip::from(&mut grad).and(y).for_each(|g, &y| *g *= 1.0 - y * y);
+        grad
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradcheck::gradcheck;
+    use crate::layer::backward_child;
+    use ndarray::IxDyn;
+
+    fn t(v: &[f32]) -> Tensor {
+        Tensor::from_shape_vec(vec![1, v.len()], v.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn relu_forward_backward_in_place() {
+        let mut r = Relu::new();
+        let x = t(&[-2.0, 0.0, 3.0, f32::NAN]);
+        let ptr = x.as_ptr();
+        let y = r.forward(x, Mode::Train);
+        assert_eq!(y.as_ptr(), ptr, "works in place");
+        assert_eq!(&y.as_slice().unwrap()[..3], &[0.0, 0.0, 3.0]);
+        assert!(y[[0, 3]].is_nan(), "NaN propagates");
+        let g = r.backward(t(&[1.0, 1.0, 1.0, 1.0]));
+        assert_eq!(g.as_slice().unwrap(), &[0.0, 0.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn sigmoid_and_tanh_values_and_saturation() {
+        let mut s = Sigmoid::new();
+        let y = s.forward(t(&[0.0, -1000.0, 1000.0]), Mode::Eval);
+        assert_eq!(y.as_slice().unwrap(), &[0.5, 0.0, 1.0]);
+        let mut th = Tanh::new();
+        let y = th.forward(t(&[0.5, -1000.0]), Mode::Eval);
+        assert!((y[[0, 0]] - 0.5f32.tanh()).abs() < 1e-7);
+        assert_eq!(y[[0, 1]], -1.0);
+    }
+
+    #[test]
+    fn activations_pass_gradcheck_on_2d_and_4d_input() {
+        for shape in [&[4, 6][..], &[2, 3, 2, 2]] {
+            gradcheck(&mut Relu::new(), shape).assert_passed();
+            gradcheck(&mut Sigmoid::new(), shape).assert_passed();
+            gradcheck(&mut Tanh::new(), shape).assert_passed();
+        }
+    }
+
+    #[test]
+    fn backward_without_train_forward_or_with_wrong_shape_panics() {
+        let mut s = Sigmoid::new();
+        s.forward(Tensor::zeros(IxDyn(&[2, 3])), Mode::Eval);
+        let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            backward_child("act1", &mut s, Tensor::zeros(IxDyn(&[2, 3])));
+        }))
+        .unwrap_err();
+        let msg = err.downcast_ref::<String>().unwrap();
+        assert!(
+            msg.starts_with("act1: backward called on Sigmoid without"),
+            "{msg}"
+        );
+
+        let mut r = Relu::new();
+        r.forward(Tensor::zeros(IxDyn(&[2, 3])), Mode::Train);
+        let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            r.backward(Tensor::zeros(IxDyn(&[3, 2])));
+        }))
+        .unwrap_err();
+        let msg = err.downcast_ref::<String>().unwrap();
+        assert!(msg.contains("expected a gradient of shape [2, 3]"), "{msg}");
+        assert!(msg.contains("got [3, 2]"), "{msg}");
+    }
+
+    #[test]
+    fn a_second_backward_needs_a_second_forward() {
+        let mut th = Tanh::new();
+        th.forward(Tensor::zeros(IxDyn(&[1, 2])), Mode::Train);
+        th.backward(Tensor::zeros(IxDyn(&[1, 2])));
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            th.backward(Tensor::zeros(IxDyn(&[1, 2])));
+        }));
+        assert!(r.is_err());
+    }
+}

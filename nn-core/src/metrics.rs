@@ -1,0 +1,109 @@
+//! Classification metrics.
+
+use crate::loss::Targets;
+use crate::Tensor;
+use ndarray::ArrayView1;
+
+/// The index of the largest value in `row` (the first one on ties; NaN never wins).
+pub fn argmax(row: ArrayView1<'_, f32>) -> usize {
+    let mut best = 0;
+    let mut best_value = f32::NEG_INFINITY;
+    for (i, &v) in row.iter().enumerate() {
+        if v > best_value {
+            best = i;
+            best_value = v;
+        }
+    }
+    best
+}
+
+/// How many rows of `scores` (`[N, classes]`, logits or probabilities: softmax keeps the order)
+/// have their largest score at the target class. Sum it over batches and divide by the number
+/// of samples for an exact epoch accuracy, whatever the size of the last batch.
+///
+/// Panics if the targets do not fit the scores (programming errors).
+pub fn count_correct(scores: &Tensor, targets: Targets<'_>) -> usize {
+    assert!(
+        scores.ndim() == 2,
+        "accuracy: expected scores of shape [N, classes], got {:?}",
+        scores.shape()
+    );
+    let (n, classes) = (scores.shape()[0], scores.shape()[1]);
+    targets.check("accuracy", n, classes);
+    let rows = scores.rows().into_iter();
+    // One argmax per row of scores; one-hot targets need their own to find the class.
+    match targets {
+        Targets::Classes(c) => rows.zip(c).filter(|(row, &t)| argmax(row.view()) == t).count(),
+        Targets::OneHot(t) => rows
+            .zip(t.rows())
+            .filter(|(row, t_row)| argmax(row.view()) == argmax(t_row.view()))
+            .count(),
+    }
+}
+
+/// The fraction of rows of `scores` whose largest score is at the target class, in `[0, 1]`;
+/// NaN for an empty batch.
+///
+/// ```
+/// use nn_core::{metrics::accuracy, loss::Targets, Tensor};
+/// let scores = Tensor::from_shape_vec(vec![2, 3], vec![0.1, 2.0, 0.3, 5.0, 1.0, 0.0]).unwrap();
+/// assert_eq!(accuracy(&scores, Targets::Classes(&[1, 2])), 0.5);
+/// ```
+pub fn accuracy(scores: &Tensor, targets: Targets<'_>) -> f32 {
+    let n = scores.shape().first().copied().unwrap_or(0);
+    count_correct(scores, targets) as f32 / n as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loss::one_hot;
+
+    fn scores() -> Tensor {
+        Tensor::from_shape_vec(
+            vec![4, 3],
+            vec![
+                0.1, 0.7, 0.2, // 1
+                3.0, -1.0, 2.0, // 0
+                0.0, 0.0, 5.0, // 2
+                1.0, 1.0, 0.0, // tie: first wins, 0
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn counts_rows_whose_argmax_is_the_target() {
+        let targets = [1, 2, 2, 0];
+        assert_eq!(count_correct(&scores(), Targets::Classes(&targets)), 3);
+        assert_eq!(accuracy(&scores(), Targets::Classes(&targets)), 0.75);
+        assert_eq!(accuracy(&scores(), Targets::OneHot(&one_hot(&targets, 3))), 0.75);
+    }
+
+    #[test]
+    fn logits_and_probabilities_give_the_same_accuracy() {
+        let s = scores();
+        let mut p = s.mapv(f32::exp);
+        for mut row in p.rows_mut() {
+            let sum = row.sum();
+            row /= sum;
+        }
+        let t = [1, 0, 2, 1];
+        assert_eq!(
+            accuracy(&s, Targets::Classes(&t)),
+            accuracy(&p, Targets::Classes(&t))
+        );
+    }
+
+    #[test]
+    fn nan_scores_never_count_as_the_prediction() {
+        let s = Tensor::from_shape_vec(vec![1, 3], vec![f32::NAN, 1.0, 0.5]).unwrap();
+        assert_eq!(argmax(s.rows().into_iter().next().unwrap()), 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "accuracy: target class 3 at row 0 is out of range for 3 classes")]
+    fn out_of_range_targets_panic() {
+        count_correct(&scores(), Targets::Classes(&[3, 0, 0, 0]));
+    }
+}
