@@ -1,0 +1,130 @@
+//! A small command-line flag parser shared by the examples: `--name value` pairs with defaults,
+//! `--help` listing every flag, and a one-line error plus the usage (exit code 2) for a wrong
+//! flag or value.
+
+use std::fmt::Display;
+use std::str::FromStr;
+
+/// Flags given on the command line, consumed by typed getters; `finish` reports what is left.
+pub struct Cli {
+    program: String,
+    about: &'static str,
+    given: Vec<(String, Option<String>)>,
+    usage: Vec<String>,
+    errors: Vec<String>,
+    help: bool,
+}
+
+impl Cli {
+    /// Reads `std::env::args()`.
+    pub fn from_env(about: &'static str) -> Self {
+        let mut args = std::env::args();
+        let program = args.next().unwrap_or_default();
+        let program = std::path::Path::new(&program)
+            .file_name()
+            .map_or(program.clone(), |n| n.to_string_lossy().into_owned());
+        Self::parse(program, about, args)
+    }
+
+    /// Parses `args` (without the program name).
+    pub fn parse(program: String, about: &'static str, args: impl IntoIterator<Item = String>) -> Self {
+        let mut cli =
+            Cli { program, about, given: Vec::new(), usage: Vec::new(), errors: Vec::new(), help: false };
+        let mut args = args.into_iter().peekable();
+        while let Some(arg) = args.next() {
+            if arg == "-h" || arg == "--help" {
+                cli.help = true;
+            } else if let Some(name) = arg.strip_prefix("--") {
+                if let Some((name, value)) = name.split_once('=') {
+                    cli.given.push((name.to_string(), Some(value.to_string())));
+                } else {
+                    let value = args.next_if(|next| !next.starts_with("--"));
+                    cli.given.push((name.to_string(), value));
+                }
+            } else {
+                cli.errors.push(format!("unexpected argument '{arg}' (flags look like --name value)"));
+            }
+        }
+        cli
+    }
+
+    fn take(&mut self, name: &str) -> Option<Option<String>> {
+        let i = self.given.iter().position(|(n, _)| n == name)?;
+        Some(self.given.remove(i).1)
+    }
+
+    /// The value of `--name`, or `default` when absent.
+    pub fn get<T: FromStr + Display>(&mut self, name: &str, value_name: &str, help: &str, default: T) -> T
+    where
+        T::Err: Display,
+    {
+        self.usage.push(format!("  --{name} {value_name:<8} {help} (default: {default})"));
+        match self.take(name) {
+            None => default,
+            Some(None) => {
+                self.errors.push(format!("--{name} needs a value ({value_name})"));
+                default
+            }
+            Some(Some(text)) => text.parse().unwrap_or_else(|e| {
+                self.errors.push(format!("--{name} {text}: {e}"));
+                default
+            }),
+        }
+    }
+
+    /// The value of `--name` if given.
+    pub fn optional<T: FromStr>(&mut self, name: &str, value_name: &str, help: &str) -> Option<T>
+    where
+        T::Err: Display,
+    {
+        self.usage.push(format!("  --{name} {value_name:<8} {help}"));
+        match self.take(name)? {
+            None => {
+                self.errors.push(format!("--{name} needs a value ({value_name})"));
+                None
+            }
+            Some(text) => text
+                .parse()
+                .map_err(|e| self.errors.push(format!("--{name} {text}: {e}")))
+                .ok(),
+        }
+    }
+
+    /// The value of `--name`, which must be one of `choices`; the first choice is the default.
+    pub fn choice(&mut self, name: &str, help: &str, choices: &[&'static str]) -> &'static str {
+        let default = choices[0];
+        self.usage.push(format!("  --{name} {:<8} {help}: {} (default: {default})", "NAME", choices.join("|")));
+        match self.take(name) {
+            None => default,
+            Some(Some(text)) if choices.contains(&text.as_str()) => {
+                choices.iter().find(|c| **c == text).copied().unwrap_or(default)
+            }
+            Some(value) => {
+                let found = value.unwrap_or_else(|| "nothing".to_string());
+                self.errors.push(format!("--{name}: expected one of {}, got '{found}'", choices.join("|")));
+                default
+            }
+        }
+    }
+
+    /// The usage text: what the program does and every flag declared so far.
+    pub fn usage(&self) -> String {
+        format!("{}\n\nUsage: {} [FLAGS]\n\nFlags:\n{}\n  --help            this text", self.about, self.program, self.usage.join("\n"))
+    }
+
+    /// Ends parsing: prints the usage and exits 0 for `--help`; prints the first error and the usage
+    /// and exits 2 for an unknown flag or a bad value. Call after every getter.
+    pub fn finish(mut self) {
+        if self.help {
+            println!("{}", self.usage());
+            std::process::exit(0);
+        }
+        for (name, _) in std::mem::take(&mut self.given) {
+            self.errors.push(format!("unknown flag --{name}"));
+        }
+        if let Some(first) = self.errors.first() {
+            eprintln!("error: {first}\n\n{}", self.usage());
+            std::process::exit(2);
+        }
+    }
+}
