@@ -14,6 +14,7 @@
 #![allow(dead_code, unused_imports)] // each example uses a different part
 
 pub mod cli;
+pub mod compare;
 pub mod data;
 pub mod optim;
 
