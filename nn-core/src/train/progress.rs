@@ -51,7 +51,7 @@ impl Progress {
         }
         let loss = Arc::clone(&self.running_loss);
         let style = ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {pos}/{len} batches  ETA {eta}  {samples_per_sec}  loss={loss}",
+            "{prefix} [{bar:20}] {pos}/{len} batches  ETA {eta}  {samples_per_sec}  loss {loss}",
         )
         .expect("a valid template")
         .progress_chars("=> ")
