@@ -480,3 +480,134 @@ impl fmt::Display for TrainError {
 }
 
 impl std::error::Error for TrainError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::Linear;
+    use crate::optim::Sgd;
+    use crate::{seeded, Init};
+
+    /// 40 samples of 3 features in 2 classes.
+    fn data() -> Dataset {
+        let x = Tensor::from_shape_fn(vec![40, 3], |i| ((i[0] * 3 + i[1]) % 7) as f32 / 7.0 - 0.4);
+        Dataset::from_tensor(x, (0..40).map(|i| i % 2).collect(), 2).unwrap()
+    }
+
+    #[test]
+    fn each_epochs_order_is_a_permutation_fixed_by_seed_and_epoch() {
+        let mut t = Trainer::new(Sgd::new(0.1)).seed(5);
+        let order = |t: &mut Trainer<Sgd>, epoch| {
+            t.shuffle_for(epoch, 50);
+            t.order.clone()
+        };
+        let e0 = order(&mut t, 0);
+        let e1 = order(&mut t, 1);
+        let mut sorted = e0.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..50).collect::<Vec<_>>());
+        assert_ne!(e0, e1);
+        // Epoch 1's order does not depend on epoch 0 having been drawn first.
+        let mut fresh = Trainer::new(Sgd::new(0.1)).seed(5);
+        assert_eq!(order(&mut fresh, 1), e1);
+        let mut other_seed = Trainer::new(Sgd::new(0.1)).seed(6);
+        assert_ne!(order(&mut other_seed, 0), e0);
+        let mut in_order = Trainer::new(Sgd::new(0.1)).seed(5).shuffle(false);
+        assert_eq!(order(&mut in_order, 3), (0..50).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn reported_losses_include_the_weight_decay_penalty() {
+        // Learning rate 0: the weights stay put, so each batch's loss is the Eval loss of its
+        // samples (a Linear has no Train/Eval difference) and the penalty is the same throughout.
+        let run = |lambda: f32| {
+            let mut net = Linear::new(3, 2, Init::Std(1.0), &mut seeded(1));
+            let mut t = Trainer::new(Sgd::new(0.0).with_weight_decay(lambda))
+                .epochs(1)
+                .batch_size(8)
+                .silent();
+            let h = t.fit(&mut net, &data(), None).unwrap();
+            let e = t.evaluate(&mut net, &data()).unwrap();
+            (h.records()[0].train_loss, e)
+        };
+        let (plain, plain_eval) = run(0.0);
+        let (decayed, decayed_eval) = run(0.5);
+        assert_eq!(plain_eval.l2_penalty, 0.0);
+        let penalty = decayed_eval.l2_penalty;
+        assert!(penalty > 0.1, "{penalty}");
+        assert!(
+            (decayed - (plain + penalty)).abs() < 1e-5,
+            "{decayed} vs {plain} + {penalty}"
+        );
+        assert!((decayed_eval.loss - (plain_eval.loss + penalty)).abs() < 1e-6);
+        assert!(
+            (plain - plain_eval.loss).abs() < 1e-5,
+            "{plain} vs {}",
+            plain_eval.loss
+        );
+    }
+
+    #[test]
+    fn evaluation_accuracy_is_exact_over_a_short_last_batch() {
+        // 40 samples in batches of 16: 16 + 16 + 8. A mean of batch accuracies would weigh the
+        // last 8 samples double.
+        let mut net = Linear::new(3, 2, Init::Std(1.0), &mut seeded(3));
+        let mut t = Trainer::new(Sgd::new(0.1)).batch_size(16).silent();
+        let e = t.evaluate(&mut net, &data()).unwrap();
+        let p = t.predict_classes(&mut net, &data());
+        let hits: Vec<bool> = p.iter().zip(data().labels()).map(|(a, b)| a == b).collect();
+        let correct = hits.iter().filter(|&&h| h).count();
+        assert_eq!(e.accuracy, correct as f32 / 40.0);
+        // The naive mean of the three batch accuracies differs here, so the check has teeth.
+        let batch_acc = |r: std::ops::Range<usize>| {
+            let n = r.len() as f32;
+            hits[r].iter().filter(|&&h| h).count() as f32 / n
+        };
+        let naive = (batch_acc(0..16) + batch_acc(16..32) + batch_acc(32..40)) / 3.0;
+        assert_ne!(naive, e.accuracy);
+        assert_eq!(e.samples, 40);
+    }
+
+    #[test]
+    fn softmax_rows_sum_to_one_and_keep_the_order() {
+        let mut t = Tensor::from_shape_vec(vec![2, 3], vec![1.0, 2.0, 3.0, 1000.0, 0.0, -1000.0]).unwrap();
+        softmax_rows(&mut t);
+        for row in t.rows() {
+            assert!((row.sum() - 1.0).abs() < 1e-6);
+        }
+        assert!(t[[0, 2]] > t[[0, 1]] && t[[0, 1]] > t[[0, 0]]);
+        assert_eq!(t[[1, 0]], 1.0);
+    }
+
+    #[test]
+    fn empty_sets_are_errors_that_say_why() {
+        let mut net = Linear::new(3, 2, Init::Std(1.0), &mut seeded(1));
+        let empty = data().subset(&[]).unwrap();
+        let mut t = Trainer::new(Sgd::new(0.1)).silent();
+        let err = t.fit(&mut net, &empty, None).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "the training set gives no batch: 0 samples; fix: pass a non-empty dataset"
+        );
+        let err = t.evaluate(&mut net, &empty).unwrap_err().to_string();
+        assert!(err.starts_with("the evaluation set gives no batch"), "{err}");
+        assert_eq!(t.predict(&mut net, &empty).shape(), &[0, 2]);
+    }
+
+    #[test]
+    fn the_divergence_message_names_where_and_suggests_a_lower_rate() {
+        let e = TrainError::NonFiniteLoss {
+            loss: f32::NAN,
+            epoch: 3,
+            epochs: 15,
+            batch: 57,
+            batches: 600,
+            lr: 0.5,
+        };
+        assert_eq!(
+            e.to_string(),
+            "training diverged: the loss is NaN at epoch 3/15, batch 57/600 (learning rate 0.5); \
+             fix: lower the learning rate (e.g. to 5e-2), or clip gradients with `with_clip_grad_norm`"
+        );
+    }
+}
