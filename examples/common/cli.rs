@@ -66,8 +66,10 @@ impl Cli {
     where
         T::Err: Display,
     {
-        self.usage
-            .push(format!("  --{name} {value_name:<8} {help} (default: {default})"));
+        self.usage.push(format!(
+            "{} {help} (default: {default})",
+            flag_column(name, value_name)
+        ));
         match self.take(name) {
             None => default,
             Some(None) => {
@@ -86,7 +88,8 @@ impl Cli {
     where
         T::Err: Display,
     {
-        self.usage.push(format!("  --{name} {value_name:<8} {help}"));
+        self.usage
+            .push(format!("{} {help}", flag_column(name, value_name)));
         match self.take(name)? {
             None => {
                 self.errors.push(format!("--{name} needs a value ({value_name})"));
@@ -103,8 +106,8 @@ impl Cli {
     pub fn choice(&mut self, name: &str, help: &str, choices: &[&'static str]) -> &'static str {
         let default = choices[0];
         self.usage.push(format!(
-            "  --{name} {:<8} {help}: {} (default: {default})",
-            "NAME",
+            "{} {help}: {} (default: {default})",
+            flag_column(name, "NAME"),
             choices.join("|")
         ));
         match self.take(name) {
@@ -126,10 +129,11 @@ impl Cli {
     /// The usage text: what the program does and every flag declared so far.
     pub fn usage(&self) -> String {
         format!(
-            "{}\n\nUsage: {} [FLAGS]\n\nFlags:\n{}\n  --help            this text",
+            "{}\n\nUsage: {} [FLAGS]\n\nFlags:\n{}\n{} this text",
             self.about,
             self.program,
-            self.usage.join("\n")
+            self.usage.join("\n"),
+            flag_column("help", "")
         )
     }
 
@@ -148,4 +152,9 @@ impl Cli {
             std::process::exit(2);
         }
     }
+}
+
+/// `  --name VALUE` padded so that the help texts of all flags start in one column.
+fn flag_column(name: &str, value_name: &str) -> String {
+    format!("  {:<22}", format!("--{name} {value_name}"))
 }
