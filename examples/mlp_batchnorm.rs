@@ -16,7 +16,6 @@ mod common;
 
 use common::cli::Cli;
 use nn::prelude::*;
-use nn::train::Trainer;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
