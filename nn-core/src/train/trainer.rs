@@ -200,8 +200,8 @@ impl<O: Optimizer> Trainer<O> {
     ///
     /// Fails if the training set yields no batch, if early stopping is on without a validation
     /// set, if the loss becomes NaN or infinite ([`TrainError::NonFiniteLoss`], naming the epoch
-    /// and batch; the model's weights are then those of the failing step), or if an optimizer
-    /// step fails.
+    /// and batch; no step is taken on that loss, so the model keeps the weights that produced it),
+    /// or if an optimizer step fails.
     pub fn fit(&mut self, net: &mut dyn Layer, train: &Dataset, valid: Option<&Dataset>) -> Result<History> {
         let n = train.len();
         let batches = if self.drop_last {
