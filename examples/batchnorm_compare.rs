@@ -15,7 +15,7 @@ fn main() -> nn::Result<()> {
         "Train a 5x100 ReLU MLP with SGD, with and without BatchNorm, on the same batches",
     );
     let flags = CompareFlags::parse(&mut cli, 5, "out/batchnorm_compare");
-    let lr = cli.get("lr", "F", "SGD learning rate for both runs", 0.01f32);
+    let lr = cli.get("lr", "F", "SGD learning rate for both runs", 0.1f32);
     cli.finish();
 
     let data = flags.load()?;
@@ -38,6 +38,10 @@ fn main() -> nn::Result<()> {
     let outcomes = run_all(runs, &data, &flags)?;
     print_table(&outcomes);
     let png = save_outputs(&outcomes, &flags, "batchnorm.png", "BatchNorm")?;
-    println!("wrote {} and one CSV per run in {}", png.display(), flags.out.display());
+    println!(
+        "wrote {} and one CSV per run in {}",
+        png.display(),
+        flags.out.display()
+    );
     Ok(())
 }

@@ -40,6 +40,10 @@ fn main() -> nn::Result<()> {
     let outcomes = run_all(runs, &data, &flags)?;
     print_table(&outcomes);
     let png = save_outputs(&outcomes, &flags, "optimizers.png", "Optimizers")?;
-    println!("wrote {} and one CSV per optimizer in {}", png.display(), flags.out.display());
+    println!(
+        "wrote {} and one CSV per optimizer in {}",
+        png.display(),
+        flags.out.display()
+    );
     Ok(())
 }

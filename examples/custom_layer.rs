@@ -24,7 +24,11 @@ struct LeakyRelu {
 
 impl LeakyRelu {
     fn new(slope: f32) -> Self {
-        LeakyRelu { slope, positive: Vec::new(), ready: false }
+        LeakyRelu {
+            slope,
+            positive: Vec::new(),
+            ready: false,
+        }
     }
 }
 
@@ -76,7 +80,10 @@ impl<L: Layer> Layer for Residual<L> {
         let shape = x.shape().to_vec();
         let mut y = forward_child("inner", &mut self.inner, x.clone(), mode);
         if y.shape() != shape.as_slice() {
-            layer_panic(format_args!("inner output shape {:?} differs from input shape {shape:?}", y.shape()));
+            layer_panic(format_args!(
+                "inner output shape {:?} differs from input shape {shape:?}",
+                y.shape()
+            ));
         }
         y += &x;
         y
@@ -128,7 +135,9 @@ impl Net {
             fc_in: Linear::new(784, 128, Init::He, rng),
             bn: BatchNorm::new(128),
             act: LeakyRelu::new(0.01),
-            block: Residual { inner: Block::new(128, rng) },
+            block: Residual {
+                inner: Block::new(128, rng),
+            },
             fc_out: Linear::new(128, 10, Init::He, rng),
         }
     }
@@ -140,21 +149,38 @@ fn main() -> nn::Result<()> {
     );
     let data_flags = common::DataFlags::parse(&mut cli);
     let epochs = cli.get("epochs", "N", "training epochs", 10usize);
-    let seed = cli.get("seed", "N", "seed for weights, split and batch order", DEFAULT_SEED);
+    let seed = cli.get(
+        "seed",
+        "N",
+        "seed for weights, split and batch order",
+        nn::DEFAULT_SEED,
+    );
     cli.finish();
 
-    // 1. Verify each custom layer's backward against finite differences before trusting it.
+    // 1. Verify each custom layer's backward against finite differences before trusting it. (Not
+    // the whole Net: after a BatchNorm over 4 samples, a step of 1e-2 in fc_in.weight moves
+    // some activations across LeakyReLU's kink at 0, where finite differences are meaningless.)
     let mut rng = seeded(seed);
-    let checks: [(&str, nn::GradReport); 3] = [
+    let checks: [(&str, nn::GradReport); 2] = [
         ("LeakyRelu", nn::gradcheck(&mut LeakyRelu::new(0.1), &[4, 10])),
-        ("Residual<Block>", nn::gradcheck(&mut Residual { inner: Block::new(8, &mut rng) }, &[4, 8])),
-        ("Net", nn::gradcheck(&mut Net::new(&mut rng), &[4, 784])),
+        (
+            "Residual<Block>",
+            nn::gradcheck(
+                &mut Residual {
+                    inner: Block::new(8, &mut rng),
+                },
+                &[4, 8],
+            ),
+        ),
     ];
     for (name, report) in &checks {
         let worst = report.worst().map_or("nothing checked".to_string(), |w| {
             format!("worst relative error {:.2e} at {}", w.worst_error, w.name)
         });
-        println!("gradcheck {name:<16} {} ({worst})", if report.passed() { "passed" } else { "FAILED" });
+        println!(
+            "gradcheck {name:<16} {} ({worst})",
+            if report.passed() { "passed" } else { "FAILED" }
+        );
     }
     if let Some((name, report)) = checks.iter().find(|(_, r)| !r.passed()) {
         eprintln!("{name} failed its gradient check:\n{report}");
@@ -165,7 +191,10 @@ fn main() -> nn::Result<()> {
     let data = common::load_data(&data_flags, seed)?;
     let mut net = Net::new(&mut seeded(seed));
     println!("{}", nn::summary(&mut net, &[1, 784]));
-    let mut trainer = Trainer::new(Adam::new(1e-3)).epochs(epochs).batch_size(100).seed(seed);
+    let mut trainer = Trainer::new(Adam::new(1e-3))
+        .epochs(epochs)
+        .batch_size(100)
+        .seed(seed);
     trainer.fit(&mut net, &data.train, data.valid())?;
     let test = trainer.evaluate(&mut net, &data.test)?;
     println!("test_loss={:.4}", test.loss);

@@ -20,19 +20,32 @@ fn main() -> nn::Result<()> {
     cli.finish();
 
     let data = flags.load()?;
-    let runs = [("std 0.01", Init::Std(0.01)), ("Xavier", Init::Xavier), ("He", Init::He)]
-        .into_iter()
-        .map(|(name, init)| Run {
-            name: name.to_string(),
-            build: Box::new(move |rng: &mut Rng| -> Box<dyn Layer> {
-                Box::new(Mlp::builder(784, &[100; 5], 10).activation(Activation::Relu).init(init).build(rng))
-            }),
-            optimizer: Box::new(Sgd::new(lr)),
-        })
-        .collect();
+    let runs = [
+        ("std 0.01", Init::Std(0.01)),
+        ("Xavier", Init::Xavier),
+        ("He", Init::He),
+    ]
+    .into_iter()
+    .map(|(name, init)| Run {
+        name: name.to_string(),
+        build: Box::new(move |rng: &mut Rng| -> Box<dyn Layer> {
+            Box::new(
+                Mlp::builder(784, &[100; 5], 10)
+                    .activation(Activation::Relu)
+                    .init(init)
+                    .build(rng),
+            )
+        }),
+        optimizer: Box::new(Sgd::new(lr)),
+    })
+    .collect();
     let outcomes = run_all(runs, &data, &flags)?;
     print_table(&outcomes);
     let png = save_outputs(&outcomes, &flags, "weight_init.png", "Weight initialisation")?;
-    println!("wrote {} and one CSV per run in {}", png.display(), flags.out.display());
+    println!(
+        "wrote {} and one CSV per run in {}",
+        png.display(),
+        flags.out.display()
+    );
     Ok(())
 }

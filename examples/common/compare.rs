@@ -28,9 +28,25 @@ impl CompareFlags {
         let data = DataFlags::parse(cli);
         let epochs = cli.get("epochs", "N", "epochs per run", default_epochs);
         let batch_size = cli.get("batch-size", "N", "mini-batch size", 100);
-        let seed = cli.get("seed", "N", "seed for weights, split and batch order", DEFAULT_SEED);
-        let out = cli.get("out", "DIR", "output folder", PathBuf::from(default_out).display().to_string());
-        CompareFlags { data, epochs, batch_size, seed, out: PathBuf::from(out) }
+        let seed = cli.get(
+            "seed",
+            "N",
+            "seed for weights, split and batch order",
+            DEFAULT_SEED,
+        );
+        let out = cli.get(
+            "out",
+            "DIR",
+            "output folder",
+            PathBuf::from(default_out).display().to_string(),
+        );
+        CompareFlags {
+            data,
+            epochs,
+            batch_size,
+            seed,
+            out: PathBuf::from(out),
+        }
     }
 
     /// Loads the data these flags name.
@@ -68,29 +84,46 @@ pub fn run_all(runs: Vec<Run>, data: &Data, flags: &CompareFlags) -> nn::Result<
     for run in runs {
         println!("== {} ==", run.name);
         let mut net = (run.build)(&mut nn::seeded(flags.seed));
-        let mut trainer =
-            Trainer::new(run.optimizer).epochs(flags.epochs).batch_size(flags.batch_size).seed(flags.seed);
+        let mut trainer = Trainer::new(run.optimizer)
+            .epochs(flags.epochs)
+            .batch_size(flags.batch_size)
+            .seed(flags.seed);
         let start = Instant::now();
         let history = trainer.fit(&mut net, &data.train, data.valid())?;
         let seconds = start.elapsed().as_secs_f64();
         let test = trainer.evaluate(&mut net, &data.test)?;
-        outcomes.push(Outcome { name: run.name, history, test, seconds });
+        outcomes.push(Outcome {
+            name: run.name,
+            history,
+            test,
+            seconds,
+        });
     }
     Ok(outcomes)
 }
 
 /// Prints one row per run: final training loss, best validation accuracy, test loss and accuracy.
 pub fn print_table(outcomes: &[Outcome]) {
-    let width = outcomes.iter().map(|o| o.name.len()).chain([6]).max().unwrap_or(6);
+    let width = outcomes
+        .iter()
+        .map(|o| o.name.len())
+        .chain([6])
+        .max()
+        .unwrap_or(6);
     println!();
     println!(
         "{:<width$}  {:>10}  {:>9}  {:>9}  {:>8}  {:>7}",
         "run", "train_loss", "valid_acc", "test_loss", "test_acc", "seconds"
     );
     for o in outcomes {
-        let last = o.history.records.last();
+        let last = o.history.records().last();
         let train_loss = last.map_or(f32::NAN, |r| r.train_loss);
-        let valid_acc = o.history.records.iter().filter_map(|r| r.valid_acc).fold(f32::NAN, f32::max);
+        let valid_acc = o
+            .history
+            .records()
+            .iter()
+            .filter_map(|r| r.valid_acc)
+            .fold(f32::NAN, f32::max);
         println!(
             "{:<width$}  {:>10.4}  {:>9.4}  {:>9.4}  {:>8.4}  {:>7.1}",
             o.name, train_loss, valid_acc, o.test.loss, o.test.accuracy, o.seconds
@@ -100,15 +133,30 @@ pub fn print_table(outcomes: &[Outcome]) {
 
 /// Draws every run's curves into `<out>/<file>` and writes each history as `<out>/<name>.csv`;
 /// returns the PNG's path.
-pub fn save_outputs(outcomes: &[Outcome], flags: &CompareFlags, file: &str, title: &str) -> nn::Result<PathBuf> {
+pub fn save_outputs(
+    outcomes: &[Outcome],
+    flags: &CompareFlags,
+    file: &str,
+    title: &str,
+) -> nn::Result<PathBuf> {
     std::fs::create_dir_all(&flags.out).map_err(|e| nn::Error::io("creating", &flags.out, e))?;
     for o in outcomes {
-        let slug: String =
-            o.name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+        let slug: String = o
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
         o.history.save_csv(flags.out.join(format!("{slug}.csv")))?;
     }
     let png = flags.out.join(file);
-    let runs: Vec<(&str, &nn::train::History)> = outcomes.iter().map(|o| (o.name.as_str(), &o.history)).collect();
+    let runs: Vec<(&str, &nn::train::History)> =
+        outcomes.iter().map(|o| (o.name.as_str(), &o.history)).collect();
     plot_runs(&png, title, &runs)?;
     Ok(png)
 }
