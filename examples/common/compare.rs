@@ -55,13 +55,16 @@ impl CompareFlags {
     }
 }
 
+/// Builds a network from an RNG seeded by `--seed`.
+pub type BuildNet = Box<dyn Fn(&mut Rng) -> Box<dyn Layer>>;
+
 /// One configuration to train: a name for the table and legend, a way to build the network from
 /// the shared seed, and its optimizer.
 pub struct Run {
     /// Shown in the table and the legend.
     pub name: String,
     /// Builds the network; called with an RNG seeded by `--seed`, so every run starts alike.
-    pub build: Box<dyn Fn(&mut Rng) -> Box<dyn Layer>>,
+    pub build: BuildNet,
     /// The optimizer for this run.
     pub optimizer: Box<dyn Optimizer>,
 }
