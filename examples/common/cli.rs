@@ -28,8 +28,14 @@ impl Cli {
 
     /// Parses `args` (without the program name).
     pub fn parse(program: String, about: &'static str, args: impl IntoIterator<Item = String>) -> Self {
-        let mut cli =
-            Cli { program, about, given: Vec::new(), usage: Vec::new(), errors: Vec::new(), help: false };
+        let mut cli = Cli {
+            program,
+            about,
+            given: Vec::new(),
+            usage: Vec::new(),
+            errors: Vec::new(),
+            help: false,
+        };
         let mut args = args.into_iter().peekable();
         while let Some(arg) = args.next() {
             if arg == "-h" || arg == "--help" {
@@ -42,7 +48,9 @@ impl Cli {
                     cli.given.push((name.to_string(), value));
                 }
             } else {
-                cli.errors.push(format!("unexpected argument '{arg}' (flags look like --name value)"));
+                cli.errors.push(format!(
+                    "unexpected argument '{arg}' (flags look like --name value)"
+                ));
             }
         }
         cli
@@ -58,7 +66,10 @@ impl Cli {
     where
         T::Err: Display,
     {
-        self.usage.push(format!("  --{name} {value_name:<8} {help} (default: {default})"));
+        self.usage.push(format!(
+            "{} {help} (default: {default})",
+            flag_column(name, value_name)
+        ));
         match self.take(name) {
             None => default,
             Some(None) => {
@@ -77,7 +88,8 @@ impl Cli {
     where
         T::Err: Display,
     {
-        self.usage.push(format!("  --{name} {value_name:<8} {help}"));
+        self.usage
+            .push(format!("{} {help}", flag_column(name, value_name)));
         match self.take(name)? {
             None => {
                 self.errors.push(format!("--{name} needs a value ({value_name})"));
@@ -93,7 +105,11 @@ impl Cli {
     /// The value of `--name`, which must be one of `choices`; the first choice is the default.
     pub fn choice(&mut self, name: &str, help: &str, choices: &[&'static str]) -> &'static str {
         let default = choices[0];
-        self.usage.push(format!("  --{name} {:<8} {help}: {} (default: {default})", "NAME", choices.join("|")));
+        self.usage.push(format!(
+            "{} {help}: {} (default: {default})",
+            flag_column(name, "NAME"),
+            choices.join("|")
+        ));
         match self.take(name) {
             None => default,
             Some(Some(text)) if choices.contains(&text.as_str()) => {
@@ -101,7 +117,10 @@ impl Cli {
             }
             Some(value) => {
                 let found = value.unwrap_or_else(|| "nothing".to_string());
-                self.errors.push(format!("--{name}: expected one of {}, got '{found}'", choices.join("|")));
+                self.errors.push(format!(
+                    "--{name}: expected one of {}, got '{found}'",
+                    choices.join("|")
+                ));
                 default
             }
         }
@@ -109,7 +128,13 @@ impl Cli {
 
     /// The usage text: what the program does and every flag declared so far.
     pub fn usage(&self) -> String {
-        format!("{}\n\nUsage: {} [FLAGS]\n\nFlags:\n{}\n  --help            this text", self.about, self.program, self.usage.join("\n"))
+        format!(
+            "{}\n\nUsage: {} [FLAGS]\n\nFlags:\n{}\n{} this text",
+            self.about,
+            self.program,
+            self.usage.join("\n"),
+            flag_column("help", "")
+        )
     }
 
     /// Ends parsing: prints the usage and exits 0 for `--help`; prints the first error and the usage
@@ -127,4 +152,9 @@ impl Cli {
             std::process::exit(2);
         }
     }
+}
+
+/// `  --name VALUE` padded so that the help texts of all flags start in one column.
+fn flag_column(name: &str, value_name: &str) -> String {
+    format!("  {:<22}", format!("--{name} {value_name}"))
 }

@@ -25,6 +25,9 @@ pub enum Error {
     Checkpoint(crate::checkpoint::CheckpointError),
     /// Loading or preparing data failed (see [`crate::data::DataError`]).
     Data(crate::data::DataError),
+    /// Training stopped: a diverging loss, a dataset without batches (see
+    /// [`crate::train::TrainError`]).
+    Train(crate::train::TrainError),
 }
 
 /// `Result` with nn's [`Error`].
@@ -48,6 +51,7 @@ impl fmt::Display for Error {
             Error::Optim(e) => e.fmt(f),
             Error::Checkpoint(e) => e.fmt(f),
             Error::Data(e) => e.fmt(f),
+            Error::Train(e) => e.fmt(f),
         }
     }
 }
@@ -66,6 +70,7 @@ impl std::error::Error for Error {
             Error::Optim(e) => e.source(),
             Error::Checkpoint(e) => Some(e),
             Error::Data(_) => None,
+            Error::Train(_) => None,
         }
     }
 }
@@ -85,5 +90,11 @@ impl From<crate::checkpoint::CheckpointError> for Error {
 impl From<crate::data::DataError> for Error {
     fn from(e: crate::data::DataError) -> Self {
         Error::Data(e)
+    }
+}
+
+impl From<crate::train::TrainError> for Error {
+    fn from(e: crate::train::TrainError) -> Self {
+        Error::Train(e)
     }
 }

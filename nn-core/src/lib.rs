@@ -10,6 +10,7 @@ pub mod layer;
 pub mod layers;
 pub mod loss;
 pub mod metrics;
+pub mod mlp;
 pub mod optim;
 pub mod rng;
 pub mod summary;
@@ -29,6 +30,7 @@ pub use layer::{
 pub use layers::{BatchNorm, Dropout, DropoutKind, Linear, Relu, Sigmoid, Tanh};
 pub use loss::{SoftmaxCrossEntropy, Targets};
 pub use metrics::{accuracy, count_correct};
+pub use mlp::{Activation, Mlp, MlpBuilder};
 pub use optim::{
     l2_penalty, AdaGrad, Adam, AdamW, Momentum, Nesterov, OptimError, Optimizer, OptimizerState, RmsProp, Sgd,
 };

@@ -1,0 +1,47 @@
+//! With vs without BatchNorm: the same deep MLP (five hidden layers of 100, ReLU, He init, plain
+//! SGD) trained on the same batches, the experiment the seed's BatchNorm section motivates.
+//!
+//! `cargo run --release --example batchnorm_compare -- --data-dir ../shared/data/mnist-10k`
+
+#[path = "common/mod.rs"]
+mod common;
+
+use common::compare::{print_table, run_all, save_outputs, CompareFlags, Run};
+use nn::mlp::{Activation, Mlp};
+use nn::prelude::*;
+
+fn main() -> nn::Result<()> {
+    let mut cli = common::cli::Cli::from_env(
+        "Train a 5x100 ReLU MLP with SGD, with and without BatchNorm, on the same batches",
+    );
+    let flags = CompareFlags::parse(&mut cli, 5, "out/batchnorm_compare");
+    let lr = cli.get("lr", "F", "SGD learning rate for both runs", 0.1f32);
+    cli.finish();
+
+    let data = flags.load()?;
+    let runs = [("with BatchNorm", true), ("without BatchNorm", false)]
+        .into_iter()
+        .map(|(name, batch_norm)| Run {
+            name: name.to_string(),
+            build: Box::new(move |rng: &mut Rng| -> Box<dyn Layer> {
+                Box::new(
+                    Mlp::builder(784, &[100; 5], 10)
+                        .activation(Activation::Relu)
+                        .init(Init::He)
+                        .batch_norm(batch_norm)
+                        .build(rng),
+                )
+            }),
+            optimizer: Box::new(Sgd::new(lr)),
+        })
+        .collect();
+    let outcomes = run_all(runs, &data, &flags)?;
+    print_table(&outcomes);
+    let png = save_outputs(&outcomes, &flags, "batchnorm.png", "BatchNorm")?;
+    println!(
+        "wrote {} and one CSV per run in {}",
+        png.display(),
+        flags.out.display()
+    );
+    Ok(())
+}

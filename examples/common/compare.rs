@@ -1,0 +1,165 @@
+//! Running several configurations on the same data with the same seed, then printing a table
+//! and drawing their curves into one PNG: the experiments the seed notebook describes in words.
+
+use super::cli::Cli;
+use super::data::{load_data, Data, DataFlags};
+use nn::train::{plot_runs, Evaluation, Trainer};
+use nn::{Layer, Optimizer, Rng, DEFAULT_SEED};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// The flags every comparison example takes.
+pub struct CompareFlags {
+    /// Where the data comes from.
+    pub data: DataFlags,
+    /// Epochs per run.
+    pub epochs: usize,
+    /// Mini-batch size.
+    pub batch_size: usize,
+    /// Seed for weights, the validation split and the batch order (the same for every run).
+    pub seed: u64,
+    /// Output folder for the PNG and CSV files.
+    pub out: PathBuf,
+}
+
+impl CompareFlags {
+    /// Declares and reads the flags; `default_out` names the example's output folder.
+    pub fn parse(cli: &mut Cli, default_epochs: usize, default_out: &str) -> Self {
+        let data = DataFlags::parse(cli);
+        let epochs = cli.get("epochs", "N", "epochs per run", default_epochs);
+        let batch_size = cli.get("batch-size", "N", "mini-batch size", 100);
+        let seed = cli.get(
+            "seed",
+            "N",
+            "seed for weights, split and batch order",
+            DEFAULT_SEED,
+        );
+        let out = cli.get(
+            "out",
+            "DIR",
+            "output folder",
+            PathBuf::from(default_out).display().to_string(),
+        );
+        CompareFlags {
+            data,
+            epochs,
+            batch_size,
+            seed,
+            out: PathBuf::from(out),
+        }
+    }
+
+    /// Loads the data these flags name.
+    pub fn load(&self) -> nn::Result<Data> {
+        load_data(&self.data, self.seed)
+    }
+}
+
+/// Builds a network from an RNG seeded by `--seed`.
+pub type BuildNet = Box<dyn Fn(&mut Rng) -> Box<dyn Layer>>;
+
+/// One configuration to train: a name for the table and legend, a way to build the network from
+/// the shared seed, and its optimizer.
+pub struct Run {
+    /// Shown in the table and the legend.
+    pub name: String,
+    /// Builds the network; called with an RNG seeded by `--seed`, so every run starts alike.
+    pub build: BuildNet,
+    /// The optimizer for this run.
+    pub optimizer: Box<dyn Optimizer>,
+}
+
+/// What one run produced.
+pub struct Outcome {
+    /// The run's name.
+    pub name: String,
+    /// Per-epoch metrics.
+    pub history: nn::train::History,
+    /// Loss and accuracy on the test set after training.
+    pub test: Evaluation,
+    /// Wall-clock training time.
+    pub seconds: f64,
+}
+
+/// Trains every run on `data` with the same seed and batch order, printing one line per epoch.
+pub fn run_all(runs: Vec<Run>, data: &Data, flags: &CompareFlags) -> nn::Result<Vec<Outcome>> {
+    let mut outcomes = Vec::with_capacity(runs.len());
+    for run in runs {
+        println!("== {} ==", run.name);
+        let mut net = (run.build)(&mut nn::seeded(flags.seed));
+        let mut trainer = Trainer::new(run.optimizer)
+            .epochs(flags.epochs)
+            .batch_size(flags.batch_size)
+            .seed(flags.seed);
+        let start = Instant::now();
+        let history = trainer.fit(&mut net, &data.train, data.valid())?;
+        let seconds = start.elapsed().as_secs_f64();
+        let test = trainer.evaluate(&mut net, &data.test)?;
+        outcomes.push(Outcome {
+            name: run.name,
+            history,
+            test,
+            seconds,
+        });
+    }
+    Ok(outcomes)
+}
+
+/// Prints one row per run: final training loss, best validation accuracy, test loss and accuracy.
+pub fn print_table(outcomes: &[Outcome]) {
+    let width = outcomes
+        .iter()
+        .map(|o| o.name.len())
+        .chain([6])
+        .max()
+        .unwrap_or(6);
+    println!();
+    println!(
+        "{:<width$}  {:>10}  {:>9}  {:>9}  {:>8}  {:>7}",
+        "run", "train_loss", "valid_acc", "test_loss", "test_acc", "seconds"
+    );
+    for o in outcomes {
+        let last = o.history.records().last();
+        let train_loss = last.map_or(f32::NAN, |r| r.train_loss);
+        let valid_acc = o
+            .history
+            .records()
+            .iter()
+            .filter_map(|r| r.valid_acc)
+            .fold(f32::NAN, f32::max);
+        println!(
+            "{:<width$}  {:>10.4}  {:>9.4}  {:>9.4}  {:>8.4}  {:>7.1}",
+            o.name, train_loss, valid_acc, o.test.loss, o.test.accuracy, o.seconds
+        );
+    }
+}
+
+/// Draws every run's curves into `<out>/<file>` and writes each history as `<out>/<name>.csv`;
+/// returns the PNG's path.
+pub fn save_outputs(
+    outcomes: &[Outcome],
+    flags: &CompareFlags,
+    file: &str,
+    title: &str,
+) -> nn::Result<PathBuf> {
+    std::fs::create_dir_all(&flags.out).map_err(|e| nn::Error::io("creating", &flags.out, e))?;
+    for o in outcomes {
+        let slug: String = o
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        o.history.save_csv(flags.out.join(format!("{slug}.csv")))?;
+    }
+    let png = flags.out.join(file);
+    let runs: Vec<(&str, &nn::train::History)> =
+        outcomes.iter().map(|o| (o.name.as_str(), &o.history)).collect();
+    plot_runs(&png, title, &runs)?;
+    Ok(png)
+}

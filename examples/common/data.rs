@@ -1,0 +1,161 @@
+//! The data flags every example takes (`--dataset`, `--data-dir`, `--cache-dir`,
+//! `--valid-fraction`) and loading the chosen dataset into training, validation and test sets.
+
+use super::cli::Cli;
+use nn::data::{FashionMnist, IdxDataset, Loader, Mnist};
+use nn::{seeded, Dataset};
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// The datasets `--dataset` accepts; the first is the default.
+pub const DATASETS: &[&str] = &["mnist", "fashion-mnist"];
+
+/// Where the data comes from and how much of the training set is held out for validation.
+#[derive(Clone, Debug)]
+pub struct DataFlags {
+    /// `mnist` or `fashion-mnist`.
+    pub dataset: &'static str,
+    /// A directory holding the four IDX files; overrides `MNIST_DIR` / `FASHION_MNIST_DIR`.
+    pub data_dir: Option<PathBuf>,
+    /// Where downloads are cached; overrides `NN_CACHE_DIR`.
+    pub cache_dir: Option<PathBuf>,
+    /// The share of the training set held out for validation.
+    pub valid_fraction: Fraction,
+}
+
+impl DataFlags {
+    /// Declares and reads the data flags.
+    pub fn parse(cli: &mut Cli) -> Self {
+        let dataset = cli.choice("dataset", "dataset", DATASETS);
+        let data_dir = cli.optional(
+            "data-dir",
+            "DIR",
+            "directory with the four IDX files, gzipped or not (overrides MNIST_DIR / FASHION_MNIST_DIR)",
+        );
+        let cache_dir = cli.optional(
+            "cache-dir",
+            "DIR",
+            "where downloads are cached (overrides NN_CACHE_DIR; default ./data/<dataset>)",
+        );
+        let valid_fraction = cli.get(
+            "valid-fraction",
+            "F",
+            "share of the training set held out for validation, as 0.2 or 1/5",
+            Fraction { num: 1.0, den: 6.0 },
+        );
+        DataFlags {
+            dataset,
+            data_dir,
+            cache_dir,
+            valid_fraction,
+        }
+    }
+}
+
+/// A fraction in `[0, 1)` written as a decimal (`0.2`) or a ratio (`1/6`), shown as it was written.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fraction {
+    num: f64,
+    den: f64,
+}
+
+impl Fraction {
+    /// Its value.
+    pub fn value(self) -> f64 {
+        self.num / self.den
+    }
+
+    /// `round(n * fraction)`: the number of samples out of `n` it stands for.
+    pub fn of(self, n: usize) -> usize {
+        (n as f64 * self.value()).round() as usize
+    }
+}
+
+impl FromStr for Fraction {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parse = |t: &str| {
+            t.trim()
+                .parse::<f64>()
+                .map_err(|_| format!("expected a fraction such as 0.2 or 1/5, got '{s}'"))
+        };
+        let f = match s.split_once('/') {
+            Some((n, d)) => Fraction {
+                num: parse(n)?,
+                den: parse(d)?,
+            },
+            None => Fraction {
+                num: parse(s)?,
+                den: 1.0,
+            },
+        };
+        let v = f.value();
+        if !(0.0..1.0).contains(&v) {
+            return Err(format!("must be at least 0 and below 1, got {v}"));
+        }
+        Ok(f)
+    }
+}
+
+impl fmt::Display for Fraction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.den == 1.0 {
+            write!(f, "{}", self.num)
+        } else {
+            write!(f, "{}/{}", self.num, self.den)
+        }
+    }
+}
+
+/// The training, validation and test sets an example works with.
+pub struct Data {
+    /// "MNIST" or "Fashion-MNIST", for messages.
+    pub name: &'static str,
+    /// The training set minus the validation split.
+    pub train: Dataset,
+    /// The held-out validation split (empty when `--valid-fraction 0`).
+    pub valid: Dataset,
+    /// The test set.
+    pub test: Dataset,
+}
+
+impl Data {
+    /// The validation set, or `None` when it is empty.
+    pub fn valid(&self) -> Option<&Dataset> {
+        (!self.valid.is_empty()).then_some(&self.valid)
+    }
+}
+
+/// Loads the dataset `flags` names (local directory, verified cache or download) and splits
+/// `flags.valid_fraction` of its training set off for validation, shuffled by `seed`.
+pub fn load_data(flags: &DataFlags, seed: u64) -> nn::Result<Data> {
+    fn configure<T: IdxDataset>(flags: &DataFlags) -> Loader<T> {
+        let mut loader = Loader::<T>::new();
+        if let Some(dir) = &flags.data_dir {
+            loader = loader.local_dir(dir);
+        }
+        if let Some(dir) = &flags.cache_dir {
+            loader = loader.cache_dir(dir);
+        }
+        loader
+    }
+    let (name, train, test) = match flags.dataset {
+        "fashion-mnist" => {
+            let d = configure::<FashionMnist>(flags).load()?;
+            ("Fashion-MNIST", d.train, d.test)
+        }
+        _ => {
+            let d = configure::<Mnist>(flags).load()?;
+            ("MNIST", d.train, d.test)
+        }
+    };
+    let n_valid = flags.valid_fraction.of(train.len());
+    let (train, valid) = train.split_valid(n_valid, &mut seeded(seed))?;
+    Ok(Data {
+        name,
+        train,
+        valid,
+        test,
+    })
+}

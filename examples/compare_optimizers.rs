@@ -1,0 +1,49 @@
+//! Trains the same MLP on MNIST with each optimizer (same seed, same batches) and prints a table of
+//! loss and accuracy per optimizer, then draws every optimizer's curves into one PNG: the
+//! comparison the seed notebook describes in words.
+//!
+//! `cargo run --release --example compare_optimizers -- --data-dir ../shared/data/mnist-10k`
+
+#[path = "common/mod.rs"]
+mod common;
+
+use common::compare::{print_table, run_all, save_outputs, CompareFlags, Run};
+use nn::mlp::{Activation, Mlp};
+use nn::prelude::*;
+
+fn main() -> nn::Result<()> {
+    let mut cli = common::cli::Cli::from_env(
+        "Train one MLP (784-100-100-100-100-10, ReLU, He init) with every optimizer on the same batches",
+    );
+    let flags = CompareFlags::parse(&mut cli, 5, "out/compare_optimizers");
+    cli.finish();
+
+    let data = flags.load()?;
+    let runs = common::OPTIMIZERS
+        .iter()
+        .map(|&name| {
+            let lr = common::default_lr(name);
+            Run {
+                name: format!("{name} (lr {lr})"),
+                build: Box::new(|rng: &mut Rng| -> Box<dyn Layer> {
+                    Box::new(
+                        Mlp::builder(784, &[100, 100, 100, 100], 10)
+                            .activation(Activation::Relu)
+                            .init(Init::He)
+                            .build(rng),
+                    )
+                }),
+                optimizer: common::optimizer(name, lr),
+            }
+        })
+        .collect();
+    let outcomes = run_all(runs, &data, &flags)?;
+    print_table(&outcomes);
+    let png = save_outputs(&outcomes, &flags, "optimizers.png", "Optimizers")?;
+    println!(
+        "wrote {} and one CSV per optimizer in {}",
+        png.display(),
+        flags.out.display()
+    );
+    Ok(())
+}

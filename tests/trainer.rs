@@ -1,0 +1,295 @@
+//! The Trainer and the Mlp builder as a user would use them: learning a separable problem,
+//! determinism, early stopping, divergence errors, checkpoints and resuming.
+
+use nn::prelude::*;
+use nn::train::{EpochRecord, TrainError, Trainer};
+use nn::{Dataset, Error, OptimizerState};
+use std::path::PathBuf;
+
+// The main example's network, included as it is so that its names are checked, not a copy's.
+#[allow(dead_code)]
+#[path = "../examples/mlp_batchnorm.rs"]
+mod example;
+
+/// A fresh directory under the system temp dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("nn-trainer-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `n` points in 8 dimensions in `classes` blobs: class `c` sits at +3 on axis `c` with uniform
+/// noise in [-1, 1] on every axis, so the classes are linearly separable.
+fn blobs(n: usize, classes: usize, seed: u64) -> Dataset {
+    use rand::Rng as _;
+    let mut rng = seeded(seed);
+    let dim = 8;
+    let mut x = Vec::with_capacity(n * dim);
+    let mut labels = Vec::with_capacity(n);
+    for i in 0..n {
+        let c = i % classes;
+        for d in 0..dim {
+            let centre = if d == c { 3.0 } else { 0.0 };
+            x.push(centre + rng.random_range(-1.0f32..1.0));
+        }
+        labels.push(c);
+    }
+    Dataset::from_f32(x, &[dim], labels, classes).unwrap()
+}
+
+fn mlp(seed: u64) -> Mlp {
+    Mlp::builder(8, &[16, 12], 3)
+        .batch_norm(true)
+        .build(&mut seeded(seed))
+}
+
+/// Every metric of every epoch, with the wall-clock time (which varies) set to zero.
+fn metrics(h: &History) -> Vec<EpochRecord> {
+    h.records()
+        .iter()
+        .map(|r| EpochRecord {
+            seconds: 0.0,
+            ..r.clone()
+        })
+        .collect()
+}
+
+fn weights(net: &mut dyn Layer) -> Vec<f32> {
+    let mut all = Vec::new();
+    nn::for_each_param(net, |_, p| all.extend(p.value.iter().copied()));
+    nn::for_each_buffer(net, |_, t| all.extend(t.iter().copied()));
+    all
+}
+
+#[test]
+fn a_separable_problem_is_learned_to_full_accuracy() {
+    let (train, valid) = (blobs(300, 3, 1), blobs(90, 3, 2));
+    let mut net = mlp(3);
+    let mut trainer = Trainer::new(Adam::new(0.01)).epochs(15).batch_size(20).silent();
+    let history = trainer.fit(&mut net, &train, Some(&valid)).unwrap();
+    assert_eq!(history.len(), 15);
+    let last = history.last().unwrap();
+    assert_eq!(last.valid_acc, Some(1.0), "{history:?}");
+    assert!(last.train_acc >= 0.99, "{history:?}");
+    assert!(
+        last.train_loss < history.records()[0].train_loss / 5.0,
+        "{history:?}"
+    );
+    let test = trainer.evaluate(&mut net, &blobs(60, 3, 9)).unwrap();
+    assert_eq!(test.accuracy, 1.0);
+    assert_eq!(test.samples, 60);
+    // predict: one probability row per sample, in order, whose argmax is the label.
+    let data = blobs(60, 3, 9);
+    let p = trainer.predict(&mut net, &data);
+    assert_eq!(p.shape(), &[60, 3]);
+    for row in p.rows() {
+        assert!((row.sum() - 1.0).abs() < 1e-5);
+    }
+    assert_eq!(trainer.predict_classes(&mut net, &data), data.labels());
+}
+
+#[test]
+fn same_seed_gives_the_same_history_and_another_seed_does_not() {
+    let (train, valid) = (blobs(200, 3, 1), blobs(60, 3, 2));
+    let run = |seed: u64| {
+        let mut net = Mlp::builder(8, &[16], 3)
+            .batch_norm(true)
+            .dropout(0.2)
+            .build(&mut seeded(5));
+        let mut trainer = Trainer::new(Momentum::new(0.05))
+            .epochs(4)
+            .batch_size(32)
+            .seed(seed)
+            .schedule(LrSchedule::cosine(4))
+            .silent();
+        let h = trainer.fit(&mut net, &train, Some(&valid)).unwrap();
+        (metrics(&h), weights(&mut net))
+    };
+    let a = run(11);
+    assert_eq!(a, run(11));
+    // The shuffle depends on the seed: a different seed changes the run.
+    assert_ne!(a.0, run(12).0);
+}
+
+#[test]
+fn early_stopping_restores_the_best_epochs_weights() {
+    // The validation labels are the training labels rotated by one class: the better the model
+    // fits the training set, the worse its validation loss, so epoch 1 is the best.
+    let train = blobs(300, 3, 1);
+    let v = blobs(90, 3, 2);
+    let rotated: Vec<usize> = v.labels().iter().map(|&c| (c + 1) % 3).collect();
+    let valid = Dataset::from_tensor(v.to_tensor(), rotated, 3).unwrap();
+
+    let mut net = mlp(3);
+    let mut trainer = Trainer::new(Adam::new(0.01))
+        .epochs(20)
+        .batch_size(20)
+        .early_stopping(EarlyStopping::new(2))
+        .silent();
+    let history = trainer.fit(&mut net, &train, Some(&valid)).unwrap();
+    let losses: Vec<f32> = history.records().iter().map(|r| r.valid_loss.unwrap()).collect();
+    // Stopped after the patience: best epoch, then two stale ones, then the stop.
+    let best = history.best_valid().unwrap().epoch;
+    assert_eq!(history.len(), best + 3, "{losses:?}");
+    assert!(losses[history.len() - 1] > losses[best - 1], "{losses:?}");
+    // The model is the best epoch's again: its validation loss is that epoch's, exactly.
+    let now = trainer.evaluate(&mut net, &valid).unwrap();
+    assert_eq!(now.loss, losses[best - 1], "{losses:?}");
+}
+
+#[test]
+fn early_stopping_without_a_validation_set_is_an_error() {
+    let mut trainer = Trainer::new(Sgd::new(0.1))
+        .early_stopping(EarlyStopping::new(2))
+        .silent();
+    let err = trainer.fit(&mut mlp(1), &blobs(30, 3, 1), None).unwrap_err();
+    assert!(
+        matches!(err, Error::Train(TrainError::EarlyStoppingWithoutValidation)),
+        "{err}"
+    );
+    assert!(err.to_string().contains("no validation set"), "{err}");
+}
+
+#[test]
+fn a_nan_loss_stops_training_naming_epoch_and_batch() {
+    // Sample 25 is NaN: without shuffling, batches of 10 put it in batch 3 of epoch 1.
+    let good = blobs(100, 3, 1);
+    let mut x = good.to_tensor();
+    x[[25, 0]] = f32::NAN;
+    let data = Dataset::from_tensor(x, good.labels().to_vec(), 3).unwrap();
+    let mut trainer = Trainer::new(Sgd::new(0.1))
+        .epochs(3)
+        .batch_size(10)
+        .shuffle(false)
+        .silent();
+    let err = trainer.fit(&mut mlp(1), &data, None).unwrap_err();
+    match &err {
+        Error::Train(TrainError::NonFiniteLoss { epoch, batch, .. }) => assert_eq!((*epoch, *batch), (1, 3)),
+        other => panic!("expected NonFiniteLoss, got {other}"),
+    }
+    let text = err.to_string();
+    assert!(text.contains("epoch 1/3, batch 3/10"), "{text}");
+    assert!(text.contains("lower the learning rate"), "{text}");
+}
+
+#[test]
+fn an_exploding_learning_rate_is_reported_not_trained_on() {
+    let data = blobs(200, 3, 1);
+    let mut net = Mlp::builder(8, &[16], 3).build(&mut seeded(1));
+    let mut trainer = Trainer::new(Sgd::new(1e30)).epochs(5).batch_size(10).silent();
+    let err = trainer.fit(&mut net, &data, None).unwrap_err();
+    assert!(
+        matches!(err, Error::Train(TrainError::NonFiniteLoss { .. })),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_builder_and_the_derived_example_network_share_names() {
+    let mut built = Mlp::builder(784, &[128, 64], 10)
+        .batch_norm(true)
+        .build(&mut seeded(1));
+    let mut derived = example::SeedNet::new(&mut seeded(1));
+    assert_eq!(nn::param_names(&mut built), nn::param_names(&mut derived));
+    let buffers = |net: &mut dyn Layer| {
+        let mut names = Vec::new();
+        nn::for_each_buffer(net, |n, _| names.push(n.to_string()));
+        names
+    };
+    assert_eq!(buffers(&mut built), buffers(&mut derived));
+    // Same seed, same draws in the same order: the two are the same network.
+    assert_eq!(weights(&mut built), weights(&mut derived));
+}
+
+#[test]
+fn a_trained_mlp_round_trips_through_a_checkpoint_bit_for_bit() {
+    let dir = TempDir::new("roundtrip");
+    let (train, test) = (blobs(200, 3, 1), blobs(60, 3, 2));
+    let mut net = mlp(3);
+    let mut trainer = Trainer::new(Adam::new(0.01)).epochs(3).batch_size(16).silent();
+    trainer.fit(&mut net, &train, None).unwrap();
+    let path = dir.0.join("mlp.safetensors");
+    nn::save(&mut net, &path).unwrap();
+
+    let mut loaded = mlp(99);
+    assert_ne!(
+        trainer.predict(&mut loaded, &test),
+        trainer.predict(&mut net, &test)
+    );
+    nn::load(&mut loaded, &path).unwrap();
+    // Eval uses the BatchNorm running statistics: they must have come through too.
+    assert_eq!(
+        trainer.predict(&mut loaded, &test),
+        trainer.predict(&mut net, &test)
+    );
+    let mut running = Vec::new();
+    nn::for_each_buffer(&mut loaded, |_, t| running.extend(t.iter().copied()));
+    assert!(
+        running.iter().any(|&v| v != 0.0 && v != 1.0),
+        "buffers still at their initial values"
+    );
+}
+
+#[test]
+fn resuming_from_model_and_optimizer_state_continues_the_same_run() {
+    let dir = TempDir::new("resume");
+    let (train, valid) = (blobs(200, 3, 1), blobs(60, 3, 2));
+    let trainer = || {
+        Trainer::new(Adam::new(0.01))
+            .epochs(4)
+            .batch_size(16)
+            .seed(7)
+            .schedule(LrSchedule::cosine(4))
+            .silent()
+    };
+
+    let mut straight = mlp(3);
+    let full = trainer().fit(&mut straight, &train, Some(&valid)).unwrap();
+
+    // Two epochs, then save model and optimizer to disk.
+    let mut first = mlp(3);
+    let mut t = trainer().epochs(2);
+    let head = t.fit(&mut first, &train, Some(&valid)).unwrap();
+    assert_eq!(metrics(&head), metrics(&full)[..2]);
+    nn::save(&mut first, dir.0.join("model.safetensors")).unwrap();
+    t.optimizer()
+        .state()
+        .save_json(dir.0.join("optimizer.json"))
+        .unwrap();
+
+    // A new process would rebuild both from scratch and load them.
+    let mut resumed = mlp(42);
+    nn::load(&mut resumed, dir.0.join("model.safetensors")).unwrap();
+    let mut t = trainer().initial_epoch(2);
+    let state = OptimizerState::load_json(dir.0.join("optimizer.json")).unwrap();
+    t.optimizer_mut().load_state(&state).unwrap();
+    let tail = t.fit(&mut resumed, &train, Some(&valid)).unwrap();
+
+    assert_eq!(metrics(&tail), metrics(&full)[2..]);
+    assert_eq!(weights(&mut resumed), weights(&mut straight));
+}
+
+#[test]
+fn a_dataset_without_a_full_batch_is_an_error_with_drop_last() {
+    let mut trainer = Trainer::new(Sgd::new(0.1))
+        .batch_size(64)
+        .drop_last(true)
+        .silent();
+    let err = trainer.fit(&mut mlp(1), &blobs(30, 3, 1), None).unwrap_err();
+    assert!(
+        matches!(err, Error::Train(TrainError::NoBatches { samples: 30, .. })),
+        "{err}"
+    );
+    assert!(err.to_string().contains("drop_last"), "{err}");
+}
