@@ -10,8 +10,9 @@
 //! x86-64 baseline, only has SSE2). The arithmetic is unchanged, so results are bit for bit the
 //! same whichever version runs: the compiler never fuses a multiply and an add on its own.
 
-use ndarray::{ArrayView2, ArrayViewMut2};
+use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Threads for nn's matrix products; 0 until set means "all logical CPUs".
 static NUM_THREADS: AtomicUsize = AtomicUsize::new(0);
@@ -36,13 +37,17 @@ pub fn num_threads() -> usize {
     }
 }
 
-/// Products with fewer multiply-adds than this run on one thread: below it, waking a second
-/// thread costs more than it saves (measured on W's shapes: 100x64x128 is faster alone,
+/// Products with fewer multiply-adds than this run on one thread: below it, handing half to a
+/// second thread costs more than it saves (measured on W's shapes: 100x64x128 is faster alone,
 /// 100x128x784 faster on two threads).
 const PARALLEL_MIN_MACS: usize = 1 << 21;
 
 /// `c = a · b`, or `c += a · b` with `accumulate`, for matrices of any strides (a transposed
 /// view costs nothing).
+///
+/// Large products are split into [`num_threads`] blocks of output columns (or rows, for a
+/// narrow output) computed on rayon's threads. Each output element is the same sum in the same
+/// order however the work is split, so the thread count never changes a result.
 ///
 /// # Panics
 /// If the shapes do not fit: `a` is `[m, k]`, `b` is `[k, n]` and `c` is `[m, n]`.
@@ -69,12 +74,88 @@ pub fn matmul_into(
         }
         return;
     }
-    let threads = num_threads();
-    let parallelism = if threads > 1 && m * n * k >= PARALLEL_MIN_MACS {
-        gemm::Parallelism::Rayon(threads)
+    let parts = if m * n * k >= PARALLEL_MIN_MACS {
+        num_threads()
     } else {
-        gemm::Parallelism::None
+        1
     };
+    split_product(a, b, c, accumulate, parts);
+}
+
+/// Computes the product in `parts` blocks, two halves at a time on rayon's threads.
+fn split_product(
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    c: ArrayViewMut2<'_, f32>,
+    accumulate: bool,
+    parts: usize,
+) {
+    let (m, n) = c.dim();
+    // Blocks of whole 16-float vectors (the kernels' width), at least two per part.
+    const ALIGN: usize = 16;
+    let left = parts / 2;
+    let at = |len: usize| (len * left / parts).div_ceil(ALIGN) * ALIGN;
+    if parts < 2 {
+        product(a, b, c, accumulate);
+    } else if n >= 2 * ALIGN * parts && n >= m.min(2 * ALIGN * parts) {
+        let (b0, b1) = b.split_at(Axis(1), at(n));
+        let (c0, c1) = c.split_at(Axis(1), at(n));
+        both(
+            || split_product(a, b0, c0, accumulate, left),
+            || split_product(a, b1, c1, accumulate, parts - left),
+        );
+    } else if m >= 2 * ALIGN * parts {
+        let (a0, a1) = a.split_at(Axis(0), at(m));
+        let (c0, c1) = c.split_at(Axis(0), at(m));
+        both(
+            || split_product(a0, b, c0, accumulate, left),
+            || split_product(a1, b, c1, accumulate, parts - left),
+        );
+    } else {
+        product(a, b, c, accumulate);
+    }
+}
+
+/// Runs `first` on the calling thread and `second` on a helper thread, and returns when both
+/// are done.
+///
+/// The helpers are a pool of `num_threads() - 1` threads: the caller works too, so with two
+/// threads on two cores no thread waits for a core (rayon's own pool would run both halves on
+/// its workers while the caller sleeps, and its idle workers, still spinning, would compete with
+/// the caller's element-wise work).
+fn both(first: impl FnOnce() + Send, second: impl FnOnce() + Send) {
+    let pool = helpers();
+    pool.in_place_scope(|s| {
+        s.spawn(|_| second());
+        first();
+    });
+}
+
+/// The helper pool for [`both`], rebuilt when the thread count changes.
+fn helpers() -> std::sync::Arc<rayon::ThreadPool> {
+    static POOL: Mutex<Option<(usize, Arc<rayon::ThreadPool>)>> = Mutex::new(None);
+    let size = num_threads().saturating_sub(1).max(1);
+    let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    match &*pool {
+        Some((n, p)) if *n == size => p.clone(),
+        _ => {
+            let p = Arc::new(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(size)
+                    .thread_name(|i| format!("nn-helper-{i}"))
+                    .build()
+                    .expect("starting nn's helper threads"),
+            );
+            *pool = Some((size, p.clone()));
+            p
+        }
+    }
+}
+
+/// One product on the calling thread; the shapes are checked and not empty.
+fn product(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, mut c: ArrayViewMut2<'_, f32>, accumulate: bool) {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    debug_assert!(b.nrows() == k && c.dim() == (m, n) && m * n * k > 0);
     let [a_rs, a_cs] = [a.strides()[0], a.strides()[1]];
     let [b_rs, b_cs] = [b.strides()[0], b.strides()[1]];
     let [c_rs, c_cs] = [c.strides()[0], c.strides()[1]];
@@ -83,7 +164,7 @@ pub fn matmul_into(
     // three views, which ndarray guarantees are in bounds of live allocations for their
     // lifetimes. `c` is a mutable view, so its elements are distinct and no other reference
     // (in particular neither `a` nor `b`) can see them while it lives. The shapes were checked
-    // above and none is empty. With `Rayon`, the threads it uses end before it returns.
+    // by the caller and none is empty. `Parallelism::None`: no thread outlives the call.
     unsafe {
         gemm::gemm(
             m,
@@ -104,7 +185,7 @@ pub fn matmul_into(
             false,
             false,
             false,
-            parallelism,
+            gemm::Parallelism::None,
         );
     }
 }
@@ -170,18 +251,18 @@ mod tests {
     }
 
     #[test]
-    fn one_and_two_threads_give_the_same_bits() {
-        let a = filled((100, 784), 3);
-        let b = filled((784, 128), 4);
-        let mut one = Array2::zeros((100, 128));
-        let mut two = Array2::zeros((100, 128));
-        let before = num_threads();
-        set_num_threads(1);
-        matmul_into(a.view(), b.view(), one.view_mut(), false);
-        set_num_threads(2);
-        matmul_into(a.view(), b.view(), two.view_mut(), false);
-        set_num_threads(before);
-        assert_eq!(one, two);
+    fn any_thread_count_gives_the_same_bits() {
+        for &(m, k, n) in &[(100, 784, 128), (3000, 70, 10)] {
+            let a = filled((m, k), 3);
+            let b = filled((k, n), 4);
+            let mut one = Array2::zeros((m, n));
+            split_product(a.view(), b.view(), one.view_mut(), false, 1);
+            for parts in 2..=5 {
+                let mut many = Array2::zeros((m, n));
+                split_product(a.view(), b.view(), many.view_mut(), false, parts);
+                assert_eq!(one, many, "{m}x{k}x{n} in {parts} parts");
+            }
+        }
     }
 
     #[test]
