@@ -228,13 +228,14 @@ impl Dataset {
         let f = self.feature_len;
         for (dst, &i) in out.chunks_exact_mut(f).zip(indices) {
             match &self.features {
-                Features::U8(p) => {
+                // Compiled for the CPU's widest vectors: a batch of MNIST is 78,400 divisions.
+                Features::U8(p) => crate::linalg::vectorized(|| {
                     for (d, &s) in dst.iter_mut().zip(&p[i * f..(i + 1) * f]) {
                         // Division (not multiplication by 1/255) is correctly rounded: 255 maps
                         // to exactly 1.0.
                         *d = f32::from(s) / 255.0;
                     }
-                }
+                }),
                 Features::F32(v) => dst.copy_from_slice(&v[i * f..(i + 1) * f]),
             }
         }
