@@ -169,9 +169,10 @@ impl Layer for BatchNorm {
             let eps = self.eps;
             vectorized(|| {
                 // Fold everything into y = x * scale + shift: one multiply-add per element.
-                for j in 0..f {
-                    scale[j] = gamma[j] / (var[j] + eps).sqrt();
-                    shift[j] = beta[j] - mean[j] * scale[j];
+                let params = gamma.iter().zip(beta).zip(mean).zip(var);
+                for ((s, t), (((&g, &b), &m), &v)) in scale.iter_mut().zip(shift.iter_mut()).zip(params) {
+                    *s = g / (v + eps).sqrt();
+                    *t = b - m * *s;
                 }
                 for row in xs.chunks_exact_mut(f) {
                     for ((v, &s), &t) in row.iter_mut().zip(&*scale).zip(&*shift) {
@@ -214,18 +215,23 @@ impl Layer for BatchNorm {
                     *s += (v - m) * (v - m);
                 }
             }
-            for j in 0..f {
-                let batch_var = var[j] * inv_n;
-                running_mean[j] = momentum * running_mean[j] + (1.0 - momentum) * mean[j];
-                running_var[j] = momentum * running_var[j] + (1.0 - momentum) * batch_var;
-                var[j] = 1.0 / (batch_var + eps).sqrt();
+            let stats = var
+                .iter_mut()
+                .zip(&*mean)
+                .zip(running_mean.iter_mut())
+                .zip(running_var.iter_mut());
+            for (((s, &m), rm), rv) in stats {
+                let batch_var = *s * inv_n;
+                *rm = momentum * *rm + (1.0 - momentum) * m;
+                *rv = momentum * *rv + (1.0 - momentum) * batch_var;
+                *s = 1.0 / (batch_var + eps).sqrt();
             }
             let inv_std = &*var;
             for (row, h_row) in xs.chunks_exact_mut(f).zip(x_hat.chunks_exact_mut(f)) {
-                for j in 0..f {
-                    let h = (row[j] - mean[j]) * inv_std[j];
-                    h_row[j] = h;
-                    row[j] = gamma[j] * h + beta[j];
+                let per_feature = mean.iter().zip(inv_std).zip(gamma).zip(beta);
+                for ((v, h), (((&m, &s), &g), &b)) in row.iter_mut().zip(h_row.iter_mut()).zip(per_feature) {
+                    *h = (*v - m) * s;
+                    *v = g * *h + b;
                 }
             }
         });
@@ -265,19 +271,22 @@ impl Layer for BatchNorm {
             gamma_grad.fill(0.0);
             beta_grad.fill(0.0);
             for (row, h_row) in gs.chunks_exact(features).zip(x_hat.chunks_exact(features)) {
-                for j in 0..features {
-                    gamma_grad[j] += row[j] * h_row[j];
-                    beta_grad[j] += row[j];
+                let sums = gamma_grad.iter_mut().zip(beta_grad.iter_mut());
+                for (((dg, db), &v), &h) in sums.zip(row).zip(h_row) {
+                    *dg += v * h;
+                    *db += v;
                 }
             }
             // dx = gamma * inv_std / N * (N * g - sum(g) - x_hat * sum(g * x_hat)), the closed
             // form of the seed's step-by-step chain rule, written into the gradient buffer.
-            for j in 0..features {
-                coef[j] = gamma[j] * inv_std[j] / n_f;
+            for ((c, &gm), &s) in coef.iter_mut().zip(gamma).zip(inv_std) {
+                *c = gm * s / n_f;
             }
+            let (gamma_grad, beta_grad) = (&*gamma_grad, &*beta_grad);
             for (row, h_row) in gs.chunks_exact_mut(features).zip(x_hat.chunks_exact(features)) {
-                for j in 0..features {
-                    row[j] = coef[j] * (n_f * row[j] - beta_grad[j] - h_row[j] * gamma_grad[j]);
+                let per_feature = coef.iter().zip(beta_grad).zip(gamma_grad);
+                for ((v, &h), ((&c, &db), &dg)) in row.iter_mut().zip(h_row).zip(per_feature) {
+                    *v = c * (n_f * *v - db - h * dg);
                 }
             }
         });

@@ -147,7 +147,12 @@ impl Layer for Linear {
         };
         let (w, b) = self.params();
         // Bias first, then accumulate x W^T onto it: one pass over y instead of two.
-        y.assign(&b);
+        match (y.as_slice_mut(), b.as_slice()) {
+            (Some(ys), Some(bs)) => ys
+                .chunks_exact_mut(bs.len())
+                .for_each(|row| row.copy_from_slice(bs)),
+            _ => y.assign(&b),
+        }
         matmul_into(x.view(), w.t(), y.view_mut(), true);
         if mode == Mode::Train {
             self.input = Some(x);
