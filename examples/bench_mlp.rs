@@ -98,12 +98,18 @@ impl Mlp {
         }
     }
 
-    /// Each layer's name with its forward and backward time, and switches the timers on or off.
+    /// Each layer's name with its forward and backward time so far; then zeroes the timers and
+    /// switches them on or off.
     fn timers(&mut self, on: bool) -> Vec<(&'static str, Duration, Duration)> {
         macro_rules! rows {
             ($($f:ident),*) => {{
-                $(self.$f.on = on;)*
-                vec![$((stringify!($f), self.$f.forward, self.$f.backward)),*]
+                let rows = vec![$((stringify!($f), self.$f.forward, self.$f.backward)),*];
+                $(
+                    self.$f.on = on;
+                    self.$f.forward = Duration::ZERO;
+                    self.$f.backward = Duration::ZERO;
+                )*
+                rows
             }};
         }
         rows!(fc1, bn1, act1, fc2, bn2, act2, fc3)
@@ -256,6 +262,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let accuracy = accuracy(&scores, Targets::Classes(infer.labels()));
     drop(scores);
     let mut infer_s = Vec::new();
+    net.timers(profile);
     for _ in 0..5 {
         let input = x.clone();
         let start = Instant::now();
@@ -269,12 +276,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         infer_median
     );
 
+    let infer_layers = net.timers(false);
+
     if profile {
         print_profile(
             &layers,
             &steps,
             epoch_s.iter().sum(),
             epochs * batches.batches_per_epoch(),
+        );
+        println!("inference profile: milliseconds per forward of {n_infer} samples");
+        let total: f64 = infer_s.iter().sum::<f64>() * 1e3 / infer_s.len() as f64;
+        let mut layers_ms = 0.0;
+        for (name, fwd, _) in infer_layers {
+            let ms = fwd.as_secs_f64() * 1e3 / infer_s.len() as f64;
+            layers_ms += ms;
+            println!("  {name:<16} {ms:8.2} ms {:5.1} %", 100.0 * ms / total);
+        }
+        println!(
+            "  {:<16} {:8.2} ms {:5.1} %",
+            "other",
+            total - layers_ms,
+            100.0 * (total - layers_ms) / total
         );
     }
 
