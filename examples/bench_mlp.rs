@@ -188,6 +188,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let batch_size: usize = cli.get("batch-size", "N", "samples per training step", 100);
     let threads: usize = cli.get("threads", "N", "threads for nn's matrix multiplies", 2);
     let samples: usize = cli.get("samples", "N", "synthetic training samples per epoch", 50_000);
+    let infer_samples: usize = cli.get(
+        "infer-samples",
+        "N",
+        "samples of the inference batch (at most the test set's size with --data-dir)",
+        10_000,
+    );
     let data_dir: Option<String> = cli.optional(
         "data-dir",
         "DIR",
@@ -200,8 +206,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         false,
     );
     cli.finish();
-    if epochs == 0 || batch_size == 0 || threads == 0 || samples == 0 {
-        eprintln!("error: --epochs, --batch-size, --threads and --samples must be at least 1");
+    if epochs == 0 || batch_size == 0 || threads == 0 || samples == 0 || infer_samples == 0 {
+        eprintln!(
+            "error: --epochs, --batch-size, --threads, --samples and --infer-samples must be at least 1"
+        );
         std::process::exit(2);
     }
     nn::set_num_threads(threads);
@@ -209,9 +217,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (train, infer) = match &data_dir {
         Some(dir) => {
             let mnist = Mnist::loader().env(false).progress(false).local_dir(dir).load()?;
-            (mnist.train, mnist.test)
+            let n = infer_samples.min(mnist.test.len());
+            let first: Vec<usize> = (0..n).collect();
+            (mnist.train, mnist.test.subset(&first)?)
         }
-        None => (synthetic(samples, 1)?, synthetic(10_000, 2)?),
+        None => (synthetic(samples, 1)?, synthetic(infer_samples, 2)?),
     };
     let source = data_dir.as_deref().unwrap_or("synthetic");
     println!(
