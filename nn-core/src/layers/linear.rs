@@ -139,20 +139,31 @@ impl Layer for Linear {
         }
         let x = flatten(x, self.in_features);
         let n = x.nrows();
-        let mut y = match self.spare.take() {
-            Some(t) if t.len() == n * self.out_features && t.is_standard_layout() => t
-                .into_shape_with_order((n, self.out_features))
-                .expect("standard layout reshapes"),
-            _ => Array2::zeros((n, self.out_features)),
-        };
+        let spare = self.spare.take();
         let (w, b) = self.params();
-        // Bias first, then accumulate x W^T onto it: one pass over y instead of two.
-        match (y.as_slice_mut(), b.as_slice()) {
-            (Some(ys), Some(bs)) => ys
-                .chunks_exact_mut(bs.len())
-                .for_each(|row| row.copy_from_slice(bs)),
-            _ => y.assign(&b),
-        }
+        // Bias first, then accumulate x W^T onto it: one pass over y instead of two. A new
+        // output is built from bias rows directly rather than zeroed first.
+        let out = self.out_features;
+        let mut y = match spare {
+            Some(t) if t.len() == n * out && t.is_standard_layout() => {
+                let mut y = t
+                    .into_shape_with_order((n, out))
+                    .expect("standard layout reshapes");
+                match (y.as_slice_mut(), b.as_slice()) {
+                    (Some(ys), Some(bs)) => ys.chunks_exact_mut(out).for_each(|row| row.copy_from_slice(bs)),
+                    _ => y.assign(&b),
+                }
+                y
+            }
+            _ => {
+                let mut values = Vec::with_capacity(n * out);
+                match b.as_slice() {
+                    Some(bs) => (0..n).for_each(|_| values.extend_from_slice(bs)),
+                    None => (0..n).for_each(|_| values.extend(b.iter())),
+                }
+                Array2::from_shape_vec((n, out), values).expect("n rows of the bias")
+            }
+        };
         matmul_into(x.view(), w.t(), y.view_mut(), true);
         if mode == Mode::Train {
             self.input = Some(x);
