@@ -200,6 +200,10 @@ fn product(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, mut c: ArrayViewMut2<
 /// Runs `f` compiled for the best vector instructions this CPU has (AVX-512, AVX2, or the
 /// baseline): wrap plain loops over slices in it and the compiler vectorises them for that
 /// instruction set. Results are identical to running `f` directly.
+///
+/// Mark the closure `#[inline(always)]` (`vectorized(#[inline(always)] || { .. })`): only code
+/// inlined into the dispatching function is compiled for the wider instructions, and the
+/// compiler does not inline a large closure on its own.
 #[inline(always)]
 pub fn vectorized<R>(f: impl FnOnce() -> R) -> R {
     pulp::Arch::new().dispatch(f)

@@ -225,20 +225,23 @@ impl Dataset {
         let f = self.feature_len;
         let fill = |out: &mut [f32], indices: &[usize]| {
             // Compiled for the CPU's widest vectors: a batch of MNIST is 78,400 divisions.
-            crate::linalg::vectorized(|| {
-                for (dst, &i) in out.chunks_exact_mut(f).zip(indices) {
-                    match &self.features {
-                        Features::U8(p) => {
-                            for (d, &s) in dst.iter_mut().zip(&p[i * f..(i + 1) * f]) {
-                                // Division (not multiplication by 1/255) is correctly rounded:
-                                // 255 maps to exactly 1.0.
-                                *d = f32::from(s) / 255.0;
+            crate::linalg::vectorized(
+                #[inline(always)]
+                || {
+                    for (dst, &i) in out.chunks_exact_mut(f).zip(indices) {
+                        match &self.features {
+                            Features::U8(p) => {
+                                for (d, &s) in dst.iter_mut().zip(&p[i * f..(i + 1) * f]) {
+                                    // Division (not multiplication by 1/255) is correctly rounded:
+                                    // 255 maps to exactly 1.0.
+                                    *d = f32::from(s) / 255.0;
+                                }
                             }
+                            Features::F32(v) => dst.copy_from_slice(&v[i * f..(i + 1) * f]),
                         }
-                        Features::F32(v) => dst.copy_from_slice(&v[i * f..(i + 1) * f]),
                     }
-                }
-            })
+                },
+            )
         };
         // A large batch is filled in two halves on two threads.
         if out.len() >= crate::linalg::PARALLEL_MIN_LEN && crate::linalg::num_threads() > 1 {

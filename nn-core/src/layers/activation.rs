@@ -31,23 +31,29 @@ impl Layer for Relu {
             let mask = self.positive.prepare(x.shape());
             let xs = x.as_slice_mut().expect("standard layout");
             let ms = mask.as_slice_mut().expect("a stash is standard layout");
-            vectorized(|| {
-                for (v, m) in xs.iter_mut().zip(ms) {
-                    *m = *v > 0.0;
-                    if *v < 0.0 {
-                        *v = 0.0;
+            vectorized(
+                #[inline(always)]
+                || {
+                    for (v, m) in xs.iter_mut().zip(ms) {
+                        *m = *v > 0.0;
+                        if *v < 0.0 {
+                            *v = 0.0;
+                        }
                     }
-                }
-            });
+                },
+            );
         } else {
             let xs = x.as_slice_mut().expect("standard layout");
-            vectorized(|| {
-                for v in xs {
-                    if *v < 0.0 {
-                        *v = 0.0;
+            vectorized(
+                #[inline(always)]
+                || {
+                    for v in xs {
+                        if *v < 0.0 {
+                            *v = 0.0;
+                        }
                     }
-                }
-            });
+                },
+            );
         }
         x
     }
@@ -57,13 +63,16 @@ impl Layer for Relu {
         let mask = self.positive.take(grad.shape(), || "Relu".to_string());
         let gs = grad.as_slice_mut().expect("standard layout");
         let ms = mask.as_slice().expect("a stash is standard layout");
-        vectorized(|| {
-            for (g, &m) in gs.iter_mut().zip(ms) {
-                if !m {
-                    *g = 0.0;
+        vectorized(
+            #[inline(always)]
+            || {
+                for (g, &m) in gs.iter_mut().zip(ms) {
+                    if !m {
+                        *g = 0.0;
+                    }
                 }
-            }
-        });
+            },
+        );
         grad
     }
 }

@@ -167,19 +167,22 @@ impl Layer for BatchNorm {
                 self.eval_shift.as_slice_mut().expect("own buffer"),
             );
             let eps = self.eps;
-            vectorized(|| {
-                // Fold everything into y = x * scale + shift: one multiply-add per element.
-                let params = gamma.iter().zip(beta).zip(mean).zip(var);
-                for ((s, t), (((&g, &b), &m), &v)) in scale.iter_mut().zip(shift.iter_mut()).zip(params) {
-                    *s = g / (v + eps).sqrt();
-                    *t = b - m * *s;
-                }
-                for row in xs.chunks_exact_mut(f) {
-                    for ((v, &s), &t) in row.iter_mut().zip(&*scale).zip(&*shift) {
-                        *v = *v * s + t;
+            vectorized(
+                #[inline(always)]
+                || {
+                    // Fold everything into y = x * scale + shift: one multiply-add per element.
+                    let params = gamma.iter().zip(beta).zip(mean).zip(var);
+                    for ((s, t), (((&g, &b), &m), &v)) in scale.iter_mut().zip(shift.iter_mut()).zip(params) {
+                        *s = g / (v + eps).sqrt();
+                        *t = b - m * *s;
                     }
-                }
-            });
+                    for row in xs.chunks_exact_mut(f) {
+                        for ((v, &s), &t) in row.iter_mut().zip(&*scale).zip(&*shift) {
+                            *v = *v * s + t;
+                        }
+                    }
+                },
+            );
             return x.into_shape_with_order(shape).expect("same size");
         }
 
@@ -196,45 +199,50 @@ impl Layer for BatchNorm {
             .prepare(&[n, f])
             .as_slice_mut()
             .expect("a stash is standard layout");
-        vectorized(|| {
-            mean.fill(0.0);
-            for row in xs.chunks_exact(f) {
-                for (m, &v) in mean.iter_mut().zip(row) {
-                    *m += v;
+        vectorized(
+            #[inline(always)]
+            || {
+                mean.fill(0.0);
+                for row in xs.chunks_exact(f) {
+                    for (m, &v) in mean.iter_mut().zip(row) {
+                        *m += v;
+                    }
                 }
-            }
-            for m in mean.iter_mut() {
-                *m *= inv_n;
-            }
-            // Two passes (mean, then squared deviations) rather than E[x^2] - E[x]^2, which
-            // loses every digit in f32 when the mean is large compared with the spread.
-            let var = &mut *inv_std;
-            var.fill(0.0);
-            for row in xs.chunks_exact(f) {
-                for ((s, &v), &m) in var.iter_mut().zip(row).zip(&*mean) {
-                    *s += (v - m) * (v - m);
+                for m in mean.iter_mut() {
+                    *m *= inv_n;
                 }
-            }
-            let stats = var
-                .iter_mut()
-                .zip(&*mean)
-                .zip(running_mean.iter_mut())
-                .zip(running_var.iter_mut());
-            for (((s, &m), rm), rv) in stats {
-                let batch_var = *s * inv_n;
-                *rm = momentum * *rm + (1.0 - momentum) * m;
-                *rv = momentum * *rv + (1.0 - momentum) * batch_var;
-                *s = 1.0 / (batch_var + eps).sqrt();
-            }
-            let inv_std = &*var;
-            for (row, h_row) in xs.chunks_exact_mut(f).zip(x_hat.chunks_exact_mut(f)) {
-                let per_feature = mean.iter().zip(inv_std).zip(gamma).zip(beta);
-                for ((v, h), (((&m, &s), &g), &b)) in row.iter_mut().zip(h_row.iter_mut()).zip(per_feature) {
-                    *h = (*v - m) * s;
-                    *v = g * *h + b;
+                // Two passes (mean, then squared deviations) rather than E[x^2] - E[x]^2, which
+                // loses every digit in f32 when the mean is large compared with the spread.
+                let var = &mut *inv_std;
+                var.fill(0.0);
+                for row in xs.chunks_exact(f) {
+                    for ((s, &v), &m) in var.iter_mut().zip(row).zip(&*mean) {
+                        *s += (v - m) * (v - m);
+                    }
                 }
-            }
-        });
+                let stats = var
+                    .iter_mut()
+                    .zip(&*mean)
+                    .zip(running_mean.iter_mut())
+                    .zip(running_var.iter_mut());
+                for (((s, &m), rm), rv) in stats {
+                    let batch_var = *s * inv_n;
+                    *rm = momentum * *rm + (1.0 - momentum) * m;
+                    *rv = momentum * *rv + (1.0 - momentum) * batch_var;
+                    *s = 1.0 / (batch_var + eps).sqrt();
+                }
+                let inv_std = &*var;
+                for (row, h_row) in xs.chunks_exact_mut(f).zip(x_hat.chunks_exact_mut(f)) {
+                    let per_feature = mean.iter().zip(inv_std).zip(gamma).zip(beta);
+                    for ((v, h), (((&m, &s), &g), &b)) in
+                        row.iter_mut().zip(h_row.iter_mut()).zip(per_feature)
+                    {
+                        *h = (*v - m) * s;
+                        *v = g * *h + b;
+                    }
+                }
+            },
+        );
         x.into_shape_with_order(shape).expect("same size")
     }
 
@@ -267,29 +275,32 @@ impl Layer for BatchNorm {
         let coef = self.scratch.as_slice_mut().expect("own buffer");
         let inv_std = self.inv_std.as_slice().expect("own buffer");
         let n_f = n as f32;
-        vectorized(|| {
-            gamma_grad.fill(0.0);
-            beta_grad.fill(0.0);
-            for (row, h_row) in gs.chunks_exact(features).zip(x_hat.chunks_exact(features)) {
-                let sums = gamma_grad.iter_mut().zip(beta_grad.iter_mut());
-                for (((dg, db), &v), &h) in sums.zip(row).zip(h_row) {
-                    *dg += v * h;
-                    *db += v;
+        vectorized(
+            #[inline(always)]
+            || {
+                gamma_grad.fill(0.0);
+                beta_grad.fill(0.0);
+                for (row, h_row) in gs.chunks_exact(features).zip(x_hat.chunks_exact(features)) {
+                    let sums = gamma_grad.iter_mut().zip(beta_grad.iter_mut());
+                    for (((dg, db), &v), &h) in sums.zip(row).zip(h_row) {
+                        *dg += v * h;
+                        *db += v;
+                    }
                 }
-            }
-            // dx = gamma * inv_std / N * (N * g - sum(g) - x_hat * sum(g * x_hat)), the closed
-            // form of the seed's step-by-step chain rule, written into the gradient buffer.
-            for ((c, &gm), &s) in coef.iter_mut().zip(gamma).zip(inv_std) {
-                *c = gm * s / n_f;
-            }
-            let (gamma_grad, beta_grad) = (&*gamma_grad, &*beta_grad);
-            for (row, h_row) in gs.chunks_exact_mut(features).zip(x_hat.chunks_exact(features)) {
-                let per_feature = coef.iter().zip(beta_grad).zip(gamma_grad);
-                for ((v, &h), ((&c, &db), &dg)) in row.iter_mut().zip(h_row).zip(per_feature) {
-                    *v = c * (n_f * *v - db - h * dg);
+                // dx = gamma * inv_std / N * (N * g - sum(g) - x_hat * sum(g * x_hat)), the closed
+                // form of the seed's step-by-step chain rule, written into the gradient buffer.
+                for ((c, &gm), &s) in coef.iter_mut().zip(gamma).zip(inv_std) {
+                    *c = gm * s / n_f;
                 }
-            }
-        });
+                let (gamma_grad, beta_grad) = (&*gamma_grad, &*beta_grad);
+                for (row, h_row) in gs.chunks_exact_mut(features).zip(x_hat.chunks_exact(features)) {
+                    let per_feature = coef.iter().zip(beta_grad).zip(gamma_grad);
+                    for ((v, &h), ((&c, &db), &dg)) in row.iter_mut().zip(h_row).zip(per_feature) {
+                        *v = c * (n_f * *v - db - h * dg);
+                    }
+                }
+            },
+        );
         g.into_shape_with_order(shape).expect("same size")
     }
 

@@ -198,14 +198,17 @@ impl Layer for Linear {
         let bg = self.bias_grad.as_slice_mut().expect("checked standard layout");
         let rows = g.as_slice().expect("standard layout");
         // Column sums, row after row: the same order of additions as a plain loop over rows.
-        vectorized(|| {
-            bg.fill(0.0);
-            for row in rows.chunks_exact(bg.len()) {
-                for (acc, &v) in bg.iter_mut().zip(row) {
-                    *acc += v;
+        vectorized(
+            #[inline(always)]
+            || {
+                bg.fill(0.0);
+                for row in rows.chunks_exact(bg.len()) {
+                    for (acc, &v) in bg.iter_mut().zip(row) {
+                        *acc += v;
+                    }
                 }
-            }
-        });
+            },
+        );
         // The input is no longer needed: its buffer (same size as the input gradient) takes dx.
         if self.input_grad {
             let (w, _) = self.params();

@@ -234,11 +234,16 @@ impl Rule for AdamRule {
             // vectorise; the same arithmetic as the general case below.
             (Some(ws), Some(gs), Some(ms), Some(vs)) => {
                 let run = |ws: &mut [f32], gs: &[f32], ms: &mut [f32], vs: &mut [f32]| {
-                    vectorized(|| {
-                        for (((w, &g), m), v) in ws.iter_mut().zip(gs).zip(ms.iter_mut()).zip(vs.iter_mut()) {
-                            step(w, g, m, v);
-                        }
-                    })
+                    vectorized(
+                        #[inline(always)]
+                        || {
+                            for (((w, &g), m), v) in
+                                ws.iter_mut().zip(gs).zip(ms.iter_mut()).zip(vs.iter_mut())
+                            {
+                                step(w, g, m, v);
+                            }
+                        },
+                    )
                 };
                 // A large parameter is updated in two halves on two threads: the update is bound
                 // by the divider (a square root and a division per value), and each core has
