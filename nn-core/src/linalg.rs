@@ -1,9 +1,10 @@
 //! The arithmetic kernels under the layers: matrix products, vectorised element-wise loops, and
 //! the thread count.
 //!
-//! Matrix products go to the `gemm` crate, which picks AVX-512 or AVX2+FMA kernels at run time
-//! and splits large products over rayon threads. On the shapes of an MNIST MLP it runs 1.5-3x
-//! faster than ndarray's own product (matrixmultiply, AVX2 only) and needs no system BLAS.
+//! Matrix products go to the `gemm` crate, which picks AVX-512 or AVX2+FMA kernels at run time.
+//! On the shapes of an MNIST MLP it runs 1.5-3x faster than ndarray's own product
+//! (matrixmultiply, AVX2 only) and needs no system BLAS. nn splits large products into blocks
+//! itself: the calling thread computes one and a small pool of helper threads the others.
 //!
 //! Element-wise loops written as plain slice loops inside [`vectorized`] are compiled a second
 //! time for AVX2 / AVX-512 and the best version is chosen at run time (the default target,
@@ -17,9 +18,14 @@ use std::sync::{Arc, Mutex};
 /// Threads for nn's matrix products; 0 until set means "all logical CPUs".
 static NUM_THREADS: AtomicUsize = AtomicUsize::new(0);
 
-/// Sets how many threads nn's matrix products use (at least 1; 1 keeps everything on the calling
-/// thread). Element-wise work always runs on the calling thread: on the tensors of a training
-/// step it is too small to pay for a hand-over. The default is the number of logical CPUs.
+/// Sets how many threads nn's heavy kernels use (at least 1; 1 keeps everything on the calling
+/// thread): large matrix products are split into that many blocks, and the few element-wise
+/// loops that are bound by memory or by the divider (Adam's update of a large parameter, the
+/// batch fill) into two halves. Small work always stays on the calling thread, where a
+/// hand-over would cost more than it saves. The default is the number of logical CPUs.
+///
+/// On a machine whose cores are busy with other programs, 1 can be faster: a helper thread
+/// that must wait for a core delays the step it is part of.
 ///
 /// ```
 /// nn_core::set_num_threads(2);
@@ -29,7 +35,7 @@ pub fn set_num_threads(n: usize) {
     NUM_THREADS.store(n.max(1), Ordering::Relaxed);
 }
 
-/// The number of threads nn's matrix products use (see [`set_num_threads`]).
+/// The number of threads nn's heavy kernels use (see [`set_num_threads`]).
 pub fn num_threads() -> usize {
     match NUM_THREADS.load(Ordering::Relaxed) {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
