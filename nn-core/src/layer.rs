@@ -62,11 +62,40 @@ pub struct Visitor<'a> {
     on_buffer: Option<BufferFn<'a>>,
 }
 
+thread_local! {
+    /// Path buffers of finished visitors, for the next ones: an optimizer walks the model twice
+    /// per step, and a walk should not cost an allocation.
+    static PATH_BUFFERS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An empty path buffer, reused if a finished visitor left one.
+fn take_path_buffer() -> String {
+    PATH_BUFFERS
+        .try_with(|b| b.borrow_mut().pop())
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| String::with_capacity(64))
+}
+
+impl Drop for Visitor<'_> {
+    fn drop(&mut self) {
+        let mut path = std::mem::take(&mut self.path);
+        path.clear();
+        // A few buffers cover visitors nested in visitors; more would only hold memory.
+        let _ = PATH_BUFFERS.try_with(|b| {
+            let mut b = b.borrow_mut();
+            if b.len() < 4 {
+                b.push(path);
+            }
+        });
+    }
+}
+
 impl<'a> Visitor<'a> {
     /// A visitor that sees parameters only.
     pub fn params(f: ParamFn<'a>) -> Self {
         Visitor {
-            path: String::with_capacity(64),
+            path: take_path_buffer(),
             on_param: Some(f),
             on_buffer: None,
         }
@@ -75,7 +104,7 @@ impl<'a> Visitor<'a> {
     /// A visitor that sees buffers (non-trainable state such as running statistics) only.
     pub fn buffers(f: BufferFn<'a>) -> Self {
         Visitor {
-            path: String::with_capacity(64),
+            path: take_path_buffer(),
             on_param: None,
             on_buffer: Some(f),
         }
@@ -84,7 +113,7 @@ impl<'a> Visitor<'a> {
     /// A visitor that sees both parameters and buffers.
     pub fn new(on_param: ParamFn<'a>, on_buffer: BufferFn<'a>) -> Self {
         Visitor {
-            path: String::with_capacity(64),
+            path: take_path_buffer(),
             on_param: Some(on_param),
             on_buffer: Some(on_buffer),
         }

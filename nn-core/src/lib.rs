@@ -8,6 +8,7 @@ pub mod gradcheck;
 pub mod init;
 pub mod layer;
 pub mod layers;
+pub mod linalg;
 pub mod loss;
 pub mod metrics;
 pub mod mlp;
@@ -28,6 +29,7 @@ pub use layer::{
     for_each_buffer, for_each_param, param_count, param_names, Layer, Mode, Param, ParamKind, Visitor,
 };
 pub use layers::{BatchNorm, Dropout, DropoutKind, Linear, Relu, Sigmoid, Tanh};
+pub use linalg::{num_threads, set_num_threads};
 pub use loss::{SoftmaxCrossEntropy, Targets};
 pub use metrics::{accuracy, count_correct};
 pub use mlp::{Activation, Mlp, MlpBuilder};

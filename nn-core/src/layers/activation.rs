@@ -1,8 +1,9 @@
 //! Element-wise activations. Each works in place on the tensor it receives and keeps only what
 //! its derivative needs, in a buffer reused across steps.
 
-use super::Stash;
+use super::{standard, Stash};
 use crate::layer::{Layer, Mode};
+use crate::linalg::vectorized;
 use crate::Tensor;
 use ndarray::Zip;
 
@@ -24,28 +25,54 @@ impl Relu {
 }
 
 impl Layer for Relu {
-    fn forward(&mut self, mut x: Tensor, mode: Mode) -> Tensor {
+    fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
+        let mut x = standard(x);
         if mode == Mode::Train {
             let mask = self.positive.prepare(x.shape());
-            Zip::from(&mut x).and(mask).for_each(|v, m| {
-                *m = *v > 0.0;
-                if *v < 0.0 {
-                    *v = 0.0;
-                }
-            });
+            let xs = x.as_slice_mut().expect("standard layout");
+            let ms = mask.as_slice_mut().expect("a stash is standard layout");
+            vectorized(
+                #[inline(always)]
+                || {
+                    for (v, m) in xs.iter_mut().zip(ms) {
+                        *m = *v > 0.0;
+                        if *v < 0.0 {
+                            *v = 0.0;
+                        }
+                    }
+                },
+            );
         } else {
-            x.mapv_inplace(|v| if v < 0.0 { 0.0 } else { v });
+            let xs = x.as_slice_mut().expect("standard layout");
+            vectorized(
+                #[inline(always)]
+                || {
+                    for v in xs {
+                        if *v < 0.0 {
+                            *v = 0.0;
+                        }
+                    }
+                },
+            );
         }
         x
     }
 
-    fn backward(&mut self, mut grad: Tensor) -> Tensor {
+    fn backward(&mut self, grad: Tensor) -> Tensor {
+        let mut grad = standard(grad);
         let mask = self.positive.take(grad.shape(), || "Relu".to_string());
-        Zip::from(&mut grad).and(mask).for_each(|g, &m| {
-            if !m {
-                *g = 0.0;
-            }
-        });
+        let gs = grad.as_slice_mut().expect("standard layout");
+        let ms = mask.as_slice().expect("a stash is standard layout");
+        vectorized(
+            #[inline(always)]
+            || {
+                for (g, &m) in gs.iter_mut().zip(ms) {
+                    if !m {
+                        *g = 0.0;
+                    }
+                }
+            },
+        );
         grad
     }
 }

@@ -2,8 +2,9 @@
 
 use super::{flatten, standard, Stash};
 use crate::layer::{layer_panic, Layer, Mode, ParamKind, Visitor};
+use crate::linalg::vectorized;
 use crate::Tensor;
-use ndarray::{Array1, ArrayView1, Dimension, Ix1, Ix2, IxDyn, Zip};
+use ndarray::{Array1, Dimension, IxDyn};
 
 /// Batch normalisation (Ioffe & Szegedy, 2015), as the seed notebook implements it.
 ///
@@ -118,110 +119,130 @@ impl BatchNorm {
         &self.running_var
     }
 
-    /// A `[features]` tensor as a vector, checking nothing replaced it with another shape.
-    fn vector<'a>(&self, t: &'a Tensor, name: &str) -> ArrayView1<'a, f32> {
-        if t.shape() != [self.features] {
-            layer_panic(format_args!(
-                "BatchNorm({}) has {name} of shape {:?}; expected [{}]",
-                self.features,
-                t.shape(),
-                self.features
-            ));
+    /// Checks that nothing (a checkpoint loader, a user's visitor) replaced gamma, beta or the
+    /// running statistics with tensors of another shape, and brings one of another memory
+    /// layout (an owned reversed view) to row-major order so the loops can run on slices.
+    fn check_vectors(&mut self) {
+        let f = self.features;
+        let vectors = [
+            (&mut self.gamma, "gamma"),
+            (&mut self.beta, "beta"),
+            (&mut self.running_mean, "running_mean"),
+            (&mut self.running_var, "running_var"),
+        ];
+        for (t, name) in vectors {
+            if t.shape() != [f] {
+                layer_panic(format_args!(
+                    "BatchNorm({f}) has {name} of shape {:?}; expected [{f}]",
+                    t.shape()
+                ));
+            }
+            if !t.is_standard_layout() {
+                *t = t.as_standard_layout().into_owned();
+            }
         }
-        t.view().into_dimensionality::<Ix1>().expect("checked 1-D")
     }
+}
+
+/// The elements of a vector [`BatchNorm::check_vectors`] has checked.
+fn contiguous(t: &Tensor) -> &[f32] {
+    t.as_slice().expect("check_vectors keeps it in standard layout")
 }
 
 impl Layer for BatchNorm {
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         let shape = IxDyn(x.shape());
         let mut x = flatten(x, self.features);
-        let gamma = self.vector(&self.gamma, "gamma");
-        let beta = self.vector(&self.beta, "beta");
+        self.check_vectors();
+        let f = self.features;
+        let n = x.nrows();
+        let xs = x.as_slice_mut().expect("flatten gives standard layout");
+        let gamma = contiguous(&self.gamma);
+        let beta = contiguous(&self.beta);
         if mode == Mode::Eval {
-            let mean = self.vector(&self.running_mean, "running_mean");
-            let var = self.vector(&self.running_var, "running_var");
+            let mean = contiguous(&self.running_mean);
+            let var = contiguous(&self.running_var);
+            let (scale, shift) = (
+                self.eval_scale.as_slice_mut().expect("own buffer"),
+                self.eval_shift.as_slice_mut().expect("own buffer"),
+            );
             let eps = self.eps;
-            // Fold everything into y = x * scale + shift: one multiply-add per element.
-            Zip::from(&mut self.eval_scale)
-                .and(&mut self.eval_shift)
-                .and(&gamma)
-                .and(&beta)
-                .and(&mean)
-                .and(&var)
-                .for_each(|s, t, &g, &b, &m, &v| {
-                    *s = g / (v + eps).sqrt();
-                    *t = b - m * *s;
-                });
-            for mut row in x.rows_mut() {
-                Zip::from(&mut row)
-                    .and(&self.eval_scale)
-                    .and(&self.eval_shift)
-                    .for_each(|v, &s, &t| *v = *v * s + t);
-            }
+            vectorized(
+                #[inline(always)]
+                || {
+                    // Fold everything into y = x * scale + shift: one multiply-add per element.
+                    let params = gamma.iter().zip(beta).zip(mean).zip(var);
+                    for ((s, t), (((&g, &b), &m), &v)) in scale.iter_mut().zip(shift.iter_mut()).zip(params) {
+                        *s = g / (v + eps).sqrt();
+                        *t = b - m * *s;
+                    }
+                    for row in xs.chunks_exact_mut(f) {
+                        for ((v, &s), &t) in row.iter_mut().zip(&*scale).zip(&*shift) {
+                            *v = *v * s + t;
+                        }
+                    }
+                },
+            );
             return x.into_shape_with_order(shape).expect("same size");
         }
 
         self.input_shape.clear();
         self.input_shape.extend_from_slice(shape.slice());
-        let n = x.nrows();
         let inv_n = 1.0 / n as f32;
-        let mean = &mut self.scratch;
-        mean.fill(0.0);
-        for row in x.rows() {
-            Zip::from(&mut *mean).and(&row).for_each(|m, &v| *m += v);
-        }
-        *mean *= inv_n;
-        // Two passes (mean, then squared deviations) rather than E[x^2] - E[x]^2, which loses
-        // every digit in f32 when the mean is large compared with the spread.
-        let var = &mut self.inv_std;
-        var.fill(0.0);
-        for row in x.rows() {
-            Zip::from(&mut *var)
-                .and(&row)
-                .and(&*mean)
-                .for_each(|s, &v, &m| *s += (v - m) * (v - m));
-        }
         let (momentum, eps) = (self.momentum, self.eps);
-        let mut running_mean = self
-            .running_mean
-            .view_mut()
-            .into_dimensionality::<Ix1>()
-            .expect("1-D");
-        let mut running_var = self
-            .running_var
-            .view_mut()
-            .into_dimensionality::<Ix1>()
-            .expect("1-D");
-        Zip::from(&mut *var)
-            .and(&*mean)
-            .and(&mut running_mean)
-            .and(&mut running_var)
-            .for_each(|s, &m, rm, rv| {
-                let batch_var = *s * inv_n;
-                *rm = momentum * *rm + (1.0 - momentum) * m;
-                *rv = momentum * *rv + (1.0 - momentum) * batch_var;
-                *s = 1.0 / (batch_var + eps).sqrt();
-            });
-        let inv_std = &self.inv_std;
-        let mut x_hat = self
+        let mean = self.scratch.as_slice_mut().expect("own buffer");
+        let inv_std = self.inv_std.as_slice_mut().expect("own buffer");
+        let running_mean = self.running_mean.as_slice_mut().expect("checked standard layout");
+        let running_var = self.running_var.as_slice_mut().expect("checked standard layout");
+        let x_hat = self
             .x_hat
-            .prepare(&[n, self.features])
-            .view_mut()
-            .into_dimensionality::<Ix2>()
-            .expect("2-D");
-        for (mut row, mut h_row) in x.rows_mut().into_iter().zip(x_hat.rows_mut()) {
-            Zip::from(&mut row)
-                .and(&mut h_row)
-                .and(&*mean)
-                .and(inv_std)
-                .and(&gamma)
-                .and(&beta)
-                .for_each(|v, h, &m, &s, &g, &b| {
-                    *h = (*v - m) * s;
-                    *v = g * *h + b;
-                });
-        }
+            .prepare(&[n, f])
+            .as_slice_mut()
+            .expect("a stash is standard layout");
+        vectorized(
+            #[inline(always)]
+            || {
+                mean.fill(0.0);
+                for row in xs.chunks_exact(f) {
+                    for (m, &v) in mean.iter_mut().zip(row) {
+                        *m += v;
+                    }
+                }
+                for m in mean.iter_mut() {
+                    *m *= inv_n;
+                }
+                // Two passes (mean, then squared deviations) rather than E[x^2] - E[x]^2, which
+                // loses every digit in f32 when the mean is large compared with the spread.
+                let var = &mut *inv_std;
+                var.fill(0.0);
+                for row in xs.chunks_exact(f) {
+                    for ((s, &v), &m) in var.iter_mut().zip(row).zip(&*mean) {
+                        *s += (v - m) * (v - m);
+                    }
+                }
+                let stats = var
+                    .iter_mut()
+                    .zip(&*mean)
+                    .zip(running_mean.iter_mut())
+                    .zip(running_var.iter_mut());
+                for (((s, &m), rm), rv) in stats {
+                    let batch_var = *s * inv_n;
+                    *rm = momentum * *rm + (1.0 - momentum) * m;
+                    *rv = momentum * *rv + (1.0 - momentum) * batch_var;
+                    *s = 1.0 / (batch_var + eps).sqrt();
+                }
+                let inv_std = &*var;
+                for (row, h_row) in xs.chunks_exact_mut(f).zip(x_hat.chunks_exact_mut(f)) {
+                    let per_feature = mean.iter().zip(inv_std).zip(gamma).zip(beta);
+                    for ((v, h), (((&m, &s), &g), &b)) in
+                        row.iter_mut().zip(h_row.iter_mut()).zip(per_feature)
+                    {
+                        *h = (*v - m) * s;
+                        *v = g * *h + b;
+                    }
+                }
+            },
+        );
         x.into_shape_with_order(shape).expect("same size")
     }
 
@@ -229,54 +250,57 @@ impl Layer for BatchNorm {
         let shape = IxDyn(grad.shape());
         let features = self.features;
         let n = self.input_shape.first().copied().unwrap_or(0);
+        // Gradients are outputs: a buffer a visitor replaced with another shape or layout is
+        // simply replaced by a fresh one.
+        for t in [&mut self.gamma_grad, &mut self.beta_grad] {
+            if t.shape() != [features] || !t.is_standard_layout() {
+                *t = Tensor::zeros(IxDyn(&[features]));
+            }
+        }
+        self.check_vectors();
         let x_hat = self
             .x_hat
             .take(&[n, features], || format!("BatchNorm({features})"));
         if grad.shape() != self.input_shape {
             super::wrong_grad_shape(&self.input_shape, grad.shape());
         }
-        let x_hat = x_hat.view().into_dimensionality::<Ix2>().expect("2-D");
+        let x_hat = x_hat.as_slice().expect("a stash is standard layout");
         let mut g = standard(grad)
             .into_shape_with_order((n, features))
             .expect("standard layout reshapes");
-        let mut gamma_grad = self
-            .gamma_grad
-            .view_mut()
-            .into_dimensionality::<Ix1>()
-            .expect("1-D");
-        let mut beta_grad = self
-            .beta_grad
-            .view_mut()
-            .into_dimensionality::<Ix1>()
-            .expect("1-D");
-        gamma_grad.fill(0.0);
-        beta_grad.fill(0.0);
-        for (row, h_row) in g.rows().into_iter().zip(x_hat.rows()) {
-            Zip::from(&mut gamma_grad)
-                .and(&mut beta_grad)
-                .and(&row)
-                .and(&h_row)
-                .for_each(|dg, db, &v, &h| {
-                    *dg += v * h;
-                    *db += v;
-                });
-        }
-        // dx = gamma * inv_std / N * (N * g - sum(g) - x_hat * sum(g * x_hat)), the closed form
-        // of the seed's step-by-step chain rule, written into the gradient buffer.
-        let gamma = self.gamma.view().into_dimensionality::<Ix1>().expect("1-D");
+        let gs = g.as_slice_mut().expect("standard layout");
+        let gamma = contiguous(&self.gamma);
+        let gamma_grad = self.gamma_grad.as_slice_mut().expect("checked standard layout");
+        let beta_grad = self.beta_grad.as_slice_mut().expect("checked standard layout");
+        let coef = self.scratch.as_slice_mut().expect("own buffer");
+        let inv_std = self.inv_std.as_slice().expect("own buffer");
         let n_f = n as f32;
-        Zip::from(&mut self.scratch)
-            .and(&gamma)
-            .and(&self.inv_std)
-            .for_each(|c, &gm, &s| *c = gm * s / n_f);
-        for (mut row, h_row) in g.rows_mut().into_iter().zip(x_hat.rows()) {
-            Zip::from(&mut row)
-                .and(&h_row)
-                .and(&self.scratch)
-                .and(&gamma_grad)
-                .and(&beta_grad)
-                .for_each(|v, &h, &c, &dg, &db| *v = c * (n_f * *v - db - h * dg));
-        }
+        vectorized(
+            #[inline(always)]
+            || {
+                gamma_grad.fill(0.0);
+                beta_grad.fill(0.0);
+                for (row, h_row) in gs.chunks_exact(features).zip(x_hat.chunks_exact(features)) {
+                    let sums = gamma_grad.iter_mut().zip(beta_grad.iter_mut());
+                    for (((dg, db), &v), &h) in sums.zip(row).zip(h_row) {
+                        *dg += v * h;
+                        *db += v;
+                    }
+                }
+                // dx = gamma * inv_std / N * (N * g - sum(g) - x_hat * sum(g * x_hat)), the closed
+                // form of the seed's step-by-step chain rule, written into the gradient buffer.
+                for ((c, &gm), &s) in coef.iter_mut().zip(gamma).zip(inv_std) {
+                    *c = gm * s / n_f;
+                }
+                let (gamma_grad, beta_grad) = (&*gamma_grad, &*beta_grad);
+                for (row, h_row) in gs.chunks_exact_mut(features).zip(x_hat.chunks_exact(features)) {
+                    let per_feature = coef.iter().zip(beta_grad).zip(gamma_grad);
+                    for ((v, &h), ((&c, &db), &dg)) in row.iter_mut().zip(h_row).zip(per_feature) {
+                        *v = c * (n_f * *v - db - h * dg);
+                    }
+                }
+            },
+        );
         g.into_shape_with_order(shape).expect("same size")
     }
 

@@ -3,9 +3,9 @@
 use super::{flatten, no_train_forward, standard, wrong_grad_shape};
 use crate::init::Init;
 use crate::layer::{layer_panic, Layer, Mode, ParamKind, Visitor};
+use crate::linalg::{matmul_into, vectorized};
 use crate::{Rng, Tensor};
-use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, ArrayView1, ArrayView2, Ix1, Ix2, IxDyn, Zip};
+use ndarray::{Array2, ArrayView1, ArrayView2, Ix1, Ix2, IxDyn};
 
 /// A fully connected layer: `y = x W^T + b` with `weight` of shape `[out, in]` (PyTorch's layout,
 /// so checkpoints map one to one) and `bias` of shape `[out]`.
@@ -139,16 +139,32 @@ impl Layer for Linear {
         }
         let x = flatten(x, self.in_features);
         let n = x.nrows();
-        let mut y = match self.spare.take() {
-            Some(t) if t.len() == n * self.out_features && t.is_standard_layout() => t
-                .into_shape_with_order((n, self.out_features))
-                .expect("standard layout reshapes"),
-            _ => Array2::zeros((n, self.out_features)),
-        };
+        let spare = self.spare.take();
         let (w, b) = self.params();
-        // Bias first, then accumulate x W^T onto it (beta = 1): one pass over y instead of two.
-        y.assign(&b);
-        general_mat_mul(1.0, &x, &w.t(), 1.0, &mut y);
+        // Bias first, then accumulate x W^T onto it: one pass over y instead of two. A new
+        // output is built from bias rows directly rather than zeroed first.
+        let out = self.out_features;
+        let mut y = match spare {
+            Some(t) if t.len() == n * out && t.is_standard_layout() => {
+                let mut y = t
+                    .into_shape_with_order((n, out))
+                    .expect("standard layout reshapes");
+                match (y.as_slice_mut(), b.as_slice()) {
+                    (Some(ys), Some(bs)) => ys.chunks_exact_mut(out).for_each(|row| row.copy_from_slice(bs)),
+                    _ => y.assign(&b),
+                }
+                y
+            }
+            _ => {
+                let mut values = Vec::with_capacity(n * out);
+                match b.as_slice() {
+                    Some(bs) => (0..n).for_each(|_| values.extend_from_slice(bs)),
+                    None => (0..n).for_each(|_| values.extend(b.iter())),
+                }
+                Array2::from_shape_vec((n, out), values).expect("n rows of the bias")
+            }
+        };
+        matmul_into(x.view(), w.t(), y.view_mut(), true);
         if mode == Mode::Train {
             self.input = Some(x);
         }
@@ -164,25 +180,39 @@ impl Layer for Linear {
             wrong_grad_shape(&[n, self.out_features], grad.shape());
         }
         let g = standard(grad).into_dimensionality::<Ix2>().expect("checked 2-D");
+        // Gradients are outputs: if a visitor replaced a buffer with one of another shape or
+        // layout, a fresh one takes its place.
+        let (o, i) = (self.out_features, self.in_features);
+        if self.weight_grad.shape() != [o, i] || !self.weight_grad.is_standard_layout() {
+            self.weight_grad = Tensor::zeros(IxDyn(&[o, i]));
+        }
+        if self.bias_grad.shape() != [o] || !self.bias_grad.is_standard_layout() {
+            self.bias_grad = Tensor::zeros(IxDyn(&[o]));
+        }
         let mut wg = self
             .weight_grad
             .view_mut()
             .into_dimensionality::<Ix2>()
             .expect("2-D");
-        general_mat_mul(1.0, &g.t(), &x, 0.0, &mut wg);
-        let mut bg = self
-            .bias_grad
-            .view_mut()
-            .into_dimensionality::<Ix1>()
-            .expect("1-D");
-        bg.fill(0.0);
-        for row in g.rows() {
-            Zip::from(&mut bg).and(&row).for_each(|acc, &v| *acc += v);
-        }
+        matmul_into(g.t(), x.view(), wg.view_mut(), false);
+        let bg = self.bias_grad.as_slice_mut().expect("checked standard layout");
+        let rows = g.as_slice().expect("standard layout");
+        // Column sums, row after row: the same order of additions as a plain loop over rows.
+        vectorized(
+            #[inline(always)]
+            || {
+                bg.fill(0.0);
+                for row in rows.chunks_exact(bg.len()) {
+                    for (acc, &v) in bg.iter_mut().zip(row) {
+                        *acc += v;
+                    }
+                }
+            },
+        );
         // The input is no longer needed: its buffer (same size as the input gradient) takes dx.
         if self.input_grad {
             let (w, _) = self.params();
-            general_mat_mul(1.0, &g, &w, 0.0, &mut x);
+            matmul_into(g.view(), w, x.view_mut(), false);
         } else {
             x.fill(0.0);
         }

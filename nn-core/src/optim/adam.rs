@@ -3,6 +3,7 @@
 use super::{
     check_non_negative, check_positive, check_unit, expect_valid, optimizer_common, Core, Rule, Update,
 };
+use crate::linalg::{both, num_threads, vectorized, PARALLEL_MIN_LEN};
 use ndarray::Zip;
 
 /// Adam, as in Kingma & Ba (2015), with `t` the parameter's step count (1 on the first step):
@@ -216,17 +217,54 @@ impl Rule for AdamRule {
         let [m, v] = u.slots else {
             unreachable!("Adam has two slots")
         };
-        Zip::from(u.value)
-            .and(u.grad)
-            .and(m)
-            .and(v)
-            .for_each(|w, &g, m, v| {
-                let g = eff.at(g, *w);
-                *w -= shrink * *w;
-                *m = b1 * *m + (1.0 - b1) * g;
-                *v = b2 * *v + (1.0 - b2) * g * g;
-                *w -= lr * (*m * inv_bc1) / ((*v * inv_bc2).sqrt() + eps);
-            });
+        let step = |w: &mut f32, g: f32, m: &mut f32, v: &mut f32| {
+            let g = eff.at(g, *w);
+            *w -= shrink * *w;
+            *m = b1 * *m + (1.0 - b1) * g;
+            *v = b2 * *v + (1.0 - b2) * g * g;
+            *w -= lr * (*m * inv_bc1) / ((*v * inv_bc2).sqrt() + eps);
+        };
+        match (
+            u.value.as_slice_mut(),
+            u.grad.as_slice(),
+            m.as_slice_mut(),
+            v.as_slice_mut(),
+        ) {
+            // Contiguous tensors (always, for the built-in layers): one loop the compiler can
+            // vectorise; the same arithmetic as the general case below.
+            (Some(ws), Some(gs), Some(ms), Some(vs)) => {
+                let run = |ws: &mut [f32], gs: &[f32], ms: &mut [f32], vs: &mut [f32]| {
+                    vectorized(
+                        #[inline(always)]
+                        || {
+                            for (((w, &g), m), v) in
+                                ws.iter_mut().zip(gs).zip(ms.iter_mut()).zip(vs.iter_mut())
+                            {
+                                step(w, g, m, v);
+                            }
+                        },
+                    )
+                };
+                // A large parameter is updated in two halves on two threads: the update is bound
+                // by the divider (a square root and a division per value), and each core has
+                // its own.
+                if ws.len() >= PARALLEL_MIN_LEN && num_threads() > 1 {
+                    let half = ws.len() / 2;
+                    let (w0, w1) = ws.split_at_mut(half);
+                    let (g0, g1) = gs.split_at(half);
+                    let (m0, m1) = ms.split_at_mut(half);
+                    let (v0, v1) = vs.split_at_mut(half);
+                    both(|| run(w0, g0, m0, v0), || run(w1, g1, m1, v1));
+                } else {
+                    run(ws, gs, ms, vs);
+                }
+            }
+            _ => Zip::from(u.value)
+                .and(u.grad)
+                .and(m)
+                .and(v)
+                .for_each(|w, &g, m, v| step(w, g, m, v)),
+        }
     }
 }
 
