@@ -1,40 +1,11 @@
 //! After its first step, an optimizer allocates nothing: its state is created once and looked up
 //! by name, and the two parameter walks of each step reuse the path buffers of earlier walks
 //! (`Visitor` keeps them per thread).
-//!
-//! A separate test binary, because it installs a counting global allocator.
 
+use super::allocations;
 use ndarray::{ArrayD, IxDyn};
 use nn_core::optim::{AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd};
 use nn_core::{Layer, Mode, ParamKind, Tensor, Visitor};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
-struct Counting;
-
-thread_local! {
-    // Per thread, so that tests running in parallel do not count each other's allocations.
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> usize {
-    ALLOCATIONS.with(|n| n.get())
-}
 
 /// `n` parameters of 100 values each, alternately weights and biases, with constant gradients.
 struct Many {

@@ -2,42 +2,13 @@
 //! loss and optimizer state are buffers reused from step to step. The only allocations left are
 //! the matrix-multiply library's scratch (its packing buffers), which this test counts
 //! separately by running the same products alone.
-//!
-//! A separate test binary, because it installs a counting global allocator.
 
+use super::allocations;
 use ndarray::Array2;
 use nn_core::data::Dataset;
 use nn_core::linalg::{matmul_into, set_num_threads};
 use nn_core::optim::{Adam, Optimizer};
 use nn_core::{seeded, BatchNorm, Init, Layer, Linear, Mode, Relu, SoftmaxCrossEntropy, Targets};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
-struct Counting;
-
-thread_local! {
-    // Per thread, so that tests running in parallel do not count each other's allocations.
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> usize {
-    ALLOCATIONS.with(|n| n.get())
-}
 
 const BATCH: usize = 10;
 const FEATURES: usize = 20;

@@ -1,43 +1,13 @@
 //! The trainer adds no allocation to a training step: it reuses one batch (the first layer's
 //! input gradient goes back into it) and one index vector, and counts metrics in place. What a
-//! step still allocates comes from its parts, whatever the trainer does: one packing buffer per
-//! matrix product inside ndarray's GEMM (three per `Linear`, two for the first), the batch shape
-//! in `Dataset::fill_batch` and the optimizer's parameter-walk path strings.
-//!
-//! A separate test binary, because it installs a counting global allocator.
+//! step still allocates comes from its parts whatever the trainer does (the matrix-multiply
+//! library's packing buffers), so the test compares `fit` with the same loop written by hand.
 
+use super::allocations;
 use nn_core::data::Batch;
 use nn_core::data::Dataset;
 use nn_core::train::Trainer;
 use nn_core::{count_correct, seeded, Adam, Layer, Mlp, Mode, Optimizer, SoftmaxCrossEntropy, Targets};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
-struct Counting;
-
-thread_local! {
-    // Per thread, so that tests running in parallel do not count each other's allocations.
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> usize {
-    ALLOCATIONS.with(|n| n.get())
-}
 
 fn data(n: usize) -> Dataset {
     let x: Vec<f32> = (0..n * 20).map(|i| ((i * 7919) % 101) as f32 / 101.0).collect();
