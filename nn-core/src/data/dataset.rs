@@ -378,7 +378,12 @@ pub fn one_hot(labels: &[usize], classes: usize) -> Tensor {
 /// takes its input by value) and put a tensor of the same shape back, e.g. the input gradient that
 /// `backward` returns; then no step allocates a batch buffer:
 ///
-/// ```ignore
+/// ```
+/// # use nn_core::{seeded, Dataset, Init, Layer, Linear, Mode, SoftmaxCrossEntropy, Targets};
+/// # let data = Dataset::from_f32(vec![0.5; 40 * 784], &[784], vec![3; 40], 10).unwrap();
+/// # let mut net = Linear::new(784, 10, Init::He, &mut seeded(1));
+/// # let mut loss = SoftmaxCrossEntropy::new();
+/// let mut batches = data.batches(10, seeded(4321));
 /// while let Some(batch) = batches.next_batch() {
 ///     let logits = net.forward(std::mem::take(&mut batch.images), Mode::Train);
 ///     loss.forward(logits, Targets::Classes(&batch.labels));
