@@ -659,3 +659,16 @@ fn invalid_hyper_parameters_in_code_panic_with_the_algorithm_name() {
 fn a_nan_learning_rate_panics() {
     Adam::default().set_learning_rate(f32::NAN);
 }
+
+#[test]
+fn a_state_with_an_impossibly_large_shape_is_an_error_not_a_panic() {
+    let mut state = Sgd::new(0.1).state();
+    let record = ParamRecord {
+        shape: vec![1 << 62, 8],
+        step: 1,
+        slots: std::collections::BTreeMap::new(),
+    };
+    state.params.insert("w".to_string(), record);
+    let err = Sgd::new(0.1).load_state(&state).unwrap_err().to_string();
+    assert!(err.contains("`w`") && err.contains("too large"), "{err}");
+}
