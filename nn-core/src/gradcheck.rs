@@ -207,7 +207,16 @@ impl GradCheck {
             x.shape()
         );
         let mut analytic = Vec::new();
-        for_each_param(layer, |name, p| analytic.push((name.to_string(), p.grad.clone())));
+        for_each_param(layer, |name, p| {
+            assert_eq!(
+                p.grad.shape(),
+                p.value.shape(),
+                "gradcheck: backward left a gradient of shape {:?} for parameter `{name}` of shape {:?}",
+                p.grad.shape(),
+                p.value.shape()
+            );
+            analytic.push((name.to_string(), p.grad.clone()));
+        });
 
         let mut probe = x.as_standard_layout().into_owned();
         let numeric = self.input_differences(&mut probe, |p| {
@@ -531,6 +540,29 @@ mod tests {
         assert!(!bad.passed(), "{bad}");
         assert_eq!(bad.worst().unwrap().name, "input", "{bad}");
         assert!(bad.worst_error() > 0.2, "{bad}");
+    }
+
+    #[test]
+    #[should_panic(expected = "gradient of shape [2] for parameter `w` of shape [1]")]
+    fn a_parameter_gradient_of_the_wrong_shape_is_named() {
+        struct Keep(Square);
+        impl Layer for Keep {
+            fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
+                self.0.forward(x, mode)
+            }
+            // Leaves a weight gradient of two values for a weight of one.
+            fn backward(&mut self, g: Tensor) -> Tensor {
+                let x = self.0.x.clone().unwrap();
+                let gw = (&g * &x * &x).sum();
+                let dx = self.0.backward(g);
+                self.0.gw = Tensor::from_shape_vec(vec![2], vec![gw, 0.0]).unwrap();
+                dx
+            }
+            fn visit(&mut self, v: &mut Visitor<'_>) {
+                self.0.visit(v)
+            }
+        }
+        gradcheck(&mut Keep(Square::new(false)), &[3, 4]);
     }
 
     #[test]
