@@ -632,8 +632,8 @@ fn summary_lists_the_leaves_of_a_derived_network() {
 //
 // The loss is `L = sum(y ⊙ r)` for a fixed random `r`, so `dL/dy = r`. The analytic gradients
 // come from one Train forward and `backward(r)`; the numeric ones from central differences of L,
-// summed in f64. This hand-rolled check is stricter for tiny gradients than the public
-// `nn::gradcheck` (its floor is absolute 1e-5), and the public tool is run on the same network too.
+// summed in f64. This hand-rolled check is independent of the public `nn::gradcheck`, which is
+// run on the same network too.
 
 fn loss(net: &mut Net, x: &Tensor, r: &Tensor) -> f64 {
     let y = net.forward(x.clone(), Mode::Eval);

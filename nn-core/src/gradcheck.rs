@@ -9,12 +9,17 @@
 //! (`x + eps` rounded to f32), so the only f32 error left is the rounding of the outputs.
 //!
 //! Defaults: step `eps = 1e-2`, tolerance `1e-2` on the error
-//! `|analytic - numeric| / max(1, |analytic|, |numeric|)` (relative for gradients above 1,
-//! absolute below, where f32 rounding noise, about `1e-7 * |L| / eps`, would swamp a relative
-//! measure). With f32 outputs a smaller step amplifies rounding noise and a larger one adds
-//! truncation error (`eps^2 * f''' / 6`); at 1e-2 both stay near 1e-4 for the built-in layers,
-//! while a wrong backward (a missing term, a transposed weight, a sign) is off by far more than
-//! 1e-2.
+//! `|analytic - numeric| / max(|analytic|, |numeric|, scale)`, where `scale` is the largest
+//! gradient (analytic or numeric) of the same tensor or, if larger, 100 times the f32 rounding
+//! noise of the difference quotients (noise alone stays within 1e-2). That noise is bounded by
+//! `f32::EPSILON * sum(|r * y|) / eps` (each output rounds by half an ulp, doubled to cover the
+//! layer's own intermediate roundings). So each value is compared relative to its tensor's
+//! gradients: a backward off by half in a layer whose gradients are all about 1e-3 fails, while
+//! a gradient that is zero up to rounding (a bias before BatchNorm) passes, which no fixed
+//! absolute floor does both of. With f32 outputs a smaller step amplifies rounding noise and a
+//! larger one adds truncation error (`eps^2 * f''' / 6`); at 1e-2 both stay near 1e-4 for the
+//! built-in layers, while a wrong backward (a missing term, a transposed weight, a sign) is off
+//! by far more than 1e-2.
 //!
 //! Inputs are drawn with magnitudes in `[0.1, 1]` and random signs, so no input lies within
 //! `eps` of 0, where ReLU-like layers have a kink that finite differences cannot cross. Pass
@@ -43,7 +48,7 @@ pub fn gradcheck<L: Layer + ?Sized>(layer: &mut L, input_shape: &[usize]) -> Gra
 pub struct GradCheck {
     /// Finite-difference step added to and subtracted from each value.
     pub eps: f64,
-    /// Largest error (`|a - n| / max(1, |a|, |n|)`) that passes.
+    /// Largest error (`|a - n| / max(|a|, |n|, scale)`, see [`TensorCheck::scale`]) that passes.
     pub tolerance: f64,
     /// Seed for the random input and output projection.
     pub seed: u64,
@@ -69,6 +74,14 @@ fn random_input(shape: &[usize], rng: &mut Rng) -> Tensor {
             -magnitude
         }
     })
+}
+
+/// `sum(|r * y|)` in f64: the scale of the terms of the projected loss, and so of its rounding.
+fn magnitude(r: &Tensor, y: &Tensor) -> f64 {
+    r.iter()
+        .zip(y)
+        .map(|(&a, &b)| (f64::from(a) * f64::from(b)).abs())
+        .sum()
 }
 
 /// `sum(r * y)` in f64.
@@ -117,7 +130,9 @@ impl GradCheck {
 
     /// Compares `analytic`, a claimed gradient of the scalar function `f` at `x`, with central
     /// differences of `f`, reporting under `name`. For losses and other functions that are not
-    /// layers: `f` should compute in f32 and return its result widened to f64.
+    /// layers: `f` should compute in f32 and return its result widened to f64. The rounding
+    /// noise is estimated from `|f(x)|`, so a function whose value is a small difference of
+    /// large f32 terms may need a larger `tolerance`.
     pub fn check_fn(
         &self,
         name: &str,
@@ -131,13 +146,25 @@ impl GradCheck {
             "gradcheck: gradient and point differ in shape"
         );
         let mut probe = x.as_standard_layout().into_owned();
+        // `|f(x)|` stands in for the sum of magnitudes whose rounding perturbs `f`.
+        let floor = self.noise_floor(f(&probe).abs());
         let numeric = self.input_differences(&mut probe, |p| f(p));
         GradReport {
-            tensors: vec![compare(name, analytic, &numeric)],
+            tensors: vec![compare(name, analytic, &numeric, floor)],
             deterministic: true,
             eps: self.eps,
             tolerance: self.tolerance,
         }
+    }
+
+    /// The smallest gradient scale that finite differences resolve to 1%, for a function whose
+    /// terms add up to `magnitude` in absolute value: 100 times a bound on the error rounding to
+    /// f32 puts into a difference quotient. Each evaluation is off by up to about
+    /// `f32::EPSILON * magnitude` (half an ulp per term, doubled for the layer's own intermediate
+    /// roundings), and the quotient divides the difference of two evaluations by `2 * eps`.
+    /// Independent of the tolerance, so that raising the tolerance also admits more noise.
+    fn noise_floor(&self, magnitude: f64) -> f64 {
+        100.0 * f64::from(f32::EPSILON) * magnitude / self.eps
     }
 
     /// The representable f32 values a step above and below `v`.
@@ -180,13 +207,23 @@ impl GradCheck {
             x.shape()
         );
         let mut analytic = Vec::new();
-        for_each_param(layer, |name, p| analytic.push((name.to_string(), p.grad.clone())));
+        for_each_param(layer, |name, p| {
+            assert_eq!(
+                p.grad.shape(),
+                p.value.shape(),
+                "gradcheck: backward left a gradient of shape {:?} for parameter `{name}` of shape {:?}",
+                p.grad.shape(),
+                p.value.shape()
+            );
+            analytic.push((name.to_string(), p.grad.clone()));
+        });
 
         let mut probe = x.as_standard_layout().into_owned();
         let numeric = self.input_differences(&mut probe, |p| {
             project(&r, &layer.forward(p.clone(), Mode::Train))
         });
-        let mut tensors = vec![compare("input", &dx, &numeric)];
+        let floor = self.noise_floor(magnitude(&r, &y));
+        let mut tensors = vec![compare("input", &dx, &numeric, floor)];
 
         for (k, (name, grad)) in analytic.iter().enumerate() {
             let numeric: Vec<f64> = (0..grad.len())
@@ -201,7 +238,7 @@ impl GradCheck {
                     (plus - minus) / (f64::from(up) - f64::from(down))
                 })
                 .collect();
-            tensors.push(compare(name, grad, &numeric));
+            tensors.push(compare(name, grad, &numeric, floor));
         }
 
         let mut saved = saved_buffers.into_iter();
@@ -219,13 +256,24 @@ impl GradCheck {
     }
 }
 
-/// The error measure: relative above magnitude 1, absolute below.
-fn error(analytic: f64, numeric: f64) -> f64 {
-    (analytic - numeric).abs() / analytic.abs().max(numeric.abs()).max(1.0)
+/// The error measure: `|a - n| / max(|a|, |n|, scale)`, 0 where both agree exactly.
+fn error(analytic: f64, numeric: f64, scale: f64) -> f64 {
+    if analytic == numeric {
+        return 0.0;
+    }
+    (analytic - numeric).abs() / analytic.abs().max(numeric.abs()).max(scale)
 }
 
-/// The worst disagreement between `analytic` (logical order) and `numeric`.
-fn compare(name: &str, analytic: &Tensor, numeric: &[f64]) -> TensorCheck {
+/// The worst disagreement between `analytic` (logical order) and `numeric`, each measured
+/// relative to the larger of the tensor's own largest gradient and `floor`.
+fn compare(name: &str, analytic: &Tensor, numeric: &[f64], floor: f64) -> TensorCheck {
+    let peak = analytic
+        .iter()
+        .map(|&a| f64::from(a).abs())
+        .chain(numeric.iter().map(|n| n.abs()))
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
+    let scale = peak.max(floor);
     let mut check = TensorCheck {
         name: name.to_string(),
         values: numeric.len(),
@@ -233,12 +281,13 @@ fn compare(name: &str, analytic: &Tensor, numeric: &[f64]) -> TensorCheck {
         worst_index: Vec::new(),
         analytic: 0.0,
         numeric: 0.0,
+        scale,
     };
     let mut worst_flat = None;
     for (i, (&a, &n)) in analytic.iter().zip(numeric).enumerate() {
         let a = f64::from(a);
         // A NaN error (a NaN gradient on either side) counts as the worst possible.
-        let e = error(a, n);
+        let e = error(a, n, scale);
         let e = if e.is_nan() { f64::INFINITY } else { e };
         if worst_flat.is_none() || e > check.worst_error {
             check.worst_error = e;
@@ -265,7 +314,7 @@ pub struct TensorCheck {
     pub name: String,
     /// How many values were compared.
     pub values: usize,
-    /// The largest `|analytic - numeric| / max(1, |analytic|, |numeric|)`; infinite for NaN.
+    /// The largest `|analytic - numeric| / max(|analytic|, |numeric|, scale)`; infinite for NaN.
     pub worst_error: f64,
     /// Where it occurs (an index into the tensor).
     pub worst_index: Vec<usize>,
@@ -273,6 +322,10 @@ pub struct TensorCheck {
     pub analytic: f64,
     /// The finite-difference value there.
     pub numeric: f64,
+    /// The smallest denominator of the error: the tensor's largest gradient (analytic or
+    /// numeric), or, if larger, 100 times a bound on the f32 rounding noise of the finite
+    /// differences (so that noise alone stays within the default tolerance 1e-2).
+    pub scale: f64,
 }
 
 /// What a gradient check found: per tensor, the worst disagreement between backward and finite
@@ -450,6 +503,89 @@ mod tests {
             names,
             ["input", "0.weight", "0.bias", "1.gamma", "1.beta", "3.weight", "3.bias"]
         );
+    }
+
+    /// A layer whose backward scales the input gradient of `inner` by `factor`.
+    struct ScaledDx<L> {
+        inner: L,
+        factor: f32,
+    }
+
+    impl<L: Layer> Layer for ScaledDx<L> {
+        fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
+            self.inner.forward(x, mode)
+        }
+        fn backward(&mut self, g: Tensor) -> Tensor {
+            self.inner.backward(g) * self.factor
+        }
+        fn visit(&mut self, v: &mut Visitor<'_>) {
+            self.inner.visit(v)
+        }
+    }
+
+    #[test]
+    fn a_wrong_backward_fails_even_where_every_gradient_is_tiny() {
+        use crate::{Init, Linear};
+        // Weights of about 1e-3 give input gradients of about 1e-3: an absolute floor of 1
+        // would let a backward off by half of that through.
+        let tiny = |factor| ScaledDx {
+            inner: Linear::new(8, 4, Init::Std(0.001), &mut seeded(2)),
+            factor,
+        };
+        let good = gradcheck(&mut tiny(1.0), &[5, 8]);
+        good.assert_passed();
+        let input = &good.tensors[0];
+        assert!(input.scale < 1e-2 && input.worst_error < 1e-3, "{good}");
+        let bad = gradcheck(&mut tiny(1.5), &[5, 8]);
+        assert!(!bad.passed(), "{bad}");
+        assert_eq!(bad.worst().unwrap().name, "input", "{bad}");
+        assert!(bad.worst_error() > 0.2, "{bad}");
+    }
+
+    #[test]
+    #[should_panic(expected = "gradient of shape [2] for parameter `w` of shape [1]")]
+    fn a_parameter_gradient_of_the_wrong_shape_is_named() {
+        struct Keep(Square);
+        impl Layer for Keep {
+            fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
+                self.0.forward(x, mode)
+            }
+            // Leaves a weight gradient of two values for a weight of one.
+            fn backward(&mut self, g: Tensor) -> Tensor {
+                let x = self.0.x.clone().unwrap();
+                let gw = (&g * &x * &x).sum();
+                let dx = self.0.backward(g);
+                self.0.gw = Tensor::from_shape_vec(vec![2], vec![gw, 0.0]).unwrap();
+                dx
+            }
+            fn visit(&mut self, v: &mut Visitor<'_>) {
+                self.0.visit(v)
+            }
+        }
+        gradcheck(&mut Keep(Square::new(false)), &[3, 4]);
+    }
+
+    #[test]
+    fn gradients_that_are_zero_up_to_rounding_pass() {
+        use crate::{BatchNorm, Init, Linear};
+        // BatchNorm removes the mean, so the bias before it has a zero gradient whose finite
+        // differences are pure rounding noise: the noise floor keeps that from failing.
+        let mut rng = seeded(3);
+        let mut net: Vec<Box<dyn Layer>> = vec![
+            Box::new(Linear::new(6, 5, Init::He, &mut rng)),
+            Box::new(BatchNorm::new(5)),
+        ];
+        let report = gradcheck(&mut net, &[4, 6]);
+        report.assert_passed();
+        let bias = &report.tensors[2];
+        assert_eq!(bias.name, "0.bias");
+        assert!(bias.numeric != 0.0 && bias.scale > bias.numeric.abs(), "{report}");
+        // The floor does not depend on the tolerance: raising the tolerance admits more noise.
+        let loose = GradCheck {
+            tolerance: 0.1,
+            ..GradCheck::default()
+        };
+        assert_eq!(loose.check(&mut net, &[4, 6]).tensors[2].scale, bias.scale);
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub fn argmax(row: ArrayView1<'_, f32>) -> usize {
 }
 
 /// How many rows of `scores` (`[N, classes]`, logits or probabilities: softmax keeps the order)
-/// have their largest score at the target class. Sum it over batches and divide by the number
+/// have their largest score at the target class (a row of NaN scores never does). Sum it over batches and divide by the number
 /// of samples for an exact epoch accuracy, whatever the size of the last batch.
 ///
 /// Panics if the targets do not fit the scores (programming errors).
@@ -30,13 +30,17 @@ pub fn count_correct(scores: &Tensor, targets: Targets<'_>) -> usize {
     );
     let (n, classes) = (scores.shape()[0], scores.shape()[1]);
     targets.check("accuracy", n, classes);
-    let rows = scores.rows().into_iter();
-    // One argmax per row of scores; one-hot targets need their own to find the class.
+    // One argmax per row of scores; one-hot targets need their own to find the class. A row of
+    // NaN scores (a diverged network) predicts nothing, rather than class 0.
+    let predictions = scores.rows().into_iter().map(|row| {
+        let best = argmax(row);
+        row.get(best).is_some_and(|v| !v.is_nan()).then_some(best)
+    });
     match targets {
-        Targets::Classes(c) => rows.zip(c).filter(|(row, &t)| argmax(row.view()) == t).count(),
-        Targets::OneHot(t) => rows
+        Targets::Classes(c) => predictions.zip(c).filter(|&(p, &t)| p == Some(t)).count(),
+        Targets::OneHot(t) => predictions
             .zip(t.rows())
-            .filter(|(row, t_row)| argmax(row.view()) == argmax(t_row.view()))
+            .filter(|(p, t_row)| *p == Some(argmax(t_row.view())))
             .count(),
     }
 }
@@ -99,6 +103,13 @@ mod tests {
     fn nan_scores_never_count_as_the_prediction() {
         let s = Tensor::from_shape_vec(vec![1, 3], vec![f32::NAN, 1.0, 0.5]).unwrap();
         assert_eq!(argmax(s.rows().into_iter().next().unwrap()), 1);
+    }
+
+    #[test]
+    fn a_row_of_nan_scores_is_never_correct() {
+        let s = Tensor::from_elem(vec![2, 3], f32::NAN);
+        assert_eq!(count_correct(&s, Targets::Classes(&[0, 0])), 0);
+        assert_eq!(count_correct(&s, Targets::OneHot(&one_hot(&[0, 0], 3))), 0);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! A Keras-style table of a network: each leaf layer's name, type, output shape and parameter count.
 
-use crate::layer::{param_count, Layer, Mode};
+use crate::layer::{forward_child, param_count, Layer, Mode};
 use crate::Tensor;
 use ndarray::IxDyn;
 use std::fmt;
@@ -30,7 +30,8 @@ pub struct Summary {
 /// Summarises `layer` for inputs of `input_shape` (batch dimension included, e.g. `[1, 784]`).
 ///
 /// Output shapes come from an Eval forward of zeros through each leaf, so hand-written layers
-/// are covered without declaring their shapes.
+/// are covered without declaring their shapes. An input shape a layer does not accept panics
+/// with that layer's name, as in a real forward: `fc2: expected 128 input features, got 64`.
 pub fn summary(layer: &mut dyn Layer, input_shape: &[usize]) -> Summary {
     let mut rows = Vec::new();
     walk(layer, String::new(), input_shape.to_vec(), &mut rows);
@@ -57,13 +58,14 @@ fn walk(layer: &mut dyn Layer, path: String, shape: Vec<usize>, rows: &mut Vec<S
     if children {
         return shape;
     }
-    let output = layer.forward(Tensor::zeros(IxDyn(&shape)), Mode::Eval);
+    let name = if path.is_empty() {
+        "(root)".to_string()
+    } else {
+        path
+    };
+    let output = forward_child(&name, layer, Tensor::zeros(IxDyn(&shape)), Mode::Eval);
     let row = SummaryRow {
-        name: if path.is_empty() {
-            "(root)".to_string()
-        } else {
-            path
-        },
+        name,
         type_name: layer.type_name(),
         output_shape: output.shape().to_vec(),
         params: param_count(layer),
@@ -83,17 +85,16 @@ impl fmt::Display for Summary {
             .rows
             .iter()
             .map(|r| r.name.len())
-            .chain([5])
-            .max()
-            .unwrap_or(5);
+            .fold("layer".len(), usize::max);
         let w_type = self
             .rows
             .iter()
             .map(|r| r.type_name.len())
-            .chain([4])
-            .max()
-            .unwrap_or(4);
-        let w_shape = shapes.iter().map(String::len).chain([12]).max().unwrap_or(12);
+            .fold("type".len(), usize::max);
+        let w_shape = shapes
+            .iter()
+            .map(String::len)
+            .fold("output shape".len(), usize::max);
         let width = w_name + w_type + w_shape + 16;
         writeln!(
             f,
@@ -110,5 +111,43 @@ impl fmt::Display for Summary {
         }
         writeln!(f, "{}", "-".repeat(width))?;
         write!(f, "total trainable parameters: {}", self.total_params)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{seeded, Init, Linear, Relu};
+
+    fn net() -> Vec<Box<dyn Layer>> {
+        let mut rng = seeded(1);
+        vec![
+            Box::new(Linear::new(4, 3, Init::He, &mut rng)),
+            Box::new(Relu::new()),
+            Box::new(Linear::new(3, 2, Init::He, &mut rng)),
+        ]
+    }
+
+    #[test]
+    fn lists_each_leaf_with_its_output_shape_and_parameters() {
+        let s = summary(&mut net(), &[1, 4]);
+        let rows: Vec<_> = s
+            .rows
+            .iter()
+            .map(|r| (r.name.as_str(), r.output_shape.clone(), r.params))
+            .collect();
+        assert_eq!(
+            rows,
+            [("0", vec![1, 3], 15), ("1", vec![1, 3], 0), ("2", vec![1, 2], 8)]
+        );
+        assert_eq!(s.total_params, 23);
+        assert!(s.to_string().ends_with("total trainable parameters: 23"), "{s}");
+    }
+
+    #[test]
+    fn a_wrong_input_shape_names_the_layer_that_rejects_it() {
+        let err = std::panic::catch_unwind(|| summary(&mut net(), &[1, 5])).unwrap_err();
+        let msg = err.downcast_ref::<String>().expect("formatted message");
+        assert!(msg.starts_with("0: expected 4 input features, got 5"), "{msg}");
     }
 }

@@ -17,6 +17,9 @@ use ndarray::{Array1, Dimension, IxDyn};
 ///   the unbiased N/(N-1) variance in `running_var`). Running statistics are updated as
 ///   `running = momentum * running + (1 - momentum) * batch` with `momentum = 0.9` (the seed's
 ///   convention; PyTorch's `momentum = 0.1` weighs the batch instead, so it is our 0.9).
+///   A Train batch of fewer than two samples is normalised the same way (one sample comes out as
+///   `beta`, with a zero input gradient) but leaves the running statistics unchanged: its
+///   variance says nothing about the data's (PyTorch refuses such a batch).
 /// - Eval: the running statistics.
 /// - `eps = 1e-5` inside the square root, PyTorch's default (the seed uses 1e-7), so that
 ///   statistics carried over from a PyTorch checkpoint normalise the same way.
@@ -220,16 +223,25 @@ impl Layer for BatchNorm {
                         *s += (v - m) * (v - m);
                     }
                 }
-                let stats = var
-                    .iter_mut()
-                    .zip(&*mean)
-                    .zip(running_mean.iter_mut())
-                    .zip(running_var.iter_mut());
-                for (((s, &m), rm), rv) in stats {
-                    let batch_var = *s * inv_n;
-                    *rm = momentum * *rm + (1.0 - momentum) * m;
-                    *rv = momentum * *rv + (1.0 - momentum) * batch_var;
-                    *s = 1.0 / (batch_var + eps).sqrt();
+                for s in var.iter_mut() {
+                    *s *= inv_n;
+                }
+                // One sample has variance 0 whatever the data, and an empty batch has no
+                // statistics at all (0/0): neither may pull the running statistics that Eval
+                // uses (towards 0 or to NaN).
+                if n >= 2 {
+                    let stats = var
+                        .iter()
+                        .zip(&*mean)
+                        .zip(running_mean.iter_mut())
+                        .zip(running_var.iter_mut());
+                    for (((&batch_var, &m), rm), rv) in stats {
+                        *rm = momentum * *rm + (1.0 - momentum) * m;
+                        *rv = momentum * *rv + (1.0 - momentum) * batch_var;
+                    }
+                }
+                for s in var.iter_mut() {
+                    *s = 1.0 / (*s + eps).sqrt();
                 }
                 let inv_std = &*var;
                 for (row, h_row) in xs.chunks_exact_mut(f).zip(x_hat.chunks_exact_mut(f)) {
@@ -343,6 +355,24 @@ mod tests {
         let rv = bn.running_var().as_slice().unwrap();
         assert!((rm[0] - 0.25).abs() < 1e-6 && (rm[1] - 2.5).abs() < 1e-5);
         assert!((rv[0] - (0.9 + 0.125)).abs() < 1e-6 && (rv[1] - (0.9 + 12.5)).abs() < 1e-4);
+    }
+
+    #[test]
+    fn batches_of_one_or_no_sample_leave_the_running_statistics_alone() {
+        let mut bn = BatchNorm::new(2);
+        bn.forward(batch(), Mode::Train);
+        let (mean, var) = (bn.running_mean().clone(), bn.running_var().clone());
+        let one = Tensor::from_shape_vec(vec![1, 2], vec![3.0, -7.0]).unwrap();
+        let y = bn.forward(one, Mode::Train);
+        assert_eq!(y.as_slice().unwrap(), &[0.0, 0.0]); // x_hat = 0, so y = beta
+        assert_eq!(
+            bn.backward(Tensor::ones(IxDyn(&[1, 2]))).as_slice().unwrap(),
+            &[0.0, 0.0]
+        );
+        let y = bn.forward(Tensor::zeros(IxDyn(&[0, 2])), Mode::Train);
+        assert_eq!(y.shape(), &[0, 2]);
+        assert_eq!(bn.backward(Tensor::zeros(IxDyn(&[0, 2]))).shape(), &[0, 2]);
+        assert_eq!((bn.running_mean(), bn.running_var()), (&mean, &var));
     }
 
     #[test]

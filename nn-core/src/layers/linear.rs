@@ -141,29 +141,25 @@ impl Layer for Linear {
         let n = x.nrows();
         let spare = self.spare.take();
         let (w, b) = self.params();
-        // Bias first, then accumulate x W^T onto it: one pass over y instead of two. A new
-        // output is built from bias rows directly rather than zeroed first.
+        // Bias first, then accumulate x W^T onto it: one pass over y instead of two. The output
+        // is built from bias rows directly rather than zeroed first, in the allocation of the
+        // recycled gradient when there is one (whatever its shape: a smaller last batch and the
+        // full batch after it reuse it too; a larger batch grows it once).
         let out = self.out_features;
-        let mut y = match spare {
-            Some(t) if t.len() == n * out && t.is_standard_layout() => {
-                let mut y = t
-                    .into_shape_with_order((n, out))
-                    .expect("standard layout reshapes");
-                match (y.as_slice_mut(), b.as_slice()) {
-                    (Some(ys), Some(bs)) => ys.chunks_exact_mut(out).for_each(|row| row.copy_from_slice(bs)),
-                    _ => y.assign(&b),
-                }
-                y
+        let mut values = match spare {
+            Some(t) => {
+                let (mut v, _) = t.into_raw_vec_and_offset();
+                v.clear();
+                v
             }
-            _ => {
-                let mut values = Vec::with_capacity(n * out);
-                match b.as_slice() {
-                    Some(bs) => (0..n).for_each(|_| values.extend_from_slice(bs)),
-                    None => (0..n).for_each(|_| values.extend(b.iter())),
-                }
-                Array2::from_shape_vec((n, out), values).expect("n rows of the bias")
-            }
+            None => Vec::new(),
         };
+        values.reserve(n * out);
+        match b.as_slice() {
+            Some(bs) => (0..n).for_each(|_| values.extend_from_slice(bs)),
+            None => (0..n).for_each(|_| values.extend(b.iter())),
+        }
+        let mut y = Array2::from_shape_vec((n, out), values).expect("n rows of the bias");
         matmul_into(x.view(), w.t(), y.view_mut(), true);
         if mode == Mode::Train {
             self.input = Some(x);
@@ -340,6 +336,20 @@ mod tests {
         let g_ptr = fc.spare.as_ref().unwrap().as_ptr();
         let y2 = fc.forward(dx, Mode::Train);
         assert_eq!(y2.as_ptr(), g_ptr);
+    }
+
+    #[test]
+    fn a_smaller_batch_and_the_full_one_after_it_reuse_the_output_buffer() {
+        let mut fc = Linear::new(5, 3, Init::He, &mut seeded(1));
+        let mut step = |n: usize| {
+            let y = fc.forward(Tensor::ones(IxDyn(&[n, 5])), Mode::Train);
+            let ptr = y.as_ptr();
+            fc.backward(y);
+            ptr
+        };
+        let full = step(4);
+        assert_eq!(step(2), full);
+        assert_eq!(step(4), full);
     }
 
     #[test]

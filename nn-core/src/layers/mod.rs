@@ -78,14 +78,22 @@ pub(crate) struct Stash<T> {
 }
 
 impl<T: Clone + Default> Stash<T> {
-    /// The buffer, shaped `shape` (reallocated only when the shape changes), marked ready.
+    /// The buffer, shaped `shape`, marked ready; its contents are stale, for the caller to
+    /// overwrite. A new shape reuses the old allocation when it is large enough, so an epoch's
+    /// smaller last batch and the full batch after it allocate nothing.
     pub(crate) fn prepare(&mut self, shape: &[usize]) -> &mut ArrayD<T> {
         self.ready = true;
-        match &mut self.buf {
-            Some(b) if b.shape() == shape => {}
-            _ => self.buf = Some(ArrayD::from_elem(IxDyn(shape), T::default())),
-        }
-        self.buf.as_mut().expect("just filled")
+        let buf = match self.buf.take() {
+            Some(b) if b.shape() == shape => b,
+            Some(b) => {
+                // A stash is only ever built by this function, so its data starts at offset 0.
+                let (mut data, _) = b.into_raw_vec_and_offset();
+                data.resize(shape.iter().product(), T::default());
+                ArrayD::from_shape_vec(IxDyn(shape), data).expect("resized to the shape's length")
+            }
+            None => ArrayD::from_elem(IxDyn(shape), T::default()),
+        };
+        self.buf.insert(buf)
     }
 
     /// The buffer as a previous Train forward left it, if it has this shape (for frozen masks).
@@ -192,6 +200,16 @@ mod tests {
         );
         let scores = net.forward(x, Mode::Eval);
         assert_eq!(accuracy(&scores, Targets::Classes(&y)), 1.0);
+    }
+
+    #[test]
+    fn a_stash_keeps_its_allocation_across_a_smaller_batch() {
+        let mut stash = Stash::<f32>::default();
+        let ptr = stash.prepare(&[4, 3]).as_ptr();
+        let small = stash.prepare(&[2, 3]);
+        assert_eq!((small.shape(), small.as_ptr()), (&[2, 3][..], ptr));
+        let full = stash.prepare(&[4, 3]);
+        assert_eq!((full.shape(), full.as_ptr()), (&[4, 3][..], ptr));
     }
 
     #[test]

@@ -655,7 +655,13 @@ impl Core {
         let mut states = HashMap::with_capacity(state.params.len());
         // `seen` restarts at 0; epochs only grow, so no restored entry looks seen.
         for (name, record) in &state.params {
-            let n: usize = record.shape.iter().product();
+            // A shape read from a file may be corrupt: its size must not overflow.
+            let Some(n) = record.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) else {
+                return Err(invalid(format!(
+                    "parameter `{name}` has shape {:?}, too large to exist",
+                    record.shape
+                )));
+            };
             if record.slots.len() != rule.slots().len()
                 || !rule.slots().iter().all(|s| record.slots.contains_key(*s))
             {

@@ -42,8 +42,9 @@ pub struct ParamRecord {
 }
 
 impl OptimizerState {
-    /// Writes the state as JSON to `path`, through a temporary file renamed into place, so that
-    /// an interrupted save never leaves a truncated file under `path`.
+    /// Writes the state as JSON to `path` with [`crate::fsutil::atomic_write`] (a uniquely named
+    /// temporary file, synced, then renamed into place), so that an interrupted save never
+    /// leaves a truncated file under `path`.
     ///
     /// Fails if a state value is NaN or infinite (JSON cannot hold them, and such state comes from
     /// a diverged run that should not be resumed), or on an I/O error.
@@ -76,15 +77,7 @@ impl OptimizerState {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = std::path::PathBuf::from(tmp);
-        std::fs::write(&tmp, text).map_err(|e| Error::io("writing", &tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::io("renaming into place", path, e)
-        })?;
-        Ok(())
+        crate::fsutil::atomic_write_bytes(path, &text)
     }
 
     /// Reads a state written by [`OptimizerState::save_json`]. The state is checked further when

@@ -659,3 +659,30 @@ fn invalid_hyper_parameters_in_code_panic_with_the_algorithm_name() {
 fn a_nan_learning_rate_panics() {
     Adam::default().set_learning_rate(f32::NAN);
 }
+
+#[test]
+fn a_state_with_an_impossibly_large_shape_is_an_error_not_a_panic() {
+    let mut state = Sgd::new(0.1).state();
+    let record = ParamRecord {
+        shape: vec![1 << 62, 8],
+        step: 1,
+        slots: std::collections::BTreeMap::new(),
+    };
+    state.params.insert("w".to_string(), record);
+    let err = Sgd::new(0.1).load_state(&state).unwrap_err().to_string();
+    assert!(err.contains("`w`") && err.contains("too large"), "{err}");
+}
+
+#[test]
+fn a_save_does_not_trip_over_a_leftover_temporary_name() {
+    // Another writer's (or a crashed save's) `<name>.tmp`, here a directory that cannot be
+    // overwritten: each save uses a temporary name of its own.
+    let path = temp_path("leftover");
+    let stale = path.with_extension("json.tmp");
+    std::fs::create_dir_all(&stale).unwrap();
+    let result = Sgd::new(0.1).state().save_json(&path);
+    std::fs::remove_dir(&stale).unwrap();
+    result.unwrap();
+    assert_eq!(OptimizerState::load_json(&path).unwrap(), Sgd::new(0.1).state());
+    std::fs::remove_file(&path).unwrap();
+}
