@@ -157,6 +157,8 @@ fn main() {
 }
 
 fn run(s: &Settings) -> nn::Result<f32> {
+    // Now, not after training: a bad --out must not cost the run.
+    nn::fsutil::prepare_output_dir(&s.out)?;
     let mut net = SeedNet::new(&mut seeded(s.seed));
     println!("{}", nn::summary(&mut net, &[1, 784]));
 
@@ -193,7 +195,6 @@ fn run(s: &Settings) -> nn::Result<f32> {
     let history = trainer.fit(&mut net, &data.train, data.valid())?;
     let test = trainer.evaluate(&mut net, &data.test)?;
 
-    std::fs::create_dir_all(&s.out).map_err(|e| nn::Error::io("creating", &s.out, e))?;
     let path = |name: &str| -> PathBuf { Path::new(&s.out).join(name) };
     let files = [
         path("history.csv"),

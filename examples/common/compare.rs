@@ -49,8 +49,10 @@ impl CompareFlags {
         }
     }
 
-    /// Loads the data these flags name.
+    /// Checks that `--out` is a writable directory (creating it), then loads the data these
+    /// flags name: a bad `--out` fails at once, not after every run has trained.
     pub fn load(&self) -> nn::Result<Data> {
+        nn::fsutil::prepare_output_dir(&self.out)?;
         load_data(&self.data, self.seed)
     }
 }
@@ -134,15 +136,14 @@ pub fn print_table(outcomes: &[Outcome]) {
     }
 }
 
-/// Draws every run's curves into `<out>/<file>` and writes each history as `<out>/<name>.csv`;
-/// returns the PNG's path.
+/// Draws every run's curves into `<out>/<file>` and writes each history as `<out>/<name>.csv`
+/// (`<out>` was created by [`CompareFlags::load`]); returns the PNG's path.
 pub fn save_outputs(
     outcomes: &[Outcome],
     flags: &CompareFlags,
     file: &str,
     title: &str,
 ) -> nn::Result<PathBuf> {
-    std::fs::create_dir_all(&flags.out).map_err(|e| nn::Error::io("creating", &flags.out, e))?;
     for o in outcomes {
         let slug: String = o
             .name
