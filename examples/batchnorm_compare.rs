@@ -6,6 +6,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
+use common::cli::Positive;
 use common::compare::{print_table, run_all, save_outputs, CompareFlags, Run};
 use nn::mlp::{Activation, Mlp};
 use nn::prelude::*;
@@ -15,7 +16,9 @@ fn main() -> nn::Result<()> {
         "Train a 5x100 ReLU MLP with SGD, with and without BatchNorm, on the same batches",
     );
     let flags = CompareFlags::parse(&mut cli, 5, "out/batchnorm_compare");
-    let lr = cli.get("lr", "F", "SGD learning rate for both runs", 0.1f32);
+    let lr = cli
+        .get("lr", "F", "SGD learning rate for both runs", Positive(0.1))
+        .0;
     cli.finish();
 
     let data = flags.load()?;

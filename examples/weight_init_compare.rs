@@ -7,6 +7,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
+use common::cli::Positive;
 use common::compare::{print_table, run_all, save_outputs, CompareFlags, Run};
 use nn::mlp::{Activation, Mlp};
 use nn::prelude::*;
@@ -16,7 +17,9 @@ fn main() -> nn::Result<()> {
         "Train a 5x100 ReLU MLP with SGD from three weight initialisations: std 0.01, Xavier, He",
     );
     let flags = CompareFlags::parse(&mut cli, 5, "out/weight_init_compare");
-    let lr = cli.get("lr", "F", "SGD learning rate for every run", 0.01f32);
+    let lr = cli
+        .get("lr", "F", "SGD learning rate for every run", Positive(0.01))
+        .0;
     cli.finish();
 
     let data = flags.load()?;

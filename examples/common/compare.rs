@@ -5,6 +5,7 @@ use super::cli::Cli;
 use super::data::{load_data, Data, DataFlags};
 use nn::train::{plot_runs, Evaluation, Trainer};
 use nn::{Layer, Optimizer, Rng, DEFAULT_SEED};
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -27,7 +28,12 @@ impl CompareFlags {
     pub fn parse(cli: &mut Cli, default_epochs: usize, default_out: &str) -> Self {
         let data = DataFlags::parse(cli);
         let epochs = cli.get("epochs", "N", "epochs per run", default_epochs);
-        let batch_size = cli.get("batch-size", "N", "mini-batch size", 100);
+        let batch_size: NonZeroUsize = cli.get(
+            "batch-size",
+            "N",
+            "mini-batch size",
+            NonZeroUsize::new(100).expect("nonzero"),
+        );
         let seed = cli.get(
             "seed",
             "N",
@@ -43,7 +49,7 @@ impl CompareFlags {
         CompareFlags {
             data,
             epochs,
-            batch_size,
+            batch_size: batch_size.get(),
             seed,
             out: PathBuf::from(out),
         }
