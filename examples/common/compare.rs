@@ -3,7 +3,7 @@
 
 use super::cli::Cli;
 use super::data::{load_data, Data, DataFlags};
-use nn::train::{plot_runs, Evaluation, Trainer};
+use nn::train::{plot_runs, Evaluation, History, TrainError, Trainer};
 use nn::{Layer, Optimizer, Rng, DEFAULT_SEED};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -90,6 +90,9 @@ pub struct Outcome {
 }
 
 /// Trains every run on `data` with the same seed and batch order, printing one line per epoch.
+///
+/// A run whose loss diverges (NaN or infinite) is reported and kept, with an empty history and
+/// its test evaluation, so that one unstable configuration does not throw away the others.
 pub fn run_all(runs: Vec<Run>, data: &Data, flags: &CompareFlags) -> nn::Result<Vec<Outcome>> {
     let mut outcomes = Vec::with_capacity(runs.len());
     for run in runs {
@@ -100,7 +103,14 @@ pub fn run_all(runs: Vec<Run>, data: &Data, flags: &CompareFlags) -> nn::Result<
             .batch_size(flags.batch_size)
             .seed(flags.seed);
         let start = Instant::now();
-        let history = trainer.fit(&mut net, &data.train, data.valid())?;
+        let history = match trainer.fit(&mut net, &data.train, data.valid()) {
+            Ok(history) => history,
+            Err(nn::Error::Train(e @ TrainError::NonFiniteLoss { .. })) => {
+                println!("{}: {e}", run.name);
+                History::new()
+            }
+            Err(e) => return Err(e),
+        };
         let seconds = start.elapsed().as_secs_f64();
         let test = trainer.evaluate(&mut net, &data.test)?;
         outcomes.push(Outcome {
