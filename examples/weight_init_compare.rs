@@ -8,7 +8,7 @@
 mod common;
 
 use common::cli::Positive;
-use common::compare::{print_table, run_all, save_outputs, CompareFlags, Run};
+use common::compare::{report, run_all, CompareFlags, Run};
 use nn::mlp::{Activation, Mlp};
 use nn::prelude::*;
 
@@ -43,12 +43,5 @@ fn main() -> nn::Result<()> {
     })
     .collect();
     let outcomes = run_all(runs, &data, &flags)?;
-    print_table(&outcomes);
-    let png = save_outputs(&outcomes, &flags, "weight_init.png", "Weight initialisation")?;
-    println!(
-        "wrote {} and one CSV per run in {}",
-        png.display(),
-        flags.out.display()
-    );
-    Ok(())
+    report(&outcomes, &flags, "weight_init.png", "Weight initialisation")
 }

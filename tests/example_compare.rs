@@ -4,7 +4,7 @@
 #[path = "../examples/common/mod.rs"]
 mod common;
 
-use common::compare::{print_table, run_all, save_outputs, CompareFlags, Run};
+use common::compare::{report, run_all, CompareFlags, Run};
 use common::{Data, DataFlags};
 use nn::prelude::*;
 
@@ -56,9 +56,10 @@ fn a_diverging_run_is_reported_and_the_other_runs_are_kept() {
     assert_eq!(outcomes[0].history.len(), 3);
     assert!(outcomes[1].history.is_empty());
     assert_eq!(outcomes[2].history.len(), 3);
-    print_table(&outcomes);
     std::fs::create_dir_all(&out).unwrap();
-    let png = save_outputs(&outcomes, &flags, "runs.png", "runs");
+    let reported = report(&outcomes, &flags, "runs.png", "runs");
+    let csvs = ["stable.csv", "diverging.csv", "stable_again.csv", "runs.png"].map(|f| out.join(f).is_file());
     std::fs::remove_dir_all(&out).unwrap();
-    png.unwrap();
+    reported.unwrap();
+    assert_eq!(csvs, [true; 4]);
 }

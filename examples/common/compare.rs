@@ -180,3 +180,16 @@ pub fn save_outputs(
     plot_runs(&png, title, &runs)?;
     Ok(png)
 }
+
+/// The end of every comparison example: the table, then the curves and CSVs in `--out`, then
+/// where they went.
+pub fn report(outcomes: &[Outcome], flags: &CompareFlags, file: &str, title: &str) -> nn::Result<()> {
+    print_table(outcomes);
+    let png = save_outputs(outcomes, flags, file, title)?;
+    println!(
+        "wrote {} and one CSV per run in {}",
+        png.display(),
+        flags.out.display()
+    );
+    Ok(())
+}
