@@ -198,7 +198,7 @@ impl<O: Optimizer> Trainer<O> {
     /// Trains `net` on `train`, validating on `valid` after each epoch, and returns one record
     /// per epoch trained.
     ///
-    /// Fails if the training set yields no batch, if early stopping is on without a validation
+    /// Fails if the training set yields no batch, if the validation set is empty, if early stopping is on without a validation
     /// set, if the loss becomes NaN or infinite ([`TrainError::NonFiniteLoss`], naming the epoch
     /// and batch; no step is taken on that loss, so the model keeps the weights that produced it),
     /// or if an optimizer step fails.
@@ -215,6 +215,16 @@ impl<O: Optimizer> Trainer<O> {
                 samples: n,
                 batch_size: self.batch_size,
                 drop_last: self.drop_last,
+            }
+            .into());
+        }
+        // Checked now rather than by `evaluate` after the first epoch has trained.
+        if valid.is_some_and(Dataset::is_empty) {
+            return Err(TrainError::NoBatches {
+                set: "validation",
+                samples: 0,
+                batch_size: self.batch_size,
+                drop_last: false,
             }
             .into());
         }
@@ -423,7 +433,7 @@ pub enum TrainError {
     },
     /// A dataset gives no batch to work on.
     NoBatches {
-        /// "training" or "evaluation".
+        /// "training", "validation" or "evaluation".
         set: &'static str,
         /// Samples in the set.
         samples: usize,
@@ -588,6 +598,17 @@ mod tests {
         assert_eq!(
             err,
             "the training set gives no batch: 0 samples; fix: pass a non-empty dataset"
+        );
+        // An empty validation set fails before any training, not after the first epoch.
+        let before = crate::checkpoint::Snapshot::capture(&mut net);
+        let err = t.fit(&mut net, &data(), Some(&empty)).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "the validation set gives no batch: 0 samples; fix: pass a non-empty dataset"
+        );
+        assert_eq!(
+            before.get("weight"),
+            crate::checkpoint::Snapshot::capture(&mut net).get("weight")
         );
         let err = t.evaluate(&mut net, &empty).unwrap_err().to_string();
         assert!(err.starts_with("the evaluation set gives no batch"), "{err}");
