@@ -170,8 +170,8 @@ impl<O: Optimizer> Trainer<O> {
         self.verbosity(Verbosity::Silent)
     }
 
-    /// For resuming: the number of epochs already trained. `fit` then trains epochs
-    /// `initial_epoch + 1 ..= epochs`, with the shuffles and learning rates those epochs have in
+    /// For resuming: the number of epochs already trained (at most [`Trainer::epochs`], else
+    /// `fit` fails). `fit` then trains epochs `initial_epoch + 1 ..= epochs`, with the shuffles and learning rates those epochs have in
     /// an uninterrupted run. Restore the model (`checkpoint::load`) and the optimizer
     /// ([`Optimizer::load_state`] through [`Trainer::optimizer_mut`]) first; early stopping
     /// starts afresh.
@@ -198,7 +198,7 @@ impl<O: Optimizer> Trainer<O> {
     /// Trains `net` on `train`, validating on `valid` after each epoch, and returns one record
     /// per epoch trained.
     ///
-    /// Fails if the training set yields no batch, if the validation set is empty, if early stopping is on without a validation
+    /// Fails if [`Trainer::initial_epoch`] is beyond the epochs, if the training set yields no batch, if the validation set is empty, if early stopping is on without a validation
     /// set, if the loss becomes NaN or infinite ([`TrainError::NonFiniteLoss`], naming the epoch
     /// and batch; no step is taken on that loss, so the model keeps the weights that produced it),
     /// or if an optimizer step fails.
@@ -215,6 +215,13 @@ impl<O: Optimizer> Trainer<O> {
                 samples: n,
                 batch_size: self.batch_size,
                 drop_last: self.drop_last,
+            }
+            .into());
+        }
+        if self.initial_epoch > self.epochs {
+            return Err(TrainError::ResumedPastTheEnd {
+                initial_epoch: self.initial_epoch,
+                epochs: self.epochs,
             }
             .into());
         }
@@ -444,6 +451,14 @@ pub enum TrainError {
     },
     /// Early stopping was configured but `fit` got no validation set to watch.
     EarlyStoppingWithoutValidation,
+    /// [`Trainer::initial_epoch`] is beyond [`Trainer::epochs`], which counts the epochs already
+    /// done too: there is nothing to train.
+    ResumedPastTheEnd {
+        /// Epochs already done.
+        initial_epoch: usize,
+        /// The total the run should reach.
+        epochs: usize,
+    },
 }
 
 impl fmt::Display for TrainError {
@@ -480,6 +495,15 @@ impl fmt::Display for TrainError {
                     write!(f, "; fix: pass a non-empty dataset")
                 }
             }
+            TrainError::ResumedPastTheEnd {
+                initial_epoch,
+                epochs,
+            } => write!(
+                f,
+                "the run resumes after epoch {initial_epoch} but is set to end at epoch {epochs}; \
+                 fix: `epochs` counts the epochs already done, so set it to the total (above \
+                 {initial_epoch})"
+            ),
             TrainError::EarlyStoppingWithoutValidation => write!(
                 f,
                 "early stopping watches the validation loss, but fit got no validation set; fix: \
@@ -611,6 +635,16 @@ mod tests {
             crate::checkpoint::Snapshot::capture(&mut net).get("weight")
         );
         let err = t.evaluate(&mut net, &empty).unwrap_err().to_string();
+        // Resuming after epoch 5 of a run set to 3 epochs trains nothing: an error, not an
+        // empty history. Resuming a finished run (5 of 5) is a no-op.
+        let mut resumed = Trainer::new(Sgd::new(0.1)).epochs(3).initial_epoch(5).silent();
+        let resume_err = resumed.fit(&mut net, &data(), None).unwrap_err().to_string();
+        assert!(
+            resume_err.contains("resumes after epoch 5 but is set to end at epoch 3"),
+            "{resume_err}"
+        );
+        let mut finished = Trainer::new(Sgd::new(0.1)).epochs(5).initial_epoch(5).silent();
+        assert!(finished.fit(&mut net, &data(), None).unwrap().is_empty());
         assert!(err.starts_with("the evaluation set gives no batch"), "{err}");
         assert_eq!(t.predict(&mut net, &empty).shape(), &[0, 2]);
     }
