@@ -190,7 +190,17 @@ fn run(s: &Settings) -> nn::Result<f32> {
     if s.patience > 0 {
         trainer = trainer.early_stopping(EarlyStopping::new(s.patience));
     }
-    let history = trainer.fit(&mut net, &data.train, data.valid())?;
+    let history = match trainer.fit(&mut net, &data.train, data.valid()) {
+        Ok(history) => history,
+        Err(e) => {
+            // Keep the curve up to the failure (a diverging loss): it shows how the run went.
+            let path = s.out.join("history.csv");
+            if !trainer.history().is_empty() && trainer.history().save_csv(&path).is_ok() {
+                eprintln!("wrote {} (the epochs before the failure)", path.display());
+            }
+            return Err(e);
+        }
+    };
     let test = trainer.evaluate(&mut net, &data.test)?;
 
     let path = |name: &str| -> PathBuf { Path::new(&s.out).join(name) };

@@ -182,6 +182,7 @@ fn a_nan_loss_stops_training_naming_epoch_and_batch() {
     }
     let text = err.to_string();
     assert!(text.contains("epoch 1/3, batch 3/10"), "{text}");
+    assert!(trainer.history().is_empty(), "no epoch was completed");
     assert!(text.contains("lower the learning rate"), "{text}");
 }
 
@@ -189,8 +190,21 @@ fn a_nan_loss_stops_training_naming_epoch_and_batch() {
 fn an_exploding_learning_rate_is_reported_not_trained_on() {
     let data = blobs(200, 3, 1);
     let mut net = Mlp::builder(8, &[16], 3).build(&mut seeded(1));
-    let mut trainer = Trainer::new(Sgd::new(1e30)).epochs(5).batch_size(10).silent();
+    // Two sane epochs, then the rate jumps to 1e29.
+    let mut trainer = Trainer::new(Sgd::new(0.1))
+        .schedule(LrSchedule::StepDecay {
+            every: 2,
+            gamma: 1e30,
+        })
+        .epochs(5)
+        .batch_size(10)
+        .silent();
     let err = trainer.fit(&mut net, &data, None).unwrap_err();
+    // The epochs before the divergence are kept, to be saved or plotted.
+    if let Error::Train(TrainError::NonFiniteLoss { epoch, .. }) = &err {
+        assert!(*epoch > 2, "{err}");
+        assert_eq!(trainer.history().len(), epoch - 1);
+    }
     assert!(
         matches!(err, Error::Train(TrainError::NonFiniteLoss { .. })),
         "{err}"

@@ -3,7 +3,7 @@
 
 use super::cli::Cli;
 use super::data::{load_data, Data, DataFlags};
-use nn::train::{plot_runs, Evaluation, History, TrainError, Trainer};
+use nn::train::{plot_runs, Evaluation, TrainError, Trainer};
 use nn::{Layer, Optimizer, Rng, DEFAULT_SEED};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -91,8 +91,8 @@ pub struct Outcome {
 
 /// Trains every run on `data` with the same seed and batch order, printing one line per epoch.
 ///
-/// A run whose loss diverges (NaN or infinite) is reported and kept, with an empty history and
-/// its test evaluation, so that one unstable configuration does not throw away the others.
+/// A run whose loss diverges (NaN or infinite) is reported and kept, with the epochs it completed
+/// and its test evaluation, so that one unstable configuration does not throw away the others.
 pub fn run_all(runs: Vec<Run>, data: &Data, flags: &CompareFlags) -> nn::Result<Vec<Outcome>> {
     let mut outcomes = Vec::with_capacity(runs.len());
     for run in runs {
@@ -107,7 +107,7 @@ pub fn run_all(runs: Vec<Run>, data: &Data, flags: &CompareFlags) -> nn::Result<
             Ok(history) => history,
             Err(nn::Error::Train(e @ TrainError::NonFiniteLoss { .. })) => {
                 println!("{}: {e}", run.name);
-                History::new()
+                trainer.history().clone()
             }
             Err(e) => return Err(e),
         };

@@ -68,6 +68,8 @@ pub struct Trainer<O: Optimizer> {
     batch: Batch,
     order: Vec<usize>,
     best: Snapshot,
+    /// The epochs of the current or last `fit`, kept when it fails.
+    history: History,
 }
 
 /// The loss and accuracy of a model on a dataset, from [`Trainer::evaluate`].
@@ -105,6 +107,7 @@ impl<O: Optimizer> Trainer<O> {
             batch: Batch::new(),
             order: Vec::new(),
             best: Snapshot::default(),
+            history: History::new(),
         }
     }
 
@@ -190,6 +193,12 @@ impl<O: Optimizer> Trainer<O> {
         &mut self.optimizer
     }
 
+    /// The epochs the last [`Trainer::fit`] completed, also when it failed: after a diverging
+    /// loss, the curve up to the divergence (to save with [`History::save_csv`]).
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
     /// Gives the optimizer back.
     pub fn into_optimizer(self) -> O {
         self.optimizer
@@ -241,7 +250,7 @@ impl<O: Optimizer> Trainer<O> {
         if let Some(es) = &mut self.early_stopping {
             es.reset();
         }
-        let mut history = History::new();
+        self.history = History::new();
         let mut progress = Progress::new(self.verbosity, self.epochs);
         let mut best_epoch = None;
         let decay = self.optimizer.weight_decay() > 0.0;
@@ -299,7 +308,7 @@ impl<O: Optimizer> Trainer<O> {
                 seconds: started.elapsed().as_secs_f64(),
             };
             progress.end_epoch(&record);
-            history.push(record);
+            self.history.push(record);
 
             if let (Some(es), Some(v)) = (&mut self.early_stopping, validation) {
                 match es.observe(epoch + 1, v.loss) {
@@ -320,9 +329,9 @@ impl<O: Optimizer> Trainer<O> {
         }
 
         if let Some(best) = best_epoch {
-            if history.last().map(|r| r.epoch) != Some(best) {
+            if self.history.last().map(|r| r.epoch) != Some(best) {
                 self.best.restore(net)?;
-                let loss = history.records()[best - 1 - self.initial_epoch]
+                let loss = self.history.records()[best - 1 - self.initial_epoch]
                     .valid_loss
                     .unwrap_or(f32::NAN);
                 progress.note(&format!(
@@ -330,7 +339,7 @@ impl<O: Optimizer> Trainer<O> {
                 ));
             }
         }
-        Ok(history)
+        Ok(self.history.clone())
     }
 
     /// The loss and accuracy of `net` on `data`, in Eval mode, in batches of the trainer's batch
