@@ -483,8 +483,9 @@ impl fmt::Display for TrainError {
             } => write!(
                 f,
                 "training diverged: the loss is {loss} at epoch {epoch}/{epochs}, batch \
-                 {batch}/{batches} (learning rate {lr}); fix: lower the learning rate (e.g. to \
+                 {batch}/{batches} (learning rate {}); fix: lower the learning rate (e.g. to \
                  {:e}), or clip gradients with `with_clip_grad_norm`",
+                Readable(*lr),
                 lr / 10.0
             ),
             TrainError::NoBatches {
@@ -523,6 +524,21 @@ impl fmt::Display for TrainError {
 }
 
 impl std::error::Error for TrainError {}
+
+/// A rate as typed when it is of a usual size (`0.5`, `0.001`), in exponent form otherwise
+/// (`1e30` rather than thirty-one digits).
+struct Readable(f32);
+
+impl fmt::Display for Readable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = self.0.abs();
+        if v == 0.0 || !v.is_finite() || (1e-4..1e4).contains(&v) {
+            write!(f, "{}", self.0)
+        } else {
+            write!(f, "{:e}", self.0)
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -673,5 +689,14 @@ mod tests {
             "training diverged: the loss is NaN at epoch 3/15, batch 57/600 (learning rate 0.5); \
              fix: lower the learning rate (e.g. to 5e-2), or clip gradients with `with_clip_grad_norm`"
         );
+        let huge = TrainError::NonFiniteLoss {
+            loss: f32::INFINITY,
+            epoch: 1,
+            epochs: 1,
+            batch: 1,
+            batches: 1,
+            lr: 1e36,
+        };
+        assert!(huge.to_string().contains("(learning rate 1e36)"), "{huge}");
     }
 }
