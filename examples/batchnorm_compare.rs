@@ -6,7 +6,8 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use common::compare::{print_table, run_all, save_outputs, CompareFlags, Run};
+use common::cli::Positive;
+use common::compare::{report, run_all, CompareFlags, Run};
 use nn::mlp::{Activation, Mlp};
 use nn::prelude::*;
 
@@ -15,7 +16,9 @@ fn main() -> nn::Result<()> {
         "Train a 5x100 ReLU MLP with SGD, with and without BatchNorm, on the same batches",
     );
     let flags = CompareFlags::parse(&mut cli, 5, "out/batchnorm_compare");
-    let lr = cli.get("lr", "F", "SGD learning rate for both runs", 0.1f32);
+    let lr = cli
+        .get("lr", "F", "SGD learning rate for both runs", Positive(0.1))
+        .0;
     cli.finish();
 
     let data = flags.load()?;
@@ -36,12 +39,5 @@ fn main() -> nn::Result<()> {
         })
         .collect();
     let outcomes = run_all(runs, &data, &flags)?;
-    print_table(&outcomes);
-    let png = save_outputs(&outcomes, &flags, "batchnorm.png", "BatchNorm")?;
-    println!(
-        "wrote {} and one CSV per run in {}",
-        png.display(),
-        flags.out.display()
-    );
-    Ok(())
+    report(&outcomes, &flags, "batchnorm.png", "BatchNorm")
 }

@@ -7,7 +7,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use common::compare::{print_table, run_all, save_outputs, CompareFlags, Run};
+use common::compare::{report, run_all, CompareFlags, Run};
 use nn::mlp::{Activation, Mlp};
 use nn::prelude::*;
 
@@ -38,12 +38,5 @@ fn main() -> nn::Result<()> {
         })
         .collect();
     let outcomes = run_all(runs, &data, &flags)?;
-    print_table(&outcomes);
-    let png = save_outputs(&outcomes, &flags, "optimizers.png", "Optimizers")?;
-    println!(
-        "wrote {} and one CSV per optimizer in {}",
-        png.display(),
-        flags.out.display()
-    );
-    Ok(())
+    report(&outcomes, &flags, "optimizers.png", "Optimizers")
 }

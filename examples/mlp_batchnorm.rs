@@ -14,7 +14,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use common::cli::Cli;
+use common::cli::{Cli, NonNegative, Positive};
 use nn::prelude::*;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
@@ -88,7 +88,7 @@ fn parse_flags() -> Settings {
         "samples per mini-batch",
         NonZeroUsize::new(100).expect("nonzero"),
     );
-    let lr: Option<f32> = cli.optional(
+    let lr: Option<Positive> = cli.optional(
         "lr",
         "F",
         "learning rate (default: 0.005 for adam/adamw/rmsprop, 0.05 for momentum/nesterov/adagrad, 0.5 for sgd)",
@@ -105,7 +105,12 @@ fn parse_flags() -> Settings {
         "learning-rate schedule (cosine: to 0 over the run; step: x0.1 at each third)",
         &["cosine", "constant", "step"],
     );
-    let weight_decay = cli.get("weight-decay", "F", "L2 weight decay of the optimizer", 0.0f32);
+    let weight_decay = cli.get(
+        "weight-decay",
+        "F",
+        "L2 weight decay of the optimizer",
+        NonNegative(0.0),
+    );
     let patience = cli.get(
         "patience",
         "N",
@@ -116,19 +121,12 @@ fn parse_flags() -> Settings {
     let out: String = cli.get("out", "DIR", "output directory", "out/mlp_batchnorm".to_string());
     let usage = cli.usage();
     cli.finish();
-    let lr = lr.unwrap_or_else(|| default_lr(optimizer));
-    let bad = if !(lr.is_finite() && lr > 0.0) {
-        Some(format!("--lr {lr}: the learning rate must be a positive number"))
-    } else if patience > 0 && data.valid_fraction.value() == 0.0 {
-        Some(
-            "--patience: early stopping watches the validation loss; give --valid-fraction above 0"
-                .to_string(),
-        )
-    } else {
-        None
-    };
-    if let Some(message) = bad {
-        eprintln!("error: {message}\n\n{usage}");
+    let lr = lr.map_or_else(|| default_lr(optimizer), |lr| lr.0);
+    if patience > 0 && data.valid_fraction.value() == 0.0 {
+        eprintln!(
+            "error: --patience: early stopping watches the validation loss; give --valid-fraction \
+             above 0\n\n{usage}"
+        );
         std::process::exit(2);
     }
     Settings {
@@ -138,7 +136,7 @@ fn parse_flags() -> Settings {
         optimizer,
         seed,
         schedule,
-        weight_decay,
+        weight_decay: weight_decay.0,
         patience,
         data,
         out: PathBuf::from(out),
@@ -157,6 +155,8 @@ fn main() {
 }
 
 fn run(s: &Settings) -> nn::Result<f32> {
+    // Now, not after training: a bad --out must not cost the run.
+    nn::fsutil::prepare_output_dir(&s.out)?;
     let mut net = SeedNet::new(&mut seeded(s.seed));
     println!("{}", nn::summary(&mut net, &[1, 784]));
 
@@ -190,10 +190,19 @@ fn run(s: &Settings) -> nn::Result<f32> {
     if s.patience > 0 {
         trainer = trainer.early_stopping(EarlyStopping::new(s.patience));
     }
-    let history = trainer.fit(&mut net, &data.train, data.valid())?;
+    let history = match trainer.fit(&mut net, &data.train, data.valid()) {
+        Ok(history) => history,
+        Err(e) => {
+            // Keep the curve up to the failure (a diverging loss): it shows how the run went.
+            let path = s.out.join("history.csv");
+            if !trainer.history().is_empty() && trainer.history().save_csv(&path).is_ok() {
+                eprintln!("wrote {} (the epochs before the failure)", path.display());
+            }
+            return Err(e);
+        }
+    };
     let test = trainer.evaluate(&mut net, &data.test)?;
 
-    std::fs::create_dir_all(&s.out).map_err(|e| nn::Error::io("creating", &s.out, e))?;
     let path = |name: &str| -> PathBuf { Path::new(&s.out).join(name) };
     let files = [
         path("history.csv"),

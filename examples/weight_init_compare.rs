@@ -7,7 +7,8 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use common::compare::{print_table, run_all, save_outputs, CompareFlags, Run};
+use common::cli::Positive;
+use common::compare::{report, run_all, CompareFlags, Run};
 use nn::mlp::{Activation, Mlp};
 use nn::prelude::*;
 
@@ -16,7 +17,9 @@ fn main() -> nn::Result<()> {
         "Train a 5x100 ReLU MLP with SGD from three weight initialisations: std 0.01, Xavier, He",
     );
     let flags = CompareFlags::parse(&mut cli, 5, "out/weight_init_compare");
-    let lr = cli.get("lr", "F", "SGD learning rate for every run", 0.01f32);
+    let lr = cli
+        .get("lr", "F", "SGD learning rate for every run", Positive(0.01))
+        .0;
     cli.finish();
 
     let data = flags.load()?;
@@ -40,12 +43,5 @@ fn main() -> nn::Result<()> {
     })
     .collect();
     let outcomes = run_all(runs, &data, &flags)?;
-    print_table(&outcomes);
-    let png = save_outputs(&outcomes, &flags, "weight_init.png", "Weight initialisation")?;
-    println!(
-        "wrote {} and one CSV per run in {}",
-        png.display(),
-        flags.out.display()
-    );
-    Ok(())
+    report(&outcomes, &flags, "weight_init.png", "Weight initialisation")
 }

@@ -163,10 +163,12 @@ fn early_stopping_without_a_validation_set_is_an_error() {
 
 #[test]
 fn a_nan_loss_stops_training_naming_epoch_and_batch() {
-    // Sample 25 is NaN: without shuffling, batches of 10 put it in batch 3 of epoch 1.
+    // Sample 25 overflows the first layer to infinity, and batch norm turns that into NaN (a NaN
+    // feature would be refused by the dataset): without shuffling, batches of 10 put it in
+    // batch 3 of epoch 1.
     let good = blobs(100, 3, 1);
     let mut x = good.to_tensor();
-    x[[25, 0]] = f32::NAN;
+    x.index_axis_mut(ndarray::Axis(0), 25).fill(f32::MAX);
     let data = Dataset::from_tensor(x, good.labels().to_vec(), 3).unwrap();
     let mut trainer = Trainer::new(Sgd::new(0.1))
         .epochs(3)
@@ -180,6 +182,7 @@ fn a_nan_loss_stops_training_naming_epoch_and_batch() {
     }
     let text = err.to_string();
     assert!(text.contains("epoch 1/3, batch 3/10"), "{text}");
+    assert!(trainer.history().is_empty(), "no epoch was completed");
     assert!(text.contains("lower the learning rate"), "{text}");
 }
 
@@ -187,8 +190,21 @@ fn a_nan_loss_stops_training_naming_epoch_and_batch() {
 fn an_exploding_learning_rate_is_reported_not_trained_on() {
     let data = blobs(200, 3, 1);
     let mut net = Mlp::builder(8, &[16], 3).build(&mut seeded(1));
-    let mut trainer = Trainer::new(Sgd::new(1e30)).epochs(5).batch_size(10).silent();
+    // Two sane epochs, then the rate jumps to 1e29.
+    let mut trainer = Trainer::new(Sgd::new(0.1))
+        .schedule(LrSchedule::StepDecay {
+            every: 2,
+            gamma: 1e30,
+        })
+        .epochs(5)
+        .batch_size(10)
+        .silent();
     let err = trainer.fit(&mut net, &data, None).unwrap_err();
+    // The epochs before the divergence are kept, to be saved or plotted.
+    if let Error::Train(TrainError::NonFiniteLoss { epoch, .. }) = &err {
+        assert!(*epoch > 2, "{err}");
+        assert_eq!(trainer.history().len(), epoch - 1);
+    }
     assert!(
         matches!(err, Error::Train(TrainError::NonFiniteLoss { .. })),
         "{err}"

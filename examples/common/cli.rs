@@ -11,6 +11,8 @@ pub struct Cli {
     about: &'static str,
     given: Vec<(String, Option<String>)>,
     usage: Vec<String>,
+    /// Every flag a getter asked for, to tell a repeated flag from an unknown one.
+    declared: Vec<String>,
     errors: Vec<String>,
     help: bool,
 }
@@ -33,6 +35,7 @@ impl Cli {
             about,
             given: Vec::new(),
             usage: Vec::new(),
+            declared: Vec::new(),
             errors: Vec::new(),
             help: false,
         };
@@ -57,6 +60,7 @@ impl Cli {
     }
 
     fn take(&mut self, name: &str) -> Option<Option<String>> {
+        self.declared.push(name.to_string());
         let i = self.given.iter().position(|(n, _)| n == name)?;
         Some(self.given.remove(i).1)
     }
@@ -137,17 +141,27 @@ impl Cli {
         )
     }
 
+    /// The first problem with the command line: a bad value, a flag given twice, or an unknown
+    /// flag (the flags left over after every getter has run).
+    pub fn first_error(&mut self) -> Option<&str> {
+        for (name, _) in std::mem::take(&mut self.given) {
+            self.errors.push(if self.declared.contains(&name) {
+                format!("--{name} is given more than once; give it once")
+            } else {
+                format!("unknown flag --{name}")
+            });
+        }
+        self.errors.first().map(String::as_str)
+    }
+
     /// Ends parsing: prints the usage and exits 0 for `--help`; prints the first error and the usage
-    /// and exits 2 for an unknown flag or a bad value. Call after every getter.
+    /// and exits 2 for an unknown or repeated flag or a bad value. Call after every getter.
     pub fn finish(mut self) {
         if self.help {
             println!("{}", self.usage());
             std::process::exit(0);
         }
-        for (name, _) in std::mem::take(&mut self.given) {
-            self.errors.push(format!("unknown flag --{name}"));
-        }
-        if let Some(first) = self.errors.first() {
+        if let Some(first) = self.first_error().map(str::to_string) {
             eprintln!("error: {first}\n\n{}", self.usage());
             std::process::exit(2);
         }
@@ -157,4 +171,46 @@ impl Cli {
 /// `  --name VALUE` padded so that the help texts of all flags start in one column.
 fn flag_column(name: &str, value_name: &str) -> String {
     format!("  {:<22}", format!("--{name} {value_name}"))
+}
+
+/// A flag value that must be a finite number above 0 (a learning rate): checked as the flag is
+/// parsed, so that a bad value is a usage error rather than a panic in the optimizer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Positive(pub f32);
+
+/// A flag value that must be a finite number of at least 0 (a weight decay).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NonNegative(pub f32);
+
+fn parse_number(s: &str, ok: impl Fn(f32) -> bool, what: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if v.is_finite() && ok(v) => Ok(v),
+        _ => Err(format!("expected {what}")),
+    }
+}
+
+impl FromStr for Positive {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_number(s, |v| v > 0.0, "a number above 0, such as 0.001 or 1e-3").map(Positive)
+    }
+}
+
+impl FromStr for NonNegative {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_number(s, |v| v >= 0.0, "a number of at least 0, such as 0 or 1e-4").map(NonNegative)
+    }
+}
+
+impl Display for Positive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Display for NonNegative {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
 }

@@ -3,8 +3,9 @@
 
 use super::cli::Cli;
 use super::data::{load_data, Data, DataFlags};
-use nn::train::{plot_runs, Evaluation, Trainer};
+use nn::train::{plot_runs, Evaluation, TrainError, Trainer};
 use nn::{Layer, Optimizer, Rng, DEFAULT_SEED};
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -27,7 +28,12 @@ impl CompareFlags {
     pub fn parse(cli: &mut Cli, default_epochs: usize, default_out: &str) -> Self {
         let data = DataFlags::parse(cli);
         let epochs = cli.get("epochs", "N", "epochs per run", default_epochs);
-        let batch_size = cli.get("batch-size", "N", "mini-batch size", 100);
+        let batch_size: NonZeroUsize = cli.get(
+            "batch-size",
+            "N",
+            "mini-batch size",
+            NonZeroUsize::new(100).expect("nonzero"),
+        );
         let seed = cli.get(
             "seed",
             "N",
@@ -43,14 +49,16 @@ impl CompareFlags {
         CompareFlags {
             data,
             epochs,
-            batch_size,
+            batch_size: batch_size.get(),
             seed,
             out: PathBuf::from(out),
         }
     }
 
-    /// Loads the data these flags name.
+    /// Checks that `--out` is a writable directory (creating it), then loads the data these
+    /// flags name: a bad `--out` fails at once, not after every run has trained.
     pub fn load(&self) -> nn::Result<Data> {
+        nn::fsutil::prepare_output_dir(&self.out)?;
         load_data(&self.data, self.seed)
     }
 }
@@ -82,6 +90,9 @@ pub struct Outcome {
 }
 
 /// Trains every run on `data` with the same seed and batch order, printing one line per epoch.
+///
+/// A run whose loss diverges (NaN or infinite) is reported and kept, with the epochs it completed
+/// and its test evaluation, so that one unstable configuration does not throw away the others.
 pub fn run_all(runs: Vec<Run>, data: &Data, flags: &CompareFlags) -> nn::Result<Vec<Outcome>> {
     let mut outcomes = Vec::with_capacity(runs.len());
     for run in runs {
@@ -92,7 +103,14 @@ pub fn run_all(runs: Vec<Run>, data: &Data, flags: &CompareFlags) -> nn::Result<
             .batch_size(flags.batch_size)
             .seed(flags.seed);
         let start = Instant::now();
-        let history = trainer.fit(&mut net, &data.train, data.valid())?;
+        let history = match trainer.fit(&mut net, &data.train, data.valid()) {
+            Ok(history) => history,
+            Err(nn::Error::Train(e @ TrainError::NonFiniteLoss { .. })) => {
+                println!("{}: {e}", run.name);
+                trainer.history().clone()
+            }
+            Err(e) => return Err(e),
+        };
         let seconds = start.elapsed().as_secs_f64();
         let test = trainer.evaluate(&mut net, &data.test)?;
         outcomes.push(Outcome {
@@ -134,15 +152,14 @@ pub fn print_table(outcomes: &[Outcome]) {
     }
 }
 
-/// Draws every run's curves into `<out>/<file>` and writes each history as `<out>/<name>.csv`;
-/// returns the PNG's path.
+/// Draws every run's curves into `<out>/<file>` and writes each history as `<out>/<name>.csv`
+/// (`<out>` was created by [`CompareFlags::load`]); returns the PNG's path.
 pub fn save_outputs(
     outcomes: &[Outcome],
     flags: &CompareFlags,
     file: &str,
     title: &str,
 ) -> nn::Result<PathBuf> {
-    std::fs::create_dir_all(&flags.out).map_err(|e| nn::Error::io("creating", &flags.out, e))?;
     for o in outcomes {
         let slug: String = o
             .name
@@ -162,4 +179,17 @@ pub fn save_outputs(
         outcomes.iter().map(|o| (o.name.as_str(), &o.history)).collect();
     plot_runs(&png, title, &runs)?;
     Ok(png)
+}
+
+/// The end of every comparison example: the table, then the curves and CSVs in `--out`, then
+/// where they went.
+pub fn report(outcomes: &[Outcome], flags: &CompareFlags, file: &str, title: &str) -> nn::Result<()> {
+    print_table(outcomes);
+    let png = save_outputs(outcomes, flags, file, title)?;
+    println!(
+        "wrote {} and one CSV per run in {}",
+        png.display(),
+        flags.out.display()
+    );
+    Ok(())
 }

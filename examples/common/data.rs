@@ -18,7 +18,7 @@ pub struct DataFlags {
     pub dataset: &'static str,
     /// A directory holding the four IDX files; overrides `MNIST_DIR` / `FASHION_MNIST_DIR`.
     pub data_dir: Option<PathBuf>,
-    /// Where downloads are cached; overrides `NN_CACHE_DIR`.
+    /// The directory downloads are cached in (itself, not a parent: `NN_CACHE_DIR` names a parent).
     pub cache_dir: Option<PathBuf>,
     /// The share of the training set held out for validation.
     pub valid_fraction: Fraction,
@@ -36,7 +36,7 @@ impl DataFlags {
         let cache_dir = cli.optional(
             "cache-dir",
             "DIR",
-            "where downloads are cached (overrides NN_CACHE_DIR; default ./data/<dataset>)",
+            "directory the downloads are cached in (default: $NN_CACHE_DIR/MNIST, else ./data/MNIST; FashionMNIST for fashion-mnist)",
         );
         let valid_fraction = cli.get(
             "valid-fraction",

@@ -274,24 +274,22 @@ impl View for &F32Bytes {
     }
 }
 
-/// Every tensor of `model`, parameters then buffers, in visiting order.
-fn collect_model(model: &mut (impl Layer + ?Sized)) -> Vec<(String, F32Bytes)> {
+/// `f` of every tensor of `model` with its name, parameters then buffers, in visiting order.
+fn map_tensors<T>(model: &mut (impl Layer + ?Sized), mut f: impl FnMut(&Tensor) -> T) -> Vec<(String, T)> {
     let mut out = Vec::new();
-    for_each_param(model, |name, p| {
-        out.push((name.to_string(), F32Bytes::new(p.value)))
-    });
-    for_each_buffer(model, |name, t| out.push((name.to_string(), F32Bytes::new(t))));
+    for_each_param(model, |name, p| out.push((name.to_string(), f(p.value))));
+    for_each_buffer(model, |name, t| out.push((name.to_string(), f(t))));
     out
 }
 
-/// The names and shapes of `model`'s tensors, parameters then buffers, in visiting order.
+/// Every tensor of `model` as bytes to encode.
+fn collect_model(model: &mut (impl Layer + ?Sized)) -> Vec<(String, F32Bytes)> {
+    map_tensors(model, F32Bytes::new)
+}
+
+/// The names and shapes of `model`'s tensors.
 fn model_shapes(model: &mut (impl Layer + ?Sized)) -> Vec<(String, Vec<usize>)> {
-    let mut out = Vec::new();
-    for_each_param(model, |name, p| {
-        out.push((name.to_string(), p.value.shape().to_vec()))
-    });
-    for_each_buffer(model, |name, t| out.push((name.to_string(), t.shape().to_vec())));
-    out
+    map_tensors(model, |t| t.shape().to_vec())
 }
 
 fn check_unique<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<(), CheckpointError> {

@@ -55,6 +55,45 @@ pub fn atomic_write_bytes(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
     atomic_write(path, |w| w.write_all(bytes))
 }
 
+/// Makes sure `dir` is a directory that files can be written into, creating it and its parents
+/// if needed. Call it before long work whose results go there: a mistyped or unwritable output
+/// path then fails at once instead of after the work, whose results would be lost.
+///
+/// Fails, naming `dir`, if it exists but is not a directory, cannot be created, or refuses a
+/// new file (checked by creating and removing an empty hidden file in it).
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("nn-doc-outdir-{}", std::process::id()));
+/// nn_core::fsutil::prepare_output_dir(dir.join("run1"))?;
+/// assert!(dir.join("run1").is_dir());
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), nn_core::Error>(())
+/// ```
+pub fn prepare_output_dir(dir: impl AsRef<Path>) -> Result<()> {
+    let dir = dir.as_ref();
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::io(
+            "using as output directory",
+            dir,
+            io::Error::new(
+                io::ErrorKind::NotADirectory,
+                "it is a file, not a directory; fix: name a directory (new or existing), or move \
+                 the file away",
+            ),
+        ));
+    }
+    fs::create_dir_all(dir).map_err(|e| Error::io("creating output directory", dir, e))?;
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let probe = dir.join(format!(".nn-write-test-{}-{n}", std::process::id()));
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(|e| Error::io("creating a file in output directory", dir, e))?;
+    let _ = fs::remove_file(&probe);
+    Ok(())
+}
+
 /// Creates a new, uniquely named temporary file in `path`'s directory. Same directory, so that
 /// the final rename stays within one file system and is atomic.
 fn create_temp_beside(path: &Path) -> Result<(PathBuf, File)> {
@@ -163,6 +202,31 @@ pub(crate) mod tests {
         assert!(err.to_string().contains("out.txt"), "{err}");
         assert_eq!(fs::read(&path).unwrap(), b"old");
         assert_eq!(dir.entries(), ["out.txt"]);
+    }
+
+    #[test]
+    fn an_output_dir_is_created_and_a_file_in_its_place_is_an_error() {
+        let dir = TempDir::new("outdir");
+        let out = dir.join("a/b");
+        prepare_output_dir(&out).unwrap();
+        assert!(out.is_dir());
+        assert!(
+            fs::read_dir(&out).unwrap().next().is_none(),
+            "the probe file is left behind"
+        );
+        prepare_output_dir(&out).unwrap();
+
+        let file = dir.join("file.txt");
+        atomic_write_bytes(&file, b"keep me").unwrap();
+        let err = prepare_output_dir(&file).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("file.txt") && msg.contains("not a directory"),
+            "{msg}"
+        );
+        assert_eq!(fs::read(&file).unwrap(), b"keep me");
+        let err = prepare_output_dir(file.join("sub")).unwrap_err();
+        assert!(err.to_string().contains("file.txt"), "{err}");
     }
 
     #[test]

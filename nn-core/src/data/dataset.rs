@@ -65,13 +65,24 @@ impl Dataset {
     }
 
     /// A dataset of `f32` features (sample after sample, each `feature_shape` row-major), used as
-    /// they are: for synthetic problems.
+    /// they are: for synthetic problems. Fails on a NaN or infinite feature, which would
+    /// otherwise surface much later as a "training diverged" error that blames the learning rate.
     pub fn from_f32(
         features: Vec<f32>,
         feature_shape: &[usize],
         labels: Vec<usize>,
         classes: usize,
     ) -> Result<Self> {
+        if let Some(i) = features.iter().position(|v| !v.is_finite()) {
+            let per_sample = feature_shape.iter().product::<usize>().max(1);
+            return Err(invalid(format!(
+                "feature {} of sample {} is {}; fix: remove or impute non-finite values before \
+                 building the dataset",
+                i % per_sample,
+                i / per_sample,
+                features[i]
+            )));
+        }
         Self::new(
             features.len(),
             Features::F32(features),
@@ -494,6 +505,12 @@ mod tests {
             .to_string();
         assert!(err.contains("label 3 at position 2"), "{err}");
         assert!(Dataset::from_f32(vec![], &[0], vec![], 1).is_err());
+        let err = Dataset::from_f32(vec![0.0, 1.0, 2.0, f32::NAN], &[2], vec![0, 1], 2)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("feature 1 of sample 1 is NaN"), "{err}");
+        let inf = Tensor::from_elem(IxDyn(&[2, 2]), f32::INFINITY);
+        assert!(Dataset::from_tensor(inf, vec![0, 1], 2).is_err());
         let d = Dataset::from_tensor(Tensor::zeros(IxDyn(&[4, 2, 2])), vec![0, 1, 0, 1], 2).unwrap();
         assert_eq!(
             (d.len(), d.feature_shape(), d.feature_len(), d.classes()),

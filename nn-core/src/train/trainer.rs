@@ -68,6 +68,8 @@ pub struct Trainer<O: Optimizer> {
     batch: Batch,
     order: Vec<usize>,
     best: Snapshot,
+    /// The epochs of the current or last `fit`, kept when it fails.
+    history: History,
 }
 
 /// The loss and accuracy of a model on a dataset, from [`Trainer::evaluate`].
@@ -105,6 +107,7 @@ impl<O: Optimizer> Trainer<O> {
             batch: Batch::new(),
             order: Vec::new(),
             best: Snapshot::default(),
+            history: History::new(),
         }
     }
 
@@ -170,8 +173,8 @@ impl<O: Optimizer> Trainer<O> {
         self.verbosity(Verbosity::Silent)
     }
 
-    /// For resuming: the number of epochs already trained. `fit` then trains epochs
-    /// `initial_epoch + 1 ..= epochs`, with the shuffles and learning rates those epochs have in
+    /// For resuming: the number of epochs already trained (at most [`Trainer::epochs`], else
+    /// `fit` fails). `fit` then trains epochs `initial_epoch + 1 ..= epochs`, with the shuffles and learning rates those epochs have in
     /// an uninterrupted run. Restore the model (`checkpoint::load`) and the optimizer
     /// ([`Optimizer::load_state`] through [`Trainer::optimizer_mut`]) first; early stopping
     /// starts afresh.
@@ -190,6 +193,12 @@ impl<O: Optimizer> Trainer<O> {
         &mut self.optimizer
     }
 
+    /// The epochs the last [`Trainer::fit`] completed, also when it failed: after a diverging
+    /// loss, the curve up to the divergence (to save with [`History::save_csv`]).
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
     /// Gives the optimizer back.
     pub fn into_optimizer(self) -> O {
         self.optimizer
@@ -198,7 +207,7 @@ impl<O: Optimizer> Trainer<O> {
     /// Trains `net` on `train`, validating on `valid` after each epoch, and returns one record
     /// per epoch trained.
     ///
-    /// Fails if the training set yields no batch, if early stopping is on without a validation
+    /// Fails if [`Trainer::initial_epoch`] is beyond the epochs, if the training set yields no batch, if the validation set is empty, if early stopping is on without a validation
     /// set, if the loss becomes NaN or infinite ([`TrainError::NonFiniteLoss`], naming the epoch
     /// and batch; no step is taken on that loss, so the model keeps the weights that produced it),
     /// or if an optimizer step fails.
@@ -218,13 +227,30 @@ impl<O: Optimizer> Trainer<O> {
             }
             .into());
         }
+        if self.initial_epoch > self.epochs {
+            return Err(TrainError::ResumedPastTheEnd {
+                initial_epoch: self.initial_epoch,
+                epochs: self.epochs,
+            }
+            .into());
+        }
+        // Checked now rather than by `evaluate` after the first epoch has trained.
+        if valid.is_some_and(Dataset::is_empty) {
+            return Err(TrainError::NoBatches {
+                set: "validation",
+                samples: 0,
+                batch_size: self.batch_size,
+                drop_last: false,
+            }
+            .into());
+        }
         if self.early_stopping.is_some() && valid.is_none() {
             return Err(TrainError::EarlyStoppingWithoutValidation.into());
         }
         if let Some(es) = &mut self.early_stopping {
             es.reset();
         }
-        let mut history = History::new();
+        self.history = History::new();
         let mut progress = Progress::new(self.verbosity, self.epochs);
         let mut best_epoch = None;
         let decay = self.optimizer.weight_decay() > 0.0;
@@ -282,7 +308,7 @@ impl<O: Optimizer> Trainer<O> {
                 seconds: started.elapsed().as_secs_f64(),
             };
             progress.end_epoch(&record);
-            history.push(record);
+            self.history.push(record);
 
             if let (Some(es), Some(v)) = (&mut self.early_stopping, validation) {
                 match es.observe(epoch + 1, v.loss) {
@@ -303,9 +329,9 @@ impl<O: Optimizer> Trainer<O> {
         }
 
         if let Some(best) = best_epoch {
-            if history.last().map(|r| r.epoch) != Some(best) {
+            if self.history.last().map(|r| r.epoch) != Some(best) {
                 self.best.restore(net)?;
-                let loss = history.records()[best - 1 - self.initial_epoch]
+                let loss = self.history.records()[best - 1 - self.initial_epoch]
                     .valid_loss
                     .unwrap_or(f32::NAN);
                 progress.note(&format!(
@@ -313,7 +339,7 @@ impl<O: Optimizer> Trainer<O> {
                 ));
             }
         }
-        Ok(history)
+        Ok(self.history.clone())
     }
 
     /// The loss and accuracy of `net` on `data`, in Eval mode, in batches of the trainer's batch
@@ -423,7 +449,7 @@ pub enum TrainError {
     },
     /// A dataset gives no batch to work on.
     NoBatches {
-        /// "training" or "evaluation".
+        /// "training", "validation" or "evaluation".
         set: &'static str,
         /// Samples in the set.
         samples: usize,
@@ -434,6 +460,14 @@ pub enum TrainError {
     },
     /// Early stopping was configured but `fit` got no validation set to watch.
     EarlyStoppingWithoutValidation,
+    /// [`Trainer::initial_epoch`] is beyond [`Trainer::epochs`], which counts the epochs already
+    /// done too: there is nothing to train.
+    ResumedPastTheEnd {
+        /// Epochs already done.
+        initial_epoch: usize,
+        /// The total the run should reach.
+        epochs: usize,
+    },
 }
 
 impl fmt::Display for TrainError {
@@ -449,8 +483,9 @@ impl fmt::Display for TrainError {
             } => write!(
                 f,
                 "training diverged: the loss is {loss} at epoch {epoch}/{epochs}, batch \
-                 {batch}/{batches} (learning rate {lr}); fix: lower the learning rate (e.g. to \
+                 {batch}/{batches} (learning rate {}); fix: lower the learning rate (e.g. to \
                  {:e}), or clip gradients with `with_clip_grad_norm`",
+                Readable(*lr),
                 lr / 10.0
             ),
             TrainError::NoBatches {
@@ -470,6 +505,15 @@ impl fmt::Display for TrainError {
                     write!(f, "; fix: pass a non-empty dataset")
                 }
             }
+            TrainError::ResumedPastTheEnd {
+                initial_epoch,
+                epochs,
+            } => write!(
+                f,
+                "the run resumes after epoch {initial_epoch} but is set to end at epoch {epochs}; \
+                 fix: `epochs` counts the epochs already done, so set it to the total (above \
+                 {initial_epoch})"
+            ),
             TrainError::EarlyStoppingWithoutValidation => write!(
                 f,
                 "early stopping watches the validation loss, but fit got no validation set; fix: \
@@ -480,6 +524,21 @@ impl fmt::Display for TrainError {
 }
 
 impl std::error::Error for TrainError {}
+
+/// A rate as typed when it is of a usual size (`0.5`, `0.001`), in exponent form otherwise
+/// (`1e30` rather than thirty-one digits).
+struct Readable(f32);
+
+impl fmt::Display for Readable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = self.0.abs();
+        if v == 0.0 || !v.is_finite() || (1e-4..1e4).contains(&v) {
+            write!(f, "{}", self.0)
+        } else {
+            write!(f, "{:e}", self.0)
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -589,7 +648,28 @@ mod tests {
             err,
             "the training set gives no batch: 0 samples; fix: pass a non-empty dataset"
         );
+        // An empty validation set fails before any training, not after the first epoch.
+        let before = crate::checkpoint::Snapshot::capture(&mut net);
+        let err = t.fit(&mut net, &data(), Some(&empty)).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "the validation set gives no batch: 0 samples; fix: pass a non-empty dataset"
+        );
+        assert_eq!(
+            before.get("weight"),
+            crate::checkpoint::Snapshot::capture(&mut net).get("weight")
+        );
         let err = t.evaluate(&mut net, &empty).unwrap_err().to_string();
+        // Resuming after epoch 5 of a run set to 3 epochs trains nothing: an error, not an
+        // empty history. Resuming a finished run (5 of 5) is a no-op.
+        let mut resumed = Trainer::new(Sgd::new(0.1)).epochs(3).initial_epoch(5).silent();
+        let resume_err = resumed.fit(&mut net, &data(), None).unwrap_err().to_string();
+        assert!(
+            resume_err.contains("resumes after epoch 5 but is set to end at epoch 3"),
+            "{resume_err}"
+        );
+        let mut finished = Trainer::new(Sgd::new(0.1)).epochs(5).initial_epoch(5).silent();
+        assert!(finished.fit(&mut net, &data(), None).unwrap().is_empty());
         assert!(err.starts_with("the evaluation set gives no batch"), "{err}");
         assert_eq!(t.predict(&mut net, &empty).shape(), &[0, 2]);
     }
@@ -609,5 +689,14 @@ mod tests {
             "training diverged: the loss is NaN at epoch 3/15, batch 57/600 (learning rate 0.5); \
              fix: lower the learning rate (e.g. to 5e-2), or clip gradients with `with_clip_grad_norm`"
         );
+        let huge = TrainError::NonFiniteLoss {
+            loss: f32::INFINITY,
+            epoch: 1,
+            epochs: 1,
+            batch: 1,
+            batches: 1,
+            lr: 1e36,
+        };
+        assert!(huge.to_string().contains("(learning rate 1e36)"), "{huge}");
     }
 }
