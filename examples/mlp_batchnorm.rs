@@ -52,7 +52,8 @@ impl SeedNet {
 /// BatchNorm keeps each layer's inputs normalised whatever the weights' scale, so this network
 /// trains stably at five times the usual rates, and with the rate annealed by the cosine
 /// schedule it generalises better than at the usual rates: on the 10k MNIST subset, eight seeds
-/// gave 95.6% mean test accuracy (Adam 5e-3, cosine) against 94.6% (Adam 1e-3, constant).
+/// gave 95.6% mean test accuracy with Adam 5e-3 and cosine (README), and seeds 4321, 1 and 2
+/// gave 95.1%, 94.9% and 94.4% with Adam 1e-3 at a constant rate.
 /// Five times `common::default_lr`, written out so that it prints as typed.
 fn default_lr(optimizer: &str) -> f32 {
     match optimizer {
