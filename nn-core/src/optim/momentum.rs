@@ -19,9 +19,12 @@ pub struct Momentum {
     rule: MomentumRule,
 }
 
+/// The velocity update shared by [`Momentum`] and, with `nesterov`, by
+/// [`Nesterov`](super::Nesterov): the two differ only in how the velocity moves the weights.
 #[derive(Clone, Debug)]
-struct MomentumRule {
-    momentum: f32,
+pub(super) struct MomentumRule {
+    pub(super) momentum: f32,
+    pub(super) nesterov: bool,
 }
 
 impl Momentum {
@@ -32,7 +35,10 @@ impl Momentum {
     pub fn new(lr: f32) -> Self {
         Momentum {
             core: Core::new("Momentum", lr),
-            rule: MomentumRule { momentum: 0.9 },
+            rule: MomentumRule {
+                momentum: 0.9,
+                nesterov: false,
+            },
         }
     }
 
@@ -51,9 +57,19 @@ impl Momentum {
     }
 }
 
+impl MomentumRule {
+    fn name(&self) -> &'static str {
+        if self.nesterov {
+            "Nesterov"
+        } else {
+            "Momentum"
+        }
+    }
+}
+
 impl Rule for MomentumRule {
     fn algorithm(&self) -> &'static str {
-        "Momentum"
+        self.name()
     }
     fn slots(&self) -> &'static [&'static str] {
         &["velocity"]
@@ -64,25 +80,33 @@ impl Rule for MomentumRule {
     fn hyper(&self, name: &str) -> f32 {
         match name {
             "momentum" => self.momentum,
-            _ => unreachable!("Momentum has no hyper-parameter `{name}`"),
+            _ => unreachable!("{} has no hyper-parameter `{name}`", self.name()),
         }
     }
     fn set_hyper(&mut self, name: &str, value: f32) -> Result<(), String> {
         match name {
             "momentum" => self.momentum = check_unit(name, value)?,
-            _ => return Err(format!("Momentum has no hyper-parameter `{name}`")),
+            _ => return Err(format!("{} has no hyper-parameter `{name}`", self.name())),
         }
         Ok(())
     }
     fn update(&self, u: Update<'_>) {
         let (lr, eff, m) = (u.lr, u.grad_fn, self.momentum);
         let [v] = u.slots else {
-            unreachable!("Momentum has one slot")
+            unreachable!("{} has one slot", self.name())
         };
-        Zip::from(u.value).and(u.grad).and(v).for_each(|w, &g, v| {
-            *v = m * *v - lr * eff.at(g, *w);
-            *w += *v;
-        });
+        if self.nesterov {
+            Zip::from(u.value).and(u.grad).and(v).for_each(|w, &g, v| {
+                let v_prev = *v;
+                *v = m * v_prev - lr * eff.at(g, *w);
+                *w += -m * v_prev + (1.0 + m) * *v;
+            });
+        } else {
+            Zip::from(u.value).and(u.grad).and(v).for_each(|w, &g, v| {
+                *v = m * *v - lr * eff.at(g, *w);
+                *w += *v;
+            });
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Nesterov accelerated gradient, in the seed's formulation.
 
-use super::{check_unit, expect_valid, optimizer_common, Core, Rule, Update};
-use ndarray::Zip;
+use super::momentum::MomentumRule;
+use super::{expect_valid, optimizer_common, Core, Rule};
 
 /// Nesterov accelerated gradient:
 /// `v_prev = v; v = momentum * v - lr * g; theta += -momentum * v_prev + (1 + momentum) * v`.
@@ -17,12 +17,7 @@ use ndarray::Zip;
 #[derive(Clone, Debug)]
 pub struct Nesterov {
     core: Core,
-    rule: NesterovRule,
-}
-
-#[derive(Clone, Debug)]
-struct NesterovRule {
-    momentum: f32,
+    rule: MomentumRule,
 }
 
 impl Nesterov {
@@ -33,7 +28,10 @@ impl Nesterov {
     pub fn new(lr: f32) -> Self {
         Nesterov {
             core: Core::new("Nesterov", lr),
-            rule: NesterovRule { momentum: 0.9 },
+            rule: MomentumRule {
+                momentum: 0.9,
+                nesterov: true,
+            },
         }
     }
 
@@ -49,42 +47,6 @@ impl Nesterov {
     /// The momentum coefficient.
     pub fn momentum(&self) -> f32 {
         self.rule.momentum
-    }
-}
-
-impl Rule for NesterovRule {
-    fn algorithm(&self) -> &'static str {
-        "Nesterov"
-    }
-    fn slots(&self) -> &'static [&'static str] {
-        &["velocity"]
-    }
-    fn hyper_names(&self) -> &'static [&'static str] {
-        &["momentum"]
-    }
-    fn hyper(&self, name: &str) -> f32 {
-        match name {
-            "momentum" => self.momentum,
-            _ => unreachable!("Nesterov has no hyper-parameter `{name}`"),
-        }
-    }
-    fn set_hyper(&mut self, name: &str, value: f32) -> Result<(), String> {
-        match name {
-            "momentum" => self.momentum = check_unit(name, value)?,
-            _ => return Err(format!("Nesterov has no hyper-parameter `{name}`")),
-        }
-        Ok(())
-    }
-    fn update(&self, u: Update<'_>) {
-        let (lr, eff, m) = (u.lr, u.grad_fn, self.momentum);
-        let [v] = u.slots else {
-            unreachable!("Nesterov has one slot")
-        };
-        Zip::from(u.value).and(u.grad).and(v).for_each(|w, &g, v| {
-            let v_prev = *v;
-            *v = m * v_prev - lr * eff.at(g, *w);
-            *w += -m * v_prev + (1.0 + m) * *v;
-        });
     }
 }
 
