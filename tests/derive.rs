@@ -646,7 +646,7 @@ fn loss(net: &mut Net, x: &Tensor, r: &Tensor) -> f64 {
 /// Adds `delta` to element `index` of the parameter called `name`.
 fn nudge(net: &mut Net, name: &str, index: usize, delta: f32) {
     let mut found = false;
-    for_each_param(net, |n, p| {
+    for_each_param(net, |n, mut p| {
         if n == name {
             p.value.as_slice_mut().expect("contiguous parameter")[index] += delta;
             found = true;

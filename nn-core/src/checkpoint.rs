@@ -8,9 +8,10 @@
 //!
 //! [safetensors]: https://huggingface.co/docs/safetensors
 
+use crate::error::{Error, Result};
 use crate::fsutil::atomic_write_bytes;
 use crate::layer::{for_each_buffer, for_each_param, Layer};
-use crate::{Error, Result, Tensor};
+use crate::tensor::{Tensor, TensorView, TensorViewMut};
 use safetensors::tensor::{Dtype, Metadata, SafeTensors, View};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -245,7 +246,7 @@ struct F32Bytes {
 }
 
 impl F32Bytes {
-    fn new(t: &Tensor) -> Self {
+    fn new(t: TensorView<'_>) -> Self {
         let mut bytes = Vec::with_capacity(t.len() * 4);
         // `iter` walks in logical row-major order whatever the memory layout, which is the order
         // safetensors specifies.
@@ -275,10 +276,13 @@ impl View for &F32Bytes {
 }
 
 /// `f` of every tensor of `model` with its name, parameters then buffers, in visiting order.
-fn map_tensors<T>(model: &mut (impl Layer + ?Sized), mut f: impl FnMut(&Tensor) -> T) -> Vec<(String, T)> {
+fn map_tensors<T>(
+    model: &mut (impl Layer + ?Sized),
+    mut f: impl FnMut(TensorView<'_>) -> T,
+) -> Vec<(String, T)> {
     let mut out = Vec::new();
-    for_each_param(model, |name, p| out.push((name.to_string(), f(p.value))));
-    for_each_buffer(model, |name, t| out.push((name.to_string(), f(t))));
+    for_each_param(model, |name, p| out.push((name.to_string(), f(p.value.view()))));
+    for_each_buffer(model, |name, t| out.push((name.to_string(), f(t.view()))));
     out
 }
 
@@ -413,7 +417,7 @@ fn compare(model: &[(String, Vec<usize>)], stored: &HashMap<&str, Stored<'_>>) -
     problems
 }
 
-fn copy_le_f32(src: &[u8], dst: &mut Tensor) {
+fn copy_le_f32(src: &[u8], mut dst: TensorViewMut<'_>) {
     // Shapes were checked, so the byte count is exactly 4 per element.
     for (d, c) in dst.iter_mut().zip(src.chunks_exact(4)) {
         *d = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
@@ -445,7 +449,7 @@ fn decode_into(model: &mut (impl Layer + ?Sized), bytes: &[u8], path: &Path) -> 
         });
     }
     // Everything matched, so every lookup below succeeds and the whole model is written.
-    let mut write = |name: &str, t: &mut Tensor| {
+    let mut write = |name: &str, t: TensorViewMut<'_>| {
         if let Some(v) = views.get(name) {
             copy_le_f32(v.data(), t);
         }
@@ -478,16 +482,16 @@ impl Snapshot {
     pub fn recapture(&mut self, model: &mut (impl Layer + ?Sized)) {
         let mut i = 0;
         let tensors = &mut self.tensors;
-        let mut take = |name: &str, t: &Tensor| {
+        let mut take = |name: &str, t: TensorView<'_>| {
             match tensors.get_mut(i) {
-                Some((n, stored)) if n == name && stored.shape() == t.shape() => stored.assign(t),
-                Some(slot) => *slot = (name.to_string(), t.clone()),
-                None => tensors.push((name.to_string(), t.clone())),
+                Some((n, stored)) if n == name && stored.shape() == t.shape() => stored.assign(&t),
+                Some(slot) => *slot = (name.to_string(), t.to_owned()),
+                None => tensors.push((name.to_string(), t.to_owned())),
             }
             i += 1;
         };
-        for_each_param(model, |name, p| take(name, p.value));
-        for_each_buffer(model, |name, t| take(name, t));
+        for_each_param(model, |name, p| take(name, p.value.view()));
+        for_each_buffer(model, |name, t| take(name, t.view()));
         tensors.truncate(i);
     }
 
@@ -513,7 +517,7 @@ impl Snapshot {
         if !problems.is_empty() {
             return Err(CheckpointError::Mismatch { path: None, problems }.into());
         }
-        let mut write = |name: &str, t: &mut Tensor| {
+        let mut write = |name: &str, mut t: TensorViewMut<'_>| {
             if let Some(s) = by_name.get(name) {
                 t.assign(s);
             }
@@ -559,7 +563,7 @@ mod tests {
 
     impl Probe {
         fn new(inputs: usize, outputs: usize, seed: u64) -> Self {
-            let mut rng = crate::seeded(seed);
+            let mut rng = crate::rng::seeded(seed);
             let mut draw = |shape: &[usize]| Tensor::from_shape_fn(shape, |_| rng.random_range(-1.0..1.0));
             Probe {
                 w: draw(&[inputs, outputs]),
@@ -608,14 +612,14 @@ mod tests {
         Tensor::from_shape_fn(vec![5, 3], |ix| (ix[0] as f32 - 2.0) * 0.37 + ix[1] as f32 * 0.11)
     }
 
-    fn bits(t: &Tensor) -> Vec<u32> {
+    fn bits(t: TensorView<'_>) -> Vec<u32> {
         t.iter().map(|v| v.to_bits()).collect()
     }
 
     fn all_bits(model: &mut impl Layer) -> Vec<(String, Vec<u32>)> {
         let mut out = Vec::new();
-        for_each_param(model, |n, p| out.push((n.to_string(), bits(p.value))));
-        for_each_buffer(model, |n, t| out.push((n.to_string(), bits(t))));
+        for_each_param(model, |n, p| out.push((n.to_string(), bits(p.value.view()))));
+        for_each_buffer(model, |n, t| out.push((n.to_string(), bits(t.view()))));
         out
     }
 
@@ -643,7 +647,7 @@ mod tests {
         assert_eq!(all_bits(&mut saved), all_bits(&mut loaded));
         let a = saved.forward(input(), Mode::Eval);
         let b = loaded.forward(input(), Mode::Eval);
-        assert_eq!(bits(&a), bits(&b));
+        assert_eq!(bits(a.view()), bits(b.view()));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Writing files so that a crash or a full disk never leaves a half-written file under the final
 //! name: write a temporary file in the same directory, flush it to disk, then rename it into place.
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};

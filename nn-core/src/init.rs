@@ -3,7 +3,8 @@
 //! Every scheme draws `N(0, std)` samples from an RNG the caller seeded, so two runs with one
 //! seed give bit-identical weights. Biases start at zero (see [`crate::layers::Linear`]).
 
-use crate::{Rng, Tensor};
+use crate::rng::Rng;
+use crate::tensor::Tensor;
 use ndarray::IxDyn;
 use rand::Rng as _;
 use rand_distr::StandardNormal;
@@ -60,7 +61,7 @@ impl Init {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seeded;
+    use crate::rng::seeded;
 
     #[test]
     fn std_follows_the_seed_formulas() {

@@ -4,7 +4,7 @@
 //! `forward` and `backward` by value, so a layer may reuse the buffer it is handed (an activation
 //! can work in place) instead of allocating a new one every step.
 
-use crate::Tensor;
+use crate::tensor::{Tensor, TensorViewMut};
 use std::cell::RefCell;
 use std::fmt::Write as _;
 
@@ -38,18 +38,20 @@ impl ParamKind {
 }
 
 /// One trainable parameter as a visitor sees it: its value, the gradient the last backward left,
-/// and its kind.
+/// and its kind. Both are views: a visitor may change the numbers but not the shape, so a layer
+/// can rely on the shapes it built its parameters with.
 pub struct Param<'a> {
     /// The parameter's current value.
-    pub value: &'a mut Tensor,
-    /// The gradient of the loss with respect to `value`, written by the last backward.
-    pub grad: &'a mut Tensor,
+    pub value: TensorViewMut<'a>,
+    /// The gradient of the loss with respect to `value`, written by the last backward; always the
+    /// shape of `value`.
+    pub grad: TensorViewMut<'a>,
     /// Whether it is a weight, a bias or a normalisation parameter.
     pub kind: ParamKind,
 }
 
 type ParamFn<'a> = &'a mut dyn FnMut(&str, Param<'_>);
-type BufferFn<'a> = &'a mut dyn FnMut(&str, &mut Tensor);
+type BufferFn<'a> = &'a mut dyn FnMut(&str, TensorViewMut<'_>);
 
 /// Walks a layer tree and hands every parameter and buffer to callbacks under its full
 /// hierarchical name (`fc1.weight`, `block.bn.running_mean`, `layers.3.bias`).
@@ -119,22 +121,39 @@ impl<'a> Visitor<'a> {
         }
     }
 
-    /// Reports a trainable parameter named `name` within the current layer.
+    /// Reports a trainable parameter named `name` within the current layer. The visitor sees
+    /// views of `value` and `grad`, so it cannot change their shapes.
+    ///
+    /// Panics, naming the parameter, if `grad` is not the shape of `value`: a bug in the layer.
     pub fn param(&mut self, name: &str, value: &mut Tensor, grad: &mut Tensor, kind: ParamKind) {
         if let Some(f) = self.on_param.as_mut() {
             let len = self.path.len();
             self.path.push_str(name);
-            f(&self.path, Param { value, grad, kind });
+            if grad.shape() != value.shape() {
+                panic!(
+                    "{}: gradient of shape {:?} for a parameter of shape {:?}",
+                    self.path,
+                    grad.shape(),
+                    value.shape()
+                );
+            }
+            let param = Param {
+                value: value.view_mut(),
+                grad: grad.view_mut(),
+                kind,
+            };
+            f(&self.path, param);
             self.path.truncate(len);
         }
     }
 
-    /// Reports a non-trainable buffer named `name` within the current layer.
+    /// Reports a non-trainable buffer named `name` within the current layer, as a view (its
+    /// shape cannot change).
     pub fn buffer(&mut self, name: &str, value: &mut Tensor) {
         if let Some(f) = self.on_buffer.as_mut() {
             let len = self.path.len();
             self.path.push_str(name);
-            f(&self.path, value);
+            f(&self.path, value.view_mut());
             self.path.truncate(len);
         }
     }
@@ -356,7 +375,7 @@ pub fn for_each_param(layer: &mut (impl Layer + ?Sized), mut f: impl FnMut(&str,
 }
 
 /// Calls `f` with every buffer (non-trainable state) of `layer` and its full name.
-pub fn for_each_buffer(layer: &mut (impl Layer + ?Sized), mut f: impl FnMut(&str, &mut Tensor)) {
+pub fn for_each_buffer(layer: &mut (impl Layer + ?Sized), mut f: impl FnMut(&str, TensorViewMut<'_>)) {
     layer.visit(&mut Visitor::buffers(&mut f));
 }
 

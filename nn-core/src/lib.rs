@@ -15,10 +15,8 @@ pub mod mlp;
 pub mod optim;
 pub mod rng;
 pub mod summary;
+pub mod tensor;
 pub mod train;
-
-/// The one tensor type that flows between layers: an n-dimensional `f32` array, batch first.
-pub type Tensor = ndarray::ArrayD<f32>;
 
 pub use checkpoint::{load, save, CheckpointError, Snapshot};
 pub use data::{Batch, Batches, Dataset, FashionMnist, Mnist};
@@ -38,3 +36,4 @@ pub use optim::{
 };
 pub use rng::{seeded, Rng, DEFAULT_SEED};
 pub use summary::{summary, Summary};
+pub use tensor::{Tensor, TensorView, TensorViewMut};

@@ -1,6 +1,6 @@
 //! Softmax cross-entropy: the loss of a classifier that outputs raw scores (logits).
 
-use crate::Tensor;
+use crate::tensor::Tensor;
 use ndarray::{Ix2, IxDyn, Zip};
 
 /// The correct answers for a batch: one class index per row, or one row per sample of the same
@@ -198,7 +198,7 @@ mod tests {
     use super::*;
     use crate::gradcheck::GradCheck;
     use crate::layers::assert_close;
-    use crate::seeded;
+    use crate::rng::seeded;
     use rand::Rng as _;
 
     fn logits(rows: &[&[f32]]) -> Tensor {

@@ -1,7 +1,7 @@
 //! Classification metrics.
 
 use crate::loss::Targets;
-use crate::Tensor;
+use crate::tensor::Tensor;
 use ndarray::ArrayView1;
 
 /// The index of the largest value in `row` (the first one on ties; NaN never wins).

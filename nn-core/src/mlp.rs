@@ -4,7 +4,8 @@
 use crate::init::Init;
 use crate::layer::{backward_child, forward_child, Layer, Mode};
 use crate::layers::{BatchNorm, Dropout, Linear, Relu, Sigmoid, Tanh};
-use crate::{Rng, Tensor};
+use crate::rng::Rng;
+use crate::tensor::Tensor;
 use std::fmt;
 
 /// The nonlinearity after each hidden layer.
@@ -53,7 +54,7 @@ impl fmt::Display for Activation {
 ///
 /// Weight decay is not a setting of the network: as in PyTorch, it belongs to the optimizer
 /// (`Adam::new(1e-3).with_weight_decay(1e-4)`), which applies it to weights only and reports
-/// the matching penalty for the loss ([`crate::Optimizer::l2_penalty`]).
+/// the matching penalty for the loss ([`crate::optim::Optimizer::l2_penalty`]).
 ///
 /// ```
 /// use nn_core::{mlp::{Activation, Mlp}, param_names, seeded, Init, Layer, Mode, Tensor};
@@ -223,7 +224,7 @@ fn linear(input: usize, output: usize, init: Init, k: usize, rng: &mut Rng) -> L
 mod tests {
     use super::*;
     use crate::layer::{for_each_buffer, param_count, param_names};
-    use crate::seeded;
+    use crate::rng::seeded;
 
     fn buffer_names(net: &mut Mlp) -> Vec<String> {
         let mut names = Vec::new();
@@ -290,7 +291,7 @@ mod tests {
                 .init(Init::Std(0.01))
                 .build(&mut seeded(seed));
             let mut w = Vec::new();
-            crate::for_each_param(&mut net, |_, p| w.extend(p.value.iter().copied()));
+            crate::layer::for_each_param(&mut net, |_, p| w.extend(p.value.iter().copied()));
             w
         };
         assert_eq!(build(7), build(7));
@@ -313,7 +314,7 @@ mod tests {
         assert_eq!(g.shape(), &[2, 3]);
         assert!(g.iter().all(|&v| v == 0.0));
         let mut grads = Vec::new();
-        crate::for_each_param(&mut net, |_, p| grads.push(p.grad.iter().any(|&v| v != 0.0)));
+        crate::layer::for_each_param(&mut net, |_, p| grads.push(p.grad.iter().any(|&v| v != 0.0)));
         assert!(grads.iter().all(|&nonzero| nonzero), "{grads:?}");
     }
 

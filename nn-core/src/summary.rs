@@ -1,7 +1,7 @@
 //! A Keras-style table of a network: each leaf layer's name, type, output shape and parameter count.
 
 use crate::layer::{forward_child, param_count, Layer, Mode};
-use crate::Tensor;
+use crate::tensor::Tensor;
 use ndarray::IxDyn;
 use std::fmt;
 
@@ -117,7 +117,9 @@ impl fmt::Display for Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{seeded, Init, Linear, Relu};
+    use crate::init::Init;
+    use crate::layers::{Linear, Relu};
+    use crate::rng::seeded;
 
     fn net() -> Vec<Box<dyn Layer>> {
         let mut rng = seeded(1);

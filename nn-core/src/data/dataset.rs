@@ -28,7 +28,9 @@
 //! ```
 
 use super::DataError;
-use crate::{Result, Rng, Tensor};
+use crate::error::Result;
+use crate::rng::Rng;
+use crate::tensor::Tensor;
 use ndarray::IxDyn;
 use rand::seq::SliceRandom;
 
@@ -294,7 +296,7 @@ impl Dataset {
     }
 }
 
-fn invalid(message: String) -> crate::Error {
+fn invalid(message: String) -> crate::error::Error {
     DataError::Invalid(message).into()
 }
 
@@ -489,7 +491,7 @@ impl<'a> Batches<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seeded;
+    use crate::rng::seeded;
 
     /// `n` 2x3 "images" whose pixels encode the sample index, labels `i % classes`.
     fn pixels(n: usize, classes: usize) -> Dataset {

@@ -16,7 +16,7 @@ use super::dataset::Dataset;
 use super::download::{Expected, FetchError, Fetcher, TempFile};
 use super::idx::{self, Idx, IdxError, IdxKind};
 use super::{DataError, DownloadFailure};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

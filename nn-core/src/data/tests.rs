@@ -3,7 +3,7 @@
 
 use super::test_util::{files_in, raw_images, raw_labels, refused_base, tiny_mnist, Reply, Server, TempDir};
 use super::*;
-use crate::Error;
+use crate::error::Error;
 use std::collections::HashMap;
 use std::time::Duration;
 

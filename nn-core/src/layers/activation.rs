@@ -4,7 +4,7 @@
 use super::{standard, Stash};
 use crate::layer::{Layer, Mode};
 use crate::linalg::vectorized;
-use crate::Tensor;
+use crate::tensor::Tensor;
 use ndarray::Zip;
 
 /// `max(0, x)`. Keeps a boolean mask of the positive inputs for backward (a quarter of the

@@ -1,9 +1,9 @@
 //! Batch normalisation over the batch dimension, per feature.
 
 use super::{flatten, standard, Stash};
-use crate::layer::{layer_panic, Layer, Mode, ParamKind, Visitor};
+use crate::layer::{Layer, Mode, ParamKind, Visitor};
 use crate::linalg::vectorized;
-use crate::Tensor;
+use crate::tensor::Tensor;
 use ndarray::{Array1, Dimension, IxDyn};
 
 /// Batch normalisation (Ioffe & Szegedy, 2015), as the seed notebook implements it.
@@ -121,42 +121,18 @@ impl BatchNorm {
     pub fn running_var(&self) -> &Tensor {
         &self.running_var
     }
-
-    /// Checks that nothing (a checkpoint loader, a user's visitor) replaced gamma, beta or the
-    /// running statistics with tensors of another shape, and brings one of another memory
-    /// layout (an owned reversed view) to row-major order so the loops can run on slices.
-    fn check_vectors(&mut self) {
-        let f = self.features;
-        let vectors = [
-            (&mut self.gamma, "gamma"),
-            (&mut self.beta, "beta"),
-            (&mut self.running_mean, "running_mean"),
-            (&mut self.running_var, "running_var"),
-        ];
-        for (t, name) in vectors {
-            if t.shape() != [f] {
-                layer_panic(format_args!(
-                    "BatchNorm({f}) has {name} of shape {:?}; expected [{f}]",
-                    t.shape()
-                ));
-            }
-            if !t.is_standard_layout() {
-                *t = t.as_standard_layout().into_owned();
-            }
-        }
-    }
 }
 
-/// The elements of a vector [`BatchNorm::check_vectors`] has checked.
+/// The elements of one of the layer's own vectors, all built as `[features]` in standard layout
+/// (visitors hand out views, which cannot replace them).
 fn contiguous(t: &Tensor) -> &[f32] {
-    t.as_slice().expect("check_vectors keeps it in standard layout")
+    t.as_slice().expect("built in standard layout")
 }
 
 impl Layer for BatchNorm {
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         let shape = IxDyn(x.shape());
         let mut x = flatten(x, self.features);
-        self.check_vectors();
         let f = self.features;
         let n = x.nrows();
         let xs = x.as_slice_mut().expect("flatten gives standard layout");
@@ -262,14 +238,6 @@ impl Layer for BatchNorm {
         let shape = IxDyn(grad.shape());
         let features = self.features;
         let n = self.input_shape.first().copied().unwrap_or(0);
-        // Gradients are outputs: a buffer a visitor replaced with another shape or layout is
-        // simply replaced by a fresh one.
-        for t in [&mut self.gamma_grad, &mut self.beta_grad] {
-            if t.shape() != [features] || !t.is_standard_layout() {
-                *t = Tensor::zeros(IxDyn(&[features]));
-            }
-        }
-        self.check_vectors();
         let x_hat = self
             .x_hat
             .take(&[n, features], || format!("BatchNorm({features})"));
@@ -430,7 +398,7 @@ mod tests {
     fn passes_gradcheck_in_train_mode_on_2d_and_4d_input() {
         let mut bn = BatchNorm::new(5);
         // A non-trivial gamma and beta, so their gradients and the gamma factor in dx matter.
-        crate::layer::for_each_param(&mut bn, |name, p| {
+        crate::layer::for_each_param(&mut bn, |name, mut p| {
             let base = if name == "gamma" { 1.5 } else { -0.3 };
             p.value
                 .iter_mut()

@@ -2,7 +2,8 @@
 
 use super::Stash;
 use crate::layer::{Layer, Mode};
-use crate::{seeded, Rng, Tensor};
+use crate::rng::{seeded, Rng};
+use crate::tensor::Tensor;
 use ndarray::Zip;
 use rand::Rng as _;
 

@@ -2,9 +2,10 @@
 
 use super::{flatten, no_train_forward, standard, wrong_grad_shape};
 use crate::init::Init;
-use crate::layer::{layer_panic, Layer, Mode, ParamKind, Visitor};
+use crate::layer::{Layer, Mode, ParamKind, Visitor};
 use crate::linalg::{matmul_into, vectorized};
-use crate::{Rng, Tensor};
+use crate::rng::Rng;
+use crate::tensor::Tensor;
 use ndarray::{Array2, ArrayView1, ArrayView2, Ix1, Ix2, IxDyn};
 
 /// A fully connected layer: `y = x W^T + b` with `weight` of shape `[out, in]` (PyTorch's layout,
@@ -68,7 +69,7 @@ impl Linear {
             weight_grad: Tensor::zeros(weight.raw_dim()),
             bias_grad: Tensor::zeros(bias.raw_dim()),
             weight: standard(weight),
-            bias,
+            bias: standard(bias),
             input: None,
             input_shape: Vec::with_capacity(4),
             spare: None,
@@ -106,27 +107,15 @@ impl Linear {
         &self.bias
     }
 
-    /// The weight and bias as matrix and vector views, checking that nothing (a checkpoint
-    /// loader, a user's visitor) replaced them with tensors of another shape.
+    /// The weight and bias as matrix and vector views. Their shapes are the ones built in
+    /// `from_parts`: visitors hand out views, which cannot reshape them.
     fn params(&self) -> (ArrayView2<'_, f32>, ArrayView1<'_, f32>) {
-        let (o, i) = (self.out_features, self.in_features);
-        if self.weight.shape() != [o, i] || self.bias.shape() != [o] {
-            layer_panic(format_args!(
-                "Linear({i} -> {o}) has weight {:?} and bias {:?}; expected [{o}, {i}] and [{o}]",
-                self.weight.shape(),
-                self.bias.shape()
-            ));
-        }
         let w = self
             .weight
             .view()
             .into_dimensionality::<Ix2>()
-            .expect("checked 2-D");
-        let b = self
-            .bias
-            .view()
-            .into_dimensionality::<Ix1>()
-            .expect("checked 1-D");
+            .expect("[out, in]");
+        let b = self.bias.view().into_dimensionality::<Ix1>().expect("[out]");
         (w, b)
     }
 }
@@ -176,22 +165,13 @@ impl Layer for Linear {
             wrong_grad_shape(&[n, self.out_features], grad.shape());
         }
         let g = standard(grad).into_dimensionality::<Ix2>().expect("checked 2-D");
-        // Gradients are outputs: if a visitor replaced a buffer with one of another shape or
-        // layout, a fresh one takes its place.
-        let (o, i) = (self.out_features, self.in_features);
-        if self.weight_grad.shape() != [o, i] || !self.weight_grad.is_standard_layout() {
-            self.weight_grad = Tensor::zeros(IxDyn(&[o, i]));
-        }
-        if self.bias_grad.shape() != [o] || !self.bias_grad.is_standard_layout() {
-            self.bias_grad = Tensor::zeros(IxDyn(&[o]));
-        }
         let mut wg = self
             .weight_grad
             .view_mut()
             .into_dimensionality::<Ix2>()
             .expect("2-D");
         matmul_into(g.t(), x.view(), wg.view_mut(), false);
-        let bg = self.bias_grad.as_slice_mut().expect("checked standard layout");
+        let bg = self.bias_grad.as_slice_mut().expect("built in standard layout");
         let rows = g.as_slice().expect("standard layout");
         // Column sums, row after row: the same order of additions as a plain loop over rows.
         vectorized(
@@ -238,7 +218,7 @@ mod tests {
     use crate::gradcheck::gradcheck;
     use crate::layer::{forward_child, param_names};
     use crate::layers::assert_close;
-    use crate::seeded;
+    use crate::rng::seeded;
 
     fn panic_message(f: impl FnOnce()) -> String {
         let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("must panic");
@@ -276,7 +256,7 @@ mod tests {
     }
 
     fn for_each_grad(l: &mut Linear, out: &mut Vec<Tensor>) {
-        crate::layer::for_each_param(l, |_, p| out.push(p.grad.clone()));
+        crate::layer::for_each_param(l, |_, p| out.push(p.grad.to_owned()));
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub use dropout::{Dropout, DropoutKind};
 pub use linear::Linear;
 
 use crate::layer::layer_panic;
-use crate::Tensor;
+use crate::tensor::Tensor;
 use ndarray::{Array2, ArrayD, IxDyn};
 
 /// Reshapes a batch-first input of any rank >= 2 to `(N, features)` without copying (the seed's
@@ -174,10 +174,12 @@ mod tests {
     /// Layers and loss together learn XOR with plain gradient descent: the pieces fit.
     #[test]
     fn a_small_network_learns_xor() {
+        use crate::init::Init;
         use crate::layer::for_each_param;
         use crate::loss::{SoftmaxCrossEntropy, Targets};
-        use crate::{accuracy, seeded, Init};
-        let mut rng = seeded(crate::DEFAULT_SEED);
+        use crate::metrics::accuracy;
+        use crate::rng::seeded;
+        let mut rng = seeded(crate::rng::DEFAULT_SEED);
         let mut net: Vec<Box<dyn Layer>> = vec![
             Box::new(Linear::new(2, 8, Init::Xavier, &mut rng)),
             Box::new(Tanh::new()),
@@ -192,7 +194,7 @@ mod tests {
             last = loss.forward(net.forward(x.clone(), Mode::Train), Targets::Classes(&y));
             first.get_or_insert(last);
             net.backward(loss.backward());
-            for_each_param(&mut net, |_, p| p.value.scaled_add(-0.5, p.grad));
+            for_each_param(&mut net, |_, mut p| p.value.scaled_add(-0.5, &p.grad));
         }
         assert!(
             last < 0.05 && last < first.unwrap() / 10.0,

@@ -35,7 +35,7 @@ pub struct Adam {
 /// each weight shrinks by `theta -= lr * weight_decay * theta`, independently of the moment
 /// estimates.
 ///
-/// The decay applies to weights only ([`ParamKind::Weight`](crate::ParamKind::Weight)), not to
+/// The decay applies to weights only ([`ParamKind::Weight`](crate::layer::ParamKind::Weight)), not to
 /// biases nor normalisation parameters, as L2 decay does here (PyTorch's `AdamW` decays every
 /// parameter it is given unless the caller splits them into groups). Defaults as [`Adam`], with
 /// decoupled weight decay 0.01 (PyTorch's default).
@@ -203,7 +203,7 @@ impl Rule for AdamRule {
         }
         Ok(())
     }
-    fn update(&self, u: Update<'_>) {
+    fn update(&self, mut u: Update<'_>) {
         let (lr, eff, b1, b2, eps) = (u.lr, u.grad_fn, self.beta1, self.beta2, self.eps);
         // The corrections are computed in f64 because beta2^t is within 1e-3 of 1 for early t,
         // where f32 would keep only a few significant digits of 1 - beta2^t.

@@ -63,8 +63,9 @@ pub use rmsprop::RmsProp;
 pub use sgd::Sgd;
 pub use state::{OptimizerState, ParamRecord};
 
+use crate::error::Result;
 use crate::layer::{for_each_param, param_names, Layer};
-use crate::{Result, Tensor};
+use crate::tensor::{Tensor, TensorView, TensorViewMut};
 use ndarray::IxDyn;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -186,15 +187,6 @@ pub enum OptimError {
         /// Its shape now.
         found: Vec<usize>,
     },
-    /// A layer left a gradient whose shape differs from its parameter's (a bug in that layer).
-    GradientShape {
-        /// The parameter's full name.
-        name: String,
-        /// The parameter's shape.
-        expected: Vec<usize>,
-        /// The gradient's shape.
-        found: Vec<usize>,
-    },
     /// Clipping found a NaN or infinite gradient.
     NonFiniteGradient {
         /// The first parameter, in visiting order, whose gradient is not finite.
@@ -260,15 +252,6 @@ impl fmt::Display for OptimError {
                  a parameter must keep its shape between steps (call `reset()` on the optimizer, or \
                  build a new one, after changing the model)"
             ),
-            OptimError::GradientShape {
-                name,
-                expected,
-                found,
-            } => write!(
-                f,
-                "the gradient of parameter `{name}` has shape {found:?} but the parameter has shape \
-                 {expected:?}; the layer's backward must write a gradient of the parameter's shape"
-            ),
             OptimError::NonFiniteGradient { name } => write!(
                 f,
                 "the gradient of parameter `{name}` contains NaN or infinity; training diverged \
@@ -325,8 +308,8 @@ impl EffGrad {
 
 /// One parameter's update, handed to an algorithm's [`Rule::update`].
 struct Update<'a> {
-    value: &'a mut Tensor,
-    grad: &'a Tensor,
+    value: TensorViewMut<'a>,
+    grad: TensorView<'a>,
     /// The algorithm's state tensors, in [`Rule::slots`] order, each of the parameter's shape.
     slots: &'a mut [Tensor],
     lr: f32,
@@ -477,7 +460,7 @@ impl Core {
             let decays = p.kind.decays();
             rule.update(Update {
                 value: p.value,
-                grad: p.grad,
+                grad: p.grad.view(),
                 slots: &mut state.slots,
                 lr,
                 step: state.step,
@@ -492,7 +475,7 @@ impl Core {
         Ok(())
     }
 
-    /// Checks every parameter's gradient shape and state shape, that no two parameters share a
+    /// Checks every parameter's state shape, that no two parameters share a
     /// name (and, after `load_state`, that the names are the state's), and returns the clipping
     /// factor.
     fn check(&mut self, model: &mut dyn Layer) -> Result<f32, OptimError> {
@@ -506,14 +489,6 @@ impl Core {
         let mut new_names = HashSet::new();
         for_each_param(model, |name, p| {
             if error.is_some() {
-                return;
-            }
-            if p.grad.shape() != p.value.shape() {
-                error = Some(OptimError::GradientShape {
-                    name: name.to_owned(),
-                    expected: p.value.shape().to_vec(),
-                    found: p.grad.shape().to_vec(),
-                });
                 return;
             }
             let duplicate = || OptimError::DuplicateName {
@@ -545,7 +520,7 @@ impl Core {
             }
             if self.clip_grad_norm.is_some() {
                 let l2 = if p.kind.decays() { self.weight_decay } else { 0.0 };
-                let sq = regularization::sum_sq_eff_grad(p.value, p.grad, l2);
+                let sq = regularization::sum_sq_eff_grad(p.value.view(), p.grad.view(), l2);
                 if !sq.is_finite() {
                     error = Some(OptimError::NonFiniteGradient {
                         name: name.to_owned(),
@@ -736,7 +711,7 @@ macro_rules! optimizer_common {
             fn name(&self) -> &'static str {
                 $crate::optim::Rule::algorithm(&self.rule)
             }
-            fn step(&mut self, model: &mut dyn $crate::layer::Layer) -> $crate::Result<()> {
+            fn step(&mut self, model: &mut dyn $crate::layer::Layer) -> $crate::error::Result<()> {
                 self.core.step(model, &self.rule)
             }
             fn learning_rate(&self) -> f32 {
@@ -763,7 +738,7 @@ macro_rules! optimizer_common {
             fn state(&self) -> $crate::optim::OptimizerState {
                 self.core.state(&self.rule)
             }
-            fn load_state(&mut self, state: &$crate::optim::OptimizerState) -> $crate::Result<()> {
+            fn load_state(&mut self, state: &$crate::optim::OptimizerState) -> $crate::error::Result<()> {
                 Ok(self.core.load_state(&mut self.rule, state)?)
             }
             fn reset(&mut self) {

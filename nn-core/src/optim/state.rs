@@ -2,7 +2,7 @@
 //! with a JSON file form written atomically.
 
 use super::OptimError;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;

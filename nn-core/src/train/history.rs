@@ -1,8 +1,8 @@
 //! The record of a training run, one row per epoch, saved as CSV and drawn as a PNG.
 
+use crate::error::{Error, Result};
 use crate::fsutil::atomic_write;
 use crate::train::plot::{save_png, Chart, Series};
-use crate::{Error, Result};
 use std::fmt::Write as _;
 use std::io::{self, Write as _};
 use std::path::Path;

@@ -6,8 +6,8 @@
 //! [`plot_runs`](crate::train::history::plot_runs) cover the usual cases; [`save_png`] draws any
 //! set of [`Chart`]s side by side, for example per-iteration losses of several optimizers.
 
+use crate::error::{Error, Result};
 use crate::fsutil::atomic_write;
-use crate::{Error, Result};
 use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;

@@ -3,13 +3,15 @@
 
 use crate::checkpoint::Snapshot;
 use crate::data::{Batch, Dataset};
+use crate::error::Result;
 use crate::layer::{Layer, Mode};
 use crate::loss::{SoftmaxCrossEntropy, Targets};
 use crate::metrics::count_correct;
 use crate::optim::Optimizer;
+use crate::rng;
+use crate::tensor::Tensor;
 use crate::train::progress::{Progress, Verbosity};
 use crate::train::{EarlyStopping, EpochRecord, History, LrSchedule, Verdict};
-use crate::{rng, Result, Tensor};
 use ndarray::Axis;
 use rand::seq::SliceRandom;
 use std::fmt;
@@ -543,9 +545,10 @@ impl fmt::Display for Readable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::init::Init;
     use crate::layers::Linear;
     use crate::optim::Sgd;
-    use crate::{seeded, Init};
+    use crate::rng::seeded;
 
     /// 40 samples of 3 features in 2 classes.
     fn data() -> Dataset {
