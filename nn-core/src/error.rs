@@ -1,16 +1,26 @@
 //! The error type for everything that can fail at run time: files, data, network, checkpoints,
-//! training. Each message names the file or parameter, what was expected, what was found, and
-//! how to fix it.
+//! training.
+//!
+//! Policy for every error type in nn: the `Display` text is complete on its own (it names the
+//! file or parameter, what was expected and found, and the fix, and includes the text of the
+//! underlying cause), so `fn main() -> nn::Result<()>` prints everything useful; `source()`
+//! returns the underlying foreign error (an `io::Error`, a JSON error) for programs that walk
+//! the chain. [`Error`]'s variants are transparent: `Display` and `source()` are the wrapped
+//! module error's.
 
+use crate::checkpoint::CheckpointError;
+use crate::data::DataError;
 use crate::optim::OptimError;
-use std::fmt;
+use crate::train::TrainError;
 use std::path::PathBuf;
 
 /// Everything in nn that can fail for reasons outside the program: a file, the network, a
 /// checkpoint, a diverging loss. Programmer errors (a wrong input width) panic instead.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// Reading or writing `path` failed.
+    #[error("{action} {}: {source}", path.display())]
     Io {
         /// The file or directory involved.
         path: PathBuf,
@@ -20,14 +30,17 @@ pub enum Error {
         source: std::io::Error,
     },
     /// An optimizer step or optimizer state failed (see [`OptimError`]).
-    Optim(OptimError),
+    #[error(transparent)]
+    Optim(#[from] OptimError),
     /// A checkpoint or snapshot could not be saved, read or applied to a model.
-    Checkpoint(crate::checkpoint::CheckpointError),
-    /// Loading or preparing data failed (see [`crate::data::DataError`]).
-    Data(crate::data::DataError),
-    /// Training stopped: a diverging loss, a dataset without batches (see
-    /// [`crate::train::TrainError`]).
-    Train(crate::train::TrainError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// Loading or preparing data failed (see [`DataError`]).
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// Training stopped: a diverging loss, a dataset without batches (see [`TrainError`]).
+    #[error(transparent)]
+    Train(#[from] TrainError),
 }
 
 /// `Result` with nn's [`Error`].
@@ -44,57 +57,9 @@ impl Error {
     }
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Io { path, action, source } => write!(f, "{action} {}: {source}", path.display()),
-            Error::Optim(e) => e.fmt(f),
-            Error::Checkpoint(e) => e.fmt(f),
-            Error::Data(e) => e.fmt(f),
-            Error::Train(e) => e.fmt(f),
-        }
-    }
-}
-
 /// Prints the `Display` text, so that `fn main() -> nn::Result<()>` shows a readable message.
-impl fmt::Debug for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Io { source, .. } => Some(source),
-            Error::Optim(e) => e.source(),
-            Error::Checkpoint(e) => Some(e),
-            Error::Data(_) => None,
-            Error::Train(_) => None,
-        }
-    }
-}
-
-impl From<OptimError> for Error {
-    fn from(e: OptimError) -> Self {
-        Error::Optim(e)
-    }
-}
-
-impl From<crate::checkpoint::CheckpointError> for Error {
-    fn from(e: crate::checkpoint::CheckpointError) -> Self {
-        Error::Checkpoint(e)
-    }
-}
-
-impl From<crate::data::DataError> for Error {
-    fn from(e: crate::data::DataError) -> Self {
-        Error::Data(e)
-    }
-}
-
-impl From<crate::train::TrainError> for Error {
-    fn from(e: crate::train::TrainError) -> Self {
-        Error::Train(e)
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
     }
 }
