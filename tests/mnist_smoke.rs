@@ -1,27 +1,37 @@
-//! Smoke test on real MNIST digits: runs only when `NN_SMOKE_MNIST_DIR` names a directory with
-//! the four IDX files (e.g. the 10,000-digit subset in `../shared/data/mnist-10k`), so that plain
-//! `cargo test` never depends on data outside the repository.
+//! Smoke test on real MNIST digits in `NN_SMOKE_MNIST_DIR` (a directory with the four IDX files,
+//! e.g. the 10,000-digit subset in `../shared/data/mnist-10k`). The tests are `#[ignore]`d so that
+//! plain `cargo test` never depends on data outside the repository; run on their own, they fail
+//! when the data is absent rather than pass without checking anything:
 //!
 //! ```sh
-//! NN_SMOKE_MNIST_DIR=../shared/data/mnist-10k cargo test --release --test mnist_smoke
+//! NN_SMOKE_MNIST_DIR=../shared/data/mnist-10k cargo test --release --test mnist_smoke -- --ignored
 //! ```
 
 use nn::data::Mnist;
 use std::path::PathBuf;
 
-fn smoke_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("NN_SMOKE_MNIST_DIR")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from);
-    if dir.is_none() {
-        eprintln!("mnist_smoke: NN_SMOKE_MNIST_DIR is not set; skipping");
-    }
+/// The data directory; panics when it is not given or not a directory.
+fn smoke_dir() -> PathBuf {
+    let Some(dir) = std::env::var_os("NN_SMOKE_MNIST_DIR").filter(|d| !d.is_empty()) else {
+        panic!(
+            "mnist_smoke needs real MNIST: set NN_SMOKE_MNIST_DIR to a directory with the four IDX \
+             files, e.g. NN_SMOKE_MNIST_DIR=../shared/data/mnist-10k"
+        );
+    };
+    let dir = PathBuf::from(dir);
+    assert!(
+        dir.is_dir(),
+        "mnist_smoke: NN_SMOKE_MNIST_DIR={} is not a directory; point it at the four IDX files, \
+         e.g. ../shared/data/mnist-10k",
+        dir.display()
+    );
     dir
 }
 
 #[test]
+#[ignore = "needs real MNIST: NN_SMOKE_MNIST_DIR=../shared/data/mnist-10k"]
 fn real_mnist_loads_splits_and_batches() {
-    let Some(dir) = smoke_dir() else { return };
+    let dir = smoke_dir();
     let mnist = Mnist::loader()
         .env(false)
         .progress(false)
@@ -67,8 +77,9 @@ fn real_mnist_loads_splits_and_batches() {
 }
 
 #[test]
+#[ignore = "needs real MNIST: NN_SMOKE_MNIST_DIR=../shared/data/mnist-10k"]
 fn real_mnist_through_the_cache_without_network() {
-    let Some(dir) = smoke_dir() else { return };
+    let dir = smoke_dir();
     // The subset has no published digest: copy it into a cache, switch digests off, forbid
     // download. The cache path must then load it just like the local directory.
     let cache = std::env::temp_dir().join(format!("nn-smoke-cache-{}", std::process::id()));

@@ -8,6 +8,7 @@ use crate::parse::Network;
 use proc_macro2::{TokenStream, TokenTree};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
+use syn::{Generics, Ident};
 
 /// The `impl ::nn::Layer for Struct` block.
 pub fn expand(net: &Network) -> TokenStream {
@@ -84,6 +85,30 @@ pub fn expand(net: &Network) -> TokenStream {
 
             fn type_name(&self) -> ::std::string::String {
                 ::core::convert::From::from(#type_name)
+            }
+        }
+    }
+}
+
+/// What the derive emits for an input it refuses: the errors and, beside them, an
+/// `impl ::nn::Layer` with trivial bodies, as thiserror's fallback does. Without the impl, each
+/// use of the type as a layer (`net.forward(..)`, `&mut net` passed as `&mut dyn Layer`) would
+/// add an error of its own to the one mistake. The impl never runs: the errors fail the build.
+/// An enum or a union gets it too; an impl for either compiles like one for a struct.
+pub fn fallback(ident: &Ident, generics: &Generics, error: syn::Error) -> TokenStream {
+    let error = error.to_compile_error();
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    quote! {
+        #error
+
+        #[automatically_derived]
+        impl #impl_generics ::nn::Layer for #ident #ty_generics #where_clause {
+            fn forward(&mut self, x: ::nn::Tensor, _mode: ::nn::Mode) -> ::nn::Tensor {
+                x
+            }
+
+            fn backward(&mut self, grad: ::nn::Tensor) -> ::nn::Tensor {
+                grad
             }
         }
     }

@@ -43,8 +43,10 @@ use syn::{parse_macro_input, DeriveInput};
 #[proc_macro_derive(Sequential, attributes(sequential))]
 pub fn derive_sequential(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
+    // Kept for the fallback impl: `parse` consumes the input.
+    let (ident, generics) = (input.ident.clone(), input.generics.clone());
     match parse::parse(input) {
         Ok(net) => expand::expand(&net).into(),
-        Err(e) => e.to_compile_error().into(),
+        Err(e) => expand::fallback(&ident, &generics, e).into(),
     }
 }

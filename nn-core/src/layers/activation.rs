@@ -210,9 +210,14 @@ mod tests {
         let mut th = Tanh::new();
         th.forward(Tensor::zeros(IxDyn(&[1, 2])), Mode::Train);
         th.backward(Tensor::zeros(IxDyn(&[1, 2])));
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            th.backward(Tensor::zeros(IxDyn(&[1, 2])));
-        }));
-        assert!(r.is_err());
+        let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            backward_child("act2", &mut th, Tensor::zeros(IxDyn(&[1, 2])));
+        }))
+        .expect_err("a second backward must panic");
+        let msg = err.downcast_ref::<String>().expect("formatted panic message");
+        assert!(
+            msg.starts_with("act2: backward called on Tanh without a preceding Train forward"),
+            "{msg}"
+        );
     }
 }

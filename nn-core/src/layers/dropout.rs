@@ -212,9 +212,18 @@ mod tests {
     fn p_zero_is_the_identity_and_p_one_is_rejected() {
         let mut d = Dropout::new(0.0, 1);
         assert_eq!(d.forward(ones(&[3, 3]), Mode::Train), ones(&[3, 3]));
-        assert!(std::panic::catch_unwind(|| Dropout::new(1.0, 1)).is_err());
-        assert!(std::panic::catch_unwind(|| Dropout::new(-0.1, 1)).is_err());
-        assert!(std::panic::catch_unwind(|| Dropout::new(f32::NAN, 1)).is_err());
+        for (p, shown) in [(1.0, "1"), (-0.1, "-0.1"), (f32::NAN, "NaN")] {
+            let err = std::panic::catch_unwind(|| Dropout::new(p, 1)).expect_err("p out of range must panic");
+            let msg = err
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| err.downcast_ref::<&str>().copied())
+                .expect("a text panic message");
+            assert_eq!(
+                msg,
+                format!("Dropout: the drop probability must be in [0, 1), got {shown}")
+            );
+        }
     }
 
     #[test]
