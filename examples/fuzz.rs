@@ -1,0 +1,463 @@
+//! A mutation fuzzer for nn's three parsers of untrusted bytes, on stable Rust: `idx::decode`
+//! (dataset files), `nn::load` (checkpoints) and `Optimizer::load_state` (saved optimizer state).
+//!
+//! Each round takes a valid input, mutates it (bit flips, interesting integers and numbers,
+//! cuts, splices, duplicated chunks) and checks the rules nn promises for bad input:
+//! - no panic (each call runs under `catch_unwind`);
+//! - no allocation out of proportion to the input (a counting global allocator records the peak
+//!   of each call; decoding may not ask for more than 64× the input plus 1 MiB);
+//! - a failed `nn::load` or `load_state` leaves the model and the optimizer as they were;
+//! - a state that `load_state` accepts steps to finite weights (no silent NaN).
+//!
+//! ```sh
+//! cargo run --release --example fuzz -- --seconds 60 [--seed 1]
+//! ```
+//!
+//! It prints executions and outcomes per target and exits with code 1 if any rule was broken,
+//! printing the first offending input of each kind (hex) so that it can become a test.
+
+use nn::data::idx::{self, IdxKind};
+use nn::layer::for_each_param;
+use nn::optim::OptimizerState;
+use nn::prelude::*;
+use rand::Rng as _;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// The system allocator, keeping the live and peak byte counts of this process.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the counters are only
+// statistics.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(live, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Bytes allocated at the peak of `f`, above what was live before it.
+fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let base = LIVE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let out = f();
+    (out, PEAK.load(Ordering::Relaxed).saturating_sub(base))
+}
+
+/// What one execution did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Outcome {
+    Accepted,
+    Refused,
+    Panicked,
+    HugeAllocation,
+    ChangedOnError,
+    NonFiniteStep,
+}
+
+impl Outcome {
+    const ALL: [Outcome; 6] = [
+        Outcome::Accepted,
+        Outcome::Refused,
+        Outcome::Panicked,
+        Outcome::HugeAllocation,
+        Outcome::ChangedOnError,
+        Outcome::NonFiniteStep,
+    ];
+    fn is_failure(self) -> bool {
+        !matches!(self, Outcome::Accepted | Outcome::Refused)
+    }
+}
+
+/// Counts per outcome, and the first input that broke each rule.
+struct Tally {
+    name: &'static str,
+    counts: [u64; 6],
+    first: Vec<(Outcome, Vec<u8>, String)>,
+}
+
+impl Tally {
+    fn new(name: &'static str) -> Self {
+        Tally {
+            name,
+            counts: [0; 6],
+            first: Vec::new(),
+        }
+    }
+    fn record(&mut self, outcome: Outcome, input: &[u8], detail: impl FnOnce() -> String) {
+        let i = Outcome::ALL.iter().position(|&o| o == outcome).expect("listed");
+        self.counts[i] += 1;
+        if outcome.is_failure() && !self.first.iter().any(|(o, _, _)| *o == outcome) {
+            self.first.push((outcome, input.to_vec(), detail()));
+        }
+    }
+    fn executions(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+}
+
+/// Interesting integers, little- and big-endian, for overwriting header fields.
+const INTERESTING: [u64; 10] = [
+    0,
+    1,
+    0x7F,
+    0xFF,
+    0x8000,
+    0xFFFF,
+    0x7FFF_FFFF,
+    0xFFFF_FFFF,
+    0x7FFF_FFFF_FFFF_FFFF,
+    u64::MAX,
+];
+
+/// Interesting numbers for JSON text.
+const NUMBERS: [&str; 14] = [
+    "0",
+    "-1",
+    "1e39",
+    "-1e39",
+    "1e30",
+    "3.4e38",
+    "1e-45",
+    "4294967296",
+    "18446744073709551615",
+    "9223372036854775808",
+    "2305843009213693951",
+    "-0",
+    "0.5",
+    "1",
+];
+
+/// One random mutation (or a few) of `seed`.
+fn mutate(seed: &[u8], rng: &mut Rng, text: bool) -> Vec<u8> {
+    let mut b = seed.to_vec();
+    for _ in 0..rng.random_range(1..=3) {
+        let len = b.len().max(1);
+        match rng.random_range(0..8) {
+            0 if !b.is_empty() => {
+                let i = rng.random_range(0..b.len());
+                b[i] ^= 1 << rng.random_range(0..8);
+            }
+            1 if !b.is_empty() => {
+                let i = rng.random_range(0..b.len());
+                b[i] = [0u8, 0xFF, 0x7F, 0x80, b'0', b'9', b'-', b'"'][rng.random_range(0..8)];
+            }
+            2 if b.len() >= 8 => {
+                let v = INTERESTING[rng.random_range(0..INTERESTING.len())];
+                let width = [1usize, 2, 4, 8][rng.random_range(0..4)].min(b.len());
+                let at = rng.random_range(0..=b.len() - width);
+                let bytes = if rng.random_bool(0.5) {
+                    v.to_le_bytes()
+                } else {
+                    v.to_be_bytes()
+                };
+                b[at..at + width].copy_from_slice(&bytes[..width]);
+            }
+            3 => b.truncate(rng.random_range(0..len)),
+            4 if !b.is_empty() => {
+                let start = rng.random_range(0..b.len());
+                let end = rng.random_range(start..=b.len().min(start + 64));
+                let chunk = b[start..end].to_vec();
+                let at = rng.random_range(0..=b.len());
+                b.splice(at..at, chunk);
+            }
+            5 if !b.is_empty() => {
+                let start = rng.random_range(0..b.len());
+                let end = rng.random_range(start..=b.len().min(start + 64));
+                b.drain(start..end);
+            }
+            _ if text => replace_number(&mut b, rng),
+            _ => {}
+        }
+    }
+    b
+}
+
+/// Replaces one number in JSON text with an interesting one.
+fn replace_number(b: &mut Vec<u8>, rng: &mut Rng) {
+    let starts: Vec<usize> = (0..b.len())
+        .filter(|&i| {
+            (b[i].is_ascii_digit() || b[i] == b'-')
+                && (i == 0 || !(b[i - 1].is_ascii_digit() || b[i - 1] == b'.'))
+        })
+        .collect();
+    if starts.is_empty() {
+        return;
+    }
+    let start = starts[rng.random_range(0..starts.len())];
+    let mut end = start + 1;
+    while end < b.len() && (b[end].is_ascii_digit() || matches!(b[end], b'.' | b'e' | b'E' | b'-' | b'+')) {
+        end += 1;
+    }
+    let number = NUMBERS[rng.random_range(0..NUMBERS.len())];
+    b.splice(start..end, number.bytes());
+}
+
+/// Runs `f`, turning a panic into `Err(message)`.
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|e| {
+        e.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default()
+    })
+}
+
+/// A small network with every kind of tensor: weights, biases, BatchNorm parameters and buffers.
+#[derive(Sequential)]
+struct Net {
+    fc1: Linear,
+    bn1: BatchNorm,
+    act1: Relu,
+    fc2: Linear,
+}
+
+fn net() -> Net {
+    let mut rng = seeded(7);
+    Net {
+        fc1: Linear::new(4, 3, Init::He, &mut rng),
+        bn1: BatchNorm::new(3),
+        act1: Relu::new(),
+        fc2: Linear::new(3, 2, Init::He, &mut rng),
+    }
+}
+
+/// Every parameter and buffer value of `net`, as bits.
+fn fingerprint(net: &mut Net) -> Vec<u32> {
+    let mut bits = Vec::new();
+    for_each_param(net, |_, p| bits.extend(p.value.iter().map(|v| v.to_bits())));
+    nn::for_each_buffer(net, |_, t| bits.extend(t.iter().map(|v| v.to_bits())));
+    bits
+}
+
+/// One forward and backward on fixed data, leaving gradients for a step.
+fn backward_once(net: &mut Net) {
+    let x = Tensor::from_shape_fn(vec![5, 4], |ix| (ix[0] as f32 - 2.0) * 0.3 + ix[1] as f32 * 0.1);
+    let mut loss = SoftmaxCrossEntropy::new();
+    let y = net.forward(x, Mode::Train);
+    loss.forward(y, Targets::Classes(&[0, 1, 1, 0, 1]));
+    let g = loss.backward();
+    net.backward(g);
+}
+
+fn optimizers() -> Vec<Box<dyn Optimizer>> {
+    vec![
+        Box::new(Sgd::new(0.1).with_weight_decay(1e-3)),
+        Box::new(Momentum::new(0.01)),
+        Box::new(Nesterov::new(0.01)),
+        Box::new(AdaGrad::new(0.01)),
+        Box::new(RmsProp::new(0.01).with_clip_grad_norm(1.0)),
+        Box::new(Adam::new(1e-3)),
+        Box::new(AdamW::new(1e-3)),
+    ]
+}
+
+fn fuzz_idx(rng: &mut Rng, deadline: Instant, tally: &mut Tally) {
+    let mut pixels = vec![0u8; 6 * 28 * 28];
+    rng.fill(&mut pixels[..]);
+    let images = idx::encode(&[6, 28, 28], &pixels);
+    let labels = idx::encode(&[6], &[3, 1, 4, 1, 5, 9]);
+    let seeds = [
+        (idx::gzip(&images), IdxKind::Images),
+        (images, IdxKind::Images),
+        (idx::gzip(&labels), IdxKind::Labels),
+        (labels, IdxKind::Labels),
+    ];
+    while Instant::now() < deadline {
+        let (seed, kind) = &seeds[rng.random_range(0..seeds.len())];
+        let input = mutate(seed, rng, false);
+        let (result, peak) = peak_of(|| guarded(|| idx::decode(&input, *kind).is_ok()));
+        let outcome = match result {
+            Err(_) => Outcome::Panicked,
+            _ if peak > 64 * input.len() + (1 << 20) => Outcome::HugeAllocation,
+            Ok(true) => Outcome::Accepted,
+            Ok(false) => Outcome::Refused,
+        };
+        tally.record(outcome, &input, || match &result {
+            Err(message) => format!("panic: {message}"),
+            Ok(_) => format!("peak allocation {peak} bytes for {} input bytes", input.len()),
+        });
+    }
+}
+
+fn fuzz_checkpoint(dir: &Path, rng: &mut Rng, deadline: Instant, tally: &mut Tally) {
+    let seed_path = dir.join("seed.safetensors");
+    let mut model = net();
+    backward_once(&mut model); // running statistics that are not the initial ones
+    nn::save(&mut model, &seed_path).expect("saving the seed checkpoint");
+    let seed = std::fs::read(&seed_path).expect("reading the seed checkpoint");
+    let path = dir.join("mutant.safetensors");
+    while Instant::now() < deadline {
+        let input = mutate(&seed, rng, false);
+        std::fs::write(&path, &input).expect("writing a mutant");
+        let mut target = net();
+        let before = fingerprint(&mut target);
+        let (result, peak) = peak_of(|| guarded(|| nn::load(&mut target, &path).is_ok()));
+        let outcome = match result {
+            Err(_) => Outcome::Panicked,
+            _ if peak > 64 * input.len() + (1 << 20) => Outcome::HugeAllocation,
+            Ok(true) => Outcome::Accepted,
+            Ok(false) if fingerprint(&mut target) != before => Outcome::ChangedOnError,
+            Ok(false) => Outcome::Refused,
+        };
+        tally.record(outcome, &input, || match &result {
+            Err(message) => format!("panic: {message}"),
+            Ok(_) => format!("peak allocation {peak} bytes for {} input bytes", input.len()),
+        });
+    }
+}
+
+fn fuzz_optimizer_state(dir: &Path, rng: &mut Rng, deadline: Instant, tally: &mut Tally) {
+    // One seed per algorithm: its state after two steps.
+    let mut seeds = Vec::new();
+    for mut opt in optimizers() {
+        let mut model = net();
+        for _ in 0..2 {
+            backward_once(&mut model);
+            opt.step(&mut model).expect("a step on finite gradients");
+        }
+        let path = dir.join(format!("{}.json", opt.name()));
+        opt.state().save_json(&path).expect("saving a seed state");
+        seeds.push(std::fs::read(&path).expect("reading a seed state"));
+    }
+    let path = dir.join("mutant.json");
+    while Instant::now() < deadline {
+        let k = rng.random_range(0..seeds.len());
+        let input = mutate(&seeds[k], rng, true);
+        std::fs::write(&path, &input).expect("writing a mutant");
+        let mut opt = optimizers().swap_remove(k);
+        let mut model = net();
+        backward_once(&mut model);
+        let result = guarded(|| {
+            let state = match OptimizerState::load_json(&path) {
+                Ok(state) => state,
+                Err(_) => return Ok(false),
+            };
+            let before = opt.state();
+            if opt.load_state(&state).is_err() {
+                return if opt.state() == before { Ok(false) } else { Err(()) };
+            }
+            // Accepted: the next step must give finite weights (or refuse to step).
+            if opt.step(&mut model).is_ok() {
+                let mut finite = true;
+                for_each_param(&mut model, |_, p| finite &= p.value.iter().all(|v| v.is_finite()));
+                if !finite {
+                    return Err(());
+                }
+            }
+            Ok(true)
+        });
+        let outcome = match &result {
+            Err(_) => Outcome::Panicked,
+            Ok(Ok(true)) => Outcome::Accepted,
+            Ok(Ok(false)) => Outcome::Refused,
+            Ok(Err(())) => {
+                // Tell the two broken rules apart by running the load again.
+                let state = OptimizerState::load_json(&path).ok();
+                let mut again = optimizers().swap_remove(k);
+                match state.map(|s| again.load_state(&s).is_err()) {
+                    Some(true) => Outcome::ChangedOnError,
+                    _ => Outcome::NonFiniteStep,
+                }
+            }
+        };
+        tally.record(outcome, &input, || match &result {
+            Err(message) => format!("panic: {message}"),
+            Ok(_) => format!("{outcome:?}"),
+        });
+    }
+}
+
+fn scratch_dir() -> PathBuf {
+    let base = if Path::new("/dev/shm").is_dir() {
+        PathBuf::from("/dev/shm")
+    } else {
+        std::env::temp_dir()
+    };
+    let dir = base.join(format!("nn-fuzz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("creating the scratch directory");
+    dir
+}
+
+fn main() {
+    let mut seconds = 60.0f64;
+    let mut seed = 1u64;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().unwrap_or_default();
+        match (flag.as_str(), value.parse::<f64>()) {
+            ("--seconds", Ok(v)) if v > 0.0 => seconds = v,
+            ("--seed", Ok(v)) if v >= 0.0 => seed = v as u64,
+            _ => {
+                eprintln!("usage: fuzz [--seconds S] [--seed N] (got {flag} {value})");
+                std::process::exit(2);
+            }
+        }
+    }
+    // Panics are expected outcomes to count, not output.
+    std::panic::set_hook(Box::new(|_| {}));
+    let dir = scratch_dir();
+    let share = Duration::from_secs_f64(seconds / 3.0);
+    let mut rng = seeded(seed);
+    let mut tallies = [
+        Tally::new("idx::decode"),
+        Tally::new("nn::load"),
+        Tally::new("Optimizer::load_state"),
+    ];
+    let start = Instant::now();
+    fuzz_idx(&mut rng, start + share, &mut tallies[0]);
+    fuzz_checkpoint(&dir, &mut rng, start + 2 * share, &mut tallies[1]);
+    fuzz_optimizer_state(&dir, &mut rng, start + 3 * share, &mut tallies[2]);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    println!(
+        "{:<24}{:>12}{:>10}{:>10}{:>8}{:>10}{:>10}{:>10}",
+        "target", "executions", "accepted", "refused", "panics", "huge_alloc", "changed", "nonfinite"
+    );
+    let mut failures = 0;
+    for t in &tallies {
+        let c = t.counts;
+        println!(
+            "{:<24}{:>12}{:>10}{:>10}{:>8}{:>10}{:>10}{:>10}",
+            t.name,
+            t.executions(),
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            c[4],
+            c[5]
+        );
+        for (outcome, input, detail) in &t.first {
+            failures += 1;
+            let hex: String = input.iter().take(512).map(|b| format!("{b:02x}")).collect();
+            println!(
+                "  first {outcome:?} in {}: {detail}\n    input ({} bytes): {hex}",
+                t.name,
+                input.len()
+            );
+        }
+    }
+    let total: u64 = tallies.iter().map(Tally::executions).sum();
+    println!(
+        "fuzz: {total} executions in {:.0} s (seed {seed}), {failures} kinds of failure",
+        start.elapsed().as_secs_f64()
+    );
+    if failures > 0 {
+        std::process::exit(1);
+    }
+}
