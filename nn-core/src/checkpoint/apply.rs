@@ -1,0 +1,288 @@
+//! The one check-then-apply path behind `load` and `Snapshot::restore`: compare every tensor of
+//! the model with a source, report every problem in one error, and write the whole model only
+//! when there is none.
+
+use super::error::{CheckpointError, Mismatch};
+use crate::layer::{for_each_buffer, for_each_param, Layer};
+use crate::tensor::{TensorView, TensorViewMut};
+use safetensors::tensor::Dtype;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+/// A stored tensor's elements: already in memory as f32, or bytes as a file holds them.
+pub(crate) enum Elements<'a> {
+    /// A tensor held in memory (a snapshot's).
+    F32(TensorView<'a>),
+    /// Little-endian elements of `dtype`, row-major (a file's).
+    Encoded { dtype: Dtype, bytes: &'a [u8] },
+}
+
+/// One tensor of a source, as the check needs it.
+pub(crate) struct Stored<'a> {
+    pub(crate) shape: &'a [usize],
+    pub(crate) elements: Elements<'a>,
+}
+
+/// `f` of every tensor of `model` with its name, parameters then buffers, in visiting order.
+pub(crate) fn map_tensors<T>(
+    model: &mut (impl Layer + ?Sized),
+    mut f: impl FnMut(TensorView<'_>) -> T,
+) -> Vec<(String, T)> {
+    let mut out = Vec::new();
+    for_each_param(model, |name, p| out.push((name.to_string(), f(p.value.view()))));
+    for_each_buffer(model, |name, t| out.push((name.to_string(), f(t.view()))));
+    out
+}
+
+/// Refuses a model that reports two tensors under one name: a file could not tell them apart.
+pub(crate) fn check_unique<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<(), CheckpointError> {
+    let mut seen = HashSet::new();
+    for name in names {
+        if !seen.insert(name) {
+            return Err(CheckpointError::DuplicateName {
+                name: name.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks every tensor of `model` against `source` and, only if all fit, writes them all.
+/// `path` names the file for the error message (`None` for a snapshot).
+pub(crate) fn check_then_apply(
+    model: &mut (impl Layer + ?Sized),
+    source: &HashMap<&str, Stored<'_>>,
+    path: Option<&Path>,
+) -> Result<(), CheckpointError> {
+    let shapes = map_tensors(model, |t| t.shape().to_vec());
+    check_unique(shapes.iter().map(|(n, _)| n.as_str()))?;
+    let problems = compare(&shapes, source);
+    if !problems.is_empty() {
+        return Err(CheckpointError::Mismatch {
+            path: path.map(Path::to_path_buf),
+            problems,
+        });
+    }
+    // Everything matched, so every lookup below succeeds and the whole model is written.
+    let mut write = |name: &str, dst: TensorViewMut<'_>| {
+        if let Some(s) = source.get(name) {
+            write_elements(&s.elements, dst);
+        }
+    };
+    for_each_param(model, |name, p| write(name, p.value));
+    for_each_buffer(model, &mut write);
+    Ok(())
+}
+
+/// Compares the model's tensors with the stored ones and lists every problem: model order first,
+/// then unexpected stored tensors sorted by name.
+fn compare(model: &[(String, Vec<usize>)], source: &HashMap<&str, Stored<'_>>) -> Vec<Mismatch> {
+    let mut problems = Vec::new();
+    for (name, shape) in model {
+        let Some(s) = source.get(name.as_str()) else {
+            problems.push(Mismatch::Missing {
+                name: name.clone(),
+                shape: shape.clone(),
+            });
+            continue;
+        };
+        if let Elements::Encoded { dtype, .. } = s.elements {
+            if dtype != Dtype::F32 {
+                problems.push(Mismatch::WrongDtype {
+                    name: name.clone(),
+                    found: dtype.to_string(),
+                });
+            }
+        }
+        if s.shape != shape.as_slice() {
+            problems.push(Mismatch::WrongShape {
+                name: name.clone(),
+                expected: shape.clone(),
+                found: s.shape.to_vec(),
+            });
+        }
+    }
+    let known: HashSet<&str> = model.iter().map(|(n, _)| n.as_str()).collect();
+    let mut unexpected: Vec<(&str, &[usize])> = source
+        .iter()
+        .filter(|(name, _)| !known.contains(*name))
+        .map(|(&name, s)| (name, s.shape))
+        .collect();
+    unexpected.sort_unstable();
+    problems.extend(unexpected.into_iter().map(|(name, shape)| Mismatch::Unexpected {
+        name: name.to_string(),
+        shape: shape.to_vec(),
+    }));
+    problems
+}
+
+/// Copies checked elements into `dst` (same shape, F32).
+fn write_elements(elements: &Elements<'_>, mut dst: TensorViewMut<'_>) {
+    match elements {
+        Elements::F32(t) => dst.assign(t),
+        Elements::Encoded { bytes, .. } => {
+            for (d, c) in dst.iter_mut().zip(bytes.chunks_exact(4)) {
+                *d = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::testing::{all_bits, checkpoint_err, raw_file, trained_net, Probe};
+    use crate::checkpoint::{load, save};
+    use crate::fsutil::tests::TempDir;
+    use crate::layer::{Mode, ParamKind, Visitor};
+    use crate::tensor::Tensor;
+
+    #[test]
+    fn missing_tensors_are_all_reported_and_the_model_is_untouched() {
+        let dir = TempDir::new("ckpt-missing");
+        let path = dir.join("one.safetensors");
+        save(&mut vec![Probe::new(3, 4, 1)], &path).unwrap();
+        let mut net = trained_net(5);
+        let before = all_bits(&mut net);
+        let err = checkpoint_err(load(&mut net, &path).unwrap_err());
+        let CheckpointError::Mismatch { problems, .. } = &err else {
+            panic!("{err:?}")
+        };
+        let names: Vec<&str> = problems
+            .iter()
+            .map(|p| match p {
+                Mismatch::Missing { name, .. } => name.as_str(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(names, ["1.weight", "1.bias", "1.running_mean"]);
+        assert!(err.to_string().contains("missing tensor `1.weight`"), "{err}");
+        assert_eq!(all_bits(&mut net), before);
+    }
+
+    #[test]
+    fn wrong_shapes_are_reported_with_both_shapes() {
+        let dir = TempDir::new("ckpt-shape");
+        let path = dir.join("m.safetensors");
+        save(&mut Probe::new(3, 4, 1), &path).unwrap();
+        let mut other = Probe::new(5, 4, 1);
+        let before = all_bits(&mut other);
+        let err = checkpoint_err(load(&mut other, &path).unwrap_err());
+        let CheckpointError::Mismatch { problems, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            problems,
+            &[Mismatch::WrongShape {
+                name: "weight".into(),
+                expected: vec![5, 4],
+                found: vec![3, 4]
+            }]
+        );
+        assert!(
+            err.to_string()
+                .contains("has shape [3, 4], the model expects [5, 4]"),
+            "{err}"
+        );
+        assert_eq!(all_bits(&mut other), before);
+    }
+
+    #[test]
+    fn every_kind_of_mismatch_is_reported_in_one_error() {
+        let dir = TempDir::new("ckpt-all");
+        let path = dir.join("m.safetensors");
+        // Saved: 0.{weight [3,4], bias, running_mean}, 1.{weight [4,2], ...}, 2.{...}
+        save(
+            &mut vec![Probe::new(3, 4, 1), Probe::new(4, 2, 1), Probe::new(2, 2, 1)],
+            &path,
+        )
+        .unwrap();
+        // Model: 0 has a different input width, and there is no layer 2.
+        let mut net = vec![Probe::new(6, 4, 1), Probe::new(4, 2, 1)];
+        let err = checkpoint_err(load(&mut net, &path).unwrap_err());
+        let CheckpointError::Mismatch { problems, path: p } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(p.as_deref(), Some(path.as_path()));
+        assert_eq!(
+            problems,
+            &[
+                Mismatch::WrongShape {
+                    name: "0.weight".into(),
+                    expected: vec![6, 4],
+                    found: vec![3, 4]
+                },
+                Mismatch::Unexpected {
+                    name: "2.bias".into(),
+                    shape: vec![2]
+                },
+                Mismatch::Unexpected {
+                    name: "2.running_mean".into(),
+                    shape: vec![2]
+                },
+                Mismatch::Unexpected {
+                    name: "2.weight".into(),
+                    shape: vec![2, 2]
+                },
+            ]
+        );
+        assert!(err.to_string().contains("(4 problems)"), "{err}");
+    }
+
+    #[test]
+    fn non_f32_tensors_are_a_dtype_mismatch() {
+        let dir = TempDir::new("ckpt-dtype");
+        let path = dir.join("f64.safetensors");
+        let bytes = raw_file(&[
+            ("weight", Dtype::F32, &[3, 4], vec![0; 48]),
+            ("bias", Dtype::F64, &[4], vec![0; 32]),
+            ("running_mean", Dtype::F64, &[4], vec![0; 32]),
+        ]);
+        std::fs::write(&path, bytes).unwrap();
+        let err = checkpoint_err(load(&mut Probe::new(3, 4, 1), &path).unwrap_err());
+        let CheckpointError::Mismatch { problems, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            problems,
+            &[
+                Mismatch::WrongDtype {
+                    name: "bias".into(),
+                    found: "F64".into()
+                },
+                Mismatch::WrongDtype {
+                    name: "running_mean".into(),
+                    found: "F64".into()
+                },
+            ]
+        );
+        assert!(err.to_string().contains(".float()"), "{err}");
+    }
+
+    /// Reports one buffer under the name of its parameter.
+    struct Clash(Probe);
+    impl Layer for Clash {
+        fn forward(&mut self, x: Tensor, _: Mode) -> Tensor {
+            x
+        }
+        fn backward(&mut self, g: Tensor) -> Tensor {
+            g
+        }
+        fn visit(&mut self, v: &mut Visitor<'_>) {
+            v.param("weight", &mut self.0.w, &mut self.0.gw, ParamKind::Weight);
+            v.buffer("weight", &mut self.0.running);
+        }
+    }
+
+    #[test]
+    fn duplicate_names_are_refused_on_save() {
+        let dir = TempDir::new("ckpt-dup");
+        let path = dir.join("m.safetensors");
+        let err = checkpoint_err(save(&mut Clash(Probe::new(1, 1, 1)), &path).unwrap_err());
+        assert!(
+            matches!(&err, CheckpointError::DuplicateName { name } if name == "weight"),
+            "{err:?}"
+        );
+        assert!(!path.exists());
+    }
+}
