@@ -67,7 +67,8 @@ pub enum CheckpointError {
         found_bytes: u64,
     },
     /// The file is not a well-formed safetensors file: unreadable header length, header not
-    /// valid JSON, tensor offsets that do not tile the data, or bytes after the last tensor.
+    /// valid JSON, tensor offsets that do not tile the data, sizes no file can have, or bytes
+    /// after the last tensor.
     #[error(
         "checkpoint {} is not a valid safetensors file: {reason}; check that the path names a \
          checkpoint written by nn (or by safetensors) and that it is not damaged",

@@ -96,6 +96,8 @@ pub(crate) fn parse<'a>(bytes: &'a [u8], path: &Path) -> Result<Vec<FileTensor<'
             None,
         ));
     }
+    // Cannot overflow: the length was just bounded. Every sum below is checked, as the header's
+    // sizes are whatever the file says.
     let header_end = 8 + header_len;
     if header_end > found {
         return Err(truncated(header_end));
@@ -105,7 +107,17 @@ pub(crate) fn parse<'a>(bytes: &'a [u8], path: &Path) -> Result<Vec<FileTensor<'
     // agree with each tensor's shape and dtype.
     let metadata: Metadata = serde_json::from_slice(header)
         .map_err(|e| corrupt(format!("its header is not valid: {e}"), Some(e)))?;
-    let expected = header_end + metadata.data_len() as u64;
+    let data_len = metadata.data_len() as u64;
+    let Some(expected) = header_end.checked_add(data_len) else {
+        return Err(corrupt(
+            format!(
+                "its header describes more data than the file holds: {data_len} bytes of tensors \
+                 after a {header_end}-byte header, more than 2^64 bytes in all, and the file has \
+                 {found} bytes"
+            ),
+            None,
+        ));
+    };
     if expected > found {
         return Err(truncated(expected));
     }
@@ -139,9 +151,11 @@ pub(crate) fn parse<'a>(bytes: &'a [u8], path: &Path) -> Result<Vec<FileTensor<'
 
 #[cfg(test)]
 mod tests {
+    use super::parse;
     use crate::checkpoint::testing::{all_bits, checkpoint_err, trained_net};
     use crate::checkpoint::{load, save, CheckpointError};
     use crate::fsutil::tests::TempDir;
+    use std::path::Path;
 
     #[test]
     fn file_is_plain_safetensors_with_pytorch_names() {
@@ -250,5 +264,33 @@ mod tests {
         let source = std::error::Error::source(&err).expect("a source");
         assert!(source.is::<serde_json::Error>(), "{source:?}");
         assert!(err.to_string().contains(&source.to_string()), "{err}");
+    }
+
+    /// Issue #14.4: eight U8 tensors of 2^61 - 1 elements each, with consecutive offsets and no
+    /// data. Their total, 2^64 - 8 bytes, fits a u64, but not once the header is added: unchecked,
+    /// that sum panicked in a debug build and wrapped in release to "8 bytes follow the last
+    /// tensor".
+    #[test]
+    fn a_header_describing_more_bytes_than_any_file_holds_is_corrupt_not_a_panic() {
+        let n: u64 = (1 << 61) - 1;
+        let entries: Vec<String> = (0..8)
+            .map(|i| {
+                let (start, end) = (i * n, (i + 1) * n);
+                format!(r#""t{i}":{{"dtype":"U8","shape":[{n}],"data_offsets":[{start},{end}]}}"#)
+            })
+            .collect();
+        let header = format!("{{{}}}", entries.join(","));
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(header.as_bytes());
+        assert_eq!(bytes.len(), 854);
+
+        let err = parse(&bytes, Path::new("crafted.safetensors"))
+            .err()
+            .expect("an error");
+        assert!(matches!(err, CheckpointError::CorruptHeader { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains("crafted.safetensors"), "{text}");
+        assert!(text.contains("describes more data than the file holds"), "{text}");
+        assert!(text.contains("854 bytes"), "{text}");
     }
 }
