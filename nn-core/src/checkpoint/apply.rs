@@ -105,7 +105,7 @@ fn compare(model: &[(String, Vec<usize>)], source: &HashMap<&str, Stored<'_>>) -
     let known: HashSet<&str> = model.iter().map(|(n, _)| n.as_str()).collect();
     let mut unexpected: Vec<(&str, &[usize])> = source
         .iter()
-        .filter(|(name, _)| !known.contains(*name))
+        .filter(|(name, _)| !known.contains(*name) && !is_batch_counter(name))
         .map(|(&name, s)| (name, s.shape))
         .collect();
     unexpected.sort_unstable();
@@ -114,6 +114,13 @@ fn compare(model: &[(String, Vec<usize>)], source: &HashMap<&str, Stored<'_>>) -
         shape: shape.to_vec(),
     }));
     problems
+}
+
+/// Whether `name` is a PyTorch BatchNorm's `num_batches_tracked`: PyTorch counts batches only
+/// for a momentum of `None`, which nn's BatchNorm does not offer, so a model without the tensor
+/// loses nothing by skipping it, and state_dicts saved from PyTorch load as they are.
+fn is_batch_counter(name: &str) -> bool {
+    name.rsplit('.').next() == Some("num_batches_tracked")
 }
 
 /// Copies checked elements into `dst` (same shape, F32).
@@ -131,7 +138,7 @@ fn write_elements(elements: &Elements<'_>, mut dst: TensorViewMut<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint::testing::{all_bits, checkpoint_err, raw_file, trained_net, Probe};
+    use crate::checkpoint::testing::{all_bits, checkpoint_err, f32_bytes, raw_file, trained_net, Probe};
     use crate::checkpoint::{load, save};
     use crate::fsutil::tests::TempDir;
     use crate::layer::{Mode, ParamKind, Visitor};
@@ -284,5 +291,39 @@ mod tests {
             "{err:?}"
         );
         assert!(!path.exists());
+    }
+
+    /// PyTorch's `BatchNorm` state_dict has an I64 `num_batches_tracked` beside its statistics.
+    #[test]
+    fn batch_counters_the_model_lacks_are_ignored() {
+        let dir = TempDir::new("ckpt-nbt");
+        let path = dir.join("torch.safetensors");
+        let src = Probe::new(3, 4, 1);
+        let counter = 7i64.to_le_bytes().to_vec();
+        let bytes = raw_file(&[
+            ("weight", Dtype::F32, &[3, 4], f32_bytes(&src.w)),
+            ("bias", Dtype::F32, &[4], f32_bytes(&src.b)),
+            ("running_mean", Dtype::F32, &[4], f32_bytes(&src.running)),
+            ("num_batches_tracked", Dtype::I64, &[], counter.clone()),
+            ("bn1.num_batches_tracked", Dtype::I64, &[], counter.clone()),
+        ]);
+        std::fs::write(&path, bytes).unwrap();
+        let mut net = Probe::new(3, 4, 2);
+        load(&mut net, &path).unwrap();
+        assert_eq!(all_bits(&mut net), all_bits(&mut Probe::new(3, 4, 1)));
+
+        // Only that name is forgiven.
+        let bytes = raw_file(&[
+            ("weight", Dtype::F32, &[3, 4], f32_bytes(&src.w)),
+            ("bias", Dtype::F32, &[4], f32_bytes(&src.b)),
+            ("running_mean", Dtype::F32, &[4], f32_bytes(&src.running)),
+            ("bn1.num_batches", Dtype::I64, &[], counter),
+        ]);
+        std::fs::write(&path, bytes).unwrap();
+        let err = checkpoint_err(load(&mut net, &path).unwrap_err());
+        assert!(
+            err.to_string().contains("unexpected tensor `bn1.num_batches`"),
+            "{err}"
+        );
     }
 }

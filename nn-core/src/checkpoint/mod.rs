@@ -61,6 +61,10 @@ pub fn save(model: &mut (impl Layer + ?Sized), path: impl AsRef<Path>) -> Result
 /// Everything is checked before the model changes: a truncated or corrupt file, or any missing,
 /// unexpected, wrongly shaped or non-F32 tensor, is an error and leaves the model as it was.
 /// Mismatches are all reported at once ([`CheckpointError::Mismatch`]).
+///
+/// A stored tensor named `num_batches_tracked` or `*.num_batches_tracked` that the model has no
+/// tensor for is skipped rather than unexpected: PyTorch's BatchNorm saves that batch counter,
+/// so `safetensors.torch.save_file(model.state_dict(), path)` files load as they are.
 pub fn load(model: &mut (impl Layer + ?Sized), path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|e| Error::io("reading checkpoint", path, e))?;

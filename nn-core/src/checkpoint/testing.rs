@@ -128,3 +128,8 @@ pub(crate) fn raw_file(tensors: &[(&str, Dtype, &[usize], Vec<u8>)]) -> Vec<u8> 
         .collect();
     safetensors::serialize(raws.iter().map(|(n, r)| (*n, r)), None).unwrap()
 }
+
+/// The little-endian F32 bytes of `t`, as a file holds them.
+pub(crate) fn f32_bytes(t: &Tensor) -> Vec<u8> {
+    t.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
