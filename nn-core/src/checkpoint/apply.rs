@@ -2,6 +2,7 @@
 //! the model with a source, report every problem in one error, and write the whole model only
 //! when there is none.
 
+use super::dtype;
 use super::error::{CheckpointError, Mismatch};
 use crate::layer::{for_each_buffer, for_each_param, Layer};
 use crate::tensor::{TensorView, TensorViewMut};
@@ -87,7 +88,7 @@ fn compare(model: &[(String, Vec<usize>)], source: &HashMap<&str, Stored<'_>>) -
             continue;
         };
         if let Elements::Encoded { dtype, .. } = s.elements {
-            if dtype != Dtype::F32 {
+            if !dtype::converts(dtype) {
                 problems.push(Mismatch::WrongDtype {
                     name: name.clone(),
                     found: dtype.to_string(),
@@ -123,15 +124,11 @@ fn is_batch_counter(name: &str) -> bool {
     name.rsplit('.').next() == Some("num_batches_tracked")
 }
 
-/// Copies checked elements into `dst` (same shape, F32).
+/// Copies checked elements into `dst` (same shape, a dtype that converts).
 fn write_elements(elements: &Elements<'_>, mut dst: TensorViewMut<'_>) {
-    match elements {
-        Elements::F32(t) => dst.assign(t),
-        Elements::Encoded { bytes, .. } => {
-            for (d, c) in dst.iter_mut().zip(bytes.chunks_exact(4)) {
-                *d = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-            }
-        }
+    match *elements {
+        Elements::F32(ref t) => dst.assign(t),
+        Elements::Encoded { dtype, bytes } => dtype::read_into(dtype, bytes, dst),
     }
 }
 
@@ -237,13 +234,13 @@ mod tests {
     }
 
     #[test]
-    fn non_f32_tensors_are_a_dtype_mismatch() {
+    fn dtypes_without_a_conversion_to_f32_are_a_dtype_mismatch() {
         let dir = TempDir::new("ckpt-dtype");
-        let path = dir.join("f64.safetensors");
+        let path = dir.join("bool.safetensors");
         let bytes = raw_file(&[
             ("weight", Dtype::F32, &[3, 4], vec![0; 48]),
-            ("bias", Dtype::F64, &[4], vec![0; 32]),
-            ("running_mean", Dtype::F64, &[4], vec![0; 32]),
+            ("bias", Dtype::BOOL, &[4], vec![0; 4]),
+            ("running_mean", Dtype::F8_E4M3, &[4], vec![0; 4]),
         ]);
         std::fs::write(&path, bytes).unwrap();
         let err = checkpoint_err(load(&mut Probe::new(3, 4, 1), &path).unwrap_err());
@@ -255,11 +252,11 @@ mod tests {
             &[
                 Mismatch::WrongDtype {
                     name: "bias".into(),
-                    found: "F64".into()
+                    found: "BOOL".into()
                 },
                 Mismatch::WrongDtype {
                     name: "running_mean".into(),
-                    found: "F64".into()
+                    found: "F8_E4M3".into()
                 },
             ]
         );
@@ -325,5 +322,48 @@ mod tests {
             err.to_string().contains("unexpected tensor `bn1.num_batches`"),
             "{err}"
         );
+    }
+
+    /// PyTorch state_dicts saved in half, bfloat16 or double precision load into f32 models.
+    #[test]
+    fn f16_bf16_and_f64_tensors_convert_to_f32() {
+        let dir = TempDir::new("ckpt-convert");
+        let path = dir.join("mixed.safetensors");
+        // Encoded by hand: 1, -2, 0.5, 65504 (the largest f16) and 2^-24 (the smallest).
+        let f16: [u16; 12] = [0x3c00, 0xc000, 0x3800, 0x7bff, 0x0001, 0, 0, 0, 0, 0, 0, 0];
+        // 1, -3.140625, -0 (bfloat16 is the top half of an f32).
+        let bf16: [u16; 4] = [0x3f80, 0xc049, 0x8000, 0];
+        // 0.1 and 1 + 2^-24 round to the nearest f32 (the second is a tie, to even: 1).
+        let f64s = [0.1f64, 1.0 + 2f64.powi(-24), -1.5, 0.0];
+        let bytes = raw_file(&[
+            (
+                "weight",
+                Dtype::F16,
+                &[3, 4],
+                f16.iter().flat_map(|h| h.to_le_bytes()).collect(),
+            ),
+            (
+                "bias",
+                Dtype::BF16,
+                &[4],
+                bf16.iter().flat_map(|h| h.to_le_bytes()).collect(),
+            ),
+            (
+                "running_mean",
+                Dtype::F64,
+                &[4],
+                f64s.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ),
+        ]);
+        std::fs::write(&path, bytes).unwrap();
+        let mut net = Probe::new(3, 4, 1);
+        load(&mut net, &path).unwrap();
+        let w: Vec<f32> = net.w.iter().copied().collect();
+        assert_eq!(w[..5], [1.0, -2.0, 0.5, 65504.0, 2f32.powi(-24)]);
+        assert!(w[5..].iter().all(|&v| v.to_bits() == 0), "{w:?}");
+        let b: Vec<u32> = net.b.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(b, [1f32, -3.140625, -0.0, 0.0].map(f32::to_bits));
+        let r: Vec<f32> = net.running.iter().copied().collect();
+        assert_eq!(r, [0.1f32, 1.0, -1.5, 0.0]);
     }
 }

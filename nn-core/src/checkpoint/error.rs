@@ -37,8 +37,8 @@ pub enum Mismatch {
         /// Its shape in the checkpoint.
         found: Vec<usize>,
     },
-    /// The checkpoint stores the tensor with an element type other than F32.
-    #[error("tensor `{name}` is stored as {found}, nn needs F32")]
+    /// The checkpoint stores the tensor with an element type nn does not convert to f32.
+    #[error("tensor `{name}` is stored as {found}, which nn does not convert to F32 (it reads F32, F16, BF16 and F64)")]
     WrongDtype {
         /// The tensor's full name.
         name: String,

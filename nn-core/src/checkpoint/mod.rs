@@ -3,15 +3,17 @@
 //!
 //! A checkpoint file is F32, little-endian, row-major, with the PyTorch layouts nn uses
 //! (`Linear.weight` is `[out, in]`), so `safetensors.torch.load_file` reads it into a
-//! `state_dict` and `safetensors.numpy.load_file` into numpy arrays. Loading checks every name,
-//! shape and dtype before touching the model and reports all mismatches in one error.
+//! `state_dict` and `safetensors.numpy.load_file` into numpy arrays. Loading also reads F16, BF16
+//! and F64 files (a PyTorch model saved in another precision); it checks every name, shape and
+//! dtype before touching the model and reports all mismatches in one error.
 //!
-//! The parts: `format` (the file's bytes), `apply` (the check-then-write path shared by [`load`]
-//! and [`Snapshot::restore`]), `snapshot`, `error`.
+//! The parts: `format` (the file's bytes), `dtype` (stored elements to f32), `apply` (the
+//! check-then-write path shared by [`load`] and [`Snapshot::restore`]), `snapshot`, `error`.
 //!
 //! [safetensors]: https://huggingface.co/docs/safetensors
 
 mod apply;
+mod dtype;
 mod error;
 mod format;
 mod snapshot;
@@ -59,8 +61,12 @@ pub fn save(model: &mut (impl Layer + ?Sized), path: impl AsRef<Path>) -> Result
 /// Loads the parameters and buffers of `model` from the safetensors file at `path`.
 ///
 /// Everything is checked before the model changes: a truncated or corrupt file, or any missing,
-/// unexpected, wrongly shaped or non-F32 tensor, is an error and leaves the model as it was.
-/// Mismatches are all reported at once ([`CheckpointError::Mismatch`]).
+/// unexpected or wrongly shaped tensor, or one of a dtype nn does not convert, is an error and
+/// leaves the model as it was. Mismatches are all reported at once
+/// ([`CheckpointError::Mismatch`]).
+///
+/// F16, BF16 and F64 tensors are converted to the model's f32 (F64 rounds to nearest, as
+/// PyTorch's `.float()`).
 ///
 /// A stored tensor named `num_batches_tracked` or `*.num_batches_tracked` that the model has no
 /// tensor for is skipped rather than unexpected: PyTorch's BatchNorm saves that batch counter,
