@@ -48,25 +48,52 @@ pub(crate) fn check_unique<'a>(names: impl IntoIterator<Item = &'a str>) -> Resu
     Ok(())
 }
 
-/// Checks every tensor of `model` against `source` and, only if all fit, writes them all.
-/// `path` names the file for the error message (`None` for a snapshot).
+/// One tensor of the model and the stored name it is loaded from.
+struct Target {
+    name: String,
+    shape: Vec<usize>,
+    stored: String,
+}
+
+impl Target {
+    /// The stored name for an error message, when it is not the model's.
+    fn stored_name(&self) -> Option<String> {
+        (self.stored != self.name).then(|| self.stored.clone())
+    }
+}
+
+/// Checks every tensor of `model` against `source`, where `rename` gives the stored name of
+/// each model tensor, and, only if all fit, writes them all. `path` names the file for the error
+/// message (`None` for a snapshot).
 pub(crate) fn check_then_apply(
     model: &mut (impl Layer + ?Sized),
     source: &HashMap<&str, Stored<'_>>,
+    rename: &mut dyn FnMut(&str) -> String,
     path: Option<&Path>,
 ) -> Result<(), CheckpointError> {
     let shapes = map_tensors(model, |t| t.shape().to_vec());
     check_unique(shapes.iter().map(|(n, _)| n.as_str()))?;
-    let problems = compare(&shapes, source);
+    let targets: Vec<Target> = shapes
+        .into_iter()
+        .map(|(name, shape)| {
+            let stored = rename(&name);
+            Target { name, shape, stored }
+        })
+        .collect();
+    let problems = compare(&targets, source);
     if !problems.is_empty() {
         return Err(CheckpointError::Mismatch {
             path: path.map(Path::to_path_buf),
             problems,
         });
     }
-    // Everything matched, so every lookup below succeeds and the whole model is written.
+    // Everything matched, so every model tensor has its source and the whole model is written.
+    let plan: HashMap<&str, &Stored<'_>> = targets
+        .iter()
+        .filter_map(|t| Some((t.name.as_str(), source.get(t.stored.as_str())?)))
+        .collect();
     let mut write = |name: &str, dst: TensorViewMut<'_>| {
-        if let Some(s) = source.get(name) {
+        if let Some(s) = plan.get(name) {
             write_elements(&s.elements, dst);
         }
     };
@@ -77,36 +104,39 @@ pub(crate) fn check_then_apply(
 
 /// Compares the model's tensors with the stored ones and lists every problem: model order first,
 /// then unexpected stored tensors sorted by name.
-fn compare(model: &[(String, Vec<usize>)], source: &HashMap<&str, Stored<'_>>) -> Vec<Mismatch> {
+fn compare(targets: &[Target], source: &HashMap<&str, Stored<'_>>) -> Vec<Mismatch> {
     let mut problems = Vec::new();
-    for (name, shape) in model {
-        let Some(s) = source.get(name.as_str()) else {
+    for t in targets {
+        let Some(s) = source.get(t.stored.as_str()) else {
             problems.push(Mismatch::Missing {
-                name: name.clone(),
-                shape: shape.clone(),
+                name: t.name.clone(),
+                stored_name: t.stored_name(),
+                shape: t.shape.clone(),
             });
             continue;
         };
         if let Elements::Encoded { dtype, .. } = s.elements {
             if !dtype::converts(dtype) {
                 problems.push(Mismatch::WrongDtype {
-                    name: name.clone(),
+                    name: t.name.clone(),
+                    stored_name: t.stored_name(),
                     found: dtype.to_string(),
                 });
             }
         }
-        if s.shape != shape.as_slice() {
+        if s.shape != t.shape.as_slice() {
             problems.push(Mismatch::WrongShape {
-                name: name.clone(),
-                expected: shape.clone(),
+                name: t.name.clone(),
+                stored_name: t.stored_name(),
+                expected: t.shape.clone(),
                 found: s.shape.to_vec(),
             });
         }
     }
-    let known: HashSet<&str> = model.iter().map(|(n, _)| n.as_str()).collect();
+    let used: HashSet<&str> = targets.iter().map(|t| t.stored.as_str()).collect();
     let mut unexpected: Vec<(&str, &[usize])> = source
         .iter()
-        .filter(|(name, _)| !known.contains(*name) && !is_batch_counter(name))
+        .filter(|(name, _)| !used.contains(*name) && !is_batch_counter(name))
         .map(|(&name, s)| (name, s.shape))
         .collect();
     unexpected.sort_unstable();
@@ -161,6 +191,7 @@ mod tests {
             .collect();
         assert_eq!(names, ["1.weight", "1.bias", "1.running_mean"]);
         assert!(err.to_string().contains("missing tensor `1.weight`"), "{err}");
+        assert!(err.to_string().contains("map them with `nn::load_with`"), "{err}");
         assert_eq!(all_bits(&mut net), before);
     }
 
@@ -179,6 +210,7 @@ mod tests {
             problems,
             &[Mismatch::WrongShape {
                 name: "weight".into(),
+                stored_name: None,
                 expected: vec![5, 4],
                 found: vec![3, 4]
             }]
@@ -213,6 +245,7 @@ mod tests {
             &[
                 Mismatch::WrongShape {
                     name: "0.weight".into(),
+                    stored_name: None,
                     expected: vec![6, 4],
                     found: vec![3, 4]
                 },
@@ -252,10 +285,12 @@ mod tests {
             &[
                 Mismatch::WrongDtype {
                     name: "bias".into(),
+                    stored_name: None,
                     found: "BOOL".into()
                 },
                 Mismatch::WrongDtype {
                     name: "running_mean".into(),
+                    stored_name: None,
                     found: "F8_E4M3".into()
                 },
             ]

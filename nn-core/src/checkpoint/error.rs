@@ -7,44 +7,70 @@ use std::path::PathBuf;
 /// How many mismatch lines an error message lists before summarising the rest.
 const MAX_LISTED: usize = 20;
 
-/// One way in which stored tensors fail to fit a model.
+/// One way in which stored tensors fail to fit a model. `name` is the model's name for the
+/// tensor; `stored_name` is the checkpoint's, when [`load_with`](super::load_with) maps it to
+/// another.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Mismatch {
     /// The model has a tensor the checkpoint lacks.
-    #[error("missing tensor `{name}` (the model has it with shape {shape:?})")]
+    #[error("missing tensor `{name}` ({}the model has it with shape {shape:?})", looked_up(.stored_name))]
     Missing {
-        /// The tensor's full name.
+        /// The tensor's full name in the model.
         name: String,
+        /// The name it was looked up under, if not `name`.
+        stored_name: Option<String>,
         /// Its shape in the model.
         shape: Vec<usize>,
     },
-    /// The checkpoint has a tensor the model lacks.
+    /// The checkpoint has a tensor the model lacks (no model tensor is loaded from it).
     #[error("unexpected tensor `{name}` with shape {shape:?} (not in the model)")]
     Unexpected {
-        /// The tensor's full name.
+        /// The tensor's full name in the checkpoint.
         name: String,
         /// Its shape in the checkpoint.
         shape: Vec<usize>,
     },
     /// Both have the tensor, with different shapes.
-    #[error("tensor `{name}` has shape {found:?}, the model expects {expected:?}")]
+    #[error("tensor `{name}`{} has shape {found:?}, the model expects {expected:?}", in_file(.stored_name))]
     WrongShape {
-        /// The tensor's full name.
+        /// The tensor's full name in the model.
         name: String,
+        /// Its name in the checkpoint, if not `name`.
+        stored_name: Option<String>,
         /// Its shape in the model.
         expected: Vec<usize>,
         /// Its shape in the checkpoint.
         found: Vec<usize>,
     },
     /// The checkpoint stores the tensor with an element type nn does not convert to f32.
-    #[error("tensor `{name}` is stored as {found}, which nn does not convert to F32 (it reads F32, F16, BF16 and F64)")]
+    #[error(
+        "tensor `{name}`{} is stored as {found}, which nn does not convert to F32 (it reads F32, \
+         F16, BF16 and F64)",
+        in_file(.stored_name)
+    )]
     WrongDtype {
-        /// The tensor's full name.
+        /// The tensor's full name in the model.
         name: String,
-        /// The safetensors dtype found (`F16`, `F64`, `I64`, …).
+        /// Its name in the checkpoint, if not `name`.
+        stored_name: Option<String>,
+        /// The safetensors dtype found (`BOOL`, `F8_E4M3`, …).
         found: String,
     },
+}
+
+/// " (`stored` in the file)" when the stored name differs from the model's.
+fn in_file(stored_name: &Option<String>) -> String {
+    stored_name
+        .as_ref()
+        .map_or_else(String::new, |s| format!(" (`{s}` in the file)"))
+}
+
+/// "looked up as `stored`; " when the stored name differs from the model's.
+fn looked_up(stored_name: &Option<String>) -> String {
+    stored_name
+        .as_ref()
+        .map_or_else(String::new, |s| format!("looked up as `{s}`; "))
 }
 
 /// Why a checkpoint could not be saved, loaded or restored.
@@ -134,6 +160,10 @@ fn mismatch_text(path: &Option<PathBuf>, problems: &[Mismatch]) -> String {
     }
     if !problems.iter().all(dtype) {
         s.push_str("\nbuild the model with the same layers, names and sizes as the one that was saved");
+        let named = |p: &Mismatch| matches!(p, Mismatch::Missing { .. } | Mismatch::Unexpected { .. });
+        if path.is_some() && problems.iter().any(named) {
+            s.push_str(", or, if only the names differ, map them with `nn::load_with`");
+        }
     }
     s
 }

@@ -72,9 +72,29 @@ pub fn save(model: &mut (impl Layer + ?Sized), path: impl AsRef<Path>) -> Result
 /// tensor for is skipped rather than unexpected: PyTorch's BatchNorm saves that batch counter,
 /// so `safetensors.torch.save_file(model.state_dict(), path)` files load as they are.
 pub fn load(model: &mut (impl Layer + ?Sized), path: impl AsRef<Path>) -> Result<()> {
+    load_with(model, path, str::to_string)
+}
+
+/// [`load`] for a model whose names differ from the checkpoint's: `stored_name` maps each of the
+/// model's names to the name it is read from. Every stored tensor must still be read (or be a
+/// skipped `num_batches_tracked`), and a [`Mismatch`] names both sides.
+///
+/// ```no_run
+/// # fn demo(net: &mut impl nn_core::Layer) -> nn_core::Result<()> {
+/// // A PyTorch `nn.Sequential` stored `0.weight`, `0.bias`, `2.weight`, …; the model says `fc1`, `fc2`.
+/// nn_core::checkpoint::load_with(net, "torch.safetensors", |name| {
+///     name.replacen("fc1.", "0.", 1).replacen("fc2.", "2.", 1)
+/// })
+/// # }
+/// ```
+pub fn load_with(
+    model: &mut (impl Layer + ?Sized),
+    path: impl AsRef<Path>,
+    mut stored_name: impl FnMut(&str) -> String,
+) -> Result<()> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|e| Error::io("reading checkpoint", path, e))?;
-    decode_into(model, &bytes, path)?;
+    decode_into(model, &bytes, &mut stored_name, path)?;
     Ok(())
 }
 
@@ -86,7 +106,12 @@ fn encode_model(model: &mut (impl Layer + ?Sized), path: &Path) -> Result<Vec<u8
 }
 
 /// Parses checkpoint `bytes` (read from `path`) and writes them into `model`, or nothing.
-fn decode_into(model: &mut (impl Layer + ?Sized), bytes: &[u8], path: &Path) -> Result<(), CheckpointError> {
+fn decode_into(
+    model: &mut (impl Layer + ?Sized),
+    bytes: &[u8],
+    rename: &mut dyn FnMut(&str) -> String,
+    path: &Path,
+) -> Result<(), CheckpointError> {
     let tensors = format::parse(bytes, path)?;
     let source: HashMap<&str, Stored<'_>> = tensors
         .iter()
@@ -101,12 +126,12 @@ fn decode_into(model: &mut (impl Layer + ?Sized), bytes: &[u8], path: &Path) -> 
             (t.name.as_str(), stored)
         })
         .collect();
-    check_then_apply(model, &source, Some(path))
+    check_then_apply(model, &source, rename, Some(path))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::testing::{all_bits, bits, input, trained_net, Probe};
+    use super::testing::{all_bits, bits, checkpoint_err, input, trained_net, Probe};
     use super::*;
     use crate::fsutil::tests::TempDir;
     use crate::layer::Mode;
@@ -139,7 +164,7 @@ mod tests {
         let before = all_bits(&mut target);
         for cut in 0..full.len() {
             assert!(
-                decode_into(&mut target, &full[..cut], Path::new("m")).is_err(),
+                decode_into(&mut target, &full[..cut], &mut str::to_string, Path::new("m")).is_err(),
                 "cut {cut}"
             );
         }
@@ -151,7 +176,7 @@ mod tests {
                 // A flip inside a tensor name or the metadata can leave a valid file that no
                 // longer fits; a flip in the padding spaces can leave it loadable. Either is
                 // fine: only a panic or a partial write would be wrong.
-                if decode_into(&mut target, &bytes, Path::new("m")).is_ok() {
+                if decode_into(&mut target, &bytes, &mut str::to_string, Path::new("m")).is_ok() {
                     assert_eq!(all_bits(&mut target), all_bits(&mut net), "flip {flip:#x} at {i}");
                     target = trained_net(4);
                 } else {
@@ -168,5 +193,64 @@ mod tests {
         let err = load(&mut Probe::new(1, 1, 1), &path).unwrap_err();
         assert!(matches!(err, Error::Io { .. }), "{err:?}");
         assert!(err.to_string().contains("absent.safetensors"), "{err}");
+    }
+
+    #[test]
+    fn load_with_maps_model_names_to_stored_names() {
+        let dir = TempDir::new("ckpt-load-with");
+        let path = dir.join("m.safetensors");
+        // Stored as `0.weight`, `0.bias`, `0.running_mean`.
+        let mut saved = vec![Probe::new(3, 4, 1)];
+        save(&mut saved, &path).unwrap();
+        let mut net = Probe::new(3, 4, 2);
+        load_with(&mut net, &path, |name| format!("0.{name}")).unwrap();
+        assert_eq!(all_bits(&mut net), all_bits(&mut saved[0]));
+    }
+
+    #[test]
+    fn load_with_mismatches_name_both_sides() {
+        let dir = TempDir::new("ckpt-load-with-bad");
+        let path = dir.join("m.safetensors");
+        save(&mut vec![Probe::new(3, 4, 1)], &path).unwrap();
+        let mut net = Probe::new(5, 4, 2);
+        let before = all_bits(&mut net);
+        let map = |name: &str| match name {
+            "bias" => "0.b".to_string(),
+            other => format!("0.{other}"),
+        };
+        let err = checkpoint_err(load_with(&mut net, &path, map).unwrap_err());
+        let CheckpointError::Mismatch { problems, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            problems,
+            &[
+                Mismatch::WrongShape {
+                    name: "weight".into(),
+                    stored_name: Some("0.weight".into()),
+                    expected: vec![5, 4],
+                    found: vec![3, 4]
+                },
+                Mismatch::Missing {
+                    name: "bias".into(),
+                    stored_name: Some("0.b".into()),
+                    shape: vec![4]
+                },
+                Mismatch::Unexpected {
+                    name: "0.bias".into(),
+                    shape: vec![4]
+                },
+            ]
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("tensor `weight` (`0.weight` in the file) has shape [3, 4]"),
+            "{text}"
+        );
+        assert!(
+            text.contains("missing tensor `bias` (looked up as `0.b`;"),
+            "{text}"
+        );
+        assert_eq!(all_bits(&mut net), before);
     }
 }

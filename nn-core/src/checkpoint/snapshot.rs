@@ -57,7 +57,7 @@ impl Snapshot {
                 (name.as_str(), stored)
             })
             .collect();
-        Ok(check_then_apply(model, &source, None)?)
+        Ok(check_then_apply(model, &source, &mut str::to_string, None)?)
     }
 
     /// The number of tensors held.
