@@ -2,7 +2,7 @@
 //! the model with a source, report every problem in one error, and write the whole model only
 //! when there is none.
 
-use super::dtype;
+use super::dtype::{self, Unreadable};
 use super::error::{CheckpointError, Mismatch};
 use crate::layer::{for_each_buffer, for_each_param, Layer};
 use crate::tensor::{TensorView, TensorViewMut};
@@ -115,13 +115,20 @@ fn compare(targets: &[Target], source: &HashMap<&str, Stored<'_>>) -> Vec<Mismat
             });
             continue;
         };
-        if let Elements::Encoded { dtype, .. } = s.elements {
-            if !dtype::converts(dtype) {
-                problems.push(Mismatch::WrongDtype {
+        if let Elements::Encoded { dtype, bytes } = s.elements {
+            match dtype::check(dtype, bytes) {
+                Ok(()) => {}
+                Err(Unreadable::Dtype) => problems.push(Mismatch::WrongDtype {
                     name: t.name.clone(),
                     stored_name: t.stored_name(),
                     found: dtype.to_string(),
-                });
+                }),
+                Err(Unreadable::Inexact(value)) => problems.push(Mismatch::Inexact {
+                    name: t.name.clone(),
+                    stored_name: t.stored_name(),
+                    dtype: dtype.to_string(),
+                    value,
+                }),
             }
         }
         if s.shape != t.shape.as_slice() {
@@ -154,7 +161,7 @@ fn is_batch_counter(name: &str) -> bool {
     name.rsplit('.').next() == Some("num_batches_tracked")
 }
 
-/// Copies checked elements into `dst` (same shape, a dtype that converts).
+/// Copies checked elements into `dst` (same shape, elements that convert).
 fn write_elements(elements: &Elements<'_>, mut dst: TensorViewMut<'_>) {
     match *elements {
         Elements::F32(ref t) => dst.assign(t),
@@ -166,7 +173,7 @@ fn write_elements(elements: &Elements<'_>, mut dst: TensorViewMut<'_>) {
 mod tests {
     use super::*;
     use crate::checkpoint::testing::{all_bits, checkpoint_err, f32_bytes, raw_file, trained_net, Probe};
-    use crate::checkpoint::{load, save};
+    use crate::checkpoint::{load, load_with, save};
     use crate::fsutil::tests::TempDir;
     use crate::layer::{Mode, ParamKind, Visitor};
     use crate::tensor::Tensor;
@@ -400,5 +407,128 @@ mod tests {
         assert_eq!(b, [1f32, -3.140625, -0.0, 0.0].map(f32::to_bits));
         let r: Vec<f32> = net.running.iter().copied().collect();
         assert_eq!(r, [0.1f32, 1.0, -1.5, 0.0]);
+    }
+
+    /// A layer with a scalar buffer named as PyTorch's BatchNorm batch counter, kept as an f32.
+    struct Counted {
+        running: Tensor,
+        num_batches_tracked: Tensor,
+    }
+    impl Counted {
+        fn new() -> Self {
+            Counted {
+                running: Tensor::zeros(vec![2]),
+                num_batches_tracked: Tensor::zeros(vec![]),
+            }
+        }
+    }
+    impl Layer for Counted {
+        fn forward(&mut self, x: Tensor, _: Mode) -> Tensor {
+            x
+        }
+        fn backward(&mut self, g: Tensor) -> Tensor {
+            g
+        }
+        fn visit(&mut self, v: &mut Visitor<'_>) {
+            v.buffer("running_mean", &mut self.running);
+            v.buffer("num_batches_tracked", &mut self.num_batches_tracked);
+        }
+    }
+
+    fn counted_file(dtype: Dtype, counter: Vec<u8>) -> Vec<u8> {
+        let running = f32_bytes(&Tensor::from_elem(vec![2], 0.5));
+        raw_file(&[
+            ("bn.running_mean", Dtype::F32, &[2], running),
+            ("bn.num_batches_tracked", dtype, &[], counter),
+        ])
+    }
+
+    /// PyTorch's strict `load_state_dict` wants `num_batches_tracked`; nn keeps it as an f32
+    /// scalar buffer, writes it as F32 (PyTorch copies across dtypes) and reads PyTorch's I64.
+    #[test]
+    fn an_i64_batch_counter_loads_into_an_f32_scalar_buffer_and_saves_as_f32() {
+        let dir = TempDir::new("ckpt-i64");
+        let path = dir.join("torch.safetensors");
+        std::fs::write(&path, counted_file(Dtype::I64, 1234i64.to_le_bytes().to_vec())).unwrap();
+        let mut net = vec![Counted::new()];
+        load_with(&mut net, &path, |n| n.replacen("0.", "bn.", 1)).unwrap();
+        assert_eq!(
+            net[0].num_batches_tracked.iter().copied().collect::<Vec<_>>(),
+            [1234.0]
+        );
+        assert_eq!(net[0].running.iter().copied().collect::<Vec<_>>(), [0.5, 0.5]);
+
+        let saved = dir.join("nn.safetensors");
+        save(&mut net, &saved).unwrap();
+        let bytes = std::fs::read(&saved).unwrap();
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+        assert_eq!(header["0.num_batches_tracked"]["dtype"], "F32");
+        assert_eq!(header["0.num_batches_tracked"]["shape"], serde_json::json!([]));
+        let mut again = vec![Counted::new()];
+        load(&mut again, &saved).unwrap();
+        assert_eq!(all_bits(&mut again), all_bits(&mut net));
+    }
+
+    #[test]
+    fn a_batch_counter_the_model_has_is_checked_not_skipped() {
+        let dir = TempDir::new("ckpt-counter-missing");
+        let path = dir.join("m.safetensors");
+        let running = f32_bytes(&Tensor::from_elem(vec![2], 0.5));
+        std::fs::write(&path, raw_file(&[("running_mean", Dtype::F32, &[2], running)])).unwrap();
+        let err = checkpoint_err(load(&mut Counted::new(), &path).unwrap_err());
+        assert!(
+            err.to_string().contains("missing tensor `num_batches_tracked`"),
+            "{err}"
+        );
+
+        std::fs::write(&path, counted_file(Dtype::BOOL, vec![1])).unwrap();
+        let err = checkpoint_err(load_with(&mut Counted::new(), &path, |n| format!("bn.{n}")).unwrap_err());
+        assert!(err.to_string().contains("is stored as BOOL"), "{err}");
+    }
+
+    /// Integers convert while f32 holds them exactly (|v| <= 2^24); beyond that the load fails
+    /// naming the value rather than rounding a count silently.
+    #[test]
+    fn integers_beyond_two_to_the_24_are_refused() {
+        let dir = TempDir::new("ckpt-int-range");
+        let path = dir.join("m.safetensors");
+        let load_counter = |dtype: Dtype, bytes: Vec<u8>| {
+            std::fs::write(&path, counted_file(dtype, bytes)).unwrap();
+            let mut net = Counted::new();
+            let result = load_with(&mut net, &path, |n| format!("bn.{n}"));
+            (
+                result,
+                net.num_batches_tracked.iter().copied().collect::<Vec<_>>(),
+            )
+        };
+        let (ok, value) = load_counter(Dtype::I64, (-(1i64 << 24)).to_le_bytes().to_vec());
+        ok.unwrap();
+        assert_eq!(value, [-16777216.0]);
+        let (ok, value) = load_counter(Dtype::U8, vec![255]);
+        ok.unwrap();
+        assert_eq!(value, [255.0]);
+
+        let (err, value) = load_counter(Dtype::I64, ((1i64 << 24) + 1).to_le_bytes().to_vec());
+        assert_eq!(value, [0.0], "the model changed");
+        let err = checkpoint_err(err.unwrap_err());
+        let CheckpointError::Mismatch { problems, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            problems,
+            &[Mismatch::Inexact {
+                name: "num_batches_tracked".into(),
+                stored_name: Some("bn.num_batches_tracked".into()),
+                dtype: "I64".into(),
+                value: 16777217,
+            }]
+        );
+        assert!(err.to_string().contains("holds 16777217"), "{err}");
+        let (err, _) = load_counter(Dtype::U64, u64::MAX.to_le_bytes().to_vec());
+        assert!(err
+            .unwrap_err()
+            .to_string()
+            .contains("holds 18446744073709551615"));
     }
 }

@@ -1,17 +1,38 @@
-//! Reads a stored tensor's little-endian elements into f32: F32 as is, and F16, BF16 and F64
-//! converted, as PyTorch's `load_state_dict` copies across dtypes.
+//! Reads a stored tensor's little-endian elements into f32, as PyTorch's `load_state_dict` copies
+//! across dtypes: F32 as is, F16, BF16 and F64 converted, integers while f32 holds them exactly.
 
 use crate::tensor::TensorViewMut;
 use safetensors::tensor::Dtype;
 
-/// Whether elements of `dtype` can be read into an f32 tensor.
-pub(crate) fn converts(dtype: Dtype) -> bool {
-    matches!(dtype, Dtype::F32 | Dtype::F16 | Dtype::BF16 | Dtype::F64)
+/// The largest integer magnitude below which every integer is an f32: 2^24.
+pub(crate) const EXACT_INTEGERS: i128 = 1 << 24;
+
+/// Why stored elements cannot be read into f32.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Unreadable {
+    /// nn has no conversion from this dtype (BOOL, F8, complex, ...).
+    Dtype,
+    /// An integer element beyond ±2^24, where f32 would round it.
+    Inexact(i128),
 }
 
-/// Writes `bytes`, row-major elements of `dtype`, into `dst`. The caller has checked that the
-/// dtype [`converts`] and that `bytes` holds exactly `dst.len()` elements.
-pub(crate) fn read_into(dtype: Dtype, bytes: &[u8], dst: TensorViewMut<'_>) {
+/// Whether elements of `dtype` in `bytes` can be read into f32, and if not, why. Integer tensors
+/// are scanned for their first value beyond ±2^24: a rounded count is a silent error, and
+/// PyTorch's integer buffers are counters.
+pub(crate) fn check(dtype: Dtype, bytes: &[u8]) -> Result<(), Unreadable> {
+    if matches!(dtype, Dtype::F32 | Dtype::F16 | Dtype::BF16 | Dtype::F64) {
+        return Ok(());
+    }
+    let mut values = integers(dtype, bytes).ok_or(Unreadable::Dtype)?;
+    match values.find(|v| v.abs() > EXACT_INTEGERS) {
+        Some(v) => Err(Unreadable::Inexact(v)),
+        None => Ok(()),
+    }
+}
+
+/// Writes `bytes`, row-major elements of `dtype`, into `dst`. The caller has [`check`]ed them
+/// and that `bytes` holds exactly `dst.len()` elements.
+pub(crate) fn read_into(dtype: Dtype, bytes: &[u8], mut dst: TensorViewMut<'_>) {
     match dtype {
         Dtype::F32 => fill(bytes, dst, f32::from_le_bytes),
         Dtype::F16 => fill(bytes, dst, |b| f16_to_f32(u16::from_le_bytes(b))),
@@ -21,8 +42,41 @@ pub(crate) fn read_into(dtype: Dtype, bytes: &[u8], dst: TensorViewMut<'_>) {
         }),
         // Rounds to nearest, out-of-range values to ±inf: PyTorch's `.float()`.
         Dtype::F64 => fill(bytes, dst, |b| f64::from_le_bytes(b) as f32),
-        other => unreachable!("checkpoint: {other} tensors were refused before reading"),
+        other => {
+            let values = integers(other, bytes)
+                .unwrap_or_else(|| unreachable!("checkpoint: {other} tensors were refused before reading"));
+            // Exact: `check` bounded every value by 2^24.
+            for (d, v) in dst.iter_mut().zip(values) {
+                *d = v as f32;
+            }
+        }
     }
+}
+
+/// The elements of an integer `dtype`, widened to i128 (which holds both i64 and u64), or
+/// `None` for a dtype that is not an integer.
+fn integers(dtype: Dtype, bytes: &[u8]) -> Option<Box<dyn Iterator<Item = i128> + '_>> {
+    fn each<const N: usize, T: Into<i128> + 'static>(
+        bytes: &[u8],
+        f: fn([u8; N]) -> T,
+    ) -> Box<dyn Iterator<Item = i128> + '_> {
+        Box::new(bytes.chunks_exact(N).map(move |c| {
+            let mut b = [0; N];
+            b.copy_from_slice(c);
+            f(b).into()
+        }))
+    }
+    Some(match dtype {
+        Dtype::I8 => each(bytes, i8::from_le_bytes),
+        Dtype::U8 => each(bytes, u8::from_le_bytes),
+        Dtype::I16 => each(bytes, i16::from_le_bytes),
+        Dtype::U16 => each(bytes, u16::from_le_bytes),
+        Dtype::I32 => each(bytes, i32::from_le_bytes),
+        Dtype::U32 => each(bytes, u32::from_le_bytes),
+        Dtype::I64 => each(bytes, i64::from_le_bytes),
+        Dtype::U64 => each(bytes, u64::from_le_bytes),
+        _ => return None,
+    })
 }
 
 /// One call per dtype, so each loop is compiled for its element width.
@@ -93,5 +147,50 @@ mod tests {
         assert_eq!(read(Dtype::BF16, &[0x80, 0x3f, 0x49, 0xc0], 2), [1.0, -3.140625]);
         let f64s: Vec<u8> = [0.1f64, 1e300].iter().flat_map(|v| v.to_le_bytes()).collect();
         assert_eq!(read(Dtype::F64, &f64s, 2), [0.1, f32::INFINITY]);
+    }
+
+    #[test]
+    fn every_integer_dtype_reads_little_endian_up_to_two_to_the_24() {
+        let cases: [(Dtype, Vec<u8>, [f32; 2]); 8] = [
+            (Dtype::I8, vec![0x80, 0x7f], [-128.0, 127.0]),
+            (Dtype::U8, vec![0xff, 0], [255.0, 0.0]),
+            (Dtype::I16, vec![0x00, 0x80, 0x01, 0x00], [-32768.0, 1.0]),
+            (Dtype::U16, vec![0xff, 0xff, 0x00, 0x01], [65535.0, 256.0]),
+            (
+                Dtype::I32,
+                [-(1i32 << 24), 7].iter().flat_map(|v| v.to_le_bytes()).collect(),
+                [-16777216.0, 7.0],
+            ),
+            (
+                Dtype::U32,
+                [1u32 << 24, 3].iter().flat_map(|v| v.to_le_bytes()).collect(),
+                [16777216.0, 3.0],
+            ),
+            (
+                Dtype::I64,
+                [-1i64, 1 << 24].iter().flat_map(|v| v.to_le_bytes()).collect(),
+                [-1.0, 16777216.0],
+            ),
+            (
+                Dtype::U64,
+                [0u64, 12345].iter().flat_map(|v| v.to_le_bytes()).collect(),
+                [0.0, 12345.0],
+            ),
+        ];
+        for (dtype, bytes, want) in cases {
+            assert_eq!(check(dtype, &bytes), Ok(()), "{dtype}");
+            assert_eq!(read(dtype, &bytes, 2), want, "{dtype}");
+        }
+        let beyond: Vec<u8> = [1i32, -(1 << 24) - 1]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        assert_eq!(check(Dtype::I32, &beyond), Err(Unreadable::Inexact(-16777217)));
+        assert_eq!(
+            check(Dtype::U64, &u64::MAX.to_le_bytes()),
+            Err(Unreadable::Inexact(u64::MAX.into()))
+        );
+        assert_eq!(check(Dtype::BOOL, &[1]), Err(Unreadable::Dtype));
+        assert_eq!(check(Dtype::F8_E4M3, &[1]), Err(Unreadable::Dtype));
     }
 }

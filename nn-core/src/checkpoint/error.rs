@@ -46,7 +46,7 @@ pub enum Mismatch {
     /// The checkpoint stores the tensor with an element type nn does not convert to f32.
     #[error(
         "tensor `{name}`{} is stored as {found}, which nn does not convert to F32 (it reads F32, \
-         F16, BF16 and F64)",
+         F16, BF16, F64 and integer types)",
         in_file(.stored_name)
     )]
     WrongDtype {
@@ -56,6 +56,22 @@ pub enum Mismatch {
         stored_name: Option<String>,
         /// The safetensors dtype found (`BOOL`, `F8_E4M3`, …).
         found: String,
+    },
+    /// An integer tensor holds a value that f32 cannot represent exactly: beyond ±2^24.
+    #[error(
+        "tensor `{name}`{} is stored as {dtype} and holds {value}, which F32 cannot represent \
+         exactly (integers convert only up to 2^24 = 16777216 in magnitude)",
+        in_file(.stored_name)
+    )]
+    Inexact {
+        /// The tensor's full name in the model.
+        name: String,
+        /// Its name in the checkpoint, if not `name`.
+        stored_name: Option<String>,
+        /// The safetensors dtype found (`I64`, `U8`, …).
+        dtype: String,
+        /// The first value found beyond ±2^24.
+        value: i128,
     },
 }
 
@@ -154,9 +170,12 @@ fn mismatch_text(path: &Option<PathBuf>, problems: &[Mismatch]) -> String {
     if problems.len() > MAX_LISTED {
         let _ = write!(s, "\n  … and {} more", problems.len() - MAX_LISTED);
     }
-    let dtype = |p: &Mismatch| matches!(p, Mismatch::WrongDtype { .. });
+    let dtype = |p: &Mismatch| matches!(p, Mismatch::WrongDtype { .. } | Mismatch::Inexact { .. });
     if problems.iter().any(dtype) {
-        s.push_str("\nconvert the tensors to float32 before loading (in PyTorch: `.float()`)");
+        s.push_str(
+            "\nconvert the tensors to float32 before saving them (in PyTorch: `.float()`), if its \
+             rounding is acceptable",
+        );
     }
     if !problems.iter().all(dtype) {
         s.push_str("\nbuild the model with the same layers, names and sizes as the one that was saved");

@@ -3,9 +3,10 @@
 //!
 //! A checkpoint file is F32, little-endian, row-major, with the PyTorch layouts nn uses
 //! (`Linear.weight` is `[out, in]`), so `safetensors.torch.load_file` reads it into a
-//! `state_dict` and `safetensors.numpy.load_file` into numpy arrays. Loading also reads F16, BF16
-//! and F64 files (a PyTorch model saved in another precision); it checks every name, shape and
-//! dtype before touching the model and reports all mismatches in one error.
+//! `state_dict` and `safetensors.numpy.load_file` into numpy arrays. Loading also reads F16, BF16,
+//! F64 and integer tensors (a PyTorch model saved in another precision, its integer buffers); it
+//! checks every name, shape and dtype before touching the model and reports all mismatches in
+//! one error.
 //!
 //! The parts: `format` (the file's bytes), `dtype` (stored elements to f32), `apply` (the
 //! check-then-write path shared by [`load`] and [`Snapshot::restore`]), `snapshot`, `error`.
@@ -65,8 +66,11 @@ pub fn save(model: &mut (impl Layer + ?Sized), path: impl AsRef<Path>) -> Result
 /// leaves the model as it was. Mismatches are all reported at once
 /// ([`CheckpointError::Mismatch`]).
 ///
-/// F16, BF16 and F64 tensors are converted to the model's f32 (F64 rounds to nearest, as
-/// PyTorch's `.float()`).
+/// Other dtypes convert to the model's f32, as PyTorch's `load_state_dict` copies across dtypes:
+/// F16 and BF16 exactly, F64 rounded to nearest (PyTorch's `.float()`), and integers (I8 to
+/// U64) while f32 holds them exactly, up to 2^24 in magnitude; a larger value is a
+/// [`Mismatch::Inexact`] rather than a silently rounded count. So PyTorch's I64
+/// `num_batches_tracked` loads into an f32 scalar buffer of that name.
 ///
 /// A stored tensor named `num_batches_tracked` or `*.num_batches_tracked` that the model has no
 /// tensor for is skipped rather than unexpected: PyTorch's BatchNorm saves that batch counter,
