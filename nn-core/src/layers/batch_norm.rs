@@ -1,7 +1,6 @@
 //! Batch normalisation over the batch dimension, per feature.
 
-use super::{flatten, standard, Stash};
-use crate::layer::{Layer, Mode, ParamKind, Visitor};
+use crate::layer::{contiguous, flatten, Layer, Mode, ParamKind, Saved, Visitor};
 use crate::linalg::vectorized;
 use crate::tensor::Tensor;
 use ndarray::{Array1, Dimension, IxDyn};
@@ -38,10 +37,9 @@ pub struct BatchNorm {
     beta_grad: Tensor,
     running_mean: Tensor,
     running_var: Tensor,
-    /// The normalised input of the last Train forward, `(N, features)`.
-    x_hat: Stash<f32>,
-    /// The shape of the last Train input (and so of the gradient backward expects).
-    input_shape: Vec<usize>,
+    /// The normalised input of the last Train forward, in the input's shape (and so the
+    /// gradient's).
+    x_hat: Saved<f32>,
     /// `1 / sqrt(var + eps)` of the last Train batch.
     inv_std: Array1<f32>,
     /// Per-feature scratch: the batch mean in forward, the gradient coefficient in backward.
@@ -67,8 +65,7 @@ impl BatchNorm {
             beta_grad: Tensor::zeros(d.clone()),
             running_mean: Tensor::zeros(d.clone()),
             running_var: Tensor::ones(d),
-            x_hat: Stash::default(),
-            input_shape: Vec::with_capacity(4),
+            x_hat: Saved::new(),
             inv_std: Array1::zeros(features),
             scratch: Array1::zeros(features),
             eval_scale: Array1::zeros(features),
@@ -125,7 +122,7 @@ impl BatchNorm {
 
 /// The elements of one of the layer's own vectors, all built as `[features]` in standard layout
 /// (visitors hand out views, which cannot replace them).
-fn contiguous(t: &Tensor) -> &[f32] {
+fn values(t: &Tensor) -> &[f32] {
     t.as_slice().expect("built in standard layout")
 }
 
@@ -136,11 +133,11 @@ impl Layer for BatchNorm {
         let f = self.features;
         let n = x.nrows();
         let xs = x.as_slice_mut().expect("flatten gives standard layout");
-        let gamma = contiguous(&self.gamma);
-        let beta = contiguous(&self.beta);
+        let gamma = values(&self.gamma);
+        let beta = values(&self.beta);
         if mode == Mode::Eval {
-            let mean = contiguous(&self.running_mean);
-            let var = contiguous(&self.running_var);
+            let mean = values(&self.running_mean);
+            let var = values(&self.running_var);
             let (scale, shift) = (
                 self.eval_scale.as_slice_mut().expect("own buffer"),
                 self.eval_shift.as_slice_mut().expect("own buffer"),
@@ -165,8 +162,6 @@ impl Layer for BatchNorm {
             return x.into_shape_with_order(shape).expect("same size");
         }
 
-        self.input_shape.clear();
-        self.input_shape.extend_from_slice(shape.slice());
         let inv_n = 1.0 / n as f32;
         let (momentum, eps) = (self.momentum, self.eps);
         let mean = self.scratch.as_slice_mut().expect("own buffer");
@@ -175,9 +170,9 @@ impl Layer for BatchNorm {
         let running_var = self.running_var.as_slice_mut().expect("checked standard layout");
         let x_hat = self
             .x_hat
-            .prepare(&[n, f])
+            .prepare(shape.slice())
             .as_slice_mut()
-            .expect("a stash is standard layout");
+            .expect("prepare gives standard layout");
         vectorized(
             #[inline(always)]
             || {
@@ -237,19 +232,17 @@ impl Layer for BatchNorm {
     fn backward(&mut self, grad: Tensor) -> Tensor {
         let shape = IxDyn(grad.shape());
         let features = self.features;
-        let n = self.input_shape.first().copied().unwrap_or(0);
         let x_hat = self
             .x_hat
-            .take(&[n, features], || format!("BatchNorm({features})"));
-        if grad.shape() != self.input_shape {
-            super::wrong_grad_shape(&self.input_shape, grad.shape());
-        }
-        let x_hat = x_hat.as_slice().expect("a stash is standard layout");
-        let mut g = standard(grad)
+            .take(grad.shape(), format_args!("BatchNorm({features})"));
+        // Rank >= 2: forward flattened it.
+        let n = x_hat.shape()[0];
+        let x_hat = x_hat.as_slice().expect("prepare gives standard layout");
+        let mut g = contiguous(grad)
             .into_shape_with_order((n, features))
             .expect("standard layout reshapes");
         let gs = g.as_slice_mut().expect("standard layout");
-        let gamma = contiguous(&self.gamma);
+        let gamma = values(&self.gamma);
         let gamma_grad = self.gamma_grad.as_slice_mut().expect("checked standard layout");
         let beta_grad = self.beta_grad.as_slice_mut().expect("checked standard layout");
         let coef = self.scratch.as_slice_mut().expect("own buffer");
