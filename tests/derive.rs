@@ -4,10 +4,9 @@
 //! The layers here are written in this file, as a user's custom layers would be, so the test
 //! depends on the Layer trait only.
 
-use ndarray::{Array1, Array2, ArrayD, Axis, Ix2, IxDyn};
-use nn::layer::{for_each_buffer, for_each_param, layer_panic, param_count, param_names};
+use nn::layer::{for_each_buffer, for_each_param, param_count, param_names};
+use nn::ndarray::{self, Array1, Array2, ArrayD, Axis, Ix2, IxDyn};
 use nn::prelude::*;
-use nn::{ParamKind, Visitor};
 use rand::Rng as _;
 use std::cell::RefCell;
 use std::rc::Rc;
