@@ -1,4 +1,5 @@
-//! nn: a small deep-learning framework written from scratch.
+//! nn, a small deep-learning framework written from scratch: this facade re-exports nn-core and the
+//! derive, and gathers what programs and custom layers need in [`prelude`].
 //!
 //! A network is a struct of layers; `#[derive(Sequential)]` makes it a [`Layer`]:
 //!

@@ -65,7 +65,7 @@ impl fmt::Display for Activation {
 ///     .dropout(0.1)
 ///     .build(&mut seeded(4321));
 /// assert_eq!(net.forward(Tensor::zeros(vec![2, 784]), Mode::Eval).shape(), &[2, 10]);
-/// assert_eq!(param_names(&mut net)[..4], ["fc1.weight", "fc1.bias", "bn1.gamma", "bn1.beta"]);
+/// assert_eq!(param_names(&mut net)[..4], ["fc1.weight", "fc1.bias", "bn1.weight", "bn1.bias"]);
 /// ```
 pub struct Mlp {
     layers: Vec<(String, Box<dyn Layer>)>,
@@ -259,8 +259,10 @@ mod tests {
             [
                 "bn1.running_mean",
                 "bn1.running_var",
+                "bn1.num_batches_tracked",
                 "bn2.running_mean",
-                "bn2.running_var"
+                "bn2.running_var",
+                "bn2.num_batches_tracked"
             ]
         );
         assert_eq!(

@@ -11,7 +11,7 @@ pub enum ParamKind {
     Weight,
     /// A bias vector.
     Bias,
-    /// A normalisation scale or shift (BatchNorm gamma and beta).
+    /// A normalisation scale or shift (BatchNorm's `weight` and `bias`, the seed's gamma and beta).
     Norm,
 }
 

@@ -7,7 +7,7 @@ use ndarray::{Array1, Dimension, IxDyn};
 
 /// Batch normalisation (Ioffe & Szegedy, 2015), as the seed notebook implements it.
 ///
-/// Normalises each feature over the batch, then scales by `gamma` and shifts by `beta`. An input
+/// Normalises each feature over the batch, then scales by `weight` and shifts by `bias`. An input
 /// of rank > 2 is flattened to `(N, features)` as the seed does, so `(N, C, H, W)` input is
 /// normalised per activation (`features = C*H*W`), not per channel like PyTorch's `BatchNorm2d`.
 /// The output has the input's shape.
@@ -17,26 +17,31 @@ use ndarray::{Array1, Dimension, IxDyn};
 ///   `running = momentum * running + (1 - momentum) * batch` with `momentum = 0.9` (the seed's
 ///   convention; PyTorch's `momentum = 0.1` weighs the batch instead, so it is our 0.9).
 ///   A Train batch of fewer than two samples is normalised the same way (one sample comes out as
-///   `beta`, with a zero input gradient) but leaves the running statistics unchanged: its
+///   `bias`, with a zero input gradient) but leaves the running statistics unchanged: its
 ///   variance says nothing about the data's (PyTorch refuses such a batch).
 /// - Eval: the running statistics.
 /// - `eps = 1e-5` inside the square root, PyTorch's default (the seed uses 1e-7), so that
 ///   statistics carried over from a PyTorch checkpoint normalise the same way.
 ///   [`BatchNorm::with_eps`] changes it.
 ///
-/// Parameters `gamma` (ones) and `beta` (zeros), both [`ParamKind::Norm`]; buffers
-/// `running_mean` (zeros) and `running_var` (ones). All have shape `[features]`.
+/// Parameters `weight` (ones) and `bias` (zeros), both [`ParamKind::Norm`] (the seed's `gamma`
+/// and `beta`, named as in PyTorch); buffers `running_mean` (zeros) and `running_var` (ones), all
+/// of shape `[features]`, and `num_batches_tracked`, the number of Train forwards that updated
+/// the running statistics, as an f32 of shape `[]` (exact up to 2^24). These are the names, shapes
+/// and order of PyTorch's `BatchNorm1d` state dict, so `load_state_dict(strict=True)` accepts a
+/// file nn saved (PyTorch copies the count into its int64 buffer).
 #[derive(Clone, Debug)]
 pub struct BatchNorm {
     features: usize,
     momentum: f32,
     eps: f32,
-    gamma: Tensor,
-    beta: Tensor,
-    gamma_grad: Tensor,
-    beta_grad: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    weight_grad: Tensor,
+    bias_grad: Tensor,
     running_mean: Tensor,
     running_var: Tensor,
+    num_batches_tracked: Tensor,
     /// The normalised input of the last Train forward, in the input's shape (and so the
     /// gradient's).
     x_hat: Saved<f32>,
@@ -59,12 +64,13 @@ impl BatchNorm {
             features,
             momentum: 0.9,
             eps: 1e-5,
-            gamma: Tensor::ones(d.clone()),
-            beta: Tensor::zeros(d.clone()),
-            gamma_grad: Tensor::zeros(d.clone()),
-            beta_grad: Tensor::zeros(d.clone()),
+            weight: Tensor::ones(d.clone()),
+            bias: Tensor::zeros(d.clone()),
+            weight_grad: Tensor::zeros(d.clone()),
+            bias_grad: Tensor::zeros(d.clone()),
             running_mean: Tensor::zeros(d.clone()),
             running_var: Tensor::ones(d),
+            num_batches_tracked: Tensor::zeros(IxDyn(&[])),
             x_hat: Saved::new(),
             inv_std: Array1::zeros(features),
             scratch: Array1::zeros(features),
@@ -118,6 +124,12 @@ impl BatchNorm {
     pub fn running_var(&self) -> &Tensor {
         &self.running_var
     }
+
+    /// How many Train forwards have updated the running statistics (PyTorch's
+    /// `num_batches_tracked`).
+    pub fn num_batches_tracked(&self) -> u64 {
+        self.num_batches_tracked.sum() as u64
+    }
 }
 
 /// The elements of one of the layer's own vectors, all built as `[features]` in standard layout
@@ -133,8 +145,8 @@ impl Layer for BatchNorm {
         let f = self.features;
         let n = x.nrows();
         let xs = x.as_slice_mut().expect("flatten gives standard layout");
-        let gamma = values(&self.gamma);
-        let beta = values(&self.beta);
+        let weight = values(&self.weight);
+        let bias = values(&self.bias);
         if mode == Mode::Eval {
             let mean = values(&self.running_mean);
             let var = values(&self.running_var);
@@ -147,7 +159,7 @@ impl Layer for BatchNorm {
                 #[inline(always)]
                 || {
                     // Fold everything into y = x * scale + shift: one multiply-add per element.
-                    let params = gamma.iter().zip(beta).zip(mean).zip(var);
+                    let params = weight.iter().zip(bias).zip(mean).zip(var);
                     for ((s, t), (((&g, &b), &m), &v)) in scale.iter_mut().zip(shift.iter_mut()).zip(params) {
                         *s = g / (v + eps).sqrt();
                         *t = b - m * *s;
@@ -216,7 +228,7 @@ impl Layer for BatchNorm {
                 }
                 let inv_std = &*var;
                 for (row, h_row) in xs.chunks_exact_mut(f).zip(x_hat.chunks_exact_mut(f)) {
-                    let per_feature = mean.iter().zip(inv_std).zip(gamma).zip(beta);
+                    let per_feature = mean.iter().zip(inv_std).zip(weight).zip(bias);
                     for ((v, h), (((&m, &s), &g), &b)) in
                         row.iter_mut().zip(h_row.iter_mut()).zip(per_feature)
                     {
@@ -226,6 +238,9 @@ impl Layer for BatchNorm {
                 }
             },
         );
+        if n >= 2 {
+            self.num_batches_tracked += 1.0;
+        }
         x.into_shape_with_order(shape).expect("same size")
     }
 
@@ -242,32 +257,32 @@ impl Layer for BatchNorm {
             .into_shape_with_order((n, features))
             .expect("standard layout reshapes");
         let gs = g.as_slice_mut().expect("standard layout");
-        let gamma = values(&self.gamma);
-        let gamma_grad = self.gamma_grad.as_slice_mut().expect("checked standard layout");
-        let beta_grad = self.beta_grad.as_slice_mut().expect("checked standard layout");
+        let weight = values(&self.weight);
+        let weight_grad = self.weight_grad.as_slice_mut().expect("checked standard layout");
+        let bias_grad = self.bias_grad.as_slice_mut().expect("checked standard layout");
         let coef = self.scratch.as_slice_mut().expect("own buffer");
         let inv_std = self.inv_std.as_slice().expect("own buffer");
         let n_f = n as f32;
         vectorized(
             #[inline(always)]
             || {
-                gamma_grad.fill(0.0);
-                beta_grad.fill(0.0);
+                weight_grad.fill(0.0);
+                bias_grad.fill(0.0);
                 for (row, h_row) in gs.chunks_exact(features).zip(x_hat.chunks_exact(features)) {
-                    let sums = gamma_grad.iter_mut().zip(beta_grad.iter_mut());
+                    let sums = weight_grad.iter_mut().zip(bias_grad.iter_mut());
                     for (((dg, db), &v), &h) in sums.zip(row).zip(h_row) {
                         *dg += v * h;
                         *db += v;
                     }
                 }
-                // dx = gamma * inv_std / N * (N * g - sum(g) - x_hat * sum(g * x_hat)), the closed
+                // dx = weight * inv_std / N * (N * g - sum(g) - x_hat * sum(g * x_hat)), the closed
                 // form of the seed's step-by-step chain rule, written into the gradient buffer.
-                for ((c, &gm), &s) in coef.iter_mut().zip(gamma).zip(inv_std) {
+                for ((c, &gm), &s) in coef.iter_mut().zip(weight).zip(inv_std) {
                     *c = gm * s / n_f;
                 }
-                let (gamma_grad, beta_grad) = (&*gamma_grad, &*beta_grad);
+                let (weight_grad, bias_grad) = (&*weight_grad, &*bias_grad);
                 for (row, h_row) in gs.chunks_exact_mut(features).zip(x_hat.chunks_exact(features)) {
-                    let per_feature = coef.iter().zip(beta_grad).zip(gamma_grad);
+                    let per_feature = coef.iter().zip(bias_grad).zip(weight_grad);
                     for ((v, &h), ((&c, &db), &dg)) in row.iter_mut().zip(h_row).zip(per_feature) {
                         *v = c * (n_f * *v - db - h * dg);
                     }
@@ -278,10 +293,11 @@ impl Layer for BatchNorm {
     }
 
     fn visit(&mut self, v: &mut Visitor<'_>) {
-        v.param("gamma", &mut self.gamma, &mut self.gamma_grad, ParamKind::Norm);
-        v.param("beta", &mut self.beta, &mut self.beta_grad, ParamKind::Norm);
+        v.param("weight", &mut self.weight, &mut self.weight_grad, ParamKind::Norm);
+        v.param("bias", &mut self.bias, &mut self.bias_grad, ParamKind::Norm);
         v.buffer("running_mean", &mut self.running_mean);
         v.buffer("running_var", &mut self.running_var);
+        v.buffer("num_batches_tracked", &mut self.num_batches_tracked);
     }
 
     fn type_name(&self) -> String {
@@ -325,7 +341,7 @@ mod tests {
         let (mean, var) = (bn.running_mean().clone(), bn.running_var().clone());
         let one = Tensor::from_shape_vec(vec![1, 2], vec![3.0, -7.0]).unwrap();
         let y = bn.forward(one, Mode::Train);
-        assert_eq!(y.as_slice().unwrap(), &[0.0, 0.0]); // x_hat = 0, so y = beta
+        assert_eq!(y.as_slice().unwrap(), &[0.0, 0.0]); // x_hat = 0, so y = bias
         assert_eq!(
             bn.backward(Tensor::ones(IxDyn(&[1, 2]))).as_slice().unwrap(),
             &[0.0, 0.0]
@@ -334,6 +350,7 @@ mod tests {
         assert_eq!(y.shape(), &[0, 2]);
         assert_eq!(bn.backward(Tensor::zeros(IxDyn(&[0, 2]))).shape(), &[0, 2]);
         assert_eq!((bn.running_mean(), bn.running_var()), (&mean, &var));
+        assert_eq!(bn.num_batches_tracked(), 1, "only the batch of four counts");
     }
 
     #[test]
@@ -359,21 +376,46 @@ mod tests {
     }
 
     #[test]
-    fn names_params_and_buffers() {
+    fn names_params_and_buffers_as_pytorch_does() {
         let mut bn = BatchNorm::new(128);
-        assert_eq!(param_names(&mut bn), ["gamma", "beta"]);
+        assert_eq!(param_names(&mut bn), ["weight", "bias"]);
         let mut buffers = Vec::new();
-        for_each_buffer(&mut bn, |name, t| buffers.push((name.to_string(), t.sum())));
+        for_each_buffer(&mut bn, |name, t| {
+            buffers.push((name.to_string(), t.shape().to_vec(), t.sum()))
+        });
         assert_eq!(
             buffers,
             [
-                ("running_mean".to_string(), 0.0),
-                ("running_var".to_string(), 128.0)
+                ("running_mean".to_string(), vec![128], 0.0),
+                ("running_var".to_string(), vec![128], 128.0),
+                ("num_batches_tracked".to_string(), vec![], 0.0)
             ]
         );
         assert_eq!(bn.type_name(), "BatchNorm(128)");
         assert_eq!(bn.eps(), 1e-5);
         assert_eq!(bn.momentum(), 0.9);
+    }
+
+    #[test]
+    fn num_batches_tracked_counts_train_forwards_and_is_saved_with_the_model() {
+        let mut bn = BatchNorm::new(2);
+        for _ in 0..3 {
+            bn.forward(batch(), Mode::Train);
+        }
+        bn.forward(batch(), Mode::Eval);
+        assert_eq!(bn.num_batches_tracked(), 3);
+
+        let path = std::env::temp_dir().join(format!("nn-bn-count-{}.safetensors", std::process::id()));
+        crate::checkpoint::save(&mut bn, &path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let count = file.tensor("num_batches_tracked").unwrap();
+        assert_eq!((count.shape(), count.data()), (&[][..], &3f32.to_le_bytes()[..]));
+        let mut fresh = BatchNorm::new(2);
+        crate::checkpoint::load(&mut fresh, &path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(fresh.num_batches_tracked(), 3);
+        assert_eq!(fresh.running_mean(), bn.running_mean());
     }
 
     #[test]
@@ -390,9 +432,9 @@ mod tests {
     #[test]
     fn passes_gradcheck_in_train_mode_on_2d_and_4d_input() {
         let mut bn = BatchNorm::new(5);
-        // A non-trivial gamma and beta, so their gradients and the gamma factor in dx matter.
+        // A non-trivial weight and bias, so their gradients and the weight factor in dx matter.
         crate::layer::for_each_param(&mut bn, |name, mut p| {
-            let base = if name == "gamma" { 1.5 } else { -0.3 };
+            let base = if name == "weight" { 1.5 } else { -0.3 };
             p.value
                 .iter_mut()
                 .enumerate()
