@@ -14,8 +14,9 @@ use ndarray::{Array1, Dimension, IxDyn};
 ///
 /// - Train: batch mean and biased batch variance (divided by N, as the seed does; PyTorch stores
 ///   the unbiased N/(N-1) variance in `running_var`). Running statistics are updated as
-///   `running = momentum * running + (1 - momentum) * batch` with `momentum = 0.9` (the seed's
-///   convention; PyTorch's `momentum = 0.1` weighs the batch instead, so it is our 0.9).
+///   `running = (1 - momentum) * running + momentum * batch`, `momentum = 0.1` by default:
+///   PyTorch's meaning and default. (The seed's `momentum = 0.9` is the weight of the old
+///   statistics, so its 0.9 is this 0.1, and gives the same bits: see [`BatchNorm::with_momentum`].)
 ///   A Train batch of fewer than two samples is normalised the same way (one sample comes out as
 ///   `bias`, with a zero input gradient) but leaves the running statistics unchanged: its
 ///   variance says nothing about the data's (PyTorch refuses such a batch).
@@ -56,13 +57,14 @@ pub struct BatchNorm {
 }
 
 impl BatchNorm {
-    /// Batch normalisation of `features` features with momentum 0.9 and eps 1e-5.
+    /// Batch normalisation of `features` features with momentum 0.1 and eps 1e-5 (PyTorch's
+    /// defaults).
     pub fn new(features: usize) -> Self {
         assert!(features > 0, "BatchNorm::new: features must be at least 1");
         let d = IxDyn(&[features]);
         BatchNorm {
             features,
-            momentum: 0.9,
+            momentum: 0.1,
             eps: 1e-5,
             weight: Tensor::ones(d.clone()),
             bias: Tensor::zeros(d.clone()),
@@ -79,7 +81,14 @@ impl BatchNorm {
         }
     }
 
-    /// Sets the weight of the old running statistics in each update (`0 <= momentum <= 1`).
+    /// Sets the weight of the new batch in each update of the running statistics,
+    /// `running = (1 - momentum) * running + momentum * batch` (`0 <= momentum <= 1`, default
+    /// 0.1), as PyTorch's `momentum`. The seed's momentum `m` weighs the old statistics instead:
+    /// it is `with_momentum(1 - m)`, so the seed's 0.9 is the default 0.1.
+    ///
+    /// The update weighs the old statistics by `1 - momentum` rounded to f32 and the batch by
+    /// exactly the rest of 1, so the two weights sum to one; for 0.1 they are 0.9 and
+    /// 0.100000024, bit for bit the seed's `0.9 * running + (1 - 0.9) * batch`.
     pub fn with_momentum(mut self, momentum: f32) -> Self {
         assert!(
             (0.0..=1.0).contains(&momentum),
@@ -105,7 +114,7 @@ impl BatchNorm {
         self.features
     }
 
-    /// The running-statistics momentum.
+    /// The weight of the new batch in the running statistics (PyTorch's `momentum`).
     pub fn momentum(&self) -> f32 {
         self.momentum
     }
@@ -175,7 +184,10 @@ impl Layer for BatchNorm {
         }
 
         let inv_n = 1.0 / n as f32;
-        let (momentum, eps) = (self.momentum, self.eps);
+        // Complementary weights (see `with_momentum`): 1 - keep is exact for keep in [0.5, 1],
+        // and for keep below 0.5 both subtractions are.
+        let keep = 1.0 - self.momentum;
+        let (batch_weight, eps) = (1.0 - keep, self.eps);
         let mean = self.scratch.as_slice_mut().expect("own buffer");
         let inv_std = self.inv_std.as_slice_mut().expect("own buffer");
         let running_mean = self.running_mean.as_slice_mut().expect("checked standard layout");
@@ -219,8 +231,8 @@ impl Layer for BatchNorm {
                         .zip(running_mean.iter_mut())
                         .zip(running_var.iter_mut());
                     for (((&batch_var, &m), rm), rv) in stats {
-                        *rm = momentum * *rm + (1.0 - momentum) * m;
-                        *rv = momentum * *rv + (1.0 - momentum) * batch_var;
+                        *rm = keep * *rm + batch_weight * m;
+                        *rv = keep * *rv + batch_weight * batch_var;
                     }
                 }
                 for s in var.iter_mut() {
@@ -334,6 +346,45 @@ mod tests {
         assert!((rv[0] - (0.9 + 0.125)).abs() < 1e-6 && (rv[1] - (0.9 + 12.5)).abs() < 1e-4);
     }
 
+    /// The running statistics after each of three Train batches, as the seed's arithmetic
+    /// (`0.9 * running + (1 - 0.9) * batch` in f32, 1 - 0.9f32 being 0.100000024) gave them before
+    /// momentum took PyTorch's meaning: the default must not change a trained model's numbers.
+    #[test]
+    fn the_default_momentum_gives_the_seeds_running_statistics_bit_for_bit() {
+        let batch = |step: usize| {
+            Tensor::from_shape_fn(IxDyn(&[5, 3]), |i| {
+                ((i[0] * 7 + i[1] * 3 + step * 5) % 11) as f32 * 0.37 - 1.3 + i[1] as f32
+            })
+        };
+        #[rustfmt::skip]
+        let pinned: [[[u32; 3]; 2]; 3] = [
+            [[0x3d7f972a, 0x3e449ba9, 0x3e75f701], [0x3f87ceaa, 0x3f84b924, 0x3f81a39d]],
+            [[0x3d73237f, 0x3e9c779d, 0x3ef50874], [0x3f88aa69, 0x3f85e3d7, 0x3f894851]],
+            [[0x3e2411c6, 0x3edc2e38, 0x3f2248b9], [0x3f89702f, 0x3f8a0632, 0x3f89fe4d]],
+        ];
+        let bits = |t: &Tensor| -> Vec<u32> { t.iter().map(|v| v.to_bits()).collect() };
+        for mut bn in [BatchNorm::new(3), BatchNorm::new(3).with_momentum(0.1)] {
+            // Momentum 1 keeps exactly the last batch's statistics: the seed's formula on them.
+            let mut batch_only = BatchNorm::new(3).with_momentum(1.0);
+            for (step, [mean, var]) in pinned.iter().enumerate() {
+                let (old_mean, old_var) = (bn.running_mean().clone(), bn.running_var().clone());
+                bn.forward(batch(step), Mode::Train);
+                batch_only.forward(batch(step), Mode::Train);
+                assert_eq!(
+                    (bits(bn.running_mean()), bits(bn.running_var())),
+                    (mean.to_vec(), var.to_vec())
+                );
+                let seed = |old: &Tensor, new: &Tensor| {
+                    ndarray::Zip::from(old)
+                        .and(new)
+                        .map_collect(|&r, &b| 0.9f32 * r + (1.0 - 0.9f32) * b)
+                };
+                assert_eq!(bn.running_mean(), &seed(&old_mean, batch_only.running_mean()));
+                assert_eq!(bn.running_var(), &seed(&old_var, batch_only.running_var()));
+            }
+        }
+    }
+
     #[test]
     fn batches_of_one_or_no_sample_leave_the_running_statistics_alone() {
         let mut bn = BatchNorm::new(2);
@@ -355,8 +406,8 @@ mod tests {
 
     #[test]
     fn eval_uses_the_running_statistics() {
-        let mut bn = BatchNorm::new(2).with_momentum(0.0);
-        bn.forward(batch(), Mode::Train); // momentum 0: running stats = this batch's
+        let mut bn = BatchNorm::new(2).with_momentum(1.0);
+        bn.forward(batch(), Mode::Train); // momentum 1: running stats = this batch's
         let y = bn.forward(
             Tensor::from_shape_vec(vec![1, 2], vec![2.5, 25.0 + 125f32.sqrt()]).unwrap(),
             Mode::Eval,
@@ -393,7 +444,7 @@ mod tests {
         );
         assert_eq!(bn.type_name(), "BatchNorm(128)");
         assert_eq!(bn.eps(), 1e-5);
-        assert_eq!(bn.momentum(), 0.9);
+        assert_eq!(bn.momentum(), 0.1);
     }
 
     #[test]
