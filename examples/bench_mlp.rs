@@ -20,7 +20,8 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use common::cli::Cli;
+use clap::Parser;
+use common::flags::{at_least_one, BenchFlags};
 use nn::data::{Batches, Dataset, Mnist};
 use nn::layer::Visitor;
 use nn::prelude::*;
@@ -179,39 +180,40 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
+/// Trains W (MLP 784-128-64-10 with BatchNorm, Adam, batch 100) and prints epoch times and
+/// samples/s; the last line is `median_epoch_s=.. samples_per_s=.. infer_samples_per_s=..`.
+#[derive(Parser)]
+#[command(name = env!("CARGO_CRATE_NAME"), version)]
+struct Cli {
+    /// Timed epochs after one warm-up epoch
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = at_least_one, allow_hyphen_values = true)]
+    epochs: usize,
+    #[command(flatten)]
+    bench: BenchFlags,
+    /// Samples of the inference batch (at most the test set's size with --data-dir)
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = at_least_one, allow_hyphen_values = true)]
+    infer_samples: usize,
+    /// Real MNIST (the four IDX files) instead of synthetic data
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<String>,
+    /// Print the time per layer and step phase (--profile alone means true)
+    #[arg(long, value_name = "BOOL", default_value_t = false, num_args = 0..=1,
+          default_missing_value = "true", action = clap::ArgAction::Set)]
+    profile: bool,
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut cli = Cli::from_env(
-        "Trains W (MLP 784-128-64-10 with BatchNorm, Adam, batch 100) and prints epoch times and \
-         samples/s; the last line is `median_epoch_s=.. samples_per_s=.. infer_samples_per_s=..`.",
-    );
-    let epochs: usize = cli.get("epochs", "N", "timed epochs after one warm-up epoch", 5);
-    let batch_size: usize = cli.get("batch-size", "N", "samples per training step", 100);
-    let threads: usize = cli.get("threads", "N", "threads for nn's matrix multiplies", 2);
-    let samples: usize = cli.get("samples", "N", "synthetic training samples per epoch", 50_000);
-    let infer_samples: usize = cli.get(
-        "infer-samples",
-        "N",
-        "samples of the inference batch (at most the test set's size with --data-dir)",
-        10_000,
-    );
-    let data_dir: Option<String> = cli.optional(
-        "data-dir",
-        "DIR",
-        "real MNIST (the four IDX files) instead of synthetic data",
-    );
-    let profile = cli.get(
-        "profile",
-        "BOOL",
-        "print the time per layer and step phase",
-        false,
-    );
-    cli.finish();
-    if epochs == 0 || batch_size == 0 || threads == 0 || samples == 0 || infer_samples == 0 {
-        eprintln!(
-            "error: --epochs, --batch-size, --threads, --samples and --infer-samples must be at least 1"
-        );
-        std::process::exit(2);
-    }
+    let Cli {
+        epochs,
+        bench: BenchFlags {
+            threads,
+            batch_size,
+            samples,
+        },
+        infer_samples,
+        data_dir,
+        profile,
+    } = Cli::parse();
     nn::set_num_threads(threads);
 
     let (train, infer) = match &data_dir {
