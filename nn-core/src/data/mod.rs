@@ -9,6 +9,7 @@
 //! batches).
 
 mod dataset;
+pub mod digit;
 pub mod download;
 pub mod idx;
 mod mnist;
@@ -18,6 +19,7 @@ mod test_util;
 mod tests;
 
 pub use dataset::{one_hot, Batch, Batches, Dataset};
+pub use digit::{mnist_digit, Channels, ImageError};
 pub use download::{Expected, FailReason, MirrorFailure};
 pub use idx::{IdxError, IdxKind};
 pub use mnist::{Digests, FashionMnist, IdxDataset, Loader, Mnist, Spec, FASHION_MNIST, MNIST};
