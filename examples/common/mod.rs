@@ -1,5 +1,5 @@
 //! Code shared by the examples: flag parsing, the data flags every example takes with loading
-//! and splitting the dataset, and choosing an optimizer by name.
+//! and splitting the dataset, choosing an optimizer by name and the networks (`--arch`).
 //!
 //! ```ignore
 //! #[path = "common/mod.rs"]
@@ -16,6 +16,7 @@
 pub mod cli;
 pub mod compare;
 pub mod data;
+pub mod nets;
 pub mod optim;
 
 pub use data::{load_data, Data, DataFlags, Fraction, DATASETS};
