@@ -1,5 +1,6 @@
 //! Code shared by the examples: flag parsing, the data flags every example takes with loading
-//! and splitting the dataset, choosing an optimizer by name and the networks (`--arch`).
+//! and splitting the dataset, choosing an optimizer by name, the networks (`--arch`) and reading
+//! users' pictures of digits.
 //!
 //! ```ignore
 //! #[path = "common/mod.rs"]
@@ -16,6 +17,7 @@
 pub mod cli;
 pub mod compare;
 pub mod data;
+pub mod digits;
 pub mod nets;
 pub mod optim;
 
