@@ -1,6 +1,6 @@
 //! Code shared by the examples: flag parsing, the data flags every example takes with loading
-//! and splitting the dataset, choosing an optimizer by name, the networks (`--arch`) and reading
-//! users' pictures of digits.
+//! and splitting the dataset, choosing an optimizer by name, the networks (`--arch`), reading
+//! users' pictures of digits, and evaluation figures.
 //!
 //! ```ignore
 //! #[path = "common/mod.rs"]
@@ -18,6 +18,8 @@ pub mod cli;
 pub mod compare;
 pub mod data;
 pub mod digits;
+pub mod evaluation;
+pub mod figures;
 pub mod nets;
 pub mod optim;
 
