@@ -18,7 +18,7 @@ pub mod summary;
 pub mod tensor;
 pub mod train;
 
-pub use checkpoint::{load, save, CheckpointError, Snapshot};
+pub use checkpoint::{load, load_with, save, CheckpointError, Snapshot};
 pub use data::{Batch, Batches, Dataset, FashionMnist, Mnist};
 pub use error::{Error, Result};
 pub use gradcheck::{gradcheck, GradCheck, GradReport};

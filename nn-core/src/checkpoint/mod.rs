@@ -1,0 +1,260 @@
+//! Checkpoints: a model's parameters and buffers saved by their stable names (`fc1.weight`,
+//! `bn1.running_mean`) in the [safetensors] format, and in-memory [`Snapshot`]s of the same.
+//!
+//! A checkpoint file is F32, little-endian, row-major, with the PyTorch layouts nn uses
+//! (`Linear.weight` is `[out, in]`), so `safetensors.torch.load_file` reads it into a
+//! `state_dict` and `safetensors.numpy.load_file` into numpy arrays. Loading also reads F16, BF16,
+//! F64 and integer tensors (a PyTorch model saved in another precision, its integer buffers); it
+//! checks every name, shape and dtype before touching the model and reports all mismatches in
+//! one error.
+//!
+//! The parts: `format` (the file's bytes), `dtype` (stored elements to f32), `apply` (the
+//! check-then-write path shared by [`load`] and [`Snapshot::restore`]), `snapshot`, `error`.
+//!
+//! [safetensors]: https://huggingface.co/docs/safetensors
+
+mod apply;
+mod dtype;
+mod error;
+mod format;
+mod snapshot;
+#[cfg(test)]
+mod testing;
+
+pub use error::{CheckpointError, Mismatch};
+pub use snapshot::Snapshot;
+
+use self::apply::{check_then_apply, check_unique, map_tensors, Elements, Stored};
+use crate::error::{Error, Result};
+use crate::fsutil::atomic_write_bytes;
+use crate::layer::Layer;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Saves every parameter and buffer of `model` to `path` as a safetensors file, atomically (a
+/// temporary file in the same directory, synced, then renamed over `path`).
+///
+/// ```
+/// # use nn_core::{Layer, Mode, Tensor, Visitor, ParamKind};
+/// # struct Scale { w: Tensor, g: Tensor }
+/// # impl Layer for Scale {
+/// #     fn forward(&mut self, x: Tensor, _: Mode) -> Tensor { x * self.w[0] }
+/// #     fn backward(&mut self, g: Tensor) -> Tensor { g * self.w[0] }
+/// #     fn visit(&mut self, v: &mut Visitor<'_>) { v.param("w", &mut self.w, &mut self.g, ParamKind::Weight) }
+/// # }
+/// # let dir = std::env::temp_dir().join(format!("nn-doc-ckpt-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("model.safetensors");
+/// let mut a = Scale { w: Tensor::from_elem(vec![1], 3.0), g: Tensor::zeros(vec![1]) };
+/// nn_core::checkpoint::save(&mut a, &path)?;
+/// let mut b = Scale { w: Tensor::zeros(vec![1]), g: Tensor::zeros(vec![1]) };
+/// nn_core::checkpoint::load(&mut b, &path)?;
+/// assert_eq!(b.w[0], 3.0);
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), nn_core::Error>(())
+/// ```
+pub fn save(model: &mut (impl Layer + ?Sized), path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
+    let bytes = encode_model(model, path)?;
+    atomic_write_bytes(path, &bytes)
+}
+
+/// Loads the parameters and buffers of `model` from the safetensors file at `path`.
+///
+/// Everything is checked before the model changes: a truncated or corrupt file, or any missing,
+/// unexpected or wrongly shaped tensor, or one of a dtype nn does not convert, is an error and
+/// leaves the model as it was. Mismatches are all reported at once
+/// ([`CheckpointError::Mismatch`]).
+///
+/// Other dtypes convert to the model's f32, as PyTorch's `load_state_dict` copies across dtypes:
+/// F16 and BF16 exactly, F64 rounded to nearest (PyTorch's `.float()`), and integers (I8 to
+/// U64) while f32 holds them exactly, up to 2^24 in magnitude; a larger value is a
+/// [`Mismatch::Inexact`] rather than a silently rounded count. So PyTorch's I64
+/// `num_batches_tracked` loads into an f32 scalar buffer of that name.
+///
+/// A stored tensor named `num_batches_tracked` or `*.num_batches_tracked` that the model has no
+/// tensor for is skipped rather than unexpected: PyTorch's BatchNorm saves that batch counter,
+/// so `safetensors.torch.save_file(model.state_dict(), path)` files load as they are.
+pub fn load(model: &mut (impl Layer + ?Sized), path: impl AsRef<Path>) -> Result<()> {
+    load_with(model, path, str::to_string)
+}
+
+/// [`load`] for a model whose names differ from the checkpoint's: `stored_name` maps each of the
+/// model's names to the name it is read from. Every stored tensor must still be read (or be a
+/// skipped `num_batches_tracked`), and a [`Mismatch`] names both sides.
+///
+/// ```no_run
+/// # fn demo(net: &mut impl nn_core::Layer) -> nn_core::Result<()> {
+/// // A PyTorch `nn.Sequential` stored `0.weight`, `0.bias`, `2.weight`, …; the model says `fc1`, `fc2`.
+/// nn_core::checkpoint::load_with(net, "torch.safetensors", |name| {
+///     name.replacen("fc1.", "0.", 1).replacen("fc2.", "2.", 1)
+/// })
+/// # }
+/// ```
+pub fn load_with(
+    model: &mut (impl Layer + ?Sized),
+    path: impl AsRef<Path>,
+    mut stored_name: impl FnMut(&str) -> String,
+) -> Result<()> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| Error::io("reading checkpoint", path, e))?;
+    decode_into(model, &bytes, &mut stored_name, path)?;
+    Ok(())
+}
+
+/// The bytes of a checkpoint of `model`.
+fn encode_model(model: &mut (impl Layer + ?Sized), path: &Path) -> Result<Vec<u8>, CheckpointError> {
+    let tensors = map_tensors(model, format::F32Bytes::new);
+    check_unique(tensors.iter().map(|(n, _)| n.as_str()))?;
+    format::encode(&tensors, path)
+}
+
+/// Parses checkpoint `bytes` (read from `path`) and writes them into `model`, or nothing.
+fn decode_into(
+    model: &mut (impl Layer + ?Sized),
+    bytes: &[u8],
+    rename: &mut dyn FnMut(&str) -> String,
+    path: &Path,
+) -> Result<(), CheckpointError> {
+    let tensors = format::parse(bytes, path)?;
+    let source: HashMap<&str, Stored<'_>> = tensors
+        .iter()
+        .map(|t| {
+            let stored = Stored {
+                shape: &t.shape,
+                elements: Elements::Encoded {
+                    dtype: t.dtype,
+                    bytes: t.bytes,
+                },
+            };
+            (t.name.as_str(), stored)
+        })
+        .collect();
+    check_then_apply(model, &source, rename, Some(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{all_bits, bits, checkpoint_err, input, trained_net, Probe};
+    use super::*;
+    use crate::fsutil::tests::TempDir;
+    use crate::layer::Mode;
+
+    #[test]
+    fn round_trip_is_bit_identical_including_buffers() {
+        let dir = TempDir::new("ckpt-roundtrip");
+        let path = dir.join("model.safetensors");
+        let mut saved = trained_net(1);
+        // Values that a lossy text or f64 detour would change.
+        saved[0].w[[0, 0]] = f32::MIN_POSITIVE / 8.0;
+        saved[0].w[[0, 1]] = -0.0;
+        saved[1].b[[0]] = 0.1 + 0.2;
+        save(&mut saved, &path).unwrap();
+
+        let mut loaded = trained_net(99);
+        assert_ne!(all_bits(&mut saved), all_bits(&mut loaded));
+        load(&mut loaded, &path).unwrap();
+        assert_eq!(all_bits(&mut saved), all_bits(&mut loaded));
+        let a = saved.forward(input(), Mode::Eval);
+        let b = loaded.forward(input(), Mode::Eval);
+        assert_eq!(bits(a.view()), bits(b.view()));
+    }
+
+    #[test]
+    fn damaged_bytes_never_panic_or_half_load() {
+        let mut net = trained_net(3);
+        let full = encode_model(&mut net, Path::new("m")).unwrap();
+        let mut target = trained_net(4);
+        let before = all_bits(&mut target);
+        for cut in 0..full.len() {
+            assert!(
+                decode_into(&mut target, &full[..cut], &mut str::to_string, Path::new("m")).is_err(),
+                "cut {cut}"
+            );
+        }
+        let header_end = 8 + u64::from_le_bytes(full[..8].try_into().unwrap()) as usize;
+        for i in 0..header_end {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut bytes = full.clone();
+                bytes[i] ^= flip;
+                // A flip inside a tensor name or the metadata can leave a valid file that no
+                // longer fits; a flip in the padding spaces can leave it loadable. Either is
+                // fine: only a panic or a partial write would be wrong.
+                if decode_into(&mut target, &bytes, &mut str::to_string, Path::new("m")).is_ok() {
+                    assert_eq!(all_bits(&mut target), all_bits(&mut net), "flip {flip:#x} at {i}");
+                    target = trained_net(4);
+                } else {
+                    assert_eq!(all_bits(&mut target), before, "flip {flip:#x} at {i}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_missing_file_is_an_io_error_naming_it() {
+        let dir = TempDir::new("ckpt-nofile");
+        let path = dir.join("absent.safetensors");
+        let err = load(&mut Probe::new(1, 1, 1), &path).unwrap_err();
+        assert!(matches!(err, Error::Io { .. }), "{err:?}");
+        assert!(err.to_string().contains("absent.safetensors"), "{err}");
+    }
+
+    #[test]
+    fn load_with_maps_model_names_to_stored_names() {
+        let dir = TempDir::new("ckpt-load-with");
+        let path = dir.join("m.safetensors");
+        // Stored as `0.weight`, `0.bias`, `0.running_mean`.
+        let mut saved = vec![Probe::new(3, 4, 1)];
+        save(&mut saved, &path).unwrap();
+        let mut net = Probe::new(3, 4, 2);
+        load_with(&mut net, &path, |name| format!("0.{name}")).unwrap();
+        assert_eq!(all_bits(&mut net), all_bits(&mut saved[0]));
+    }
+
+    #[test]
+    fn load_with_mismatches_name_both_sides() {
+        let dir = TempDir::new("ckpt-load-with-bad");
+        let path = dir.join("m.safetensors");
+        save(&mut vec![Probe::new(3, 4, 1)], &path).unwrap();
+        let mut net = Probe::new(5, 4, 2);
+        let before = all_bits(&mut net);
+        let map = |name: &str| match name {
+            "bias" => "0.b".to_string(),
+            other => format!("0.{other}"),
+        };
+        let err = checkpoint_err(load_with(&mut net, &path, map).unwrap_err());
+        let CheckpointError::Mismatch { problems, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            problems,
+            &[
+                Mismatch::WrongShape {
+                    name: "weight".into(),
+                    stored_name: Some("0.weight".into()),
+                    expected: vec![5, 4],
+                    found: vec![3, 4]
+                },
+                Mismatch::Missing {
+                    name: "bias".into(),
+                    stored_name: Some("0.b".into()),
+                    shape: vec![4]
+                },
+                Mismatch::Unexpected {
+                    name: "0.bias".into(),
+                    shape: vec![4]
+                },
+            ]
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("tensor `weight` (`0.weight` in the file) has shape [3, 4]"),
+            "{text}"
+        );
+        assert!(
+            text.contains("missing tensor `bias` (looked up as `0.b`;"),
+            "{text}"
+        );
+        assert_eq!(all_bits(&mut net), before);
+    }
+}
