@@ -32,6 +32,8 @@ fn main() -> nn::Result<()> {
                         .activation(Activation::Relu)
                         .init(Init::He)
                         .batch_norm(batch_norm)
+                        // The input is data, which needs no gradient: skip that product.
+                        .input_grad(false)
                         .build(rng),
                 )
             }),

@@ -30,6 +30,8 @@ fn main() -> nn::Result<()> {
                         Mlp::builder(784, &[100, 100, 100, 100], 10)
                             .activation(Activation::Relu)
                             .init(Init::He)
+                            // The input is data, which needs no gradient: skip that product.
+                            .input_grad(false)
                             .build(rng),
                     )
                 }),

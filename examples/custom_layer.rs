@@ -10,24 +10,23 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use nn::layer::{backward_child, forward_child, layer_panic};
+use nn::ndarray::Zip;
 use nn::prelude::*;
-use nn::train::Trainer;
 
 /// `y = x` where `x > 0`, else `slope * x`. Works in place on the tensor it receives and keeps one
-/// bit per element (whether the input was positive) for backward, in a buffer reused every step.
+/// bool per element (whether the input was positive) for backward.
 struct LeakyRelu {
     slope: f32,
-    positive: Vec<bool>,
-    ready: bool,
+    /// Reused from step to step; `take` panics, naming this layer's path, after an Eval forward
+    /// or on a gradient of the wrong shape.
+    positive: Saved<bool>,
 }
 
 impl LeakyRelu {
     fn new(slope: f32) -> Self {
         LeakyRelu {
             slope,
-            positive: Vec::new(),
-            ready: false,
+            positive: Saved::new(),
         }
     }
 }
@@ -35,9 +34,9 @@ impl LeakyRelu {
 impl Layer for LeakyRelu {
     fn forward(&mut self, mut x: Tensor, mode: Mode) -> Tensor {
         if mode == Mode::Train {
-            self.positive.clear();
-            self.positive.extend(x.iter().map(|&v| v > 0.0));
-            self.ready = true;
+            Zip::from(self.positive.prepare(x.shape()))
+                .and(&x)
+                .for_each(|p, &v| *p = v > 0.0);
         }
         let slope = self.slope;
         x.mapv_inplace(|v| if v > 0.0 { v } else { slope * v });
@@ -45,22 +44,13 @@ impl Layer for LeakyRelu {
     }
 
     fn backward(&mut self, mut grad: Tensor) -> Tensor {
-        if !self.ready {
-            layer_panic(format_args!("backward called without a preceding Train forward"));
-        }
-        if grad.len() != self.positive.len() {
-            layer_panic(format_args!(
-                "gradient has {} elements, the last Train forward had {}",
-                grad.len(),
-                self.positive.len()
-            ));
-        }
-        self.ready = false;
-        for (g, &pos) in grad.iter_mut().zip(&self.positive) {
-            if !pos {
-                *g *= self.slope;
+        let positive = self.positive.take(grad.shape(), "LeakyRelu");
+        let slope = self.slope;
+        Zip::from(&mut grad).and(positive).for_each(|g, &p| {
+            if !p {
+                *g *= slope;
             }
-        }
+        });
         grad
     }
 
@@ -77,12 +67,12 @@ struct Residual<L> {
 
 impl<L: Layer> Layer for Residual<L> {
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
-        let shape = x.shape().to_vec();
         let mut y = forward_child("inner", &mut self.inner, x.clone(), mode);
-        if y.shape() != shape.as_slice() {
+        if y.shape() != x.shape() {
             layer_panic(format_args!(
-                "inner output shape {:?} differs from input shape {shape:?}",
-                y.shape()
+                "the inner layer's output shape {:?} differs from the input shape {:?}",
+                y.shape(),
+                x.shape()
             ));
         }
         y += &x;
@@ -161,11 +151,11 @@ fn main() -> nn::Result<()> {
     // the whole Net: after a BatchNorm over 4 samples, a step of 1e-2 in fc_in.weight moves
     // some activations across LeakyReLU's kink at 0, where finite differences are meaningless.)
     let mut rng = seeded(seed);
-    let checks: [(&str, nn::GradReport); 2] = [
-        ("LeakyRelu", nn::gradcheck(&mut LeakyRelu::new(0.1), &[4, 10])),
+    let checks: [(&str, GradReport); 2] = [
+        ("LeakyRelu", gradcheck(&mut LeakyRelu::new(0.1), &[4, 10])),
         (
             "Residual<Block>",
-            nn::gradcheck(
+            gradcheck(
                 &mut Residual {
                     inner: Block::new(8, &mut rng),
                 },

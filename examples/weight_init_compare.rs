@@ -36,6 +36,8 @@ fn main() -> nn::Result<()> {
                 Mlp::builder(784, &[100; 5], 10)
                     .activation(Activation::Relu)
                     .init(init)
+                    // The input is data, which needs no gradient: skip that product.
+                    .input_grad(false)
                     .build(rng),
             )
         }),

@@ -1,4 +1,5 @@
-//! nn: a small deep-learning framework written from scratch.
+//! nn, a small deep-learning framework written from scratch: this facade re-exports nn-core and the
+//! derive, and gathers what programs and custom layers need in [`prelude`].
 //!
 //! A network is a struct of layers; `#[derive(Sequential)]` makes it a [`Layer`]:
 //!
@@ -34,7 +35,12 @@
 pub use nn_core::*;
 pub use nn_derive::Sequential;
 
-/// Everything a typical training program needs: `use nn::prelude::*;`.
+/// nn's [`Tensor`] is an `ndarray::ArrayD<f32>` of this ndarray: use `nn::ndarray::{Array2, Zip, ...}`
+/// rather than a dependency of your own, whose version might not match.
+pub use nn_core::ndarray;
+
+/// Everything a typical training program needs, and everything a custom layer needs:
+/// `use nn::prelude::*;`.
 pub mod prelude {
     pub use nn_core::data::{Batch, Dataset, FashionMnist, Mnist};
     pub use nn_core::train::{EarlyStopping, Evaluation, History, LrSchedule, Trainer, Verbosity};
@@ -44,4 +50,9 @@ pub mod prelude {
     pub use nn_core::{BatchNorm, Dropout, Linear, Relu, Sigmoid, Tanh};
     pub use nn_core::{Layer, Mode, Tensor};
     pub use nn_derive::Sequential;
+    // Writing a layer: named parameters, the layer path in panics, what backward needs.
+    pub use nn_core::gradcheck::GradReport;
+    pub use nn_core::layer::{backward_child, forward_child, layer_panic};
+    pub use nn_core::layer::{check_grad_shape, contiguous, flatten, Saved};
+    pub use nn_core::{ParamKind, Visitor};
 }

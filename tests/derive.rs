@@ -4,10 +4,9 @@
 //! The layers here are written in this file, as a user's custom layers would be, so the test
 //! depends on the Layer trait only.
 
-use ndarray::{Array1, Array2, ArrayD, Axis, Ix2, IxDyn};
-use nn::layer::{for_each_buffer, for_each_param, layer_panic, param_count, param_names};
+use nn::layer::{for_each_buffer, for_each_param, param_count, param_names};
+use nn::ndarray::{self, Array1, Array2, ArrayD, Axis, Ix2, IxDyn};
 use nn::prelude::*;
-use nn::{ParamKind, Visitor};
 use rand::Rng as _;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -103,19 +102,19 @@ impl Layer for Tanh {
     }
 }
 
-/// `y = x + beta`, with a `running_mean` buffer updated in Train mode: a stand-in for BatchNorm's
+/// `y = x + bias`, with a `running_mean` buffer updated in Train mode: a stand-in for BatchNorm's
 /// naming (a Norm parameter and a buffer).
 struct Shift {
-    beta: Tensor,
-    grad_beta: Tensor,
+    bias: Tensor,
+    grad_bias: Tensor,
     running_mean: Tensor,
 }
 
 impl Shift {
     fn new(features: usize) -> Self {
         Shift {
-            beta: ArrayD::from_shape_fn(IxDyn(&[features]), |i| 0.1 * i[0] as f32 - 0.2),
-            grad_beta: ArrayD::zeros(IxDyn(&[features])),
+            bias: ArrayD::from_shape_fn(IxDyn(&[features]), |i| 0.1 * i[0] as f32 - 0.2),
+            grad_bias: ArrayD::zeros(IxDyn(&[features])),
             running_mean: ArrayD::zeros(IxDyn(&[features])),
         }
     }
@@ -127,16 +126,16 @@ impl Layer for Shift {
             let mean = x.mean_axis(Axis(0)).expect("non-empty batch");
             self.running_mean = &self.running_mean * 0.9 + mean * 0.1;
         }
-        x + &self.beta
+        x + &self.bias
     }
 
     fn backward(&mut self, grad: Tensor) -> Tensor {
-        self.grad_beta = grad.sum_axis(Axis(0));
+        self.grad_bias = grad.sum_axis(Axis(0));
         grad
     }
 
     fn visit(&mut self, v: &mut Visitor<'_>) {
-        v.param("beta", &mut self.beta, &mut self.grad_beta, ParamKind::Norm);
+        v.param("bias", &mut self.bias, &mut self.grad_bias, ParamKind::Norm);
         v.buffer("running_mean", &mut self.running_mean);
     }
 }
@@ -223,7 +222,7 @@ fn parameter_and_buffer_names_are_exactly_the_field_paths() {
             "fc1.bias",
             "block.fc.weight",
             "block.fc.bias",
-            "block.bn.beta",
+            "block.bn.bias",
             "layers.0.weight",
             "layers.0.bias",
             "layers.1.weight",
@@ -247,7 +246,7 @@ fn parameter_and_buffer_names_are_exactly_the_field_paths() {
         [
             ("fc.weight".to_string(), ParamKind::Weight),
             ("fc.bias".to_string(), ParamKind::Bias),
-            ("bn.beta".to_string(), ParamKind::Norm),
+            ("bn.bias".to_string(), ParamKind::Norm),
         ]
     );
     assert_eq!(
@@ -426,7 +425,7 @@ fn generic_structs_derive_with_and_without_bounds() {
         [
             "first.fc.weight",
             "first.fc.bias",
-            "first.bn.beta",
+            "first.bn.bias",
             "rest.0.weight",
             "rest.0.bias",
             "rest.1.weight",
@@ -508,10 +507,10 @@ fn recursive_structs_derive() {
     assert_eq!(
         param_names(&mut tree),
         [
-            "leaf.beta",
-            "children.0.leaf.beta",
-            "children.1.leaf.beta",
-            "children.1.children.0.leaf.beta"
+            "leaf.bias",
+            "children.0.leaf.bias",
+            "children.1.leaf.bias",
+            "children.1.children.0.leaf.bias"
         ]
     );
 }

@@ -304,7 +304,7 @@ fn compare(name: &str, analytic: &Tensor, numeric: &[f64], floor: f64) -> Tensor
 /// The result of checking one tensor (the input or a parameter).
 #[derive(Clone, Debug, PartialEq)]
 pub struct TensorCheck {
-    /// `input`, or the parameter's full name (`weight`, `block.bn.gamma`).
+    /// `input`, or the parameter's full name (`weight`, `block.bn.bias`).
     pub name: String,
     /// How many values were compared.
     pub values: usize,
@@ -497,7 +497,7 @@ mod tests {
         let names: Vec<_> = report.tensors.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(
             names,
-            ["input", "0.weight", "0.bias", "1.gamma", "1.beta", "3.weight", "3.bias"]
+            ["input", "0.weight", "0.bias", "1.weight", "1.bias", "3.weight", "3.bias"]
         );
     }
 

@@ -18,13 +18,17 @@ pub mod summary;
 pub mod tensor;
 pub mod train;
 
+/// The ndarray crate nn's [`Tensor`] comes from, so that code using nn needs no ndarray
+/// dependency of its own (and cannot pick a version whose arrays are a different type).
+pub use ndarray;
+
 pub use checkpoint::{load, load_with, save, CheckpointError, Snapshot};
 pub use data::{Batch, Batches, Dataset, FashionMnist, Mnist};
 pub use error::{Error, Result};
 pub use gradcheck::{gradcheck, GradCheck, GradReport};
 pub use init::Init;
 pub use layer::{
-    for_each_buffer, for_each_param, param_count, param_names, Layer, Mode, Param, ParamKind, Visitor,
+    for_each_buffer, for_each_param, param_count, param_names, Layer, Mode, Param, ParamKind, Saved, Visitor,
 };
 pub use layers::{BatchNorm, Dropout, DropoutKind, Linear, Relu, Sigmoid, Tanh};
 pub use linalg::{num_threads, set_num_threads};

@@ -49,8 +49,9 @@ impl fmt::Display for Activation {
 /// `bn1.running_mean`, …), and therefore checkpoints and optimizer state, are interchangeable
 /// between a built `Mlp` and a hand-written network of the same shape.
 ///
-/// The first `Linear` skips its input gradient ([`Linear::with_input_grad`]`(false)`): its input
-/// is data, which needs none, and that saves a third of its backward.
+/// Backward returns the gradient with respect to the network's input, so layers placed before an
+/// `Mlp` learn. When the input is data, which needs no gradient, [`MlpBuilder::input_grad`]`(false)`
+/// skips that product and saves a third of the first layer's backward.
 ///
 /// Weight decay is not a setting of the network: as in PyTorch, it belongs to the optimizer
 /// (`Adam::new(1e-3).with_weight_decay(1e-4)`), which applies it to weights only and reports
@@ -65,7 +66,7 @@ impl fmt::Display for Activation {
 ///     .dropout(0.1)
 ///     .build(&mut seeded(4321));
 /// assert_eq!(net.forward(Tensor::zeros(vec![2, 784]), Mode::Eval).shape(), &[2, 10]);
-/// assert_eq!(param_names(&mut net)[..4], ["fc1.weight", "fc1.bias", "bn1.gamma", "bn1.beta"]);
+/// assert_eq!(param_names(&mut net)[..4], ["fc1.weight", "fc1.bias", "bn1.weight", "bn1.bias"]);
 /// ```
 pub struct Mlp {
     layers: Vec<(String, Box<dyn Layer>)>,
@@ -84,6 +85,7 @@ impl Mlp {
             init: Init::He,
             batch_norm: false,
             dropout: 0.0,
+            input_grad: true,
         }
     }
 
@@ -129,6 +131,7 @@ pub struct MlpBuilder {
     init: Init,
     batch_norm: bool,
     dropout: f32,
+    input_grad: bool,
 }
 
 impl MlpBuilder {
@@ -164,6 +167,15 @@ impl MlpBuilder {
         self
     }
 
+    /// Whether backward computes the gradient with respect to the network's input (default on,
+    /// as in PyTorch). Turn it off when the input is data, as for a network trained on its own:
+    /// the first `Linear` then skips a third of its backward ([`Linear::with_input_grad`]) and
+    /// backward returns zeros. Left on, a layer placed before the `Mlp` keeps learning.
+    pub fn input_grad(mut self, on: bool) -> Self {
+        self.input_grad = on;
+        self
+    }
+
     /// Input features per sample.
     pub fn input_size(&self) -> usize {
         self.input
@@ -196,7 +208,8 @@ impl MlpBuilder {
         let mut width = self.input;
         for (i, &h) in self.hidden.iter().enumerate() {
             let k = i + 1;
-            layers.push((format!("fc{k}"), Box::new(linear(width, h, self.init, k, rng))));
+            let fc = Linear::new(width, h, self.init, rng).with_input_grad(k > 1 || self.input_grad);
+            layers.push((format!("fc{k}"), Box::new(fc)));
             if self.batch_norm {
                 layers.push((format!("bn{k}"), Box::new(BatchNorm::new(h))));
             }
@@ -207,17 +220,10 @@ impl MlpBuilder {
             width = h;
         }
         let k = self.hidden.len() + 1;
-        layers.push((
-            format!("fc{k}"),
-            Box::new(linear(width, self.output, self.init, k, rng)),
-        ));
+        let fc = Linear::new(width, self.output, self.init, rng).with_input_grad(k > 1 || self.input_grad);
+        layers.push((format!("fc{k}"), Box::new(fc)));
         Mlp { layers, config: self }
     }
-}
-
-/// The `k`-th (1-based) `Linear`; the first one's input is data, so it skips the input gradient.
-fn linear(input: usize, output: usize, init: Init, k: usize, rng: &mut Rng) -> Linear {
-    Linear::new(input, output, init, rng).with_input_grad(k != 1)
 }
 
 #[cfg(test)]
@@ -259,8 +265,10 @@ mod tests {
             [
                 "bn1.running_mean",
                 "bn1.running_var",
+                "bn1.num_batches_tracked",
                 "bn2.running_mean",
-                "bn2.running_var"
+                "bn2.running_var",
+                "bn2.num_batches_tracked"
             ]
         );
         assert_eq!(
@@ -301,21 +309,34 @@ mod tests {
         assert!((0.009..0.011).contains(&std), "std {std}");
     }
 
-    /// The first layer's input gradient is skipped (zeros); the input of later layers is not.
-    #[test]
-    fn only_the_first_linear_skips_the_input_gradient() {
-        // Tanh: no unit can be dead, so every parameter gets a gradient.
-        let mut net = Mlp::builder(3, &[4], 2)
-            .activation(Activation::Tanh)
-            .build(&mut seeded(2));
+    /// Backward through a small Tanh network (no unit can be dead, so every parameter gets a
+    /// gradient): the input gradient of `net` and every parameter gradient.
+    fn gradients(net: &mut Mlp) -> (Tensor, Vec<Tensor>) {
         let x = Tensor::from_shape_fn(vec![2, 3], |i| (i[0] + i[1]) as f32 * 0.3 - 0.2);
         let y = net.forward(x, Mode::Train);
         let g = net.backward(Tensor::ones(y.raw_dim()));
-        assert_eq!(g.shape(), &[2, 3]);
-        assert!(g.iter().all(|&v| v == 0.0));
         let mut grads = Vec::new();
-        crate::layer::for_each_param(&mut net, |_, p| grads.push(p.grad.iter().any(|&v| v != 0.0)));
-        assert!(grads.iter().all(|&nonzero| nonzero), "{grads:?}");
+        crate::layer::for_each_param(net, |_, p| grads.push(p.grad.to_owned()));
+        (g, grads)
+    }
+
+    #[test]
+    fn backward_returns_the_input_gradient_unless_told_the_input_is_data() {
+        let builder = Mlp::builder(3, &[4], 2).activation(Activation::Tanh);
+        let (dx, grads) = gradients(&mut builder.clone().build(&mut seeded(2)));
+        assert_eq!(dx.shape(), &[2, 3]);
+        assert!(dx.iter().all(|&v| v != 0.0), "{dx}");
+        assert!(grads.iter().all(|g| g.iter().any(|&v| v != 0.0)));
+        // The input gradient is a true one: a layer before the Mlp can learn from it.
+        crate::gradcheck::gradcheck(&mut builder.clone().build(&mut seeded(2)), &[2, 3]).assert_passed();
+
+        let (dx_off, grads_off) = gradients(&mut builder.input_grad(false).build(&mut seeded(2)));
+        assert_eq!(dx_off.shape(), &[2, 3]);
+        assert!(dx_off.iter().all(|&v| v == 0.0));
+        assert_eq!(
+            grads_off, grads,
+            "skipping the input gradient changes no parameter gradient"
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Element-wise activations. Each works in place on the tensor it receives and keeps only what
 //! its derivative needs, in a buffer reused across steps.
 
-use super::{standard, Stash};
+use crate::layer::{contiguous, Saved};
 use crate::layer::{Layer, Mode};
 use crate::linalg::vectorized;
 use crate::tensor::Tensor;
@@ -14,7 +14,7 @@ use ndarray::Zip;
 /// here backward owns the gradient it is given, so working in place hides nothing.
 #[derive(Clone, Debug, Default)]
 pub struct Relu {
-    positive: Stash<bool>,
+    positive: Saved<bool>,
 }
 
 impl Relu {
@@ -26,7 +26,7 @@ impl Relu {
 
 impl Layer for Relu {
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
-        let mut x = standard(x);
+        let mut x = contiguous(x);
         if mode == Mode::Train {
             let mask = self.positive.prepare(x.shape());
             let xs = x.as_slice_mut().expect("standard layout");
@@ -59,8 +59,8 @@ impl Layer for Relu {
     }
 
     fn backward(&mut self, grad: Tensor) -> Tensor {
-        let mut grad = standard(grad);
-        let mask = self.positive.take(grad.shape(), || "Relu".to_string());
+        let mut grad = contiguous(grad);
+        let mask = self.positive.take(grad.shape(), "Relu");
         let gs = grad.as_slice_mut().expect("standard layout");
         let ms = mask.as_slice().expect("a stash is standard layout");
         vectorized(
@@ -80,7 +80,7 @@ impl Layer for Relu {
 /// The logistic function `1 / (1 + e^-x)`. Keeps its output for backward: `dy/dx = y (1 - y)`.
 #[derive(Clone, Debug, Default)]
 pub struct Sigmoid {
-    output: Stash<f32>,
+    output: Saved<f32>,
 }
 
 impl Sigmoid {
@@ -101,7 +101,7 @@ impl Layer for Sigmoid {
     }
 
     fn backward(&mut self, mut grad: Tensor) -> Tensor {
-        let y = self.output.take(grad.shape(), || "Sigmoid".to_string());
+        let y = self.output.take(grad.shape(), "Sigmoid");
         Zip::from(&mut grad).and(y).for_each(|g, &y| *g *= y * (1.0 - y));
         grad
     }
@@ -110,7 +110,7 @@ impl Layer for Sigmoid {
 /// The hyperbolic tangent. Keeps its output for backward: `dy/dx = 1 - y^2`.
 #[derive(Clone, Debug, Default)]
 pub struct Tanh {
-    output: Stash<f32>,
+    output: Saved<f32>,
 }
 
 impl Tanh {
@@ -130,7 +130,7 @@ impl Layer for Tanh {
     }
 
     fn backward(&mut self, mut grad: Tensor) -> Tensor {
-        let y = self.output.take(grad.shape(), || "Tanh".to_string());
+        let y = self.output.take(grad.shape(), "Tanh");
         Zip::from(&mut grad).and(y).for_each(|g, &y| *g *= 1.0 - y * y);
         grad
     }

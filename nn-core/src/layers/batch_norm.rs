@@ -1,47 +1,51 @@
 //! Batch normalisation over the batch dimension, per feature.
 
-use super::{flatten, standard, Stash};
-use crate::layer::{Layer, Mode, ParamKind, Visitor};
+use crate::layer::{contiguous, flatten, Layer, Mode, ParamKind, Saved, Visitor};
 use crate::linalg::vectorized;
 use crate::tensor::Tensor;
 use ndarray::{Array1, Dimension, IxDyn};
 
 /// Batch normalisation (Ioffe & Szegedy, 2015), as the seed notebook implements it.
 ///
-/// Normalises each feature over the batch, then scales by `gamma` and shifts by `beta`. An input
+/// Normalises each feature over the batch, then scales by `weight` and shifts by `bias`. An input
 /// of rank > 2 is flattened to `(N, features)` as the seed does, so `(N, C, H, W)` input is
 /// normalised per activation (`features = C*H*W`), not per channel like PyTorch's `BatchNorm2d`.
 /// The output has the input's shape.
 ///
 /// - Train: batch mean and biased batch variance (divided by N, as the seed does; PyTorch stores
 ///   the unbiased N/(N-1) variance in `running_var`). Running statistics are updated as
-///   `running = momentum * running + (1 - momentum) * batch` with `momentum = 0.9` (the seed's
-///   convention; PyTorch's `momentum = 0.1` weighs the batch instead, so it is our 0.9).
+///   `running = (1 - momentum) * running + momentum * batch`, `momentum = 0.1` by default:
+///   PyTorch's meaning and default. (The seed's `momentum = 0.9` is the weight of the old
+///   statistics, so its 0.9 is this 0.1, and gives the same bits: see [`BatchNorm::with_momentum`].)
 ///   A Train batch of fewer than two samples is normalised the same way (one sample comes out as
-///   `beta`, with a zero input gradient) but leaves the running statistics unchanged: its
+///   `bias`, with a zero input gradient) but leaves the running statistics unchanged: its
 ///   variance says nothing about the data's (PyTorch refuses such a batch).
 /// - Eval: the running statistics.
 /// - `eps = 1e-5` inside the square root, PyTorch's default (the seed uses 1e-7), so that
 ///   statistics carried over from a PyTorch checkpoint normalise the same way.
 ///   [`BatchNorm::with_eps`] changes it.
 ///
-/// Parameters `gamma` (ones) and `beta` (zeros), both [`ParamKind::Norm`]; buffers
-/// `running_mean` (zeros) and `running_var` (ones). All have shape `[features]`.
+/// Parameters `weight` (ones) and `bias` (zeros), both [`ParamKind::Norm`] (the seed's `gamma`
+/// and `beta`, named as in PyTorch); buffers `running_mean` (zeros) and `running_var` (ones), all
+/// of shape `[features]`, and `num_batches_tracked`, the number of Train forwards that updated
+/// the running statistics, as an f32 of shape `[]` (exact up to 2^24). These are the names, shapes
+/// and order of PyTorch's `BatchNorm1d` state dict, so `load_state_dict(strict=True)` accepts a
+/// file nn saved (PyTorch copies the count into its int64 buffer).
 #[derive(Clone, Debug)]
 pub struct BatchNorm {
     features: usize,
     momentum: f32,
     eps: f32,
-    gamma: Tensor,
-    beta: Tensor,
-    gamma_grad: Tensor,
-    beta_grad: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    weight_grad: Tensor,
+    bias_grad: Tensor,
     running_mean: Tensor,
     running_var: Tensor,
-    /// The normalised input of the last Train forward, `(N, features)`.
-    x_hat: Stash<f32>,
-    /// The shape of the last Train input (and so of the gradient backward expects).
-    input_shape: Vec<usize>,
+    num_batches_tracked: Tensor,
+    /// The normalised input of the last Train forward, in the input's shape (and so the
+    /// gradient's).
+    x_hat: Saved<f32>,
     /// `1 / sqrt(var + eps)` of the last Train batch.
     inv_std: Array1<f32>,
     /// Per-feature scratch: the batch mean in forward, the gradient coefficient in backward.
@@ -53,22 +57,23 @@ pub struct BatchNorm {
 }
 
 impl BatchNorm {
-    /// Batch normalisation of `features` features with momentum 0.9 and eps 1e-5.
+    /// Batch normalisation of `features` features with momentum 0.1 and eps 1e-5 (PyTorch's
+    /// defaults).
     pub fn new(features: usize) -> Self {
         assert!(features > 0, "BatchNorm::new: features must be at least 1");
         let d = IxDyn(&[features]);
         BatchNorm {
             features,
-            momentum: 0.9,
+            momentum: 0.1,
             eps: 1e-5,
-            gamma: Tensor::ones(d.clone()),
-            beta: Tensor::zeros(d.clone()),
-            gamma_grad: Tensor::zeros(d.clone()),
-            beta_grad: Tensor::zeros(d.clone()),
+            weight: Tensor::ones(d.clone()),
+            bias: Tensor::zeros(d.clone()),
+            weight_grad: Tensor::zeros(d.clone()),
+            bias_grad: Tensor::zeros(d.clone()),
             running_mean: Tensor::zeros(d.clone()),
             running_var: Tensor::ones(d),
-            x_hat: Stash::default(),
-            input_shape: Vec::with_capacity(4),
+            num_batches_tracked: Tensor::zeros(IxDyn(&[])),
+            x_hat: Saved::new(),
             inv_std: Array1::zeros(features),
             scratch: Array1::zeros(features),
             eval_scale: Array1::zeros(features),
@@ -76,7 +81,14 @@ impl BatchNorm {
         }
     }
 
-    /// Sets the weight of the old running statistics in each update (`0 <= momentum <= 1`).
+    /// Sets the weight of the new batch in each update of the running statistics,
+    /// `running = (1 - momentum) * running + momentum * batch` (`0 <= momentum <= 1`, default
+    /// 0.1), as PyTorch's `momentum`. The seed's momentum `m` weighs the old statistics instead:
+    /// it is `with_momentum(1 - m)`, so the seed's 0.9 is the default 0.1.
+    ///
+    /// The update weighs the old statistics by `1 - momentum` rounded to f32 and the batch by
+    /// exactly the rest of 1, so the two weights sum to one; for 0.1 they are 0.9 and
+    /// 0.100000024, bit for bit the seed's `0.9 * running + (1 - 0.9) * batch`.
     pub fn with_momentum(mut self, momentum: f32) -> Self {
         assert!(
             (0.0..=1.0).contains(&momentum),
@@ -102,7 +114,7 @@ impl BatchNorm {
         self.features
     }
 
-    /// The running-statistics momentum.
+    /// The weight of the new batch in the running statistics (PyTorch's `momentum`).
     pub fn momentum(&self) -> f32 {
         self.momentum
     }
@@ -121,11 +133,17 @@ impl BatchNorm {
     pub fn running_var(&self) -> &Tensor {
         &self.running_var
     }
+
+    /// How many Train forwards have updated the running statistics (PyTorch's
+    /// `num_batches_tracked`).
+    pub fn num_batches_tracked(&self) -> u64 {
+        self.num_batches_tracked.sum() as u64
+    }
 }
 
 /// The elements of one of the layer's own vectors, all built as `[features]` in standard layout
 /// (visitors hand out views, which cannot replace them).
-fn contiguous(t: &Tensor) -> &[f32] {
+fn values(t: &Tensor) -> &[f32] {
     t.as_slice().expect("built in standard layout")
 }
 
@@ -136,11 +154,11 @@ impl Layer for BatchNorm {
         let f = self.features;
         let n = x.nrows();
         let xs = x.as_slice_mut().expect("flatten gives standard layout");
-        let gamma = contiguous(&self.gamma);
-        let beta = contiguous(&self.beta);
+        let weight = values(&self.weight);
+        let bias = values(&self.bias);
         if mode == Mode::Eval {
-            let mean = contiguous(&self.running_mean);
-            let var = contiguous(&self.running_var);
+            let mean = values(&self.running_mean);
+            let var = values(&self.running_var);
             let (scale, shift) = (
                 self.eval_scale.as_slice_mut().expect("own buffer"),
                 self.eval_shift.as_slice_mut().expect("own buffer"),
@@ -150,7 +168,7 @@ impl Layer for BatchNorm {
                 #[inline(always)]
                 || {
                     // Fold everything into y = x * scale + shift: one multiply-add per element.
-                    let params = gamma.iter().zip(beta).zip(mean).zip(var);
+                    let params = weight.iter().zip(bias).zip(mean).zip(var);
                     for ((s, t), (((&g, &b), &m), &v)) in scale.iter_mut().zip(shift.iter_mut()).zip(params) {
                         *s = g / (v + eps).sqrt();
                         *t = b - m * *s;
@@ -165,19 +183,20 @@ impl Layer for BatchNorm {
             return x.into_shape_with_order(shape).expect("same size");
         }
 
-        self.input_shape.clear();
-        self.input_shape.extend_from_slice(shape.slice());
         let inv_n = 1.0 / n as f32;
-        let (momentum, eps) = (self.momentum, self.eps);
+        // Complementary weights (see `with_momentum`): 1 - keep is exact for keep in [0.5, 1],
+        // and for keep below 0.5 both subtractions are.
+        let keep = 1.0 - self.momentum;
+        let (batch_weight, eps) = (1.0 - keep, self.eps);
         let mean = self.scratch.as_slice_mut().expect("own buffer");
         let inv_std = self.inv_std.as_slice_mut().expect("own buffer");
         let running_mean = self.running_mean.as_slice_mut().expect("checked standard layout");
         let running_var = self.running_var.as_slice_mut().expect("checked standard layout");
         let x_hat = self
             .x_hat
-            .prepare(&[n, f])
+            .prepare(shape.slice())
             .as_slice_mut()
-            .expect("a stash is standard layout");
+            .expect("prepare gives standard layout");
         vectorized(
             #[inline(always)]
             || {
@@ -212,8 +231,8 @@ impl Layer for BatchNorm {
                         .zip(running_mean.iter_mut())
                         .zip(running_var.iter_mut());
                     for (((&batch_var, &m), rm), rv) in stats {
-                        *rm = momentum * *rm + (1.0 - momentum) * m;
-                        *rv = momentum * *rv + (1.0 - momentum) * batch_var;
+                        *rm = keep * *rm + batch_weight * m;
+                        *rv = keep * *rv + batch_weight * batch_var;
                     }
                 }
                 for s in var.iter_mut() {
@@ -221,7 +240,7 @@ impl Layer for BatchNorm {
                 }
                 let inv_std = &*var;
                 for (row, h_row) in xs.chunks_exact_mut(f).zip(x_hat.chunks_exact_mut(f)) {
-                    let per_feature = mean.iter().zip(inv_std).zip(gamma).zip(beta);
+                    let per_feature = mean.iter().zip(inv_std).zip(weight).zip(bias);
                     for ((v, h), (((&m, &s), &g), &b)) in
                         row.iter_mut().zip(h_row.iter_mut()).zip(per_feature)
                     {
@@ -231,50 +250,51 @@ impl Layer for BatchNorm {
                 }
             },
         );
+        if n >= 2 {
+            self.num_batches_tracked += 1.0;
+        }
         x.into_shape_with_order(shape).expect("same size")
     }
 
     fn backward(&mut self, grad: Tensor) -> Tensor {
         let shape = IxDyn(grad.shape());
         let features = self.features;
-        let n = self.input_shape.first().copied().unwrap_or(0);
         let x_hat = self
             .x_hat
-            .take(&[n, features], || format!("BatchNorm({features})"));
-        if grad.shape() != self.input_shape {
-            super::wrong_grad_shape(&self.input_shape, grad.shape());
-        }
-        let x_hat = x_hat.as_slice().expect("a stash is standard layout");
-        let mut g = standard(grad)
+            .take(grad.shape(), format_args!("BatchNorm({features})"));
+        // Rank >= 2: forward flattened it.
+        let n = x_hat.shape()[0];
+        let x_hat = x_hat.as_slice().expect("prepare gives standard layout");
+        let mut g = contiguous(grad)
             .into_shape_with_order((n, features))
             .expect("standard layout reshapes");
         let gs = g.as_slice_mut().expect("standard layout");
-        let gamma = contiguous(&self.gamma);
-        let gamma_grad = self.gamma_grad.as_slice_mut().expect("checked standard layout");
-        let beta_grad = self.beta_grad.as_slice_mut().expect("checked standard layout");
+        let weight = values(&self.weight);
+        let weight_grad = self.weight_grad.as_slice_mut().expect("checked standard layout");
+        let bias_grad = self.bias_grad.as_slice_mut().expect("checked standard layout");
         let coef = self.scratch.as_slice_mut().expect("own buffer");
         let inv_std = self.inv_std.as_slice().expect("own buffer");
         let n_f = n as f32;
         vectorized(
             #[inline(always)]
             || {
-                gamma_grad.fill(0.0);
-                beta_grad.fill(0.0);
+                weight_grad.fill(0.0);
+                bias_grad.fill(0.0);
                 for (row, h_row) in gs.chunks_exact(features).zip(x_hat.chunks_exact(features)) {
-                    let sums = gamma_grad.iter_mut().zip(beta_grad.iter_mut());
+                    let sums = weight_grad.iter_mut().zip(bias_grad.iter_mut());
                     for (((dg, db), &v), &h) in sums.zip(row).zip(h_row) {
                         *dg += v * h;
                         *db += v;
                     }
                 }
-                // dx = gamma * inv_std / N * (N * g - sum(g) - x_hat * sum(g * x_hat)), the closed
+                // dx = weight * inv_std / N * (N * g - sum(g) - x_hat * sum(g * x_hat)), the closed
                 // form of the seed's step-by-step chain rule, written into the gradient buffer.
-                for ((c, &gm), &s) in coef.iter_mut().zip(gamma).zip(inv_std) {
+                for ((c, &gm), &s) in coef.iter_mut().zip(weight).zip(inv_std) {
                     *c = gm * s / n_f;
                 }
-                let (gamma_grad, beta_grad) = (&*gamma_grad, &*beta_grad);
+                let (weight_grad, bias_grad) = (&*weight_grad, &*bias_grad);
                 for (row, h_row) in gs.chunks_exact_mut(features).zip(x_hat.chunks_exact(features)) {
-                    let per_feature = coef.iter().zip(beta_grad).zip(gamma_grad);
+                    let per_feature = coef.iter().zip(bias_grad).zip(weight_grad);
                     for ((v, &h), ((&c, &db), &dg)) in row.iter_mut().zip(h_row).zip(per_feature) {
                         *v = c * (n_f * *v - db - h * dg);
                     }
@@ -285,10 +305,11 @@ impl Layer for BatchNorm {
     }
 
     fn visit(&mut self, v: &mut Visitor<'_>) {
-        v.param("gamma", &mut self.gamma, &mut self.gamma_grad, ParamKind::Norm);
-        v.param("beta", &mut self.beta, &mut self.beta_grad, ParamKind::Norm);
+        v.param("weight", &mut self.weight, &mut self.weight_grad, ParamKind::Norm);
+        v.param("bias", &mut self.bias, &mut self.bias_grad, ParamKind::Norm);
         v.buffer("running_mean", &mut self.running_mean);
         v.buffer("running_var", &mut self.running_var);
+        v.buffer("num_batches_tracked", &mut self.num_batches_tracked);
     }
 
     fn type_name(&self) -> String {
@@ -325,6 +346,45 @@ mod tests {
         assert!((rv[0] - (0.9 + 0.125)).abs() < 1e-6 && (rv[1] - (0.9 + 12.5)).abs() < 1e-4);
     }
 
+    /// The running statistics after each of three Train batches, as the seed's arithmetic
+    /// (`0.9 * running + (1 - 0.9) * batch` in f32, 1 - 0.9f32 being 0.100000024) gave them before
+    /// momentum took PyTorch's meaning: the default must not change a trained model's numbers.
+    #[test]
+    fn the_default_momentum_gives_the_seeds_running_statistics_bit_for_bit() {
+        let batch = |step: usize| {
+            Tensor::from_shape_fn(IxDyn(&[5, 3]), |i| {
+                ((i[0] * 7 + i[1] * 3 + step * 5) % 11) as f32 * 0.37 - 1.3 + i[1] as f32
+            })
+        };
+        #[rustfmt::skip]
+        let pinned: [[[u32; 3]; 2]; 3] = [
+            [[0x3d7f972a, 0x3e449ba9, 0x3e75f701], [0x3f87ceaa, 0x3f84b924, 0x3f81a39d]],
+            [[0x3d73237f, 0x3e9c779d, 0x3ef50874], [0x3f88aa69, 0x3f85e3d7, 0x3f894851]],
+            [[0x3e2411c6, 0x3edc2e38, 0x3f2248b9], [0x3f89702f, 0x3f8a0632, 0x3f89fe4d]],
+        ];
+        let bits = |t: &Tensor| -> Vec<u32> { t.iter().map(|v| v.to_bits()).collect() };
+        for mut bn in [BatchNorm::new(3), BatchNorm::new(3).with_momentum(0.1)] {
+            // Momentum 1 keeps exactly the last batch's statistics: the seed's formula on them.
+            let mut batch_only = BatchNorm::new(3).with_momentum(1.0);
+            for (step, [mean, var]) in pinned.iter().enumerate() {
+                let (old_mean, old_var) = (bn.running_mean().clone(), bn.running_var().clone());
+                bn.forward(batch(step), Mode::Train);
+                batch_only.forward(batch(step), Mode::Train);
+                assert_eq!(
+                    (bits(bn.running_mean()), bits(bn.running_var())),
+                    (mean.to_vec(), var.to_vec())
+                );
+                let seed = |old: &Tensor, new: &Tensor| {
+                    ndarray::Zip::from(old)
+                        .and(new)
+                        .map_collect(|&r, &b| 0.9f32 * r + (1.0 - 0.9f32) * b)
+                };
+                assert_eq!(bn.running_mean(), &seed(&old_mean, batch_only.running_mean()));
+                assert_eq!(bn.running_var(), &seed(&old_var, batch_only.running_var()));
+            }
+        }
+    }
+
     #[test]
     fn batches_of_one_or_no_sample_leave_the_running_statistics_alone() {
         let mut bn = BatchNorm::new(2);
@@ -332,7 +392,7 @@ mod tests {
         let (mean, var) = (bn.running_mean().clone(), bn.running_var().clone());
         let one = Tensor::from_shape_vec(vec![1, 2], vec![3.0, -7.0]).unwrap();
         let y = bn.forward(one, Mode::Train);
-        assert_eq!(y.as_slice().unwrap(), &[0.0, 0.0]); // x_hat = 0, so y = beta
+        assert_eq!(y.as_slice().unwrap(), &[0.0, 0.0]); // x_hat = 0, so y = bias
         assert_eq!(
             bn.backward(Tensor::ones(IxDyn(&[1, 2]))).as_slice().unwrap(),
             &[0.0, 0.0]
@@ -341,12 +401,13 @@ mod tests {
         assert_eq!(y.shape(), &[0, 2]);
         assert_eq!(bn.backward(Tensor::zeros(IxDyn(&[0, 2]))).shape(), &[0, 2]);
         assert_eq!((bn.running_mean(), bn.running_var()), (&mean, &var));
+        assert_eq!(bn.num_batches_tracked(), 1, "only the batch of four counts");
     }
 
     #[test]
     fn eval_uses_the_running_statistics() {
-        let mut bn = BatchNorm::new(2).with_momentum(0.0);
-        bn.forward(batch(), Mode::Train); // momentum 0: running stats = this batch's
+        let mut bn = BatchNorm::new(2).with_momentum(1.0);
+        bn.forward(batch(), Mode::Train); // momentum 1: running stats = this batch's
         let y = bn.forward(
             Tensor::from_shape_vec(vec![1, 2], vec![2.5, 25.0 + 125f32.sqrt()]).unwrap(),
             Mode::Eval,
@@ -366,21 +427,46 @@ mod tests {
     }
 
     #[test]
-    fn names_params_and_buffers() {
+    fn names_params_and_buffers_as_pytorch_does() {
         let mut bn = BatchNorm::new(128);
-        assert_eq!(param_names(&mut bn), ["gamma", "beta"]);
+        assert_eq!(param_names(&mut bn), ["weight", "bias"]);
         let mut buffers = Vec::new();
-        for_each_buffer(&mut bn, |name, t| buffers.push((name.to_string(), t.sum())));
+        for_each_buffer(&mut bn, |name, t| {
+            buffers.push((name.to_string(), t.shape().to_vec(), t.sum()))
+        });
         assert_eq!(
             buffers,
             [
-                ("running_mean".to_string(), 0.0),
-                ("running_var".to_string(), 128.0)
+                ("running_mean".to_string(), vec![128], 0.0),
+                ("running_var".to_string(), vec![128], 128.0),
+                ("num_batches_tracked".to_string(), vec![], 0.0)
             ]
         );
         assert_eq!(bn.type_name(), "BatchNorm(128)");
         assert_eq!(bn.eps(), 1e-5);
-        assert_eq!(bn.momentum(), 0.9);
+        assert_eq!(bn.momentum(), 0.1);
+    }
+
+    #[test]
+    fn num_batches_tracked_counts_train_forwards_and_is_saved_with_the_model() {
+        let mut bn = BatchNorm::new(2);
+        for _ in 0..3 {
+            bn.forward(batch(), Mode::Train);
+        }
+        bn.forward(batch(), Mode::Eval);
+        assert_eq!(bn.num_batches_tracked(), 3);
+
+        let path = std::env::temp_dir().join(format!("nn-bn-count-{}.safetensors", std::process::id()));
+        crate::checkpoint::save(&mut bn, &path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let count = file.tensor("num_batches_tracked").unwrap();
+        assert_eq!((count.shape(), count.data()), (&[][..], &3f32.to_le_bytes()[..]));
+        let mut fresh = BatchNorm::new(2);
+        crate::checkpoint::load(&mut fresh, &path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(fresh.num_batches_tracked(), 3);
+        assert_eq!(fresh.running_mean(), bn.running_mean());
     }
 
     #[test]
@@ -397,9 +483,9 @@ mod tests {
     #[test]
     fn passes_gradcheck_in_train_mode_on_2d_and_4d_input() {
         let mut bn = BatchNorm::new(5);
-        // A non-trivial gamma and beta, so their gradients and the gamma factor in dx matter.
+        // A non-trivial weight and bias, so their gradients and the weight factor in dx matter.
         crate::layer::for_each_param(&mut bn, |name, mut p| {
-            let base = if name == "gamma" { 1.5 } else { -0.3 };
+            let base = if name == "weight" { 1.5 } else { -0.3 };
             p.value
                 .iter_mut()
                 .enumerate()

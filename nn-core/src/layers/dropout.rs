@@ -1,6 +1,6 @@
 //! Dropout: zeroes a random fraction `p` of the activations in training.
 
-use super::Stash;
+use crate::layer::Saved;
 use crate::layer::{Layer, Mode};
 use crate::rng::{seeded, Rng};
 use crate::tensor::Tensor;
@@ -35,7 +35,7 @@ pub struct Dropout {
     p: f32,
     kind: DropoutKind,
     rng: Rng,
-    keep: Stash<bool>,
+    keep: Saved<bool>,
     frozen: bool,
 }
 
@@ -68,7 +68,7 @@ impl Dropout {
             p,
             kind,
             rng: seeded(seed),
-            keep: Stash::default(),
+            keep: Saved::default(),
             frozen: false,
         }
     }
@@ -126,8 +126,7 @@ impl Layer for Dropout {
 
     fn backward(&mut self, mut grad: Tensor) -> Tensor {
         let scale = self.train_scale();
-        let (p, kind) = (self.p, self.kind);
-        let keep = self.keep.take(grad.shape(), || name(p, kind));
+        let keep = self.keep.take(grad.shape(), Name(self.p, self.kind));
         Zip::from(&mut grad)
             .and(keep)
             .for_each(|g, &k| *g = if k { *g * scale } else { 0.0 });
@@ -135,14 +134,20 @@ impl Layer for Dropout {
     }
 
     fn type_name(&self) -> String {
-        name(self.p, self.kind)
+        Name(self.p, self.kind).to_string()
     }
 }
 
-fn name(p: f32, kind: DropoutKind) -> String {
-    match kind {
-        DropoutKind::Inverted => format!("Dropout(p={p})"),
-        DropoutKind::Classic => format!("Dropout(p={p}, classic)"),
+/// The type name of a dropout layer, formatted only when shown (backward passes it to a panic
+/// message that is almost never printed).
+struct Name(f32, DropoutKind);
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.1 {
+            DropoutKind::Inverted => write!(f, "Dropout(p={})", self.0),
+            DropoutKind::Classic => write!(f, "Dropout(p={}, classic)", self.0),
+        }
     }
 }
 

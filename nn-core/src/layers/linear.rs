@@ -1,8 +1,7 @@
 //! The fully connected layer (the seed's `FCLayer`): `y = x W^T + b`.
 
-use super::{flatten, no_train_forward, standard, wrong_grad_shape};
 use crate::init::Init;
-use crate::layer::{Layer, Mode, ParamKind, Visitor};
+use crate::layer::{check_grad_shape, contiguous, flatten, Layer, Mode, ParamKind, Saved, Visitor};
 use crate::linalg::{matmul_into, vectorized};
 use crate::rng::Rng;
 use crate::tensor::Tensor;
@@ -28,9 +27,9 @@ pub struct Linear {
     bias: Tensor,
     weight_grad: Tensor,
     bias_grad: Tensor,
-    /// The flattened input of the last Train forward: needed for the weight gradient, then
-    /// overwritten with the input gradient (same size), so backward allocates nothing.
-    input: Option<Array2<f32>>,
+    /// The flattened input `(N, in)` of the last Train forward: needed for the weight gradient,
+    /// then overwritten with the input gradient (same size), so backward allocates nothing.
+    input: Saved<f32>,
     /// The shape of that input, to give the gradient back in it.
     input_shape: Vec<usize>,
     /// The gradient buffer backward received, recycled as the next forward's output.
@@ -68,9 +67,9 @@ impl Linear {
             out_features,
             weight_grad: Tensor::zeros(weight.raw_dim()),
             bias_grad: Tensor::zeros(bias.raw_dim()),
-            weight: standard(weight),
-            bias: standard(bias),
-            input: None,
+            weight: contiguous(weight),
+            bias: contiguous(bias),
+            input: Saved::new(),
             input_shape: Vec::with_capacity(4),
             spare: None,
             input_grad: true,
@@ -151,20 +150,22 @@ impl Layer for Linear {
         let mut y = Array2::from_shape_vec((n, out), values).expect("n rows of the bias");
         matmul_into(x.view(), w.t(), y.view_mut(), true);
         if mode == Mode::Train {
-            self.input = Some(x);
+            self.input.save(x.into_dyn());
         }
         y.into_dyn()
     }
 
     fn backward(&mut self, grad: Tensor) -> Tensor {
-        let Some(mut x) = self.input.take() else {
-            no_train_forward(&self.type_name())
-        };
-        let n = x.nrows();
-        if grad.shape() != [n, self.out_features] {
-            wrong_grad_shape(&[n, self.out_features], grad.shape());
-        }
-        let g = standard(grad).into_dimensionality::<Ix2>().expect("checked 2-D");
+        let (inputs, outputs) = (self.in_features, self.out_features);
+        let mut x = self
+            .input
+            .take_owned(format_args!("Linear({inputs} -> {outputs})"))
+            .into_dimensionality::<Ix2>()
+            .expect("saved as (N, in)");
+        check_grad_shape(grad.shape(), &[x.nrows(), self.out_features]);
+        let g = contiguous(grad)
+            .into_dimensionality::<Ix2>()
+            .expect("checked 2-D");
         let mut wg = self
             .weight_grad
             .view_mut()

@@ -1,12 +1,20 @@
-//! The `Layer` trait, the explicit train/eval [`Mode`], and named access to parameters and buffers.
+//! The `Layer` trait and the explicit train/eval [`Mode`]; the rest of the layer API (named
+//! parameters, the layer path, helpers for writing layers) lives in the submodules and is
+//! re-exported here, so everything is `nn::layer::...`.
 //!
 //! A layer owns its parameters and the activations it needs for backward. Tensors move through
 //! `forward` and `backward` by value, so a layer may reuse the buffer it is handed (an activation
 //! can work in place) instead of allocating a new one every step.
 
-use crate::tensor::{Tensor, TensorViewMut};
-use std::cell::RefCell;
-use std::fmt::Write as _;
+mod helpers;
+mod path;
+mod visitor;
+
+pub use helpers::{check_grad_shape, contiguous, flatten, Saved};
+pub use path::{backward_child, current_path, forward_child, layer_panic};
+pub use visitor::{for_each_buffer, for_each_param, param_count, param_names, Param, ParamKind, Visitor};
+
+use crate::tensor::Tensor;
 
 /// Whether a forward pass is part of training (batch statistics, dropout active, activations kept
 /// for backward) or of evaluation (running statistics, dropout off). Passed to every forward call,
@@ -19,159 +27,13 @@ pub enum Mode {
     Eval,
 }
 
-/// What kind of trainable tensor a parameter is; L2 weight decay applies to weights only.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ParamKind {
-    /// A weight matrix (or kernel): subject to weight decay.
-    Weight,
-    /// A bias vector.
-    Bias,
-    /// A normalisation scale or shift (BatchNorm gamma and beta).
-    Norm,
-}
-
-impl ParamKind {
-    /// Whether L2 weight decay applies to this kind of parameter (weights only, as in the seed).
-    pub fn decays(self) -> bool {
-        self == ParamKind::Weight
-    }
-}
-
-/// One trainable parameter as a visitor sees it: its value, the gradient the last backward left,
-/// and its kind. Both are views: a visitor may change the numbers but not the shape, so a layer
-/// can rely on the shapes it built its parameters with.
-pub struct Param<'a> {
-    /// The parameter's current value.
-    pub value: TensorViewMut<'a>,
-    /// The gradient of the loss with respect to `value`, written by the last backward; always the
-    /// shape of `value`.
-    pub grad: TensorViewMut<'a>,
-    /// Whether it is a weight, a bias or a normalisation parameter.
-    pub kind: ParamKind,
-}
-
-type ParamFn<'a> = &'a mut dyn FnMut(&str, Param<'_>);
-type BufferFn<'a> = &'a mut dyn FnMut(&str, TensorViewMut<'_>);
-
-/// Walks a layer tree and hands every parameter and buffer to callbacks under its full
-/// hierarchical name (`fc1.weight`, `block.bn.running_mean`, `layers.3.bias`).
-///
-/// A leaf layer reports its own tensors with [`Visitor::param`] and [`Visitor::buffer`] using
-/// local names; containers call [`Visitor::child`], which prefixes the child's name.
-pub struct Visitor<'a> {
-    path: String,
-    on_param: Option<ParamFn<'a>>,
-    on_buffer: Option<BufferFn<'a>>,
-}
-
-thread_local! {
-    /// Path buffers of finished visitors, for the next ones: an optimizer walks the model twice
-    /// per step, and a walk should not cost an allocation.
-    static PATH_BUFFERS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
-}
-
-/// An empty path buffer, reused if a finished visitor left one.
-fn take_path_buffer() -> String {
-    PATH_BUFFERS
-        .try_with(|b| b.borrow_mut().pop())
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| String::with_capacity(64))
-}
-
-impl Drop for Visitor<'_> {
-    fn drop(&mut self) {
-        let mut path = std::mem::take(&mut self.path);
-        path.clear();
-        // A few buffers cover visitors nested in visitors; more would only hold memory.
-        let _ = PATH_BUFFERS.try_with(|b| {
-            let mut b = b.borrow_mut();
-            if b.len() < 4 {
-                b.push(path);
-            }
-        });
-    }
-}
-
-impl<'a> Visitor<'a> {
-    /// A visitor that sees parameters only.
-    pub fn params(f: ParamFn<'a>) -> Self {
-        Visitor {
-            path: take_path_buffer(),
-            on_param: Some(f),
-            on_buffer: None,
-        }
-    }
-
-    /// A visitor that sees buffers (non-trainable state such as running statistics) only.
-    pub fn buffers(f: BufferFn<'a>) -> Self {
-        Visitor {
-            path: take_path_buffer(),
-            on_param: None,
-            on_buffer: Some(f),
-        }
-    }
-
-    /// A visitor that sees both parameters and buffers.
-    pub fn new(on_param: ParamFn<'a>, on_buffer: BufferFn<'a>) -> Self {
-        Visitor {
-            path: take_path_buffer(),
-            on_param: Some(on_param),
-            on_buffer: Some(on_buffer),
-        }
-    }
-
-    /// Reports a trainable parameter named `name` within the current layer. The visitor sees
-    /// views of `value` and `grad`, so it cannot change their shapes.
-    ///
-    /// Panics, naming the parameter, if `grad` is not the shape of `value`: a bug in the layer.
-    pub fn param(&mut self, name: &str, value: &mut Tensor, grad: &mut Tensor, kind: ParamKind) {
-        if let Some(f) = self.on_param.as_mut() {
-            let len = self.path.len();
-            self.path.push_str(name);
-            if grad.shape() != value.shape() {
-                panic!(
-                    "{}: gradient of shape {:?} for a parameter of shape {:?}",
-                    self.path,
-                    grad.shape(),
-                    value.shape()
-                );
-            }
-            let param = Param {
-                value: value.view_mut(),
-                grad: grad.view_mut(),
-                kind,
-            };
-            f(&self.path, param);
-            self.path.truncate(len);
-        }
-    }
-
-    /// Reports a non-trainable buffer named `name` within the current layer, as a view (its
-    /// shape cannot change).
-    pub fn buffer(&mut self, name: &str, value: &mut Tensor) {
-        if let Some(f) = self.on_buffer.as_mut() {
-            let len = self.path.len();
-            self.path.push_str(name);
-            f(&self.path, value.view_mut());
-            self.path.truncate(len);
-        }
-    }
-
-    /// Visits `layer` with `name` added to the path.
-    pub fn child(&mut self, name: &str, layer: &mut dyn Layer) {
-        let len = self.path.len();
-        self.path.push_str(name);
-        self.path.push('.');
-        layer.visit(self);
-        self.path.truncate(len);
-    }
-}
-
 /// A network building block: forward, backward, and named access to its parameters.
 ///
 /// Implement `forward` and `backward` for a custom layer; implement `visit` if it has parameters
 /// or buffers, and `visit_children` if it is made of other layers (a derived network is).
+/// [`Saved`] keeps what backward needs and [`flatten`] checks a batch-first input, with the
+/// panics the built-in layers give; call sub-layers through [`forward_child`] and
+/// [`backward_child`] so that those panics name them.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a layer: it does not implement `nn::Layer`",
     label = "not a layer",
@@ -303,94 +165,6 @@ impl IndexName {
     fn as_str(&self) -> &str {
         std::str::from_utf8(&self.buf[self.start..]).expect("ASCII digits")
     }
-}
-
-thread_local! {
-    /// The path of the layer currently running forward or backward on this thread, so that a
-    /// layer deep in a tree can name itself (`block.fc2`) in an error message.
-    static CURRENT_PATH: RefCell<String> = RefCell::new(String::with_capacity(64));
-}
-
-/// Pops one path segment when dropped, also while a panic unwinds.
-struct PathGuard(usize);
-
-impl PathGuard {
-    fn push(name: &str) -> Self {
-        CURRENT_PATH.with(|p| {
-            let mut p = p.borrow_mut();
-            let len = p.len();
-            if len > 0 {
-                p.push('.');
-            }
-            p.push_str(name);
-            PathGuard(len)
-        })
-    }
-}
-
-impl Drop for PathGuard {
-    fn drop(&mut self) {
-        CURRENT_PATH.with(|p| p.borrow_mut().truncate(self.0));
-    }
-}
-
-/// Runs `layer.forward` with `name` appended to the current layer path. Containers (and the code
-/// `#[derive(Sequential)]` generates) call this so that errors name the failing layer.
-pub fn forward_child<L: Layer + ?Sized>(name: &str, layer: &mut L, x: Tensor, mode: Mode) -> Tensor {
-    let _guard = PathGuard::push(name);
-    layer.forward(x, mode)
-}
-
-/// Runs `layer.backward` with `name` appended to the current layer path.
-pub fn backward_child<L: Layer + ?Sized>(name: &str, layer: &mut L, grad: Tensor) -> Tensor {
-    let _guard = PathGuard::push(name);
-    layer.backward(grad)
-}
-
-/// The path of the layer now running (`fc2`, `block.bn`), or `layer` outside any container.
-pub fn current_path() -> String {
-    CURRENT_PATH.with(|p| {
-        let p = p.borrow();
-        if p.is_empty() {
-            "layer".to_string()
-        } else {
-            p.clone()
-        }
-    })
-}
-
-/// Panics with a message prefixed by the current layer path: `fc2: expected 128 input
-/// features, got 64`. For programmer errors such as a wrong input width or a backward without a
-/// Train forward, which no caller can handle.
-#[track_caller]
-pub fn layer_panic(message: std::fmt::Arguments<'_>) -> ! {
-    let mut text = current_path();
-    let _ = write!(text, ": {message}");
-    panic!("{text}")
-}
-
-/// Calls `f` with every trainable parameter of `layer` and its full name, in a stable order.
-pub fn for_each_param(layer: &mut (impl Layer + ?Sized), mut f: impl FnMut(&str, Param<'_>)) {
-    layer.visit(&mut Visitor::params(&mut f));
-}
-
-/// Calls `f` with every buffer (non-trainable state) of `layer` and its full name.
-pub fn for_each_buffer(layer: &mut (impl Layer + ?Sized), mut f: impl FnMut(&str, TensorViewMut<'_>)) {
-    layer.visit(&mut Visitor::buffers(&mut f));
-}
-
-/// The total number of trainable scalars in `layer`.
-pub fn param_count(layer: &mut (impl Layer + ?Sized)) -> usize {
-    let mut n = 0;
-    for_each_param(layer, |_, p| n += p.value.len());
-    n
-}
-
-/// The full names of `layer`'s parameters, in visiting order.
-pub fn param_names(layer: &mut (impl Layer + ?Sized)) -> Vec<String> {
-    let mut names = Vec::new();
-    for_each_param(layer, |name, _| names.push(name.to_string()));
-    names
 }
 
 #[cfg(test)]

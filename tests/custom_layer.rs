@@ -1,0 +1,201 @@
+//! Layers written outside nn with nothing but `nn::prelude` and `nn::ndarray`, as in
+//! examples/custom_layer.rs: the public toolkit (`Saved`, `flatten`, `check_grad_shape`) makes
+//! them as safe as the built-in ones. Misuse panics name the layer path and both shapes, and a
+//! derived network of them passes the gradient check.
+
+use nn::ndarray::{Ix2, Zip};
+use nn::prelude::*;
+
+/// `y = x` where `x > 0`, else `slope * x`.
+struct LeakyRelu {
+    slope: f32,
+    positive: Saved<bool>,
+}
+
+impl LeakyRelu {
+    fn new(slope: f32) -> Self {
+        LeakyRelu {
+            slope,
+            positive: Saved::new(),
+        }
+    }
+}
+
+impl Layer for LeakyRelu {
+    fn forward(&mut self, mut x: Tensor, mode: Mode) -> Tensor {
+        if mode == Mode::Train {
+            Zip::from(self.positive.prepare(x.shape()))
+                .and(&x)
+                .for_each(|p, &v| *p = v > 0.0);
+        }
+        let slope = self.slope;
+        x.mapv_inplace(|v| if v > 0.0 { v } else { slope * v });
+        x
+    }
+
+    fn backward(&mut self, mut grad: Tensor) -> Tensor {
+        let positive = self.positive.take(grad.shape(), "LeakyRelu");
+        let slope = self.slope;
+        Zip::from(&mut grad).and(positive).for_each(|g, &p| {
+            if !p {
+                *g *= slope;
+            }
+        });
+        grad
+    }
+}
+
+/// `y = flatten(x) Wᵀ + b`, keeping its input for backward: a user's own fully connected layer.
+struct Dense {
+    weight: Tensor,
+    bias: Tensor,
+    grad_weight: Tensor,
+    grad_bias: Tensor,
+    input: Saved,
+}
+
+impl Dense {
+    fn new(inputs: usize, outputs: usize, rng: &mut Rng) -> Self {
+        let weight = Init::Xavier.sample(&[outputs, inputs], inputs, rng);
+        Dense {
+            grad_weight: Tensor::zeros(weight.raw_dim()),
+            weight,
+            bias: Tensor::from_shape_fn(vec![outputs], |i| 0.1 * i[0] as f32 - 0.05),
+            grad_bias: Tensor::zeros(vec![outputs]),
+            input: Saved::new(),
+        }
+    }
+
+    fn weight(&self) -> nn::ndarray::ArrayView2<'_, f32> {
+        self.weight
+            .view()
+            .into_dimensionality::<Ix2>()
+            .expect("[out, in]")
+    }
+}
+
+impl Layer for Dense {
+    fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
+        let inputs = self.weight.shape()[1];
+        let y = flatten(x.clone(), inputs).dot(&self.weight().t()) + &self.bias;
+        if mode == Mode::Train {
+            self.input.save(x);
+        }
+        y.into_dyn()
+    }
+
+    fn backward(&mut self, grad: Tensor) -> Tensor {
+        let x = self.input.take_owned("Dense");
+        let shape = x.shape().to_vec();
+        let x = flatten(x, self.weight.shape()[1]);
+        check_grad_shape(grad.shape(), &[x.nrows(), self.weight.shape()[0]]);
+        let g = grad.into_dimensionality::<Ix2>().expect("checked 2-D");
+        self.grad_weight = g.t().dot(&x).into_dyn();
+        self.grad_bias = g.sum_axis(nn::ndarray::Axis(0)).into_dyn();
+        g.dot(&self.weight())
+            .into_shape_with_order(shape)
+            .expect("one row per sample")
+    }
+
+    fn visit(&mut self, v: &mut Visitor<'_>) {
+        v.param(
+            "weight",
+            &mut self.weight,
+            &mut self.grad_weight,
+            ParamKind::Weight,
+        );
+        v.param("bias", &mut self.bias, &mut self.grad_bias, ParamKind::Bias);
+    }
+}
+
+#[derive(Sequential)]
+struct Net {
+    dense: Dense,
+    act: LeakyRelu,
+    out: Dense,
+}
+
+fn net() -> Net {
+    let mut rng = seeded(4321);
+    Net {
+        dense: Dense::new(6, 5, &mut rng),
+        act: LeakyRelu::new(0.1),
+        out: Dense::new(5, 3, &mut rng),
+    }
+}
+
+fn panic_message(f: impl FnOnce()) -> String {
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("must panic");
+    err.downcast_ref::<String>()
+        .cloned()
+        .expect("a formatted panic message")
+}
+
+#[test]
+fn custom_layers_pass_the_gradient_check_alone_and_in_a_derived_network() {
+    gradcheck(&mut LeakyRelu::new(0.1), &[4, 6]).assert_passed();
+    gradcheck(&mut Dense::new(6, 3, &mut seeded(1)), &[4, 2, 3]).assert_passed();
+    let report = gradcheck(&mut net(), &[4, 2, 3]);
+    report.assert_passed();
+    let names: Vec<&str> = report.tensors.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["input", "dense.weight", "dense.bias", "out.weight", "out.bias"]
+    );
+}
+
+#[test]
+fn a_wrong_input_width_names_the_layer_and_both_shapes() {
+    let msg = panic_message(|| {
+        net().forward(Tensor::zeros(vec![2, 5]), Mode::Train);
+    });
+    assert_eq!(
+        msg,
+        "dense: expected 6 input features, got 5: input shape [2, 5], expected [2, 6]"
+    );
+}
+
+#[test]
+fn backward_without_a_train_forward_names_the_layer() {
+    let mut net = net();
+    net.forward(Tensor::zeros(vec![2, 6]), Mode::Eval);
+    let msg = panic_message(|| {
+        net.backward(Tensor::zeros(vec![2, 3]));
+    });
+    assert_eq!(
+        msg,
+        "out: backward called on Dense without a preceding Train forward (each backward needs \
+         its own forward with Mode::Train)"
+    );
+    // The element-wise layer, reached once `out` has what it needs.
+    net.out.forward(Tensor::zeros(vec![2, 5]), Mode::Train);
+    let msg = panic_message(|| {
+        net.backward(Tensor::zeros(vec![2, 3]));
+    });
+    assert!(
+        msg.starts_with("act: backward called on LeakyRelu without"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_gradient_of_the_wrong_shape_names_the_layer_and_both_shapes() {
+    let mut net = net();
+    net.forward(Tensor::zeros(vec![2, 6]), Mode::Train);
+    let msg = panic_message(|| {
+        net.backward(Tensor::zeros(vec![3, 2]));
+    });
+    assert_eq!(
+        msg,
+        "out: expected a gradient of shape [2, 3] (the output of the last Train forward), got [3, 2]"
+    );
+    let mut act = LeakyRelu::new(0.1);
+    act.forward(Tensor::zeros(vec![2, 3]), Mode::Train);
+    let msg = panic_message(|| {
+        backward_child("act", &mut act, Tensor::zeros(vec![2, 4]));
+    });
+    assert!(
+        msg.starts_with("act: expected a gradient of shape [2, 3]"),
+        "{msg}"
+    );
+}
