@@ -5,6 +5,8 @@ pub mod early_stopping;
 pub mod history;
 pub mod plot;
 pub mod progress;
+#[cfg(feature = "progress")]
+mod progress_bar;
 pub mod schedule;
 pub mod trainer;
 
