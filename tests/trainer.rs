@@ -139,9 +139,10 @@ fn early_stopping_restores_the_best_epochs_weights() {
         .silent();
     let history = trainer.fit(&mut net, &train, Some(&valid)).unwrap();
     let losses: Vec<f32> = history.records().iter().map(|r| r.valid_loss.unwrap()).collect();
-    // Stopped after the patience: best epoch, then two stale ones, then the stop.
+    // Patience 2, as in Keras: the best epoch, then two without improvement, and the stop after
+    // the second of them.
     let best = history.best_epoch().unwrap();
-    assert_eq!(history.len(), best + 3, "{losses:?}");
+    assert_eq!(history.len(), best + 2, "{losses:?}");
     assert!(losses[history.len() - 1] > losses[best - 1], "{losses:?}");
     // The model is the best epoch's again: its validation loss is that epoch's, exactly.
     let now = trainer.evaluate(&mut net, &valid).unwrap();

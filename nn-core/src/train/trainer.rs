@@ -140,9 +140,10 @@ impl<O: Optimizer> Trainer<O> {
         self
     }
 
-    /// Stops when the validation loss has not improved for the patience, and at the end of `fit`
-    /// restores the weights (and buffers) of early stopping's best epoch, which the returned
-    /// [`History::best_epoch`] names. Needs a validation set.
+    /// Stops once the validation loss has not improved for `patience` epochs in a row (as in
+    /// Keras, see [`EarlyStopping`]), and at the end of `fit` restores the weights (and buffers)
+    /// of early stopping's best epoch, which the returned [`History::best_epoch`] names. Needs a
+    /// validation set.
     pub fn early_stopping(mut self, early_stopping: EarlyStopping) -> Self {
         self.early_stopping = Some(early_stopping);
         self
@@ -329,10 +330,11 @@ impl<O: Optimizer> Trainer<O> {
                 false
             }
             Verdict::Waiting { .. } => false,
-            Verdict::Stop => {
+            Verdict::Stop { stale } => {
                 progress.note(&format!(
-                    "early stopping: validation loss has not improved for {} epochs",
-                    es.patience() + 1
+                    "early stopping: the validation loss has not improved for {stale} epochs \
+                     (patience {})",
+                    es.patience()
                 ));
                 true
             }
