@@ -11,7 +11,8 @@ use std::path::Path;
 impl History {
     /// The two panels [`History::plot`] draws: loss, and accuracy, each for training and
     /// validation, with [`History::best_epoch`] (the epoch whose weights early stopping
-    /// restored) marked when training went on past it.
+    /// restored) marked when training went on past it, and the accuracy of the weights the model
+    /// ends with in the title.
     pub fn charts(&self) -> [Chart; 2] {
         let records = self.records();
         let has_valid = records.iter().any(|r| r.valid_loss.is_some());
@@ -39,16 +40,24 @@ impl History {
             },
             (None, None) => Ok(()),
         };
-        if let Some(last) = self.last() {
-            let shown = if has_valid {
-                last.valid_acc
+        // The accuracy of the weights the model ends with: the restored epoch's, else the last's.
+        if let Some(kept) = self.best().or(self.last()) {
+            let which = if has_valid { "validation" } else { "training" };
+            let acc = if has_valid {
+                kept.valid_acc
             } else {
-                Some(last.train_acc)
+                Some(kept.train_acc)
             };
-            if let Some(acc) = shown {
-                let which = if has_valid { "validation" } else { "training" };
-                let _ = write!(acc_title, " (final {which} {:.2}%)", acc * 100.0);
-            }
+            let _ = match (acc, self.best()) {
+                (None, _) => Ok(()),
+                (Some(acc), Some(_)) => write!(
+                    acc_title,
+                    " ({which} {:.2}% at epoch {})",
+                    acc * 100.0,
+                    kept.epoch
+                ),
+                (Some(acc), None) => write!(acc_title, " (final {which} {:.2}%)", acc * 100.0),
+            };
         }
 
         let mut loss = Chart::new(loss_title, "epoch", "cross-entropy loss")
@@ -159,6 +168,7 @@ mod tests {
         // Without early stopping the model has the last epoch's weights: nothing to mark.
         assert!(loss.marker.is_none() && acc.marker.is_none());
         assert!(loss.title.contains("final validation"), "{}", loss.title);
+        assert!(acc.title.contains("final validation"), "{}", acc.title);
         let [loss, acc] = sample(3, false).charts();
         assert_eq!((loss.series.len(), acc.series.len()), (1, 1));
         assert!(loss.title.contains("final training"), "{}", loss.title);
@@ -174,6 +184,13 @@ mod tests {
         assert_eq!(loss.marker.as_ref().unwrap().0, 4.0);
         assert_eq!(acc.marker.as_ref().unwrap().0, 4.0);
         assert!(loss.title.contains("at epoch 4"), "{}", loss.title);
+        let acc_at_4 = 100.0 * h.records()[3].valid_acc.unwrap();
+        assert!(
+            acc.title
+                .ends_with(&format!("(validation {acc_at_4:.2}% at epoch 4)")),
+            "{}",
+            acc.title
+        );
         // Stopped at its best epoch: the weights are the last epoch's, no line needed.
         h.set_best_epoch(Some(12));
         assert!(h.charts()[0].marker.is_none());
