@@ -6,6 +6,7 @@
 use super::*;
 use crate::error::Error;
 use crate::layer::{Mode, ParamKind, Visitor};
+use crate::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
 
 /// One hand-set parameter of a [`Toy`].
@@ -575,12 +576,12 @@ fn invalid_state_is_rejected_and_changes_nothing() {
         .contains("slots"));
 
     let mut bad_beta = good.clone();
-    bad_beta.hyperparameters.insert("beta1".into(), 1.5);
+    bad_beta.hyperparameters.insert("beta1".into(), 1.5.into());
     let err = target.load_state(&bad_beta).unwrap_err().to_string();
     assert!(err.contains("beta1") && err.contains("1.5"), "{err}");
 
     let mut unknown = good.clone();
-    unknown.hyperparameters.insert("momentum".into(), 0.9);
+    unknown.hyperparameters.insert("momentum".into(), 0.9.into());
     assert!(target
         .load_state(&unknown)
         .unwrap_err()
@@ -681,4 +682,30 @@ fn a_save_does_not_trip_over_a_leftover_temporary_name() {
     result.unwrap();
     assert_eq!(OptimizerState::load_json(&path).unwrap(), Sgd::new(0.1).state());
     std::fs::remove_file(&path).unwrap();
+}
+
+/// The file format is the one written before the optimizers became rules (hyper-parameters in
+/// one flat map, f32 values in their shortest form): such a file loads, resumes, and the state
+/// serialises back to the same bytes.
+#[test]
+fn a_state_file_in_the_established_format_loads_and_serialises_to_the_same_bytes() {
+    let text = r#"{"algorithm":"AdamW","hyperparameters":{"beta1":0.9,"beta2":0.999,"clip_grad_norm":5.0,"decoupled_weight_decay":0.01,"eps":1e-8,"learning_rate":0.0025,"weight_decay":0.0001},"params":{"fc.weight":{"shape":[2],"step":3,"slots":{"m":[0.1,-0.2],"v":[0.001,0.004]}}}}"#;
+    let path = temp_path("established");
+    std::fs::write(&path, text).unwrap();
+    let state = OptimizerState::load_json(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let mut opt = AdamW::default();
+    opt.load_state(&state).unwrap();
+    assert_eq!(
+        (opt.learning_rate(), opt.weight_decay(), opt.clip_grad_norm()),
+        (0.0025, 1e-4, Some(5.0))
+    );
+    assert_eq!(
+        (opt.betas(), opt.eps(), opt.decoupled_weight_decay()),
+        ((0.9, 0.999), 1e-8, 0.01)
+    );
+    assert_eq!(serde_json::to_string(&opt.state()).unwrap(), text);
+    let mut model = Toy::new().with("fc.weight", ParamKind::Weight, &[1.0, 2.0]);
+    opt.step(&mut model).unwrap();
+    assert_eq!(opt.state().params["fc.weight"].step, 4);
 }
