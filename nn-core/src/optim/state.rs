@@ -118,6 +118,18 @@ pub(super) fn rule_to_map<R: UpdateRule>(rule: &R) -> Map<String, Value> {
     map
 }
 
+/// The number of values of an array of `shape`, or `None` for a shape ndarray refuses (a corrupt
+/// file's): the product of the non-zero axis lengths must fit in `isize`, even when another axis
+/// is zero and the array empty.
+fn element_count(shape: &[usize]) -> Option<usize> {
+    let nonzero = shape
+        .iter()
+        .filter(|&&d| d != 0)
+        .try_fold(1usize, |n, &d| n.checked_mul(d))?;
+    isize::try_from(nonzero).ok()?;
+    Some(if shape.contains(&0) { 0 } else { nonzero })
+}
+
 impl<R: UpdateRule> Optim<R> {
     /// The state [`Optimizer::state`](super::Optimizer::state) returns.
     pub(super) fn snapshot(&self) -> OptimizerState {
@@ -208,11 +220,12 @@ impl<R: UpdateRule> Optim<R> {
         let mut states = HashMap::with_capacity(state.params.len());
         // `seen` restarts at 0; epochs only grow, so no restored entry looks seen.
         for (name, record) in &state.params {
-            // A shape read from a file may be corrupt: its size must not overflow.
-            let Some(n) = record.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) else {
+            let Some(n) = element_count(&record.shape) else {
                 return Err(invalid(format!(
-                    "parameter `{name}` has shape {:?}, too large to exist",
-                    record.shape
+                    "parameter `{name}` has shape {:?}, too large to exist (the product of its \
+                     non-zero axis lengths exceeds {})",
+                    record.shape,
+                    isize::MAX
                 )));
             };
             let names = R::SLOTS.iter().map(|s| s.name());
@@ -235,7 +248,7 @@ impl<R: UpdateRule> Optim<R> {
                     )));
                 }
                 let tensor = Tensor::from_shape_vec(IxDyn(&record.shape), data.clone())
-                    .expect("length checked against the shape");
+                    .map_err(|e| invalid(format!("parameter `{name}` has shape {:?}: {e}", record.shape)))?;
                 slots.push(tensor);
             }
             states.insert(
@@ -256,5 +269,24 @@ impl<R: UpdateRule> Optim<R> {
         self.check_names = !states.is_empty();
         self.states = states;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn element_counts_follow_ndarray_s_limit() {
+        assert_eq!(element_count(&[]), Some(1));
+        assert_eq!(element_count(&[3, 4]), Some(12));
+        assert_eq!(element_count(&[0, isize::MAX as usize]), Some(0));
+        assert_eq!(element_count(&[0, isize::MAX as usize + 1]), None);
+        assert_eq!(element_count(&[2, isize::MAX as usize / 2 + 1]), None);
+        assert_eq!(element_count(&[usize::MAX, 2]), None);
+        // At the limit, ndarray agrees.
+        let shape = [0, 3, isize::MAX as usize / 3];
+        assert_eq!(element_count(&shape), Some(0));
+        assert!(Tensor::from_shape_vec(IxDyn(&shape), vec![]).is_ok());
     }
 }

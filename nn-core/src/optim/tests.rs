@@ -709,3 +709,24 @@ fn a_state_file_in_the_established_format_loads_and_serialises_to_the_same_bytes
     opt.step(&mut model).unwrap();
     assert_eq!(opt.state().params["fc.weight"].step, 4);
 }
+
+/// Shapes whose element count is 0 yet which ndarray refuses: the product of the non-zero axis
+/// lengths must fit in `isize`.
+#[test]
+fn a_state_with_a_zero_sized_shape_ndarray_cannot_hold_is_an_error_not_a_panic() {
+    for axis in ["18446744073709551615", "9223372036854775808"] {
+        let text = format!(
+            r#"{{"algorithm":"Momentum","hyperparameters":{{"learning_rate":0.01,"momentum":0.9,"weight_decay":0.0}},"params":{{"w":{{"shape":[0,{axis}],"step":1,"slots":{{"velocity":[]}}}}}}}}"#
+        );
+        let state: OptimizerState = serde_json::from_str(&text).unwrap();
+        let mut opt = Momentum::new(0.5);
+        let err = opt.load_state(&state).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            matches!(err, Error::Optim(OptimError::InvalidState { .. })),
+            "{msg}"
+        );
+        assert!(msg.contains("`w`") && msg.contains(axis), "{msg}");
+        assert_eq!(opt.learning_rate(), 0.5, "a refused state changed the optimizer");
+    }
+}
