@@ -3,7 +3,7 @@
 
 use super::error::OptimError;
 use super::regularization::sum_sq_eff_grad;
-use super::rule::{check_non_negative, check_positive, EffectiveGrad, Update, UpdateRule};
+use super::rule::{check_non_negative, check_positive, EffectiveGrad, Update, UpdateRule, MAX_STEP};
 use super::state::{rule_to_map, OptimizerState};
 use super::Optimizer;
 use crate::error::Result;
@@ -107,8 +107,9 @@ impl<R: UpdateRule> Optim<R> {
         self
     }
 
-    /// Checks every parameter's state shape, that no two parameters share a name (and, after
-    /// `load_state`, that the names are the state's), and returns the clipping factor.
+    /// Checks every parameter's state shape and step count, that no two parameters share a name
+    /// (and, after `load_state`, that the names are the state's), and returns the clipping
+    /// factor.
     fn check(&mut self, model: &mut dyn Layer) -> Result<f32, OptimError> {
         self.epoch += 1;
         let epoch = self.epoch;
@@ -135,6 +136,13 @@ impl<R: UpdateRule> Optim<R> {
                         name: name.to_owned(),
                         expected: state.shape.clone(),
                         found: p.value.shape().to_vec(),
+                    });
+                    return;
+                }
+                Some(state) if state.step >= MAX_STEP => {
+                    error = Some(OptimError::StepLimit {
+                        name: name.to_owned(),
+                        limit: MAX_STEP,
                     });
                     return;
                 }
@@ -225,6 +233,7 @@ impl<R: UpdateRule> Optimizer for Optim<R> {
                 );
             }
             let state = states.get_mut(name).expect("state inserted above");
+            // Cannot overflow: `check` refused counts at MAX_STEP, and restored ones are below.
             state.step += 1;
             let decays = p.kind.decays();
             rule.update(Update {

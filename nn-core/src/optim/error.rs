@@ -40,6 +40,17 @@ pub enum OptimError {
         /// The name reported twice.
         name: String,
     },
+    /// A parameter has taken [`MAX_STEP`](super::MAX_STEP) steps, the most an optimizer counts.
+    #[error(
+        "parameter `{name}` has taken {limit} steps, the most an optimizer counts; call `reset()` \
+         on the optimizer, or build a new one, to go on"
+    )]
+    StepLimit {
+        /// The parameter's full name.
+        name: String,
+        /// [`MAX_STEP`](super::MAX_STEP).
+        limit: u64,
+    },
     /// Restored state names parameters the model lacks, or lacks some the model has.
     #[error(
         "the restored optimizer state does not match the model's parameters{}{} (was the state \

@@ -77,6 +77,7 @@ pub use regularization::{global_grad_norm, l2_penalty};
 pub use rmsprop::{RmsProp, RmsPropRule};
 pub use rule::{
     check_non_negative, check_positive, check_unit_interval, EffectiveGrad, Slot, Update, UpdateRule,
+    MAX_STEP,
 };
 pub use sgd::{Sgd, SgdRule};
 pub use state::{OptimizerState, ParamRecord};
@@ -96,9 +97,9 @@ pub trait Optimizer {
     ///
     /// Fails, without changing any parameter, if a parameter's shape differs from the shape its
     /// state was created with, if a gradient's shape differs from its parameter's, if two
-    /// parameters share a name, if clipping is on and a gradient is not finite, or if the
-    /// model's parameter names differ from those of a state restored with
-    /// [`Optimizer::load_state`].
+    /// parameters share a name, if clipping is on and a gradient is not finite, if a parameter
+    /// has taken [`MAX_STEP`] steps, or if the model's parameter names differ from those of a
+    /// state restored with [`Optimizer::load_state`].
     fn step(&mut self, model: &mut dyn Layer) -> Result<()>;
 
     /// The learning rate the next step will use.
@@ -137,8 +138,9 @@ pub trait Optimizer {
     /// learning rate and other hyper-parameters it holds.
     ///
     /// The snapshot is checked for consistency (algorithm, hyper-parameters, slot sizes against
-    /// shapes) here, and against the model on the next [`Optimizer::step`], which fails if the
-    /// model's parameter names or shapes differ from the snapshot's. On error nothing changes.
+    /// shapes, step counts below [`MAX_STEP`]) here, and against the model on the next
+    /// [`Optimizer::step`], which fails if the model's parameter names or shapes differ from
+    /// the snapshot's. On error nothing changes.
     fn load_state(&mut self, state: &OptimizerState) -> Result<()>;
 
     /// Forgets every parameter's state (as if no step had been taken), keeping hyper-parameters.

@@ -76,6 +76,11 @@ impl Slot {
     }
 }
 
+/// The most steps a parameter can take: 2^53, the last count every smaller one of which an `f64`
+/// holds exactly (Adam's bias correction computes with `step as f64`). No run comes near it (at a
+/// million steps a second it takes 285 years); a restored state beyond it can only be corrupt.
+pub const MAX_STEP: u64 = 1 << 53;
+
 /// One parameter's step, as an [`UpdateRule`] sees it.
 pub struct Update<'a> {
     /// The parameter's values, to update in place.
@@ -90,7 +95,8 @@ pub struct Update<'a> {
     pub slots: &'a mut [Tensor],
     /// The learning rate of this step.
     pub lr: f32,
-    /// The number of steps this parameter has taken, this one included (1 on the first).
+    /// The number of steps this parameter has taken, this one included (1 on the first; at most
+    /// [`MAX_STEP`]).
     pub step: u64,
     /// Whether the parameter is a weight, which weight decay applies to (biases and
     /// normalisation parameters are not decayed); for a rule's own, decoupled decay.

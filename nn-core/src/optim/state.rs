@@ -3,7 +3,7 @@
 
 use super::driver::{Optim, ParamState};
 use super::error::OptimError;
-use super::rule::{check_non_negative, check_positive, UpdateRule};
+use super::rule::{check_non_negative, check_positive, UpdateRule, MAX_STEP};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 use ndarray::IxDyn;
@@ -39,7 +39,8 @@ pub struct OptimizerState {
 pub struct ParamRecord {
     /// The parameter's shape.
     pub shape: Vec<usize>,
-    /// How many steps updated it (Adam's bias correction depends on it).
+    /// How many steps updated it (Adam's bias correction depends on it); below
+    /// [`MAX_STEP`] to be restored.
     pub step: u64,
     /// The algorithm's state tensors by slot name (`velocity`, `h`, `m`, `v`), flattened in
     /// row-major order.
@@ -228,6 +229,13 @@ impl<R: UpdateRule> Optim<R> {
                     isize::MAX
                 )));
             };
+            if record.step >= MAX_STEP {
+                return Err(invalid(format!(
+                    "parameter `{name}` has step count {}, which no run reaches: a count to \
+                     continue from is below {MAX_STEP} (2^53, the most steps an optimizer counts)",
+                    record.step
+                )));
+            }
             let names = R::SLOTS.iter().map(|s| s.name());
             if record.slots.len() != R::SLOTS.len() || !names.clone().all(|s| record.slots.contains_key(s)) {
                 let found: Vec<&String> = record.slots.keys().collect();

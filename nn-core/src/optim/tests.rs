@@ -730,3 +730,49 @@ fn a_state_with_a_zero_sized_shape_ndarray_cannot_hold_is_an_error_not_a_panic()
         assert_eq!(opt.learning_rate(), 0.5, "a refused state changed the optimizer");
     }
 }
+
+/// `state` with the step count of its only parameter `w` replaced.
+fn with_step(mut state: OptimizerState, step: u64) -> OptimizerState {
+    state.params.get_mut("w").unwrap().step = step;
+    state
+}
+
+#[test]
+fn a_step_count_that_cannot_be_continued_is_refused_and_the_limit_is_an_error_not_an_overflow() {
+    let mut model = Toy::new().with("w", ParamKind::Weight, &[1.0, 2.0]);
+    model.set_grad("w", &[1.0, -1.0]);
+    let mut adam = Adam::new(0.1);
+    adam.step(&mut model).unwrap();
+    let good = adam.state();
+
+    for step in [u64::MAX, MAX_STEP] {
+        let mut opt = Adam::new(0.5);
+        let err = opt
+            .load_state(&with_step(good.clone(), step))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`w`") && err.contains(&step.to_string()) && err.contains(&MAX_STEP.to_string()),
+            "{err}"
+        );
+        assert_eq!(opt.learning_rate(), 0.5, "a refused state changed the optimizer");
+    }
+
+    // The last count that can be continued: one step reaches the limit, the next is refused
+    // before anything moves.
+    let mut opt = Adam::new(0.5);
+    opt.load_state(&with_step(good, MAX_STEP - 1)).unwrap();
+    opt.step(&mut model).unwrap();
+    assert_eq!(opt.state().params["w"].step, MAX_STEP);
+    let before = (model.value("w"), opt.state());
+    let err = opt.step(&mut model).unwrap_err().to_string();
+    assert!(
+        err.contains("`w`") && err.contains(&MAX_STEP.to_string()),
+        "{err}"
+    );
+    assert_eq!(
+        (model.value("w"), opt.state()),
+        before,
+        "a refused step changed something"
+    );
+}
