@@ -242,3 +242,47 @@ fn a_custom_rule_validates_its_hyper_parameters_in_code_and_in_saved_state() {
     let err = opt.load_state(&state).unwrap_err().to_string();
     assert!(err.contains("MeanGrad has no hyper-parameter `gian`"), "{err}");
 }
+
+/// A user's rule whose slot holds a sum of squares declares it non-negative, and a restored
+/// state breaking that is refused before it can turn a weight into NaN.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct SquaresOnly {}
+
+impl UpdateRule for SquaresOnly {
+    const NAME: &'static str = "SquaresOnly";
+    const SLOTS: &'static [Slot] = &[Slot::non_negative("sum_sq")];
+
+    fn update(&self, u: Update<'_>) {
+        let (lr, eff) = (u.lr, u.effective);
+        let [h] = u.slots else { unreachable!("one slot") };
+        Zip::from(u.value).and(u.grad).and(h).for_each(|w, &g, h| {
+            let g = eff.at(g, *w);
+            *h += g * g;
+            *w -= lr * g / (h.sqrt() + 1e-7);
+        });
+    }
+}
+
+#[test]
+fn a_custom_rule_declares_a_non_negative_slot_and_load_state_enforces_it() {
+    let mut model = Pair::new(1.0, 1.0);
+    model.set_grads(1.0, 2.0);
+    let mut opt = Optim::from_rule(SquaresOnly {}, 0.1);
+    opt.step(&mut model).unwrap();
+    let mut state = opt.state();
+    state
+        .params
+        .get_mut("b")
+        .unwrap()
+        .slots
+        .get_mut("sum_sq")
+        .unwrap()[0] = -4.0;
+    let err = opt.load_state(&state).unwrap_err().to_string();
+    assert!(
+        err.contains("slot `sum_sq` of parameter `b` holds -4 at index 0") && err.contains("finite and >= 0"),
+        "{err}"
+    );
+    // The refused state left the optimizer alone: the next step is a normal one.
+    opt.step(&mut model).unwrap();
+    assert!(model.values().0.is_finite() && model.values().1.is_finite());
+}

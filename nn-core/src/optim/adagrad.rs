@@ -49,7 +49,7 @@ impl AdaGrad {
 
 impl UpdateRule for AdaGradRule {
     const NAME: &'static str = "AdaGrad";
-    const SLOTS: &'static [Slot] = &[Slot::new("h")];
+    const SLOTS: &'static [Slot] = &[Slot::non_negative("h")];
 
     fn validate(&self) -> Result<(), String> {
         check_positive("eps", self.eps)

@@ -116,7 +116,7 @@ impl<R: UpdateRule + AsRef<AdamRule> + AsMut<AdamRule>> Optim<R> {
 
 impl UpdateRule for AdamRule {
     const NAME: &'static str = "Adam";
-    const SLOTS: &'static [Slot] = &[Slot::new("m"), Slot::new("v")];
+    const SLOTS: &'static [Slot] = &[Slot::new("m"), Slot::non_negative("v")];
 
     fn validate(&self) -> Result<(), String> {
         check_unit_interval("beta1", self.beta1)?;

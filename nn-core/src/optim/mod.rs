@@ -138,7 +138,8 @@ pub trait Optimizer {
     /// learning rate and other hyper-parameters it holds.
     ///
     /// The snapshot is checked for consistency (algorithm, hyper-parameters, slot sizes against
-    /// shapes, step counts below [`MAX_STEP`]) here, and against the model on the next
+    /// shapes, slot values finite and within their [`Slot`]'s range, step counts below
+    /// [`MAX_STEP`]) here, and against the model on the next
     /// [`Optimizer::step`], which fails if the model's parameter names or shapes differ from
     /// the snapshot's. On error nothing changes.
     fn load_state(&mut self, state: &OptimizerState) -> Result<()>;

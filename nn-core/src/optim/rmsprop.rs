@@ -71,7 +71,7 @@ impl RmsProp {
 
 impl UpdateRule for RmsPropRule {
     const NAME: &'static str = "RmsProp";
-    const SLOTS: &'static [Slot] = &[Slot::new("h")];
+    const SLOTS: &'static [Slot] = &[Slot::non_negative("h")];
 
     fn validate(&self) -> Result<(), String> {
         check_unit_interval("decay", self.decay)?;

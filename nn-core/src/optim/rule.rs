@@ -44,7 +44,8 @@ pub trait UpdateRule: Serialize + DeserializeOwned {
     const NAME: &'static str;
 
     /// The per-parameter state tensors, each of the parameter's shape, zero on the first step
-    /// and kept by the driver between steps; [`Update::slots`] holds them in this order.
+    /// and kept by the driver between steps; [`Update::slots`] holds them in this order. A
+    /// restored state whose slot holds a value the [`Slot`] refuses is an error.
     const SLOTS: &'static [Slot];
 
     /// Checks the hyper-parameters: `Err` says which one is wrong and why (`"beta1 must be in
@@ -58,21 +59,44 @@ pub trait UpdateRule: Serialize + DeserializeOwned {
     fn update(&self, u: Update<'_>);
 }
 
-/// One per-parameter state slot of an [`UpdateRule`]: its name in saved state.
+/// One per-parameter state slot of an [`UpdateRule`]: its name in saved state and the values it
+/// can hold, which [`Optimizer::load_state`](super::Optimizer::load_state) checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Slot {
     name: &'static str,
+    non_negative: bool,
 }
 
 impl Slot {
-    /// A slot called `name` (`"velocity"`, `"m"`).
+    /// A slot called `name` (`"velocity"`, `"m"`) holding any finite value.
     pub const fn new(name: &'static str) -> Self {
-        Slot { name }
+        Slot {
+            name,
+            non_negative: false,
+        }
+    }
+
+    /// A slot holding finite values of at least 0: a sum or an average of squares (`"v"`,
+    /// `"h"`), where a negative value would make the next step's square root NaN.
+    pub const fn non_negative(name: &'static str) -> Self {
+        Slot {
+            name,
+            non_negative: true,
+        }
     }
 
     /// Its name in saved state.
     pub fn name(&self) -> &'static str {
         self.name
+    }
+
+    /// What values it may hold, if `value` is not one of them.
+    pub(super) fn refuses(&self, value: f32) -> Option<&'static str> {
+        match value {
+            v if !v.is_finite() => Some("finite"),
+            v if self.non_negative && v < 0.0 => Some("finite and >= 0"),
+            _ => None,
+        }
     }
 }
 

@@ -255,6 +255,19 @@ impl<R: UpdateRule> Optim<R> {
                         record.shape
                     )));
                 }
+                if let Some((i, v, allowed)) = data
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, &v)| slot.refuses(v).map(|allowed| (i, v, allowed)))
+                {
+                    return Err(invalid(format!(
+                        "slot `{}` of parameter `{name}` holds {v} at index {i}, but {algorithm}'s \
+                         `{}` must be {allowed}; a run never writes that, so the state is corrupt \
+                         (restore another copy, or start without it)",
+                        slot.name(),
+                        slot.name()
+                    )));
+                }
                 let tensor = Tensor::from_shape_vec(IxDyn(&record.shape), data.clone())
                     .map_err(|e| invalid(format!("parameter `{name}` has shape {:?}: {e}", record.shape)))?;
                 slots.push(tensor);

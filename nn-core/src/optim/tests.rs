@@ -776,3 +776,83 @@ fn a_step_count_that_cannot_be_continued_is_refused_and_the_limit_is_an_error_no
         "a refused step changed something"
     );
 }
+
+/// State that only corruption can produce: a value that is not finite (a JSON `1e39` reads as
+/// infinity), or a negative squared-gradient average. Each is refused, naming the parameter,
+/// the slot and the index, and leaves the optimizer as it was.
+#[test]
+fn slot_values_that_only_corruption_produces_are_refused_naming_parameter_slot_and_index() {
+    let json = |algorithm: &str, hyper: &str, slots: &str| {
+        let text = format!(
+            r#"{{"algorithm":"{algorithm}","hyperparameters":{{"learning_rate":0.01,"weight_decay":0.0{hyper}}},"params":{{"w":{{"shape":[2],"step":1,"slots":{{{slots}}}}}}}}}"#
+        );
+        serde_json::from_str::<OptimizerState>(&text).unwrap()
+    };
+    let adam = r#","beta1":0.9,"beta2":0.999,"eps":1e-8"#;
+    let cases: Vec<(Box<dyn Optimizer>, OptimizerState, &str)> = vec![
+        (
+            Box::new(Momentum::new(0.5)),
+            json("Momentum", r#","momentum":0.9"#, r#""velocity":[0.5,1e39]"#),
+            "slot `velocity` of parameter `w` holds inf at index 1",
+        ),
+        (
+            Box::new(Adam::new(0.5)),
+            json("Adam", adam, r#""m":[0.1,0.2],"v":[-0.001,0.004]"#),
+            "slot `v` of parameter `w` holds -0.001 at index 0",
+        ),
+        (
+            Box::new(Adam::new(0.5)),
+            json("Adam", adam, r#""m":[-1e39,0.2],"v":[0.001,0.004]"#),
+            "slot `m` of parameter `w` holds -inf at index 0",
+        ),
+        (
+            Box::new(AdaGrad::new(0.5)),
+            json("AdaGrad", r#","eps":1e-7"#, r#""h":[1.0,-4.0]"#),
+            "slot `h` of parameter `w` holds -4 at index 1",
+        ),
+        (
+            Box::new(RmsProp::new(0.5)),
+            json("RmsProp", r#","decay":0.99,"eps":1e-7"#, r#""h":[-0.25,4.0]"#),
+            "slot `h` of parameter `w` holds -0.25 at index 0",
+        ),
+    ];
+    for (mut opt, state, expected) in cases {
+        // One step first, so that there is state a refused load must keep.
+        let mut model = Toy::new().with("w", ParamKind::Weight, &[1.0, 2.0]);
+        model.set_grad("w", &[1.0, -1.0]);
+        opt.step(&mut model).unwrap();
+        let before = opt.state();
+        let mut twin = model.clone();
+
+        let err = opt.load_state(&state).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            matches!(err, Error::Optim(OptimError::InvalidState { .. })),
+            "{msg}"
+        );
+        assert!(msg.contains(expected), "{}: {msg}", opt.name());
+        assert_eq!(
+            opt.state(),
+            before,
+            "{}: a refused state changed the optimizer",
+            opt.name()
+        );
+
+        // The next step is the one the optimizer would have taken without the refused load.
+        opt.step(&mut model).unwrap();
+        let mut reference: Box<dyn Optimizer> = match opt.name() {
+            "Momentum" => Box::new(Momentum::new(0.5)),
+            "Adam" => Box::new(Adam::new(0.5)),
+            "AdaGrad" => Box::new(AdaGrad::new(0.5)),
+            _ => Box::new(RmsProp::new(0.5)),
+        };
+        reference.load_state(&before).unwrap();
+        reference.step(&mut twin).unwrap();
+        assert_eq!(model.value("w"), twin.value("w"), "{}", opt.name());
+    }
+
+    // Negative first moments and velocities are ordinary.
+    let mut opt = Adam::new(0.5);
+    opt.load_state(&json("Adam", adam, r#""m":[-0.1,0.2],"v":[0.0,0.004]"#))
+        .unwrap();
+}
