@@ -159,10 +159,14 @@ pub(crate) mod tests {
             fs::create_dir_all(&dir).unwrap();
             TempDir(dir)
         }
+        pub(crate) fn path(&self) -> &Path {
+            &self.0
+        }
         pub(crate) fn join(&self, name: &str) -> PathBuf {
             self.0.join(name)
         }
-        fn entries(&self) -> Vec<String> {
+        /// The sorted names of the entries (hidden temporary files included).
+        pub(crate) fn entries(&self) -> Vec<String> {
             let mut v: Vec<String> = fs::read_dir(&self.0)
                 .unwrap()
                 .map(|e| e.unwrap().file_name().into_string().unwrap())

@@ -1,15 +1,16 @@
-//! Downloading one file from a list of mirrors: HTTP with timeouts and a User-Agent, the status
-//! checked, the body streamed to a temporary file in the destination directory while it is
-//! hashed, its size and SHA-256 verified, its content validated by the caller, and only then
-//! renamed into place by the caller. Any failure at one mirror moves on to the next; when all
-//! fail, every mirror's reason is returned together.
+//! Fetching one file from a list of mirrors into a verified temporary file.
+//!
+//! HTTP with timeouts and a User-Agent, the status checked, the body streamed to a temporary file
+//! in the destination directory while it is kept for hashing, its size and SHA-256 verified, its
+//! content validated by the caller, and only then renamed into place by the caller. Any failure
+//! at one mirror moves on to the next; when all fail, every mirror's reason is returned together.
+//! Compiled only with the `download` feature; the progress bar only with `progress` too.
 
+use super::error::{FailReason, FetchError, MirrorFailure};
 use super::idx::IdxError;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
-use std::fmt;
 use std::fs::File;
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -68,73 +69,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// One mirror that did not deliver a good file, and why.
-#[derive(Debug)]
-pub struct MirrorFailure {
-    /// The full URL that was tried.
-    pub url: String,
-    /// What went wrong there.
-    pub reason: FailReason,
-}
-
-/// Why a mirror did not deliver a good file.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum FailReason {
-    /// No response: connection refused, DNS, TLS, timeout, bad URL, ...
-    Request(String),
-    /// The server answered with a status other than 200.
-    Status {
-        /// The HTTP status code.
-        code: u16,
-        /// Its reason phrase, if known.
-        reason: String,
-    },
-    /// The server announced a different size (Content-Length) than the file must have.
-    AnnouncedSize {
-        /// The size the file must have.
-        expected: u64,
-        /// The Content-Length the server sent.
-        announced: u64,
-    },
-    /// The body stopped early or the connection failed while reading it.
-    Body(String),
-    /// The body exceeded the size limit for files without a known size.
-    TooLarge {
-        /// The limit in bytes.
-        limit: u64,
-    },
-    /// The file arrived but its size or SHA-256 is not the expected one.
-    Digest {
-        /// What the file must be.
-        expected: Expected,
-        /// What arrived.
-        actual: Expected,
-    },
-    /// The file arrived and verified (or verification is off) but its content is not valid IDX.
-    Malformed(IdxError),
-}
-
-impl fmt::Display for FailReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FailReason::Request(e) => write!(f, "request failed: {e}"),
-            FailReason::Status { code, reason } => write!(f, "HTTP status {code} {reason}"),
-            FailReason::AnnouncedSize { expected, announced } => {
-                write!(f, "server announces {announced} bytes, expected {expected}")
-            }
-            FailReason::Body(e) => write!(f, "download interrupted: {e}"),
-            FailReason::TooLarge { limit } => write!(f, "body larger than the {limit}-byte limit"),
-            FailReason::Digest { expected, actual } => write!(
-                f,
-                "digest mismatch: expected {} bytes with SHA-256 {}, got {} bytes with SHA-256 {}",
-                expected.size, expected.sha256, actual.size, actual.sha256
-            ),
-            FailReason::Malformed(e) => write!(f, "not a valid file: {e}"),
-        }
-    }
-}
-
 /// A file being written under a temporary name; removed on drop unless [`TempFile::persist`]ed,
 /// so an interrupted or rejected download never leaves a file that a later run would trust.
 #[derive(Debug)]
@@ -176,20 +110,6 @@ impl Drop for TempFile {
     }
 }
 
-/// Why a download did not produce a file.
-#[derive(Debug)]
-pub enum FetchError {
-    /// A local problem (creating or writing the temporary file): no mirror would do better.
-    Local {
-        /// The temporary file or directory involved.
-        path: PathBuf,
-        /// The operating system's error.
-        source: io::Error,
-    },
-    /// Every mirror failed; one entry per mirror, in the order tried.
-    AllFailed(Vec<MirrorFailure>),
-}
-
 /// Downloads files over HTTP(S) with one configured agent.
 pub struct Fetcher {
     agent: ureq::Agent,
@@ -208,10 +128,7 @@ impl Fetcher {
             .http_status_as_error(false)
             .build()
             .new_agent();
-        Fetcher {
-            agent,
-            progress: progress && io::stderr().is_terminal(),
-        }
+        Fetcher { agent, progress }
     }
 
     /// Tries `base + name` for each base in `mirrors`, in order. A body is streamed to a temporary
@@ -250,7 +167,7 @@ impl Fetcher {
     ) -> Result<Result<(TempFile, T), FailReason>, FetchError> {
         let response = match self.agent.get(url).call() {
             Ok(r) => r,
-            Err(e) => return Ok(Err(FailReason::Request(e.to_string()))),
+            Err(e) => return Ok(Err(FailReason::Request(e))),
         };
         let status = response.status();
         if status.as_u16() != 200 {
@@ -290,7 +207,7 @@ impl Fetcher {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return reject(FailReason::Body(e.to_string())),
+                Err(e) => return reject(FailReason::Body(e)),
             };
             file.write_all(&chunk[..n]).map_err(|source| FetchError::Local {
                 path: temp.path().to_path_buf(),
@@ -323,9 +240,22 @@ impl Fetcher {
         }
     }
 
-    fn bar(&self, name: &str, len: Option<u64>) -> ProgressBar {
-        if !self.progress {
-            return ProgressBar::hidden();
+    fn bar(&self, name: &str, len: Option<u64>) -> Bar {
+        Bar::new(self.progress, name, len)
+    }
+}
+
+/// A download's progress bar on stderr (with the `progress` feature, and only on a terminal).
+#[cfg(feature = "progress")]
+struct Bar(indicatif::ProgressBar);
+
+#[cfg(feature = "progress")]
+impl Bar {
+    fn new(show: bool, name: &str, len: Option<u64>) -> Self {
+        use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+        use std::io::IsTerminal;
+        if !show || !io::stderr().is_terminal() {
+            return Bar(ProgressBar::hidden());
         }
         let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
         let style = ProgressStyle::with_template(
@@ -335,8 +265,31 @@ impl Fetcher {
         .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar.set_message(name.to_string());
-        bar
+        Bar(bar)
     }
+    fn inc(&self, n: u64) {
+        self.0.inc(n);
+    }
+    fn finish(&self) {
+        self.0.finish();
+    }
+    fn finish_and_clear(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+/// Without the `progress` feature there is nothing to draw.
+#[cfg(not(feature = "progress"))]
+struct Bar;
+
+#[cfg(not(feature = "progress"))]
+impl Bar {
+    fn new(_show: bool, _name: &str, _len: Option<u64>) -> Self {
+        Bar
+    }
+    fn inc(&self, _n: u64) {}
+    fn finish(&self) {}
+    fn finish_and_clear(&self) {}
 }
 
 /// A temporary file untouched for this long belongs to a download that was killed (a live one
@@ -398,7 +351,7 @@ mod tests {
 
     #[test]
     fn temp_file_is_removed_unless_persisted() {
-        let dir = crate::data::test_util::TempDir::new("tempfile");
+        let dir = crate::fsutil::tests::TempDir::new("tempfile");
         let (temp, mut f) = TempFile::create(dir.path(), "a.gz").unwrap();
         f.write_all(b"x").unwrap();
         let path = temp.path().to_path_buf();
@@ -413,7 +366,7 @@ mod tests {
 
     #[test]
     fn stale_parts_are_removed_fresh_ones_kept() {
-        let dir = crate::data::test_util::TempDir::new("stale");
+        let dir = crate::fsutil::tests::TempDir::new("stale");
         let old = dir.path().join(".a.gz.1.0.part");
         let fresh = dir.path().join(".a.gz.2.0.part");
         let other = dir.path().join(".b.gz.1.0.part");
@@ -431,7 +384,7 @@ mod tests {
         }
         remove_stale_parts(dir.path(), "a.gz", STALE_AFTER);
         assert_eq!(
-            dir.files(),
+            dir.entries(),
             vec![".a.gz.2.0.part".to_string(), ".b.gz.1.0.part".to_string()]
         );
     }

@@ -1,8 +1,9 @@
-//! The IDX file format (MNIST's): a big-endian header followed by raw bytes, usually gzipped.
+//! Decoding (and, for tests and tools, encoding) IDX files, MNIST's format, gzipped or raw.
 //!
-//! Header: two zero bytes, a type byte (`0x08` = unsigned byte, the only type MNIST uses), the
-//! number of dimensions, then one big-endian `u32` per dimension. Labels are `0x00000801` with
-//! dims `[n]`; images are `0x00000803` with dims `[n, rows, cols]`.
+//! An IDX file is a big-endian header followed by raw bytes. Header: two zero bytes, a type byte
+//! (`0x08` = unsigned byte, the only type MNIST uses), the number of dimensions, then one
+//! big-endian `u32` per dimension. Labels are `0x00000801` with dims `[n]`; images are
+//! `0x00000803` with dims `[n, rows, cols]`.
 //!
 //! Everything is validated before anything sized by the header is allocated: a header that claims
 //! 2^31 images in a 1 kB file is reported as truncated, not answered with a 1.6 TB allocation.
@@ -11,7 +12,6 @@
 use flate2::read::MultiGzDecoder;
 use std::fmt;
 use std::io::{self, Read};
-use std::path::Path;
 
 /// The first two bytes of every gzip stream.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -63,14 +63,19 @@ pub struct Idx {
 }
 
 /// What is wrong with an IDX file. The file's path is added by [`super::DataError::Malformed`].
-#[derive(Debug)]
+/// It lives here, not in `error.rs`, because it names [`IdxKind`]: the parser stays a leaf module
+/// that imports nothing else from `data`.
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IdxError {
     /// The file has no bytes at all.
+    #[error("the file is empty (0 bytes)")]
     Empty,
     /// The gzip layer is corrupt (bad deflate data, checksum mismatch, or cut short).
-    Gzip(io::Error),
+    #[error("corrupt gzip data: {0}")]
+    Gzip(#[source] io::Error),
     /// The file ends inside the header.
+    #[error("the IDX header is cut short: expected {expected} bytes, found {found}")]
     TruncatedHeader {
         /// Header bytes needed.
         expected: usize,
@@ -78,6 +83,11 @@ pub enum IdxError {
         found: usize,
     },
     /// The magic number is not the one for this kind of file.
+    #[error(
+        "wrong magic number: expected {:#010x} (an IDX {kind} file), found {found:#010x}{}",
+        kind.magic(),
+        magic_hint(*found)
+    )]
     BadMagic {
         /// The kind of file that was expected.
         kind: IdxKind,
@@ -85,11 +95,15 @@ pub enum IdxError {
         found: u32,
     },
     /// The dimensions multiply to more bytes than this machine can address.
+    #[error("the header's dimensions {dims:?} multiply to more bytes than can be addressed")]
     TooLarge {
         /// The dimensions from the header.
         dims: Vec<usize>,
     },
     /// The payload is shorter than the header announces.
+    #[error(
+        "truncated payload: the header's dimensions {dims:?} need {expected} bytes, the file holds {found}"
+    )]
     Truncated {
         /// The dimensions from the header.
         dims: Vec<usize>,
@@ -99,6 +113,10 @@ pub enum IdxError {
         found: usize,
     },
     /// There are bytes after the payload the header announces.
+    #[error(
+        "unexpected bytes after the payload: the header's dimensions {dims:?} need {expected} bytes, \
+         the file holds more"
+    )]
     TrailingData {
         /// The dimensions from the header.
         dims: Vec<usize>,
@@ -106,13 +124,21 @@ pub enum IdxError {
         expected: usize,
     },
     /// The images are not the size the dataset expects.
+    #[error(
+        "wrong image size: expected {}x{} pixels, found {}x{}",
+        expected[0],
+        expected[1],
+        found[0],
+        found[1]
+    )]
     ImageSize {
-        /// Expected `(rows, cols)`.
-        expected: (usize, usize),
-        /// Found `(rows, cols)`.
-        found: (usize, usize),
+        /// Expected `[rows, cols]`.
+        expected: [usize; 2],
+        /// Found `[rows, cols]`.
+        found: [usize; 2],
     },
     /// A label is not a valid class index.
+    #[error("label {label} at position {index} is not a class index (expected 0..{classes})")]
     LabelOutOfRange {
         /// Position of the label in the file.
         index: usize,
@@ -123,58 +149,18 @@ pub enum IdxError {
     },
 }
 
-impl fmt::Display for IdxError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            IdxError::Empty => write!(f, "the file is empty (0 bytes)"),
-            IdxError::Gzip(e) => write!(f, "corrupt gzip data: {e}"),
-            IdxError::TruncatedHeader { expected, found } => {
-                write!(f, "the IDX header is cut short: expected {expected} bytes, found {found}")
-            }
-            IdxError::BadMagic { kind, found } => {
-                write!(
-                    f,
-                    "wrong magic number: expected {:#010x} (an IDX {kind} file), found {found:#010x}",
-                    kind.magic()
-                )?;
-                let bytes = found.to_be_bytes();
-                if bytes[0] == b'<' {
-                    write!(f, " (\"{}\": an HTML page saved as a data file?)", bytes.escape_ascii())?;
-                } else if *found == IdxKind::Images.magic() || *found == IdxKind::Labels.magic() {
-                    write!(f, " (images and labels swapped?)")?;
-                }
-                Ok(())
-            }
-            IdxError::TooLarge { dims } => {
-                write!(f, "the header's dimensions {dims:?} multiply to more bytes than can be addressed")
-            }
-            IdxError::Truncated { dims, expected, found } => write!(
-                f,
-                "truncated payload: the header's dimensions {dims:?} need {expected} bytes, the file holds {found}"
-            ),
-            IdxError::TrailingData { dims, expected } => write!(
-                f,
-                "unexpected bytes after the payload: the header's dimensions {dims:?} need {expected} bytes, the file holds more"
-            ),
-            IdxError::ImageSize { expected, found } => write!(
-                f,
-                "wrong image size: expected {}x{} pixels, found {}x{}",
-                expected.0, expected.1, found.0, found.1
-            ),
-            IdxError::LabelOutOfRange { index, label, classes } => write!(
-                f,
-                "label {label} at position {index} is not a class index (expected 0..{classes})"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for IdxError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            IdxError::Gzip(e) => Some(e),
-            _ => None,
-        }
+/// A guess at what a wrong magic number means, for the two common mistakes.
+fn magic_hint(found: u32) -> String {
+    let bytes = found.to_be_bytes();
+    if bytes[0] == b'<' {
+        format!(
+            " (\"{}\": an HTML page saved as a data file?)",
+            bytes.escape_ascii()
+        )
+    } else if found == IdxKind::Images.magic() || found == IdxKind::Labels.magic() {
+        " (images and labels swapped?)".to_string()
+    } else {
+        String::new()
     }
 }
 
@@ -198,13 +184,6 @@ pub fn decode(bytes: &[u8], kind: IdxKind) -> Result<Idx, IdxError> {
     } else {
         parse(bytes, kind, bytes.len(), false)
     }
-}
-
-/// Reads and decodes an IDX file. I/O errors (missing file, permissions) are returned as the outer
-/// `Err`; format errors as the inner one, so callers can word each differently.
-pub fn read_file(path: &Path, kind: IdxKind) -> io::Result<Result<Idx, IdxError>> {
-    let bytes = std::fs::read(path)?;
-    Ok(decode(&bytes, kind))
 }
 
 /// Parses a header and payload from `r`. `hint` caps the up-front capacity; `gz` says whether
