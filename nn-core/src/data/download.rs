@@ -200,7 +200,8 @@ impl Fetcher {
             Ok(Err(reason))
         };
         let mut body = response.into_body().into_reader().take(limit);
-        let mut bytes = Vec::with_capacity(announced.unwrap_or(0).min(limit) as usize);
+        // Reserve by the trusted expected size only; a Content-Length is the server's claim.
+        let mut bytes = Vec::with_capacity(expected.map_or(0, |e| e.size as usize));
         let mut chunk = vec![0u8; 64 << 10];
         loop {
             let n = match body.read(&mut chunk) {

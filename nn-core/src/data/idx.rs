@@ -16,9 +16,10 @@ use std::io::{self, Read};
 /// The first two bytes of every gzip stream.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-/// DEFLATE cannot expand data by more than about 1032:1, which bounds the capacity we reserve
-/// from a compressed size even when the gzip trailer lies.
-const MAX_DEFLATE_RATIO: usize = 1032;
+/// The smallest step by which the payload buffer grows. Each step is at most what has already
+/// arrived (and at least this), so the buffer never holds more than about twice the bytes the
+/// data delivered, whatever the header or the gzip trailer claims.
+const MIN_GROWTH: usize = 64 << 10;
 
 /// Which kind of IDX file is expected: it fixes the magic number and the number of dimensions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,26 +170,17 @@ pub fn decode(bytes: &[u8], kind: IdxKind) -> Result<Idx, IdxError> {
     if bytes.is_empty() {
         return Err(IdxError::Empty);
     }
+    // The gzip trailer's size field is not trusted for anything: it is the attacker's to choose.
     if bytes.starts_with(&GZIP_MAGIC) {
-        // The gzip trailer's ISIZE is the uncompressed length mod 2^32: a good capacity hint for
-        // MNIST-sized files, bounded again by what DEFLATE can possibly expand to.
-        let trailer = bytes.len().checked_sub(4).map(|at| {
-            let mut word = [0u8; 4];
-            word.copy_from_slice(&bytes[at..]);
-            u32::from_le_bytes(word) as usize
-        });
-        let hint = trailer
-            .unwrap_or(0)
-            .min(bytes.len().saturating_mul(MAX_DEFLATE_RATIO));
-        parse(MultiGzDecoder::new(bytes), kind, hint, true)
+        parse(MultiGzDecoder::new(bytes), kind, true)
     } else {
-        parse(bytes, kind, bytes.len(), false)
+        parse(bytes, kind, false)
     }
 }
 
-/// Parses a header and payload from `r`. `hint` caps the up-front capacity; `gz` says whether
-/// read errors come from the gzip layer (then they are corruption, not truncation).
-fn parse(mut r: impl Read, kind: IdxKind, hint: usize, gz: bool) -> Result<Idx, IdxError> {
+/// Parses a header and payload from `r`. `gz` says whether read errors come from the gzip layer
+/// (then they are corruption, not truncation).
+fn parse(mut r: impl Read, kind: IdxKind, gz: bool) -> Result<Idx, IdxError> {
     let header_len = 4 + 4 * kind.rank();
     let mut header = [0u8; 16];
     let header = &mut header[..header_len];
@@ -220,10 +212,9 @@ fn parse(mut r: impl Read, kind: IdxKind, hint: usize, gz: bool) -> Result<Idx, 
         .filter(|&n| n < usize::MAX)
         .ok_or_else(|| IdxError::TooLarge { dims: dims.clone() })?;
 
-    // Grow with the real data, never beyond one byte past what the header announces.
-    let mut data = Vec::with_capacity(expected.min(hint));
-    let read = (&mut r).take(expected as u64 + 1).read_to_end(&mut data);
-    if let Err(e) = read {
+    // One byte past the payload is enough to know there is trailing data.
+    let mut data = Vec::new();
+    if let Err(e) = read_growing(&mut r, &mut data, expected + 1) {
         return Err(if gz {
             IdxError::Gzip(e)
         } else {
@@ -252,6 +243,21 @@ fn parse(mut r: impl Read, kind: IdxKind, hint: usize, gz: bool) -> Result<Idx, 
         }
         std::cmp::Ordering::Equal => Ok(Idx { dims, data }),
     }
+}
+
+/// Appends up to `limit` bytes from `r` to `data`, reserving in steps no larger than what has
+/// arrived so far (see [`MIN_GROWTH`]), so a claimed size is never allocated ahead of the data.
+fn read_growing(r: &mut impl Read, data: &mut Vec<u8>, limit: usize) -> io::Result<()> {
+    while data.len() < limit {
+        let step = (limit - data.len()).min(data.len().max(MIN_GROWTH));
+        data.reserve_exact(step);
+        // Fills the reserved space without growing it: `take` stops at `step`.
+        let got = r.by_ref().take(step as u64).read_to_end(data)?;
+        if got < step {
+            break; // end of the stream
+        }
+    }
+    Ok(())
 }
 
 /// Like `read_exact`, but reports how many bytes it got before the end instead of failing there.
