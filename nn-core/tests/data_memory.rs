@@ -106,3 +106,23 @@ fn real_sized_files_still_decode() {
     let err = decode(&gzip(&raw[..raw.len() - 1]), IdxKind::Images).unwrap_err();
     assert!(matches!(err, IdxError::Truncated { .. }), "{err}");
 }
+
+#[test]
+fn a_small_gz_that_inflates_far_is_stopped_by_the_header_and_the_size_limit() {
+    // 4 MB of zeros gzip to about 4 KB (1000:1). A header claiming 3.4 TB is over the 1 GiB
+    // limit: refused before any payload is inflated, instead of holding all 4 MB (a 10 MB file
+    // of this kind would have held 10 GB).
+    let mut raw = encode(&[0xffff_ffff, 28, 28], &[]);
+    raw.resize(raw.len() + (4 << 20), 0);
+    let gz = gzip(&raw);
+    assert!(gz.len() < 8 << 10, "{}", gz.len());
+    let (result, peak) = peak_during(|| decode(&gz, IdxKind::Images));
+    let err = result.unwrap_err();
+    assert!(matches!(err, IdxError::TooLarge { .. }), "{err}");
+    assert!(err.to_string().contains("1073741824-byte limit"), "{err}");
+    assert!(
+        peak < 1 << 20,
+        "decoding a {}-byte file held {peak} bytes",
+        gz.len()
+    );
+}

@@ -5,9 +5,11 @@
 //! big-endian `u32` per dimension. Labels are `0x00000801` with dims `[n]`; images are
 //! `0x00000803` with dims `[n, rows, cols]`.
 //!
-//! Everything is validated before anything sized by the header is allocated: a header that claims
-//! 2^31 images in a 1 kB file is reported as truncated, not answered with a 1.6 TB allocation.
-//! The payload buffer grows only as real bytes arrive (capped at what the header announces).
+//! Nothing is allocated by what a file claims, only by what it delivers: the payload buffer grows
+//! in steps no larger than the bytes already read, reading stops one byte past the payload the
+//! header announces, and a header announcing more than [`MAX_PAYLOAD_BYTES`] is refused before
+//! any payload is read. A 1 kB file claiming a million images is reported as truncated after
+//! reading 1 kB, not answered with a 784 MB allocation.
 
 use flate2::read::MultiGzDecoder;
 use std::fmt;
@@ -20,6 +22,17 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// arrived (and at least this), so the buffer never holds more than about twice the bytes the
 /// data delivered, whatever the header or the gzip trailer claims.
 const MIN_GROWTH: usize = 64 << 10;
+
+/// The largest payload one IDX file may have: 1 GiB, about twice the largest file of the
+/// IDX-format datasets in use (EMNIST ByClass's training images, 547 MB) and 22x MNIST's. A
+/// header that claims more is refused before anything is read, so with the header's own count
+/// bounding every read, no file can make the decoder hold more than this, however well it
+/// compresses (4 KB of gzip inflate to 4 MB).
+pub const MAX_PAYLOAD_BYTES: usize = 1 << 30;
+
+/// How far past the payload a gzip stream is inflated to tell corruption (its checksum fails)
+/// from trailing data: bounded, since a stream of zeros can inflate 1000:1.
+const MAX_TRAILING_CHECK: usize = 1 << 20;
 
 /// Which kind of IDX file is expected: it fixes the magic number and the number of dimensions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,11 +108,16 @@ pub enum IdxError {
         /// The magic number found in the file.
         found: u32,
     },
-    /// The dimensions multiply to more bytes than this machine can address.
-    #[error("the header's dimensions {dims:?} multiply to more bytes than can be addressed")]
+    /// The dimensions multiply to more than [`MAX_PAYLOAD_BYTES`].
+    #[error(
+        "the header's dimensions {dims:?} multiply to more than the {limit}-byte limit for one IDX \
+         file (a corrupt header, or a dataset larger than nn loads)"
+    )]
     TooLarge {
         /// The dimensions from the header.
         dims: Vec<usize>,
+        /// The limit, [`MAX_PAYLOAD_BYTES`].
+        limit: usize,
     },
     /// The payload is shorter than the header announces.
     #[error(
@@ -209,8 +227,11 @@ fn parse(mut r: impl Read, kind: IdxKind, gz: bool) -> Result<Idx, IdxError> {
     let expected = dims
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .filter(|&n| n < usize::MAX)
-        .ok_or_else(|| IdxError::TooLarge { dims: dims.clone() })?;
+        .filter(|&n| n <= MAX_PAYLOAD_BYTES)
+        .ok_or_else(|| IdxError::TooLarge {
+            dims: dims.clone(),
+            limit: MAX_PAYLOAD_BYTES,
+        })?;
 
     // One byte past the payload is enough to know there is trailing data.
     let mut data = Vec::new();
@@ -235,7 +256,8 @@ fn parse(mut r: impl Read, kind: IdxKind, gz: bool) -> Result<Idx, IdxError> {
             // Corrupt deflate data often decodes to too many bytes before the checksum at the end
             // would catch it: finish the stream so that corruption is reported as such.
             if gz {
-                if let Err(e) = io::copy(&mut r, &mut io::sink()) {
+                let mut rest = r.take(MAX_TRAILING_CHECK as u64);
+                if let Err(e) = io::copy(&mut rest, &mut io::sink()) {
                     return Err(IdxError::Gzip(e));
                 }
             }
@@ -382,14 +404,14 @@ mod tests {
 
     #[test]
     fn huge_header_in_small_file_is_truncated_without_allocating() {
-        // 2^31 images of 28x28 announced, about 1 kB present: must not try to reserve 1.6 TB.
-        let mut raw = encode(&[1 << 31, 28, 28], &[0u8; 1008]);
+        // A million images of 28x28 announced, about 1 kB present: must not reserve 784 MB.
+        let mut raw = encode(&[1_000_000, 28, 28], &[0u8; 1008]);
         raw.truncate(1024);
         for bytes in [raw.clone(), gzip(&raw)] {
             let err = decode(&bytes, IdxKind::Images).unwrap_err();
             match err {
                 IdxError::Truncated { expected, found, .. } => {
-                    assert_eq!(expected, (1usize << 31) * 784);
+                    assert_eq!(expected, 1_000_000 * 784);
                     assert_eq!(found, 1024 - 16);
                 }
                 other => panic!("expected Truncated, got {other}"),
@@ -411,5 +433,54 @@ mod tests {
         let gz = gzip(&encode(&dims, &data));
         let err = decode(&gz[..gz.len() - 6], IdxKind::Images).unwrap_err();
         assert!(matches!(err, IdxError::Gzip(_)), "{err}");
+    }
+
+    /// Zeros, `left` of them, counting how many were read.
+    struct Zeros {
+        left: usize,
+        read: usize,
+    }
+
+    impl Read for Zeros {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.left);
+            buf[..n].fill(0);
+            self.left -= n;
+            self.read += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn trailing_data_stops_the_read_early() {
+        // A header for one 28x28 image, then 64 MB: the reader must stop soon after the payload
+        // (in the gz case, after a bounded look for a corrupt stream), not inflate everything.
+        let header = encode(&[1, 28, 28], &[]);
+        for gz in [false, true] {
+            let mut zeros = Zeros {
+                left: 64 << 20,
+                read: 0,
+            };
+            let err = parse(header.as_slice().chain(&mut zeros), IdxKind::Images, gz).unwrap_err();
+            assert!(
+                matches!(err, IdxError::TrailingData { expected: 784, .. }),
+                "{err}"
+            );
+            assert!(
+                zeros.read <= 784 + MAX_TRAILING_CHECK + MIN_GROWTH,
+                "gz={gz}: read {}",
+                zeros.read
+            );
+        }
+    }
+
+    #[test]
+    fn a_header_over_the_size_limit_is_refused_before_reading() {
+        let raw = encode(&[MAX_PAYLOAD_BYTES / 784 + 1, 28, 28], &[0; 100]);
+        let err = decode(&raw, IdxKind::Images).unwrap_err();
+        assert!(matches!(err, IdxError::TooLarge { .. }), "{err}");
+        let at_limit = encode(&[MAX_PAYLOAD_BYTES / 784, 28, 28], &[0; 100]);
+        let err = decode(&at_limit, IdxKind::Images).unwrap_err();
+        assert!(matches!(err, IdxError::Truncated { found: 100, .. }), "{err}");
     }
 }

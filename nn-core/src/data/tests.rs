@@ -78,8 +78,9 @@ pub(super) fn malformed_cases() -> Vec<Case> {
     let mut corrupt = idx::gzip(&good_images);
     let mid = corrupt.len() / 2;
     corrupt[mid..mid + 16].iter_mut().for_each(|b| *b ^= 0xa5);
-    let mut huge = idx::encode(&[1 << 31, 28, 28], &[7u8; 1008]);
+    let mut huge = idx::encode(&[1_000_000, 28, 28], &[7u8; 1008]);
     huge.truncate(1024);
+    let over_limit = idx::encode(&[1 << 31, 28, 28], &[7u8; 1008]);
     vec![
         ("wrong magic", 1, idx::gzip(&raw_images(N_TRAIN, 1)), |e| {
             matches!(e, IdxError::BadMagic { .. })
@@ -91,10 +92,16 @@ pub(super) fn malformed_cases() -> Vec<Case> {
             |e| matches!(e, IdxError::Truncated { .. }),
         ),
         (
-            "2^31 images in 1 kB",
+            "a million images in 1 kB",
             0,
             idx::gzip(&huge),
-            |e| matches!(e, IdxError::Truncated { expected, .. } if *expected == (1 << 31) * 784),
+            |e| matches!(e, IdxError::Truncated { expected, .. } if *expected == 1_000_000 * 784),
+        ),
+        (
+            "2^31 images: over the size limit",
+            2,
+            idx::gzip(&over_limit),
+            |e| matches!(e, IdxError::TooLarge { .. }),
         ),
         ("corrupt gzip", 0, corrupt, |e| matches!(e, IdxError::Gzip(_))),
         ("empty file", 3, Vec::new(), |e| matches!(e, IdxError::Empty)),
