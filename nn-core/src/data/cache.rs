@@ -62,6 +62,10 @@ impl Digests {
     }
 }
 
+/// How long one file may take to download by default: Fashion-MNIST's largest file (26 MB) at
+/// 45 KB/s. A mirror slower than that is given up on, and skipped for the remaining files.
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(600);
+
 /// A loader's cache and download settings.
 #[derive(Clone, Debug)]
 pub(super) struct Remote {
@@ -72,6 +76,7 @@ pub(super) struct Remote {
     progress: bool,
     connect_timeout: Duration,
     read_timeout: Duration,
+    deadline: Duration,
 }
 
 impl Default for Remote {
@@ -84,6 +89,7 @@ impl Default for Remote {
             progress: true,
             connect_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(60),
+            deadline: DEFAULT_DEADLINE,
         }
     }
 }
@@ -139,6 +145,14 @@ impl<T: IdxDataset> Loader<T> {
         self
     }
 
+    /// How long each file may take to download, from connecting to the last byte (default 10
+    /// minutes). A mirror that exceeds it, or times out, or refuses the connection, is skipped
+    /// for the remaining files and the next mirror is tried.
+    pub fn deadline(mut self, per_file: Duration) -> Self {
+        self.remote.deadline = per_file;
+        self
+    }
+
     /// The cache directory in use (API, then `$NN_CACHE_DIR/<name>`, then `./data/<name>`).
     pub fn resolved_cache_dir(&self) -> PathBuf {
         self.remote.cache_dir.clone().unwrap_or_else(|| {
@@ -191,7 +205,12 @@ impl<T: IdxDataset> Loader<T> {
             }
             std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating the cache directory", &dir, e))?;
             let fetcher = fetcher.get_or_insert_with(|| {
-                Fetcher::new(remote.connect_timeout, remote.read_timeout, remote.progress)
+                Fetcher::new(
+                    remote.connect_timeout,
+                    remote.read_timeout,
+                    remote.deadline,
+                    remote.progress,
+                )
             });
             let mirrors = self.resolved_mirrors();
             match fetcher.fetch(&mirrors, &file, &dir, expected, |bytes| {

@@ -291,8 +291,9 @@ fn a_stalled_mirror_times_out_and_the_next_one_is_used() {
     let elapsed = started.elapsed();
     assert_tiny(&m);
     assert_eq!(good.requests().len(), 4);
-    // Four timeouts of 0.25 s, not one 3 s stall.
+    // One timeout of 0.25 s, not a 3 s stall, and the stalled mirror is not asked again.
     assert!(elapsed < Duration::from_millis(2500), "{elapsed:?}");
+    assert_eq!(hang.requests().len(), 1);
 }
 
 #[test]
@@ -341,4 +342,64 @@ fn env_vars_name_the_cache_and_mirror_unless_the_api_does() {
         FashionMnist::loader().env(false).resolved_mirrors(),
         FASHION_MNIST.mirrors
     );
+}
+
+#[test]
+fn a_trickling_mirror_hits_the_deadline_and_is_skipped_for_the_other_files() {
+    let files = tiny_mnist(N_TRAIN, N_TEST);
+    // One byte every 0.7 s never trips the 2 s read timeout; only a deadline per file stops it.
+    let trickle: HashMap<String, Reply> = files
+        .iter()
+        .map(|(n, b)| {
+            let reply = Reply::Trickle {
+                body: b.clone(),
+                every: Duration::from_millis(700),
+            };
+            (format!("/{n}"), reply)
+        })
+        .collect();
+    let trickle = Server::start(trickle, 4);
+    let good = Server::serving(&files, 8);
+    let cache = TempDir::new("dl-deadline");
+    let started = std::time::Instant::now();
+    let m = loader()
+        .timeouts(Duration::from_secs(2), Duration::from_secs(2))
+        .deadline(Duration::from_secs(1))
+        .cache_dir(cache.path())
+        .mirrors([trickle.base(), good.base()])
+        .digests(digests_of(&files))
+        .load()
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert_tiny(&m);
+    assert_eq!(good.requests().len(), 4);
+    assert_eq!(
+        trickle.requests().len(),
+        1,
+        "a mirror that timed out is not asked again"
+    );
+    assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
+
+    // A skipped mirror is listed, with the reason it was given up on.
+    let first_only = Server::serving(&files[..1], 8);
+    let cache = TempDir::new("dl-skipped");
+    let err = loader()
+        .timeouts(Duration::from_secs(2), Duration::from_secs(2))
+        .deadline(Duration::from_millis(500))
+        .cache_dir(cache.path())
+        .mirrors([refused_base(), first_only.base()])
+        .digests(digests_of(&files))
+        .load()
+        .unwrap_err();
+    let Error::Data(DataError::DownloadFailed(failure)) = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(failure.file, files[1].0);
+    let reasons: Vec<_> = failure.attempts.iter().map(|a| &a.reason).collect();
+    assert!(matches!(reasons[0], FailReason::Skipped { .. }), "{err}");
+    assert!(
+        matches!(reasons[1], FailReason::Status { code: 404, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("earlier file"), "{err}");
 }

@@ -110,33 +110,50 @@ impl Drop for TempFile {
     }
 }
 
-/// Downloads files over HTTP(S) with one configured agent.
+/// Downloads files over HTTP(S) with one configured agent, remembering which mirrors are
+/// unreachable.
 pub struct Fetcher {
     agent: ureq::Agent,
     progress: bool,
+    /// Mirrors that timed out or refused the connection, with why: skipped for later files, so
+    /// that one dead mirror costs one timeout per load, not one per file.
+    unreachable: Vec<(String, String)>,
 }
 
 impl Fetcher {
-    /// A fetcher with the given connect and per-read timeouts. `progress` draws a bar per file on
-    /// stderr, and only when stderr is a terminal.
-    pub fn new(connect_timeout: Duration, read_timeout: Duration, progress: bool) -> Self {
+    /// A fetcher with the given connect and per-read timeouts and a `deadline` for each whole
+    /// file (connecting, headers and body). `progress` draws a bar per file on stderr, and only
+    /// when stderr is a terminal.
+    pub fn new(
+        connect_timeout: Duration,
+        read_timeout: Duration,
+        deadline: Duration,
+        progress: bool,
+    ) -> Self {
         let agent = ureq::Agent::config_builder()
             .timeout_connect(Some(connect_timeout))
             .timeout_per_read(Some(read_timeout))
+            // Per request, body included: a server that trickles bytes just fast enough to
+            // dodge the read timeout is still cut off.
+            .timeout_global(Some(deadline))
             .user_agent(USER_AGENT)
             // Statuses are checked here, so that the reason names the code and the mirror.
             .http_status_as_error(false)
             .build()
             .new_agent();
-        Fetcher { agent, progress }
+        Fetcher {
+            agent,
+            progress,
+            unreachable: Vec::new(),
+        }
     }
 
-    /// Tries `base + name` for each base in `mirrors`, in order. A body is streamed to a temporary
-    /// file in `dir`, checked against `expected` (if any), then handed to `accept`, which validates
-    /// the content. Returns the first file that passes, still under its temporary name, with what
-    /// `accept` returned.
+    /// Tries `base + name` for each base in `mirrors`, in order, skipping those found unreachable
+    /// for an earlier file. A body is streamed to a temporary file in `dir`, checked against
+    /// `expected` (if any), then handed to `accept`, which validates the content. Returns the
+    /// first file that passes, still under its temporary name, with what `accept` returned.
     pub fn fetch<T>(
-        &self,
+        &mut self,
         mirrors: &[String],
         name: &str,
         dir: &Path,
@@ -147,9 +164,22 @@ impl Fetcher {
         let mut failures = Vec::new();
         for base in mirrors {
             let url = join_url(base, name);
+            if let Some((_, why)) = self.unreachable.iter().find(|(b, _)| b == base) {
+                let earlier = why.clone();
+                failures.push(MirrorFailure {
+                    url,
+                    reason: FailReason::Skipped { earlier },
+                });
+                continue;
+            }
             match self.try_one(&url, name, dir, expected, &mut accept) {
                 Ok(Ok(done)) => return Ok(done),
-                Ok(Err(reason)) => failures.push(MirrorFailure { url, reason }),
+                Ok(Err(reason)) => {
+                    if reason.is_unreachable() {
+                        self.unreachable.push((base.clone(), reason.to_string()));
+                    }
+                    failures.push(MirrorFailure { url, reason });
+                }
                 Err(local) => return Err(local),
             }
         }

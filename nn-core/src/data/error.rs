@@ -225,6 +225,36 @@ pub enum FailReason {
     /// The file arrived and verified (or verification is off) but its content is not valid IDX.
     #[error("not a valid file: {0}")]
     Malformed(#[source] IdxError),
+    /// Not tried: the mirror timed out or refused the connection for an earlier file.
+    #[error("skipped: it failed for an earlier file ({earlier})")]
+    Skipped {
+        /// Why it failed then.
+        earlier: String,
+    },
+}
+
+#[cfg(feature = "download")]
+impl FailReason {
+    /// Whether the mirror itself is out of reach (timed out, refused the connection, unknown
+    /// host): then asking it for the other files would only wait again.
+    pub fn is_unreachable(&self) -> bool {
+        use std::io::ErrorKind::{ConnectionRefused, TimedOut};
+        fn timed_out(e: &std::io::Error) -> bool {
+            // ureq reports a timeout while reading the body as an io::Error wrapping its own.
+            e.kind() == TimedOut
+                || e.get_ref()
+                    .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+                    .is_some_and(|inner| matches!(inner, ureq::Error::Timeout(_)))
+        }
+        match self {
+            FailReason::Request(ureq::Error::Timeout(_))
+            | FailReason::Request(ureq::Error::HostNotFound)
+            | FailReason::Request(ureq::Error::ConnectionFailed) => true,
+            FailReason::Request(ureq::Error::Io(e)) => e.kind() == ConnectionRefused || timed_out(e),
+            FailReason::Body(e) => timed_out(e),
+            _ => false,
+        }
+    }
 }
 
 /// Why a download did not produce a file.

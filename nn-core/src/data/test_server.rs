@@ -20,6 +20,9 @@ pub enum Reply {
     CutShort { body: Vec<u8>, sent: usize },
     /// Read the request, then say nothing for this long and close: a stalled server.
     Hang(Duration),
+    /// 200 announcing the full length, then one byte per `every`: a server too slow to finish
+    /// that never stalls long enough for a read timeout.
+    Trickle { body: Vec<u8>, every: Duration },
 }
 
 /// An HTTP/1.1 server on 127.0.0.1 serving `routes` (unknown paths get 404). It answers at most
@@ -46,9 +49,7 @@ impl Server {
                 match listener.accept() {
                     Ok((stream, _)) => {
                         served += 1;
-                        if let Some(path) = serve(stream, &routes) {
-                            log.lock().unwrap().push(path);
-                        }
+                        serve(stream, &routes, &log);
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(2)),
                 }
@@ -99,8 +100,8 @@ pub fn refused_base() -> String {
     format!("http://127.0.0.1:{port}/")
 }
 
-/// Reads one request, answers it, closes the connection. Returns the requested path.
-fn serve(mut stream: TcpStream, routes: &HashMap<String, Reply>) -> Option<String> {
+/// Reads one request, logs its path, answers it, closes the connection.
+fn serve(mut stream: TcpStream, routes: &HashMap<String, Reply>, log: &Mutex<Vec<String>>) -> Option<()> {
     stream.set_nonblocking(false).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let mut head = Vec::new();
@@ -114,10 +115,24 @@ fn serve(mut stream: TcpStream, routes: &HashMap<String, Reply>) -> Option<Strin
     }
     let line = String::from_utf8_lossy(&head);
     let path = line.split_whitespace().nth(1)?.to_string();
+    // Logged on arrival, so a test sees a request the server is still (slowly) answering.
+    log.lock().unwrap().push(path.clone());
     let reply = routes.get(&path).cloned().unwrap_or(Reply::Status(404));
     if let Reply::Hang(pause) = reply {
         std::thread::sleep(pause);
-        return Some(path);
+        return Some(());
+    }
+    if let Reply::Trickle { body, every } = reply {
+        let header = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+        let _ = stream.write_all(header.as_bytes());
+        // Until the client hangs up (the write then fails) or the body is done.
+        for byte in body {
+            std::thread::sleep(every);
+            if stream.write_all(&[byte]).and_then(|()| stream.flush()).is_err() {
+                break;
+            }
+        }
+        return Some(());
     }
     let (status, body, sent) = match reply {
         Reply::Ok(body) => {
@@ -130,7 +145,7 @@ fn serve(mut stream: TcpStream, routes: &HashMap<String, Reply>) -> Option<Strin
             (format!("{code} Error"), page, n)
         }
         Reply::CutShort { body, sent } => ("200 OK".to_string(), body, sent),
-        Reply::Hang(_) => unreachable!("answered above"),
+        Reply::Hang(_) | Reply::Trickle { .. } => unreachable!("answered above"),
     };
     let header = format!(
         "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
@@ -140,5 +155,5 @@ fn serve(mut stream: TcpStream, routes: &HashMap<String, Reply>) -> Option<Strin
     let _ = stream.write_all(&body[..sent]);
     let _ = stream.flush();
     let _ = stream.shutdown(std::net::Shutdown::Both);
-    Some(path)
+    Some(())
 }
