@@ -7,11 +7,12 @@
 //! cache directory, is verified and validated, and is renamed into place only when all four
 //! files are good, so a load that fails leaves the cache as it found it.
 
-use super::download::{Expected, Fetcher, TempFile};
+use super::download::{Expected, Fetcher};
 use super::error::{DataError, DownloadFailure, FetchError};
 use super::idx::{Idx, IdxKind};
 use super::loader::{check_counts, validate, IdxDataset, Loaded, Loader, Spec, KINDS};
 use crate::error::{Error, Result};
+use crate::fsutil::TempFile;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

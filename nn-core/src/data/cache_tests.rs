@@ -89,6 +89,9 @@ fn download_then_reuse_the_cache_without_requests() {
             .digests(digests_of(&files))
             .load()
     };
+    // A download that was killed left its temporary file: the next download removes it.
+    let killed = cache.join(&format!(".{}.tmp-{}-0", files[0].0, u32::MAX));
+    std::fs::write(&killed, b"half a file").unwrap();
     let first = load().unwrap();
     assert_tiny(&first);
     assert_eq!(server.requests().len(), 4);

@@ -8,11 +8,10 @@
 
 use super::error::{FailReason, FetchError, MirrorFailure};
 use super::idx::IdxError;
+use crate::fsutil::TempFile;
 use sha2::{Digest, Sha256};
-use std::fs::File;
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 use std::time::Duration;
 
 /// The User-Agent sent with every request: some servers refuse requests without one.
@@ -69,47 +68,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A file being written under a temporary name; removed on drop unless [`TempFile::persist`]ed,
-/// so an interrupted or rejected download never leaves a file that a later run would trust.
-#[derive(Debug)]
-pub struct TempFile {
-    path: PathBuf,
-    kept: bool,
-}
-
-impl TempFile {
-    /// Creates `.{name}.{pid}.{n}.part` in `dir` (a hidden name no loader looks for, unique per
-    /// process and call so concurrent loads cannot collide).
-    pub fn create(dir: &Path, name: &str) -> io::Result<(TempFile, File)> {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!(".{name}.{}.{n}.part", std::process::id()));
-        let file = File::create(&path)?;
-        Ok((TempFile { path, kept: false }, file))
-    }
-
-    /// Where the file is now.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Renames the file to `dest` (same directory, so the rename is atomic).
-    pub fn persist(mut self, dest: &Path) -> io::Result<()> {
-        std::fs::rename(&self.path, dest)?;
-        self.kept = true;
-        Ok(())
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.kept {
-            // Best effort: the file may never have been written.
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
 /// Downloads files over HTTP(S) with one configured agent, remembering which mirrors are
 /// unreachable.
 pub struct Fetcher {
@@ -160,7 +118,6 @@ impl Fetcher {
         expected: Option<&Expected>,
         mut accept: impl FnMut(&[u8]) -> Result<T, IdxError>,
     ) -> Result<(TempFile, T), FetchError> {
-        remove_stale_parts(dir, name, STALE_AFTER);
         let mut failures = Vec::new();
         for base in mirrors {
             let url = join_url(base, name);
@@ -219,7 +176,7 @@ impl Fetcher {
         // One byte past the expected size is enough to know the body is too long.
         let limit = expected.map_or(MAX_UNVERIFIED_BYTES, |e| e.size) + 1;
 
-        let (temp, mut file) = TempFile::create(dir, name).map_err(|source| FetchError::Local {
+        let (temp, mut file) = TempFile::beside(&dir.join(name)).map_err(|source| FetchError::Local {
             path: dir.join(name),
             source,
         })?;
@@ -323,34 +280,6 @@ impl Bar {
     fn finish_and_clear(&self) {}
 }
 
-/// A temporary file untouched for this long belongs to a download that was killed (a live one
-/// writes at least once per read timeout).
-const STALE_AFTER: Duration = Duration::from_secs(3600);
-
-/// Removes `.{name}.*.part` files in `dir` not modified for `age`: leftovers of a process that was
-/// killed mid-download (drop handlers do not run on SIGKILL or power loss). Fresh ones may belong
-/// to a concurrent download and are left alone. Best effort: errors are ignored.
-fn remove_stale_parts(dir: &Path, name: &str, age: Duration) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let prefix = format!(".{name}.");
-    for entry in entries.flatten() {
-        let file_name = entry.file_name();
-        let file_name = file_name.to_string_lossy();
-        if !(file_name.starts_with(&prefix) && file_name.ends_with(".part")) {
-            continue;
-        }
-        let old = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .is_ok_and(|t| t.elapsed().is_ok_and(|e| e > age));
-        if old {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-}
-
 /// `base` and `name` joined with exactly one slash.
 pub fn join_url(base: &str, name: &str) -> String {
     format!("{}/{name}", base.trim_end_matches('/'))
@@ -377,46 +306,6 @@ mod tests {
         assert!(
             msg.contains(&want.sha256) && msg.contains(&sha256_hex(b"bad file")),
             "{msg}"
-        );
-    }
-
-    #[test]
-    fn temp_file_is_removed_unless_persisted() {
-        let dir = crate::fsutil::tests::TempDir::new("tempfile");
-        let (temp, mut f) = TempFile::create(dir.path(), "a.gz").unwrap();
-        f.write_all(b"x").unwrap();
-        let path = temp.path().to_path_buf();
-        assert!(path.exists());
-        drop(temp);
-        assert!(!path.exists());
-        let (temp, _) = TempFile::create(dir.path(), "b.gz").unwrap();
-        temp.persist(&dir.path().join("b.gz")).unwrap();
-        assert!(dir.path().join("b.gz").exists());
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-    }
-
-    #[test]
-    fn stale_parts_are_removed_fresh_ones_kept() {
-        let dir = crate::fsutil::tests::TempDir::new("stale");
-        let old = dir.path().join(".a.gz.1.0.part");
-        let fresh = dir.path().join(".a.gz.2.0.part");
-        let other = dir.path().join(".b.gz.1.0.part");
-        for p in [&old, &fresh, &other] {
-            std::fs::write(p, b"x").unwrap();
-        }
-        let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
-        for p in [&old, &other] {
-            File::options()
-                .write(true)
-                .open(p)
-                .unwrap()
-                .set_modified(two_hours_ago)
-                .unwrap();
-        }
-        remove_stale_parts(dir.path(), "a.gz", STALE_AFTER);
-        assert_eq!(
-            dir.entries(),
-            vec![".a.gz.2.0.part".to_string(), ".b.gz.1.0.part".to_string()]
         );
     }
 
