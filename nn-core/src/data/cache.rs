@@ -10,7 +10,7 @@
 use super::download::{Expected, Fetcher};
 use super::error::{DataError, DownloadFailure, FetchError};
 use super::idx::{Idx, IdxKind};
-use super::loader::{check_counts, validate, IdxDataset, Loaded, Loader, Spec, KINDS};
+use super::loader::{check_counts, read_data_file, validate, IdxDataset, Loaded, Loader, Spec, KINDS};
 use crate::error::{Error, Result};
 use crate::fsutil::TempFile;
 use std::path::{Path, PathBuf};
@@ -261,7 +261,7 @@ fn check_cached(
     kind: IdxKind,
     spec: &Spec,
 ) -> Result<Result<Idx, Option<String>>> {
-    let bytes = match std::fs::read(path) {
+    let bytes = match read_data_file(path, spec)? {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Err(None)),
         Err(e) => return Err(Error::io("reading the cached file", path, e)),

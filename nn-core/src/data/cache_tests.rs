@@ -406,3 +406,18 @@ fn a_trickling_mirror_hits_the_deadline_and_is_skipped_for_the_other_files() {
     );
     assert!(err.to_string().contains("earlier file"), "{err}");
 }
+
+#[test]
+fn a_directory_in_the_cache_where_a_file_belongs_is_reported_as_such() {
+    let files = tiny_mnist(N_TRAIN, N_TEST);
+    let cache = TempDir::new("cache-dir-as-file");
+    std::fs::create_dir(cache.join(&files[0].0)).unwrap();
+    let err = loader()
+        .cache_dir(cache.path())
+        .mirrors([refused_base()])
+        .digests(digests_of(&files))
+        .load()
+        .unwrap_err();
+    assert!(matches!(err, Error::Data(DataError::NotAFile { .. })), "{err}");
+    assert!(err.to_string().contains("is a directory"), "{err}");
+}

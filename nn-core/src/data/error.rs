@@ -61,6 +61,33 @@ pub enum DataError {
         /// The env var that names the directory.
         env_var: &'static str,
     },
+    /// The local directory does not exist or is not a directory.
+    #[error(
+        "{dataset}: the local directory {} does not exist or is not a directory; fix: set \
+         {env_var} (or the loader's local_dir) to the directory holding the four files, or unset \
+         it to use the cache and download",
+        dir.display()
+    )]
+    NoLocalDir {
+        /// The dataset's name, e.g. "MNIST".
+        dataset: &'static str,
+        /// The path given as the directory.
+        dir: PathBuf,
+        /// The env var that names the directory.
+        env_var: &'static str,
+    },
+    /// A data file's path is taken by a directory (or something else that is not a file).
+    #[error(
+        "{dataset}: {} is a directory, not a data file; fix: move it away (and put the data file \
+         of that name there, unless it is in the cache, which then downloads it)",
+        path.display()
+    )]
+    NotAFile {
+        /// The dataset's name, e.g. "MNIST".
+        dataset: &'static str,
+        /// The path.
+        path: PathBuf,
+    },
     /// No local directory is set and nn-core was built without its `download` feature, so there
     /// is no cache and no download to fall back on.
     #[error(

@@ -173,6 +173,14 @@ impl<T: IdxDataset> Loader<T> {
 
     fn load_local(&self, dir: &Path) -> Result<[Loaded; 4]> {
         let spec = T::SPEC;
+        if !dir.is_dir() {
+            return Err(DataError::NoLocalDir {
+                dataset: spec.name,
+                dir: dir.to_path_buf(),
+                env_var: spec.dir_env,
+            }
+            .into());
+        }
         let mut out = Vec::with_capacity(4);
         for (name, kind) in spec.files.into_iter().zip(KINDS) {
             // Gzipped as published, unpacked, or unpacked with the '.' some archives use.
@@ -182,7 +190,8 @@ impl<T: IdxDataset> Loader<T> {
                 name.replacen("-idx", ".idx", 1),
             ]
             .map(|candidate| dir.join(candidate));
-            let Some(path) = tried.iter().find(|p| p.is_file()).cloned() else {
+            // Only a name that exists counts: a directory there is reported as what it is.
+            let Some(path) = tried.iter().find(|p| p.exists()).cloned() else {
                 return Err(DataError::MissingFile {
                     dataset: spec.name,
                     dir: dir.to_path_buf(),
@@ -191,7 +200,7 @@ impl<T: IdxDataset> Loader<T> {
                 }
                 .into());
             };
-            let bytes = std::fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
+            let bytes = read_data_file(&path, spec)?.map_err(|e| Error::io("reading", &path, e))?;
             let data = validate(&bytes, kind, spec).map_err(|problem| DataError::Malformed {
                 path: path.clone(),
                 problem,
@@ -205,6 +214,19 @@ impl<T: IdxDataset> Loader<T> {
         }
         Ok(out.try_into().expect("four files"))
     }
+}
+
+/// The bytes of the data file at `path`, `DataError::NotAFile` if a directory is there, or the
+/// I/O error of reading it (the caller words it).
+pub(super) fn read_data_file(path: &Path, spec: &Spec) -> Result<std::io::Result<Vec<u8>>> {
+    if path.is_dir() {
+        return Err(DataError::NotAFile {
+            dataset: spec.name,
+            path: path.to_path_buf(),
+        }
+        .into());
+    }
+    Ok(std::fs::read(path))
 }
 
 /// One decoded file and where it came from (for messages).

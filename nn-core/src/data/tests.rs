@@ -294,3 +294,29 @@ fn errors_chain_to_their_cause_and_cross_threads() {
     assert!(io.downcast_ref::<std::io::Error>().is_some(), "{io}");
     assert!(err.to_string().contains(&io.to_string()), "{err}");
 }
+
+#[test]
+fn a_directory_where_a_file_belongs_is_reported_as_such() {
+    let dir = TempDir::new("local-dir-as-file");
+    let files = tiny_mnist(N_TRAIN, N_TEST);
+    write_files(dir.path(), &files[1..]);
+    std::fs::create_dir(dir.join(&files[0].0)).unwrap();
+    let err = loader().local_dir(dir.path()).load().unwrap_err();
+    assert!(matches!(err, Error::Data(DataError::NotAFile { .. })), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("train-images-idx3-ubyte.gz") && msg.contains("is a directory"),
+        "{msg}"
+    );
+
+    // The local directory itself missing, or a file.
+    for missing in [dir.join("no-such-dir"), dir.join(&files[1].0)] {
+        let err = loader().local_dir(&missing).load().unwrap_err();
+        assert!(matches!(err, Error::Data(DataError::NoLocalDir { .. })), "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&*missing.to_string_lossy()) && msg.contains("not a directory"),
+            "{msg}"
+        );
+    }
+}
