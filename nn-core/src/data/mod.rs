@@ -7,9 +7,9 @@
 //! Files, in the order a load runs through them: `mnist.rs` (the two datasets' specs and types),
 //! `loader.rs` (the [`Loader`] over any [`IdxDataset`]: local directory, validation against the
 //! [`Spec`]), `cache.rs` (the verified cache, filled by downloading), `download.rs` (mirrors,
-//! digests, temporary files, progress), `idx.rs` (the format parser), `error.rs` (what can go
-//! wrong), `dataset.rs` (dataset, split, batches). `cache.rs` and `download.rs` are compiled only
-//! with the `download` feature.
+//! digests, deadlines, progress; temporary files are `fsutil`'s), `idx.rs` (the format parser),
+//! `error.rs` (what can go wrong), `dataset.rs` (dataset, split, batches). `cache.rs` and
+//! `download.rs` are compiled only with the `download` feature.
 
 #[cfg(feature = "download")]
 mod cache;
