@@ -86,7 +86,7 @@ fn parse_flags() -> Settings {
     let patience = cli.get(
         "patience",
         "N",
-        "early-stopping patience in epochs (0: off)",
+        "early stopping after N epochs in a row without a better validation loss (Keras' patience; 0: off)",
         0usize,
     );
     let data = common::DataFlags::parse(&mut cli);

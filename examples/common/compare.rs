@@ -3,7 +3,8 @@
 
 use super::cli::Cli;
 use super::data::{load_data, Data, DataFlags};
-use nn::train::{plot_runs, Evaluation, TrainError, Trainer};
+use nn::plot::plot_runs;
+use nn::train::{Evaluation, TrainError, Trainer};
 use nn::{Layer, Optimizer, Rng, DEFAULT_SEED};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
