@@ -15,7 +15,6 @@ mod common;
 
 use common::cli::Cli;
 use common::evaluation::{predicted_classes, worst_mistakes, Confusion};
-use common::figures::{confusion_png, digit_grid_png};
 use common::DataFlags;
 use std::path::{Path, PathBuf};
 
@@ -81,7 +80,7 @@ fn run(arch: &str, model: &Path, data: &DataFlags, out: &Path) -> nn::Result<f64
         test.len(),
         confusion.accuracy()
     );
-    confusion_png(&files[0], &confusion.counts, &title)?;
+    nn::plot::confusion_matrix(&files[0], &confusion.counts, &title)?;
     let pixels = test.pixels().expect("IDX test sets hold u8 pixels");
     let mistakes = worst_mistakes(&probabilities, test.labels(), MISTAKES);
     let tiles: Vec<(&[u8], String)> = mistakes
@@ -98,7 +97,7 @@ fn run(arch: &str, model: &Path, data: &DataFlags, out: &Path) -> nn::Result<f64
         "The {} test digits most confidently misclassified: true → predicted (probability)",
         tiles.len()
     );
-    digit_grid_png(&files[1], &tiles, 6, &caption)?;
+    nn::plot::image_grid(&files[1], &tiles, 6, &caption)?;
     for f in &files {
         println!("wrote {}", f.display());
     }

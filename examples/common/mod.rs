@@ -1,6 +1,6 @@
 //! Code shared by the examples: flag parsing, the data flags every example takes with loading
 //! and splitting the dataset, choosing an optimizer by name, the networks (`--arch`), reading
-//! users' pictures of digits, and evaluation figures.
+//! users' pictures of digits, and what evaluate measures.
 //!
 //! ```ignore
 //! #[path = "common/mod.rs"]
@@ -19,7 +19,6 @@ pub mod compare;
 pub mod data;
 pub mod digits;
 pub mod evaluation;
-pub mod figures;
 pub mod nets;
 pub mod optim;
 
