@@ -43,7 +43,6 @@
 //! ```
 
 use crate::error::Result;
-use std::fmt;
 
 /// Side of an MNIST image, in pixels.
 pub const DIGIT_SIDE: usize = 28;
@@ -86,10 +85,11 @@ impl Channels {
 }
 
 /// Why a picture cannot be made into an MNIST digit.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ImageError {
     /// The picture has no pixels.
+    #[error("the picture is {width}×{height} pixels, so it holds no digit; fix: give a picture of at least 1×1 pixels")]
     Empty {
         /// Its width.
         width: usize,
@@ -97,6 +97,11 @@ pub enum ImageError {
         height: usize,
     },
     /// The samples do not fill `width × height` pixels of the stated channels.
+    #[error(
+        "a {width}×{height} {channels:?} picture needs {} samples, found {found}; fix: pass the \
+         channels the samples were decoded with",
+        needed(*width, *height, *channels)
+    )]
     WrongLength {
         /// Its width.
         width: usize,
@@ -108,6 +113,14 @@ pub enum ImageError {
         found: usize,
     },
     /// Nothing in the picture stands out from the background.
+    #[error(
+        "the picture is blank: no pixel differs from the background (brightness {:.0} of 255) by \
+         more than {:.0} grey levels, and at least {:.0} are needed to see ink; fix: give a picture \
+         with a visible digit (dark on light or light on dark)",
+        background * 255.0,
+        contrast * 255.0,
+        MIN_CONTRAST * 255.0
+    )]
     Blank {
         /// The background's brightness (0 black to 1 white).
         background: f32,
@@ -116,39 +129,13 @@ pub enum ImageError {
     },
 }
 
-impl fmt::Display for ImageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            ImageError::Empty { width, height } => write!(
-                f,
-                "the picture is {width}×{height} pixels, so it holds no digit; fix: give a picture \
-                 of at least 1×1 pixels"
-            ),
-            ImageError::WrongLength {
-                width,
-                height,
-                channels,
-                found,
-            } => write!(
-                f,
-                "a {width}×{height} {channels:?} picture needs {} samples, found {found}; fix: pass \
-                 the channels the samples were decoded with",
-                width * height * channels.count()
-            ),
-            ImageError::Blank { background, contrast } => write!(
-                f,
-                "the picture is blank: no pixel differs from the background (brightness {:.0} of \
-                 255) by more than {:.0} grey levels, and at least {:.0} are needed to see ink; fix: \
-                 give a picture with a visible digit (dark on light or light on dark)",
-                background * 255.0,
-                contrast * 255.0,
-                MIN_CONTRAST * 255.0
-            ),
-        }
-    }
+/// The samples a picture needs, in words when the count overflows.
+fn needed(width: usize, height: usize, channels: Channels) -> String {
+    width
+        .checked_mul(height)
+        .and_then(|n| n.checked_mul(channels.count()))
+        .map_or_else(|| "more".to_string(), |n| n.to_string())
 }
-
-impl std::error::Error for ImageError {}
 
 /// `width × height` pixels of `channels` (8-bit samples, row after row from the top) made into an
 /// MNIST digit: 28×28 grey pixels, row-major, white ink on black, the ink scaled into 20×20 and
