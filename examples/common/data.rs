@@ -127,7 +127,8 @@ impl Data {
     }
 }
 
-/// Loads the dataset `flags` names (local directory, verified cache or download) and splits
+/// Loads the dataset `flags` names (local directory, verified cache or download; for MNIST, the
+/// bundled 10k subset when none of those can supply it) and splits
 /// `flags.valid_fraction` of its training set off for validation, shuffled by `seed`.
 pub fn load_data(flags: &DataFlags, seed: u64) -> nn::Result<Data> {
     fn configure<T: IdxDataset>(flags: &DataFlags) -> Loader<T> {
@@ -145,10 +146,22 @@ pub fn load_data(flags: &DataFlags, seed: u64) -> nn::Result<Data> {
             let d = configure::<FashionMnist>(flags).load()?;
             ("Fashion-MNIST", d.train, d.test)
         }
-        _ => {
-            let d = configure::<Mnist>(flags).load()?;
-            ("MNIST", d.train, d.test)
-        }
+        _ => match configure::<Mnist>(flags).load() {
+            Ok(d) => ("MNIST", d.train, d.test),
+            // No MNIST here and none to be had: train on the 10,000 digits built into nn rather
+            // than not at all, and say so. A broken local directory is still an error.
+            Err(nn::Error::Data(e)) if e.is_unavailable() => {
+                eprintln!(
+                    "warning: MNIST is not available here (no --data-dir or MNIST_DIR, no verified \
+                     cache, no mirror reachable); training on the 10,000 real digits bundled with \
+                     nn instead. For full MNIST, set MNIST_DIR=/dir/with/the/four/files (or \
+                     --data-dir) or allow the download."
+                );
+                let d = Mnist::bundled()?;
+                ("MNIST (bundled 10k subset)", d.train, d.test)
+            }
+            Err(e) => return Err(e),
+        },
     };
     let n_valid = flags.valid_fraction.of(train.len());
     let (train, valid) = train.split_valid(n_valid, &mut seeded(seed))?;

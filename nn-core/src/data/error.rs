@@ -195,6 +195,21 @@ pub struct MirrorFailure {
     pub reason: FailReason,
 }
 
+impl DataError {
+    /// Whether the data is simply not to be had here: no local directory was set, and neither a
+    /// verified cache nor a mirror (or, without the `download` feature, no download at all) could
+    /// supply it. A program may then choose another source, such as
+    /// [`Mnist::bundled`](crate::data::Mnist::bundled), and say so; a broken local directory or file is not this.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            DataError::DownloadNotBuilt { .. } => true,
+            #[cfg(feature = "download")]
+            DataError::DownloadFailed(_) | DataError::NotCached { .. } => true,
+            _ => false,
+        }
+    }
+}
+
 #[cfg(feature = "download")]
 impl std::fmt::Display for MirrorFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

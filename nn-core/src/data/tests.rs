@@ -320,3 +320,35 @@ fn a_directory_where_a_file_belongs_is_reported_as_such() {
         );
     }
 }
+
+#[test]
+fn the_bundled_subset_is_real_mnist_with_every_class() {
+    let m = Mnist::bundled().unwrap();
+    assert_eq!((m.train.len(), m.test.len()), (8000, 2000));
+    assert_eq!(m.train.feature_shape(), &[784]);
+    for set in [&m.train, &m.test] {
+        let mut counts = [0usize; 10];
+        set.labels().iter().for_each(|&l| counts[l] += 1);
+        // Real digits: every class present in a share near a tenth.
+        assert!(counts.iter().all(|&c| c * 20 > set.len()), "{counts:?}");
+    }
+    // Real handwriting: mostly black background with some ink, not noise.
+    let px = m.train.pixels().unwrap();
+    let ink = px.iter().filter(|&&p| p > 128).count() as f64 / px.len() as f64;
+    assert!((0.05..0.3).contains(&ink), "ink share {ink}");
+}
+
+#[test]
+fn only_data_that_cannot_be_had_counts_as_unavailable() {
+    let dir = TempDir::new("unavailable");
+    let err = loader().local_dir(dir.path().join("absent")).load().unwrap_err();
+    match err {
+        Error::Data(e) => assert!(!e.is_unavailable(), "a wrong local dir is the user's to fix: {e}"),
+        other => panic!("{other}"),
+    }
+    let not_built = DataError::DownloadNotBuilt {
+        dataset: "MNIST",
+        dir_env: "MNIST_DIR",
+    };
+    assert!(not_built.is_unavailable());
+}
