@@ -52,3 +52,23 @@ fn rates_and_decays_out_of_range_are_usage_errors() {
     );
     assert_eq!(cli.first_error(), None);
 }
+
+#[test]
+fn arguments_that_are_not_flags_are_errors_unless_the_program_takes_them() {
+    let mut cli = parse(&["--model", "m.safetensors", "a.png", "b.png"]);
+    let model: Option<String> = cli.optional("model", "FILE", "checkpoint");
+    assert_eq!(model.as_deref(), Some("m.safetensors"));
+    assert_eq!(cli.positional("IMAGE...", "pictures"), ["a.png", "b.png"]);
+    assert_eq!(cli.first_error(), None);
+    assert!(
+        cli.usage().contains("Usage: prog [FLAGS] IMAGE..."),
+        "{}",
+        cli.usage()
+    );
+    let mut cli = parse(&["--epochs", "3", "stray"]);
+    let _ = cli.get("epochs", "N", "epochs", 1usize);
+    assert_eq!(
+        cli.first_error(),
+        Some("unexpected argument 'stray' (flags look like --name value)")
+    );
+}

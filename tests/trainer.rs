@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 // The main example's network, included as it is so that its names are checked, not a copy's.
 #[allow(dead_code)]
-#[path = "../examples/mlp_batchnorm.rs"]
-mod example;
+#[path = "../examples/common/nets.rs"]
+mod nets;
 
 /// A fresh directory under the system temp dir, removed when dropped.
 struct TempDir(PathBuf);
@@ -254,7 +254,7 @@ fn the_builder_and_the_derived_example_network_share_names() {
     let mut built = Mlp::builder(784, &[128, 64], 10)
         .batch_norm(true)
         .build(&mut seeded(1));
-    let mut derived = example::SeedNet::new(&mut seeded(1));
+    let mut derived = nets::SeedNet::new(&mut seeded(1));
     assert_eq!(nn::param_names(&mut built), nn::param_names(&mut derived));
     let buffers = |net: &mut dyn Layer| {
         let mut names = Vec::new();

@@ -13,6 +13,10 @@ pub struct Cli {
     usage: Vec<String>,
     /// Every flag a getter asked for, to tell a repeated flag from an unknown one.
     declared: Vec<String>,
+    /// Arguments that are not flags, until [`Cli::positional`] claims them.
+    positional: Vec<String>,
+    /// What the usage line shows after `[FLAGS]`: the claimed arguments' name.
+    positional_name: Option<String>,
     errors: Vec<String>,
     help: bool,
 }
@@ -36,6 +40,8 @@ impl Cli {
             given: Vec::new(),
             usage: Vec::new(),
             declared: Vec::new(),
+            positional: Vec::new(),
+            positional_name: None,
             errors: Vec::new(),
             help: false,
         };
@@ -51,9 +57,7 @@ impl Cli {
                     cli.given.push((name.to_string(), value));
                 }
             } else {
-                cli.errors.push(format!(
-                    "unexpected argument '{arg}' (flags look like --name value)"
-                ));
+                cli.positional.push(arg);
             }
         }
         cli
@@ -130,20 +134,37 @@ impl Cli {
         }
     }
 
+    /// The arguments that are not flags (`IMAGE.png...`), for programs that take them; without
+    /// this call they are errors.
+    pub fn positional(&mut self, value_name: &str, help: &str) -> Vec<String> {
+        self.usage.push(format!("  {value_name:<22} {help}"));
+        self.positional_name = Some(value_name.to_string());
+        std::mem::take(&mut self.positional)
+    }
+
     /// The usage text: what the program does and every flag declared so far.
     pub fn usage(&self) -> String {
         format!(
-            "{}\n\nUsage: {} [FLAGS]\n\nFlags:\n{}\n{} this text",
+            "{}\n\nUsage: {} [FLAGS]{}\n\nFlags:\n{}\n{} this text",
             self.about,
             self.program,
+            self.positional_name
+                .as_ref()
+                .map_or(String::new(), |n| format!(" {n}")),
             self.usage.join("\n"),
             flag_column("help", "")
         )
     }
 
-    /// The first problem with the command line: a bad value, a flag given twice, or an unknown
-    /// flag (the flags left over after every getter has run).
+    /// The first problem with the command line: a bad value, a flag given twice, an unknown
+    /// flag (the flags left over after every getter has run), or an argument that is not a flag
+    /// in a program that takes none.
     pub fn first_error(&mut self) -> Option<&str> {
+        for arg in std::mem::take(&mut self.positional) {
+            self.errors.push(format!(
+                "unexpected argument '{arg}' (flags look like --name value)"
+            ));
+        }
         for (name, _) in std::mem::take(&mut self.given) {
             self.errors.push(if self.declared.contains(&name) {
                 format!("--{name} is given more than once; give it once")

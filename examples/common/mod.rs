@@ -1,5 +1,6 @@
 //! Code shared by the examples: flag parsing, the data flags every example takes with loading
-//! and splitting the dataset, and choosing an optimizer by name.
+//! and splitting the dataset, choosing an optimizer by name, the networks (`--arch`), reading
+//! users' pictures of digits, and what evaluate measures.
 //!
 //! ```ignore
 //! #[path = "common/mod.rs"]
@@ -16,6 +17,9 @@
 pub mod cli;
 pub mod compare;
 pub mod data;
+pub mod digits;
+pub mod evaluation;
+pub mod nets;
 pub mod optim;
 
 pub use data::{load_data, Data, DataFlags, Fraction, DATASETS};

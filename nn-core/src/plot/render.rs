@@ -17,7 +17,7 @@ static FONT_TTF: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/as
 
 /// The name the bundled font is registered under in plotters' global font table; a name of our
 /// own, so that an application registering another "sans-serif" does not change our charts.
-const FONT: &str = "nn-dejavu-sans";
+pub(super) const FONT: &str = "nn-dejavu-sans";
 
 /// The size of one chart panel in pixels; several panels sit side by side.
 pub const PANEL_SIZE: (u32, u32) = (640, 460);
@@ -55,12 +55,17 @@ pub fn save_png(path: impl AsRef<Path>, charts: &[Chart]) -> Result<()> {
     let (width, height) = (PANEL_SIZE.0 * charts.len().max(1) as u32, PANEL_SIZE.1);
     let rgb = render_rgb(charts, (width, height))
         .map_err(|e| Error::io("drawing chart", path, io::Error::other(e)))?;
+    write_png(path, (width, height), &rgb)
+}
+
+/// Writes an RGB8 buffer of `size` pixels to `path` as a PNG file, atomically.
+pub(super) fn write_png(path: &Path, (width, height): (u32, u32), rgb: &[u8]) -> Result<()> {
     atomic_write(path, |w| {
         let mut encoder = png::Encoder::new(w, width, height);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
         let mut writer = encoder.write_header().map_err(io::Error::other)?;
-        writer.write_image_data(&rgb).map_err(io::Error::other)?;
+        writer.write_image_data(rgb).map_err(io::Error::other)?;
         writer.finish().map_err(io::Error::other)
     })
 }
@@ -81,7 +86,7 @@ pub fn render_rgb(charts: &[Chart], size: (u32, u32)) -> std::result::Result<Vec
     Ok(rgb)
 }
 
-fn register_font() -> std::result::Result<(), String> {
+pub(super) fn register_font() -> std::result::Result<(), String> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| register_font_bytes(FONT_TTF));
     if ok {
