@@ -236,7 +236,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut net = Mlp::new(&mut rng);
     let mut loss_fn = SoftmaxCrossEntropy::new();
     let mut optimizer = Adam::new(1e-3).with_betas(0.9, 0.999).with_eps(1e-8);
-    let mut batches = train.batches(batch_size, nn::seeded(1));
+    let mut batches = train.batches(batch_size, 1);
 
     let warm = Instant::now();
     let loss = train_epoch(&mut net, &mut batches, &mut loss_fn, &mut optimizer, None)?;

@@ -16,38 +16,9 @@ mod common;
 
 use clap::Parser;
 use common::flags::{OptimFlags, OutFlag, TrainFlags};
+use common::nets::SeedNet;
 use nn::prelude::*;
 use std::path::PathBuf;
-
-/// The seed notebook's network, defined by its fields: `#[derive(Sequential)]` runs them in
-/// order, and names their parameters after them (`fc1.weight`, `bn1.running_mean`, …), as
-/// [`nn::Mlp`] does, so the two share checkpoints.
-#[derive(Sequential)]
-pub struct SeedNet {
-    pub fc1: Linear,
-    pub bn1: BatchNorm,
-    pub act1: Relu,
-    pub fc2: Linear,
-    pub bn2: BatchNorm,
-    pub act2: Relu,
-    pub fc3: Linear,
-}
-
-impl SeedNet {
-    /// 784 -> 128 -> 64 -> 10 with He-initialised weights drawn from `rng`.
-    pub fn new(rng: &mut Rng) -> Self {
-        SeedNet {
-            // The input is data, which needs no gradient: skip that matrix product.
-            fc1: Linear::new(784, 128, Init::He, rng).with_input_grad(false),
-            bn1: BatchNorm::new(128),
-            act1: Relu::new(),
-            fc2: Linear::new(128, 64, Init::He, rng),
-            bn2: BatchNorm::new(64),
-            act2: Relu::new(),
-            fc3: Linear::new(64, 10, Init::He, rng),
-        }
-    }
-}
 
 /// BatchNorm keeps each layer's inputs normalised whatever the weights' scale, so this network
 /// trains stably at five times the usual rates, and with the rate annealed by the cosine

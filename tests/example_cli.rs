@@ -7,9 +7,9 @@ mod common;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
 use common::compare::CompareFlags;
-use common::flags::{BenchFlags, LrFlag, OptimFlags, OutFlag, TrainFlags};
-use common::DataFlags;
-use std::path::Path;
+use common::flags::{BenchFlags, LrFlag, ModelFlags, OptimFlags, OutFlag, TrainFlags};
+use common::{DataFlags, DataSource};
+use std::path::{Path, PathBuf};
 
 /// The flags of mlp_batchnorm.
 #[derive(Parser, Debug)]
@@ -35,6 +35,29 @@ struct Compare {
     flags: CompareFlags,
     #[command(flatten)]
     lr: LrFlag,
+}
+
+/// The flags of predict: a checkpoint and pictures.
+#[derive(Parser, Debug)]
+#[command(name = "predict", version)]
+struct Predict {
+    #[command(flatten)]
+    model: ModelFlags,
+    #[arg(value_name = "IMAGE.png", required = true)]
+    images: Vec<PathBuf>,
+}
+
+/// The flags of evaluate: a checkpoint, the test set's source and an output folder.
+#[derive(Parser, Debug)]
+#[command(name = "evaluate", version)]
+#[command(mut_arg("out", |a| a.default_value("out/evaluate")))]
+struct Evaluate {
+    #[command(flatten)]
+    model: ModelFlags,
+    #[command(flatten)]
+    data: DataSource,
+    #[command(flatten)]
+    out: OutFlag,
 }
 
 /// The flags bench_mlp and sgemm_rate share.
@@ -64,6 +87,8 @@ fn the_definitions_pass_clap_s_own_checks() {
     Train::command().debug_assert();
     Compare::command().debug_assert();
     Bench::command().debug_assert();
+    Predict::command().debug_assert();
+    Evaluate::command().debug_assert();
 }
 
 #[test]
@@ -78,8 +103,8 @@ fn defaults_are_the_ones_the_examples_always_had() {
     assert_eq!(t.optim.lr.or(0.5), 0.5);
     assert_eq!(t.optim.schedule, "cosine");
     assert_eq!((t.optim.weight_decay, t.optim.patience), (0.0, 0));
-    assert_eq!(t.data.dataset, "mnist");
-    assert_eq!((t.data.data_dir, t.data.cache_dir), (None, None));
+    assert_eq!(t.data.source.dataset, "mnist");
+    assert_eq!((t.data.source.data_dir, t.data.source.cache_dir), (None, None));
     // 1/6 exactly as before: 8,000 training images give the 1,333-image validation split.
     assert_eq!(t.data.valid_fraction.value(), 1.0 / 6.0);
     assert_eq!(t.data.valid_fraction.of(8000), 1333);
@@ -140,9 +165,9 @@ fn given_values_reach_the_fields() {
         ("sgd", Some(1e-3), "step")
     );
     assert_eq!((t.optim.weight_decay, t.optim.patience), (0.0, 3));
-    assert_eq!(t.data.dataset, "fashion-mnist");
-    assert_eq!(t.data.data_dir.as_deref(), Some(Path::new("d")));
-    assert_eq!(t.data.cache_dir.as_deref(), Some(Path::new("c")));
+    assert_eq!(t.data.source.dataset, "fashion-mnist");
+    assert_eq!(t.data.source.data_dir.as_deref(), Some(Path::new("d")));
+    assert_eq!(t.data.source.cache_dir.as_deref(), Some(Path::new("c")));
     assert_eq!(t.data.valid_fraction.to_string(), "1/5");
     assert_eq!(t.out.dir, Path::new("o"));
     for fraction in ["0", "0.999", "0.2"] {
@@ -261,10 +286,18 @@ fn version_prints_the_package_version() {
 
 #[test]
 fn help_lists_every_flag_with_its_default() {
-    for mut command in [Train::command(), Compare::command(), Bench::command()] {
+    for mut command in [
+        Train::command(),
+        Compare::command(),
+        Bench::command(),
+        Predict::command(),
+        Evaluate::command(),
+    ] {
         let help = command.render_help().to_string();
         for arg in command.get_arguments() {
-            let long = arg.get_long().expect("every flag is long");
+            let Some(long) = arg.get_long() else {
+                continue; // predict's pictures: not a flag
+            };
             let line = help
                 .lines()
                 .map(|l| {
@@ -314,4 +347,29 @@ fn patience_needs_a_validation_split() {
             .check_patience::<Train>(t.data.valid_fraction.value())
             .is_ok());
     }
+}
+
+#[test]
+fn arguments_that_are_not_flags_are_errors_unless_the_program_takes_them() {
+    let p: Predict = parse(&["--model", "m.safetensors", "a.png", "b.png"]).unwrap();
+    assert_eq!(p.model.model, Path::new("m.safetensors"));
+    assert_eq!(p.model.arch, "mlp");
+    assert_eq!(p.images, [Path::new("a.png"), Path::new("b.png")]);
+    for args in [&["--model", "m.safetensors"][..], &["a.png"]] {
+        let e = error::<Predict>(args);
+        assert_eq!(e.kind(), ErrorKind::MissingRequiredArgument, "{args:?}");
+        assert_eq!(e.exit_code(), 2);
+    }
+    let e = error::<Train>(&["--epochs", "3", "stray"]);
+    assert_eq!(e.kind(), ErrorKind::UnknownArgument);
+    assert!(first_line(&e).contains("unexpected argument 'stray'"), "{e}");
+}
+
+#[test]
+fn evaluate_takes_the_data_source_without_a_validation_split() {
+    let e: Evaluate = parse(&["--model", "m", "--dataset", "fashion-mnist"]).unwrap();
+    assert_eq!(e.data.dataset, "fashion-mnist");
+    assert_eq!(e.out.dir, Path::new("out/evaluate"));
+    let e = error::<Evaluate>(&["--model", "m", "--valid-fraction", "0.1"]);
+    assert_eq!(e.kind(), ErrorKind::UnknownArgument);
 }

@@ -66,7 +66,7 @@ fn real_mnist_loads_splits_and_batches() {
 
     let (fit, valid) = train.split_valid(1000, &mut nn::seeded(4321)).unwrap();
     assert_eq!((fit.len(), valid.len()), (train.len() - 1000, 1000));
-    let mut batches = fit.batches(100, nn::seeded(1)).drop_last(true);
+    let mut batches = fit.batches(100, 1).drop_last(true);
     let mut seen = 0;
     while let Some(batch) = batches.next_batch() {
         assert_eq!(batch.images.shape(), &[100, 784]);

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 // The main example's network, included as it is so that its names are checked, not a copy's.
 #[allow(dead_code)]
-#[path = "../examples/mlp_batchnorm.rs"]
-mod example;
+#[path = "../examples/common/nets.rs"]
+mod nets;
 
 /// A fresh directory under the system temp dir, removed when dropped.
 struct TempDir(PathBuf);
@@ -139,13 +139,51 @@ fn early_stopping_restores_the_best_epochs_weights() {
         .silent();
     let history = trainer.fit(&mut net, &train, Some(&valid)).unwrap();
     let losses: Vec<f32> = history.records().iter().map(|r| r.valid_loss.unwrap()).collect();
-    // Stopped after the patience: best epoch, then two stale ones, then the stop.
-    let best = history.best_valid().unwrap().epoch;
-    assert_eq!(history.len(), best + 3, "{losses:?}");
+    // Patience 2, as in Keras: the best epoch, then two without improvement, and the stop after
+    // the second of them.
+    let best = history.best_epoch().unwrap();
+    assert_eq!(history.len(), best + 2, "{losses:?}");
     assert!(losses[history.len() - 1] > losses[best - 1], "{losses:?}");
     // The model is the best epoch's again: its validation loss is that epoch's, exactly.
     let now = trainer.evaluate(&mut net, &valid).unwrap();
     assert_eq!(now.loss, losses[best - 1], "{losses:?}");
+}
+
+#[test]
+fn with_min_delta_the_model_ends_with_early_stoppings_best_not_the_lowest_loss() {
+    // Every epoch lowers the validation loss, but never by min_delta: early stopping keeps epoch
+    // 1, although a later epoch has the lowest loss. The history must name epoch 1 (the plot
+    // marks it), and the model must hold epoch 1's weights.
+    let (train, valid) = (blobs(300, 3, 1), blobs(90, 3, 2));
+    let mut net = mlp(3);
+    let mut trainer = Trainer::new(Adam::new(0.01))
+        .epochs(20)
+        .batch_size(20)
+        .early_stopping(EarlyStopping::new(2).min_delta(10.0))
+        .silent();
+    let history = trainer.fit(&mut net, &train, Some(&valid)).unwrap();
+    let losses: Vec<f32> = history.records().iter().map(|r| r.valid_loss.unwrap()).collect();
+    let lowest = (0..losses.len())
+        .min_by(|&a, &b| losses[a].total_cmp(&losses[b]))
+        .unwrap()
+        + 1;
+    assert_ne!(
+        lowest, 1,
+        "the lowest loss must lie elsewhere for this test to bite: {losses:?}"
+    );
+    assert_eq!(history.best_epoch(), Some(1), "{losses:?}");
+    assert_eq!(history.best().unwrap().valid_loss, Some(losses[0]));
+    let now = trainer.evaluate(&mut net, &valid).unwrap();
+    assert_eq!(now.loss, losses[0], "{losses:?}");
+}
+
+#[test]
+fn without_early_stopping_there_is_no_best_epoch() {
+    let mut trainer = Trainer::new(Adam::new(0.01)).epochs(2).batch_size(20).silent();
+    let history = trainer
+        .fit(&mut mlp(3), &blobs(60, 3, 1), Some(&blobs(30, 3, 2)))
+        .unwrap();
+    assert_eq!(history.best_epoch(), None);
 }
 
 #[test]
@@ -216,7 +254,7 @@ fn the_builder_and_the_derived_example_network_share_names() {
     let mut built = Mlp::builder(784, &[128, 64], 10)
         .batch_norm(true)
         .build(&mut seeded(1));
-    let mut derived = example::SeedNet::new(&mut seeded(1));
+    let mut derived = nets::SeedNet::new(&mut seeded(1));
     assert_eq!(nn::param_names(&mut built), nn::param_names(&mut derived));
     let buffers = |net: &mut dyn Layer| {
         let mut names = Vec::new();

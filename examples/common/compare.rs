@@ -4,7 +4,8 @@
 use super::data::{load_data, Data, DataFlags};
 use super::flags::{OutFlag, TrainFlags};
 use clap::Args;
-use nn::train::{plot_runs, Evaluation, TrainError, Trainer};
+use nn::plot::plot_runs;
+use nn::train::{Evaluation, TrainError, Trainer};
 use nn::{Layer, Optimizer, Rng};
 use std::path::PathBuf;
 use std::time::Instant;

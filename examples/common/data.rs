@@ -1,4 +1,4 @@
-//! The data flags every example takes (`--dataset`, `--data-dir`, `--cache-dir`,
+//! The data flags the examples take (`--dataset`, `--data-dir`, `--cache-dir`,
 //! `--valid-fraction`) and loading the chosen dataset into training, validation and test sets.
 
 use clap::builder::PossibleValuesParser;
@@ -12,9 +12,9 @@ use std::str::FromStr;
 /// The datasets `--dataset` accepts; the first is the default.
 pub const DATASETS: &[&str] = &["mnist", "fashion-mnist"];
 
-/// Where the data comes from and how much of the training set is held out for validation.
+/// Where the data comes from: the dataset and the directories it is read from or cached in.
 #[derive(Args, Clone, Debug)]
-pub struct DataFlags {
+pub struct DataSource {
     /// Dataset
     #[arg(long, value_name = "NAME", default_value = DATASETS[0],
           value_parser = PossibleValuesParser::new(DATASETS.iter().copied()))]
@@ -27,6 +27,13 @@ pub struct DataFlags {
     // The directory itself, not a parent: `NN_CACHE_DIR` names a parent.
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+}
+
+/// Where the data comes from and how much of the training set is held out for validation.
+#[derive(Args, Clone, Debug)]
+pub struct DataFlags {
+    #[command(flatten)]
+    pub source: DataSource,
     /// Share of the training set held out for validation, as 0.2 or 1/5
     #[arg(long, value_name = "F", default_value = "1/6", allow_hyphen_values = true)]
     pub valid_fraction: Fraction,
@@ -106,10 +113,11 @@ impl Data {
     }
 }
 
-/// Loads the dataset `flags` names (local directory, verified cache or download) and splits
+/// Loads the dataset `flags` names (local directory, verified cache or download; for MNIST, the
+/// bundled 10k subset when none of those can supply it) and splits
 /// `flags.valid_fraction` of its training set off for validation, shuffled by `seed`.
 pub fn load_data(flags: &DataFlags, seed: u64) -> nn::Result<Data> {
-    fn configure<T: IdxDataset>(flags: &DataFlags) -> Loader<T> {
+    fn configure<T: IdxDataset>(flags: &DataSource) -> Loader<T> {
         let mut loader = Loader::<T>::new();
         if let Some(dir) = &flags.data_dir {
             loader = loader.local_dir(dir);
@@ -119,15 +127,27 @@ pub fn load_data(flags: &DataFlags, seed: u64) -> nn::Result<Data> {
         }
         loader
     }
-    let (name, train, test) = match flags.dataset.as_str() {
+    let (name, train, test) = match flags.source.dataset.as_str() {
         "fashion-mnist" => {
-            let d = configure::<FashionMnist>(flags).load()?;
+            let d = configure::<FashionMnist>(&flags.source).load()?;
             ("Fashion-MNIST", d.train, d.test)
         }
-        _ => {
-            let d = configure::<Mnist>(flags).load()?;
-            ("MNIST", d.train, d.test)
-        }
+        _ => match configure::<Mnist>(&flags.source).load() {
+            Ok(d) => ("MNIST", d.train, d.test),
+            // No MNIST here and none to be had: train on the 10,000 digits built into nn rather
+            // than not at all, and say so. A broken local directory is still an error.
+            Err(nn::Error::Data(e)) if e.is_unavailable() => {
+                eprintln!(
+                    "warning: MNIST is not available here (no --data-dir or MNIST_DIR, no verified \
+                     cache, no mirror reachable); training on the 10,000 real digits bundled with \
+                     nn instead. For full MNIST, set MNIST_DIR=/dir/with/the/four/files (or \
+                     --data-dir) or allow the download."
+                );
+                let d = Mnist::bundled()?;
+                ("MNIST (bundled 10k subset)", d.train, d.test)
+            }
+            Err(e) => return Err(e),
+        },
     };
     let n_valid = flags.valid_fraction.of(train.len());
     let (train, valid) = train.split_valid(n_valid, &mut seeded(seed))?;

@@ -4,6 +4,7 @@
 //! An example flattens the structs it needs into its `Parser` and sets its own defaults with
 //! `#[command(mut_arg("epochs", |a| a.default_value("5")))]` (the id is the field name).
 
+use super::nets::ARCHS;
 use super::optim::OPTIMIZERS;
 use clap::builder::PossibleValuesParser;
 use clap::error::ErrorKind;
@@ -65,7 +66,7 @@ pub struct OptimFlags {
     /// L2 weight decay of the optimizer
     #[arg(long, value_name = "F", default_value_t = 0.0, value_parser = non_negative, allow_hyphen_values = true)]
     pub weight_decay: f32,
-    /// Early-stopping patience in epochs (0: off)
+    /// Early stopping after N epochs in a row without a better validation loss (Keras' patience; 0: off)
     #[arg(long, value_name = "N", default_value_t = 0, allow_hyphen_values = true)]
     pub patience: usize,
 }
@@ -93,6 +94,18 @@ pub struct OutFlag {
     /// Output directory
     #[arg(id = "out", long = "out", value_name = "DIR", default_value = "out")]
     pub dir: PathBuf,
+}
+
+/// A trained checkpoint and the network it belongs to, for the examples that load one.
+#[derive(Args, Clone, Debug)]
+pub struct ModelFlags {
+    /// Checkpoint to load (nn::save's safetensors, or a PyTorch state_dict of the same network)
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// The checkpoint's network (mlp: mlp_batchnorm's; cnn once examples/cnn_mnist.rs exists)
+    #[arg(long, value_name = "NAME", default_value = ARCHS[0],
+          value_parser = PossibleValuesParser::new(ARCHS.iter().copied()))]
+    pub arch: String,
 }
 
 /// The parameters of a timed workload shared by the benchmarks.

@@ -1,5 +1,6 @@
 //! Code shared by the examples: the flags they share (clap `Args` structs), the data flags with
-//! loading and splitting the dataset, choosing an optimizer by name, and the comparison driver.
+//! loading and splitting the dataset, choosing an optimizer by name, the networks (`--arch`),
+//! reading users' pictures of digits, what evaluate measures, and the comparison driver.
 //!
 //! ```ignore
 //! #[path = "common/mod.rs"]
@@ -21,8 +22,11 @@
 
 pub mod compare;
 pub mod data;
+pub mod digits;
+pub mod evaluation;
 pub mod flags;
+pub mod nets;
 pub mod optim;
 
-pub use data::{load_data, Data, DataFlags, Fraction, DATASETS};
+pub use data::{load_data, Data, DataFlags, DataSource, Fraction, DATASETS};
 pub use optim::{default_lr, optimizer, OPTIMIZERS};

@@ -9,6 +9,7 @@
 //! module error's.
 
 use crate::checkpoint::CheckpointError;
+use crate::data::digit::ImageError;
 use crate::data::DataError;
 use crate::optim::OptimError;
 use crate::train::TrainError;
@@ -38,6 +39,9 @@ pub enum Error {
     /// Loading or preparing data failed (see [`DataError`]).
     #[error(transparent)]
     Data(#[from] DataError),
+    /// A picture could not be made into an MNIST digit (see [`ImageError`]).
+    #[error(transparent)]
+    Image(#[from] ImageError),
     /// Training stopped: a diverging loss, a dataset without batches (see [`TrainError`]).
     #[error(transparent)]
     Train(#[from] TrainError),

@@ -1,11 +1,19 @@
 //! Writing files so that a crash or a full disk never leaves a half-written file under the final
 //! name: write a temporary file in the same directory, flush it to disk, then rename it into place.
+//!
+//! A temporary file is named `.NAME.tmp-PID-N` beside `NAME` (hidden, and unique per process and
+//! write). A writer that is killed cannot remove its own, so every new temporary file for `NAME`
+//! first removes those of `NAME` whose writer is gone: on Linux, a PID with no `/proc/PID`;
+//! elsewhere (or without `/proc`), a file untouched for [`STALE_AFTER`]. A PID that another
+//! machine or PID namespace wrote into a shared directory may look dead here; its writer's
+//! rename then fails with an error naming the file, and the target is never corrupted.
 
 use crate::error::{Error, Result};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// Distinguishes temporary files of concurrent writers within one process; the process id
 /// distinguishes processes.
@@ -33,21 +41,14 @@ pub fn atomic_write(
     write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
 ) -> Result<()> {
     let path = path.as_ref();
-    let (tmp_path, file) = create_temp_beside(path)?;
-    let result = fill_and_sync(file, write)
-        .map_err(|e| Error::io("writing", path, e))
-        .and_then(|()| fs::rename(&tmp_path, path).map_err(|e| Error::io("renaming into place", path, e)));
-    match result {
-        Ok(()) => {
-            sync_dir(path);
-            Ok(())
-        }
-        Err(e) => {
-            // The temporary file holds an incomplete write that nobody will ever read.
-            let _ = fs::remove_file(&tmp_path);
-            Err(e)
-        }
-    }
+    let (temp, file) =
+        TempFile::beside(path).map_err(|e| Error::io("creating a temporary file for", path, e))?;
+    fill_and_sync(file, write).map_err(|e| Error::io("writing", path, e))?;
+    // On an error above, dropping `temp` removes the incomplete write nobody will ever read.
+    temp.persist(path)
+        .map_err(|e| Error::io("renaming into place", path, e))?;
+    sync_dir(path);
+    Ok(())
 }
 
 /// Writes `bytes` to `path` atomically; see [`atomic_write`].
@@ -94,34 +95,112 @@ pub fn prepare_output_dir(dir: impl AsRef<Path>) -> Result<()> {
     Ok(())
 }
 
-/// Creates a new, uniquely named temporary file in `path`'s directory. Same directory, so that
-/// the final rename stays within one file system and is atomic.
-fn create_temp_beside(path: &Path) -> Result<(PathBuf, File)> {
-    let file_name = path.file_name().ok_or_else(|| {
-        Error::io(
-            "writing",
-            path,
-            io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file"),
-        )
-    })?;
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    loop {
-        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(file_name);
-        tmp_name.push(format!(".tmp-{}-{n}", std::process::id()));
-        let tmp_path = dir.join(tmp_name);
-        // create_new: never clobber a file we did not create (a stale temp of a crashed run with
-        // the same pid and counter is skipped, not overwritten).
-        match OpenOptions::new().write(true).create_new(true).open(&tmp_path) {
-            Ok(file) => return Ok((tmp_path, file)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(Error::io("creating a temporary file for", path, e)),
+/// A temporary file of a writer untouched for this long is taken to be a killed writer's, where
+/// PIDs cannot be checked.
+pub const STALE_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// A file being written under a temporary name beside its destination; removed on drop unless
+/// [`TempFile::persist`]ed, so an interrupted or rejected write never appears under the final name.
+#[derive(Debug)]
+pub struct TempFile {
+    path: PathBuf,
+    kept: bool,
+}
+
+impl TempFile {
+    /// Creates `.NAME.tmp-PID-N` in `dest`'s directory (same directory, so that the final rename
+    /// stays within one file system and is atomic), after removing the temporary files of
+    /// `dest` whose writer is gone.
+    pub fn beside(dest: &Path) -> io::Result<(TempFile, File)> {
+        let file_name = dest
+            .file_name()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file"))?;
+        let dir = match dest.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let mut prefix = std::ffi::OsString::from(".");
+        prefix.push(file_name);
+        prefix.push(".tmp-");
+        remove_stale(dir, &prefix.to_string_lossy());
+        loop {
+            let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+            let mut tmp_name = prefix.clone();
+            tmp_name.push(format!("{}-{n}", std::process::id()));
+            let path = dir.join(tmp_name);
+            // create_new: never clobber a file we did not create (a stale temp of a crashed run with
+            // the same pid and counter is skipped, not overwritten).
+            match OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(file) => return Ok((TempFile { path, kept: false }, file)),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
         }
     }
+
+    /// Where the file is now.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Renames the file to `dest` (which should be the destination it was created beside).
+    pub fn persist(mut self, dest: &Path) -> io::Result<()> {
+        fs::rename(&self.path, dest)?;
+        self.kept = true;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.kept {
+            // Best effort: it may already be gone.
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Removes the files in `dir` named `{prefix}{PID}-{N}` whose writer is gone. Best effort: a
+/// file that cannot be read or removed is left for a later write.
+fn remove_stale(dir: &Path, prefix: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix))
+            .and_then(writer_pid)
+        else {
+            continue;
+        };
+        if writer_is_gone(pid, &entry) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The PID in a temporary name's `{PID}-{N}` tail, if it has that form.
+fn writer_pid(tail: &str) -> Option<u32> {
+    let (pid, n) = tail.split_once('-')?;
+    n.parse::<u64>().ok()?;
+    pid.parse().ok()
+}
+
+/// Whether the process that wrote a temporary file no longer runs (see the module docs).
+fn writer_is_gone(pid: u32, entry: &fs::DirEntry) -> bool {
+    if pid == std::process::id() {
+        return false; // another write of this process, maybe on another thread
+    }
+    #[cfg(target_os = "linux")]
+    if Path::new("/proc/self").exists() {
+        return !Path::new(&format!("/proc/{pid}")).exists();
+    }
+    entry
+        .metadata()
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE_AFTER))
 }
 
 fn fill_and_sync(file: File, write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>) -> io::Result<()> {
@@ -159,10 +238,14 @@ pub(crate) mod tests {
             fs::create_dir_all(&dir).unwrap();
             TempDir(dir)
         }
+        pub(crate) fn path(&self) -> &Path {
+            &self.0
+        }
         pub(crate) fn join(&self, name: &str) -> PathBuf {
             self.0.join(name)
         }
-        fn entries(&self) -> Vec<String> {
+        /// The sorted names of the entries (hidden temporary files included).
+        pub(crate) fn entries(&self) -> Vec<String> {
             let mut v: Vec<String> = fs::read_dir(&self.0)
                 .unwrap()
                 .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -237,5 +320,55 @@ pub(crate) mod tests {
         let msg = err.to_string();
         assert!(msg.contains("no/such/dir/out.txt"), "{msg}");
         assert!(matches!(err, Error::Io { .. }));
+    }
+
+    #[test]
+    fn a_save_removes_temporaries_of_dead_writers_and_keeps_live_ones() {
+        let dir = TempDir::new("atomic-stale");
+        let me = std::process::id();
+        // Above Linux's largest pid_max (2^22), so no such process can exist.
+        let dead = u32::MAX;
+        let names = [
+            format!(".out.txt.tmp-{dead}-7"),    // a killed save: removed
+            format!(".out.txt.tmp-{dead}-8"),    // the same, two days old: removed everywhere
+            format!(".out.txt.tmp-{me}-999999"), // ours (another thread's save): kept
+            format!(".other.txt.tmp-{dead}-7"),  // another target's: left to its own saves
+            ".out.txt.tmp-notapid".to_string(),  // not our naming: kept
+            ".out.txt.tmp-1-5".to_string(),      // PID 1 always runs: kept
+        ];
+        for name in &names {
+            fs::write(dir.join(name), b"partial").unwrap();
+        }
+        let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
+        File::options()
+            .write(true)
+            .open(dir.join(&names[1]))
+            .unwrap()
+            .set_modified(two_days_ago)
+            .unwrap();
+
+        atomic_write_bytes(dir.join("out.txt"), b"done").unwrap();
+        let mut kept: Vec<String> = names[2..].to_vec();
+        if !cfg!(target_os = "linux") {
+            // Elsewhere only age tells: a fresh temporary of a dead writer waits its turn.
+            kept.push(names[0].clone());
+        }
+        kept.push("out.txt".to_string());
+        kept.sort();
+        assert_eq!(dir.entries(), kept);
+    }
+
+    #[test]
+    fn a_temp_file_is_removed_unless_persisted() {
+        let dir = TempDir::new("tempfile");
+        let (temp, mut f) = TempFile::beside(&dir.join("a.gz")).unwrap();
+        f.write_all(b"x").unwrap();
+        let path = temp.path().to_path_buf();
+        assert!(path.exists());
+        drop(temp);
+        assert!(!path.exists());
+        let (temp, _) = TempFile::beside(&dir.join("b.gz")).unwrap();
+        temp.persist(&dir.join("b.gz")).unwrap();
+        assert_eq!(dir.entries(), ["b.gz"]);
     }
 }

@@ -13,6 +13,8 @@ pub mod loss;
 pub mod metrics;
 pub mod mlp;
 pub mod optim;
+#[cfg(feature = "plot")]
+pub mod plot;
 pub mod rng;
 pub mod summary;
 pub mod tensor;

@@ -1,7 +1,7 @@
 //! Softmax cross-entropy: the loss of a classifier that outputs raw scores (logits).
 
 use crate::tensor::Tensor;
-use ndarray::{Ix2, IxDyn, Zip};
+use ndarray::{ArrayViewMut1, Ix2, IxDyn, Zip};
 
 /// The correct answers for a batch: one class index per row, or one row per sample of the same
 /// width as the scores (one-hot rows; any rows of non-negative weights work, such as smoothed
@@ -97,18 +97,11 @@ impl SoftmaxCrossEntropy {
                 self.one_hot_given = false;
                 self.classes.clear();
                 self.classes.extend_from_slice(c);
-                for (mut row, &t) in p.rows_mut().into_iter().zip(c) {
-                    let max = row.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-                    let target_shifted = row[t] - max;
-                    let mut sum = 0f32;
-                    row.mapv_inplace(|v| {
-                        let e = (v - max).exp();
-                        sum += e;
-                        e
-                    });
+                for (row, &t) in p.rows_mut().into_iter().zip(c) {
+                    let target = row[t];
+                    let (max, sum) = softmax_row(row);
                     // -log softmax_t = log(sum exp(z - max)) - (z_t - max); sum >= 1, so finite.
-                    total += f64::from(sum.ln() - target_shifted);
-                    row *= 1.0 / sum;
+                    total += f64::from(sum.ln() - (target - max));
                 }
             }
             Targets::OneHot(t) => {
@@ -178,6 +171,28 @@ impl SoftmaxCrossEntropy {
             )
         })
     }
+}
+
+/// Softmax of each row of `[N, classes]` scores, in place: the probabilities
+/// [`SoftmaxCrossEntropy::forward`] computes, bit for bit.
+pub(crate) fn softmax_rows(scores: &mut Tensor) {
+    for row in scores.rows_mut() {
+        softmax_row(row);
+    }
+}
+
+/// Softmax of `row` in place, shifted by its maximum; returns the maximum and the sum of the
+/// shifted exponentials (>= 1), from which the log-sum-exp follows.
+fn softmax_row(mut row: ArrayViewMut1<'_, f32>) -> (f32, f32) {
+    let max = row.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let mut sum = 0f32;
+    row.mapv_inplace(|v| {
+        let e = (v - max).exp();
+        sum += e;
+        e
+    });
+    row *= 1.0 / sum;
+    (max, sum)
 }
 
 /// A one-hot `[N, classes]` tensor from class indices (for [`Targets::OneHot`]).

@@ -1,5 +1,5 @@
-//! [`Dataset`]: N labelled samples in memory, and [`Batches`]: seeded mini-batches drawn from it
-//! into one reused buffer.
+//! [`Dataset`]: N labelled samples in memory, with seeded splits; its mini-batches are
+//! [`Batches`] (in `dataset/batches.rs`).
 //!
 //! Pixels stay `u8` in memory (47 MB for MNIST's training set instead of 188 MB of `f32`) and are
 //! normalised to `[0, 1]` only as a batch is filled. Synthetic problems can hold `f32` features
@@ -16,7 +16,7 @@
 //! let (train, valid) = data.split_valid(1, &mut rng)?;
 //! assert_eq!((train.len(), valid.len()), (3, 1));
 //!
-//! let mut batches = train.batches(2, seeded(1));
+//! let mut batches = train.batches(2, 1);
 //! for _epoch in 0..2 {
 //!     // One epoch: a batch of 2 then the partial batch of 1 (use `.drop_last(true)` to skip it).
 //!     while let Some(batch) = batches.next_batch() {
@@ -26,6 +26,10 @@
 //! }
 //! # Ok::<(), nn_core::Error>(())
 //! ```
+
+mod batches;
+
+pub use batches::{Batch, Batches};
 
 use super::DataError;
 use crate::error::Result;
@@ -277,13 +281,13 @@ impl Dataset {
         batch.images
     }
 
-    /// Mini-batches of `batch_size` samples, reshuffled at the start of every epoch from `rng`.
-    /// See [`Batches`].
+    /// Mini-batches of `batch_size` samples, reshuffled for every epoch by an RNG seeded with
+    /// `seed` and the epoch's index. See [`Batches`].
     ///
     /// # Panics
     /// If `batch_size` is 0.
-    pub fn batches(&self, batch_size: usize, rng: Rng) -> Batches<'_> {
-        Batches::new(self, batch_size, Some(rng))
+    pub fn batches(&self, batch_size: usize, seed: u64) -> Batches<'_> {
+        Batches::new(self, batch_size, Some(seed))
     }
 
     /// Mini-batches of `batch_size` samples in dataset order, the same every epoch: for
@@ -329,38 +333,6 @@ fn ensure_shape<'t>(t: &'t mut Tensor, n: usize, feature_shape: &[usize]) -> &'t
     t.as_slice_mut().expect("standard layout")
 }
 
-/// One mini-batch: features (images, for MNIST) `[batch, feature_shape...]` as `f32`, and the
-/// class index of each sample.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Batch {
-    /// The features, batch first; pixels normalised to `[0, 1]`.
-    pub images: Tensor,
-    /// The class index of each sample, in batch order.
-    pub labels: Vec<usize>,
-}
-
-impl Batch {
-    /// An empty batch, to be filled by [`Dataset::fill_batch`].
-    pub fn new() -> Self {
-        Batch::default()
-    }
-
-    /// The number of samples in the batch.
-    pub fn len(&self) -> usize {
-        self.labels.len()
-    }
-
-    /// Whether the batch holds no samples.
-    pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
-    }
-
-    /// The labels one-hot encoded, `[batch, classes]`.
-    pub fn one_hot(&self, classes: usize) -> Tensor {
-        one_hot(&self.labels, classes)
-    }
-}
-
 /// One-hot encodes class indices: `[labels.len(), classes]`, 1.0 at each label, 0.0 elsewhere.
 ///
 /// # Panics
@@ -375,117 +347,6 @@ pub fn one_hot(labels: &[usize], classes: usize) -> Tensor {
         t[[row, label]] = 1.0;
     }
     t
-}
-
-/// Seeded mini-batches over a [`Dataset`], filled into one reused [`Batch`].
-///
-/// [`Batches::next_batch`] hands out the batches of one epoch and then returns `None` once; the
-/// call after that starts the next epoch, with a fresh shuffle drawn from the iterator's own RNG.
-/// So `while let Some(batch) = batches.next_batch() { .. }` is one epoch, and the same seed gives
-/// the same batches, bit for bit, epoch after epoch.
-///
-/// The last batch of an epoch is smaller when the batch size does not divide the dataset; it is
-/// kept unless [`Batches::drop_last`] is set.
-///
-/// The batch is lent mutably so a caller may move `images` out (into `Layer::forward`, which
-/// takes its input by value) and put a tensor of the same shape back, e.g. the input gradient that
-/// `backward` returns; then no step allocates a batch buffer:
-///
-/// ```
-/// # use nn_core::{seeded, Dataset, Init, Layer, Linear, Mode, SoftmaxCrossEntropy, Targets};
-/// # let data = Dataset::from_f32(vec![0.5; 40 * 784], &[784], vec![3; 40], 10).unwrap();
-/// # let mut net = Linear::new(784, 10, Init::He, &mut seeded(1));
-/// # let mut loss = SoftmaxCrossEntropy::new();
-/// let mut batches = data.batches(10, seeded(4321));
-/// while let Some(batch) = batches.next_batch() {
-///     let logits = net.forward(std::mem::take(&mut batch.images), Mode::Train);
-///     loss.forward(logits, Targets::Classes(&batch.labels));
-///     batch.images = net.backward(loss.backward()); // [batch, 784] again: recycled next fill
-/// }
-/// ```
-///
-/// A tensor of another shape (or none) put back is simply replaced at the next fill.
-pub struct Batches<'a> {
-    data: &'a Dataset,
-    batch_size: usize,
-    drop_last: bool,
-    rng: Option<Rng>,
-    order: Vec<usize>,
-    pos: usize,
-    epoch: usize,
-    in_epoch: bool,
-    batch: Batch,
-}
-
-impl<'a> Batches<'a> {
-    fn new(data: &'a Dataset, batch_size: usize, rng: Option<Rng>) -> Self {
-        assert!(batch_size > 0, "batch size must be at least 1");
-        Batches {
-            data,
-            batch_size,
-            drop_last: false,
-            rng,
-            order: (0..data.len()).collect(),
-            pos: 0,
-            epoch: 0,
-            in_epoch: false,
-            batch: Batch::new(),
-        }
-    }
-
-    /// Whether to skip the last batch of an epoch when it is smaller than the batch size.
-    pub fn drop_last(mut self, drop: bool) -> Self {
-        self.drop_last = drop;
-        self
-    }
-
-    /// The next batch of the current epoch, or `None` at its end (the next call starts a new
-    /// epoch).
-    pub fn next_batch(&mut self) -> Option<&mut Batch> {
-        if !self.in_epoch {
-            if let Some(rng) = &mut self.rng {
-                self.order.shuffle(rng);
-            }
-            self.pos = 0;
-            self.epoch += 1;
-            self.in_epoch = true;
-        }
-        let remaining = self.order.len() - self.pos;
-        if remaining == 0 || (self.drop_last && remaining < self.batch_size) {
-            self.in_epoch = false;
-            return None;
-        }
-        let take = remaining.min(self.batch_size);
-        let indices = &self.order[self.pos..self.pos + take];
-        self.pos += take;
-        self.data.fill_batch(indices, &mut self.batch);
-        Some(&mut self.batch)
-    }
-
-    /// The number of epochs started so far (1 during the first epoch).
-    pub fn epoch(&self) -> usize {
-        self.epoch
-    }
-
-    /// The batch size.
-    pub fn batch_size(&self) -> usize {
-        self.batch_size
-    }
-
-    /// How many batches one epoch yields.
-    pub fn batches_per_epoch(&self) -> usize {
-        let n = self.data.len();
-        if self.drop_last {
-            n / self.batch_size
-        } else {
-            n.div_ceil(self.batch_size)
-        }
-    }
-
-    /// The dataset the batches come from.
-    pub fn dataset(&self) -> &'a Dataset {
-        self.data
-    }
 }
 
 #[cfg(test)]
@@ -564,87 +425,6 @@ mod tests {
         assert!(d.split_valid(25, &mut seeded(1)).is_ok());
         let err = d.split_valid(26, &mut seeded(1)).unwrap_err().to_string();
         assert!(err.contains("26") && err.contains("25"), "{err}");
-    }
-
-    fn epoch_batches(b: &mut Batches<'_>) -> Vec<(Vec<f32>, Vec<usize>)> {
-        let mut out = Vec::new();
-        while let Some(batch) = b.next_batch() {
-            out.push((batch.images.iter().copied().collect(), batch.labels.clone()));
-        }
-        out
-    }
-
-    #[test]
-    fn same_seed_same_batches_and_each_epoch_reshuffles() {
-        let d = pixels(23, 4);
-        let mut a = d.batches(5, seeded(3));
-        let mut b = d.batches(5, seeded(3));
-        let (a1, a2) = (epoch_batches(&mut a), epoch_batches(&mut a));
-        let (b1, b2) = (epoch_batches(&mut b), epoch_batches(&mut b));
-        assert_eq!(a1.len(), 5);
-        let bits = |e: &Vec<(Vec<f32>, Vec<usize>)>| -> Vec<u32> {
-            e.iter()
-                .flat_map(|(x, _)| x.iter().map(|v| v.to_bits()))
-                .collect()
-        };
-        assert_eq!(bits(&a1), bits(&b1));
-        assert_eq!(bits(&a2), bits(&b2));
-        assert_eq!(
-            a1.iter().map(|x| &x.1).collect::<Vec<_>>(),
-            b1.iter().map(|x| &x.1).collect::<Vec<_>>()
-        );
-        assert_ne!(bits(&a1), bits(&a2), "second epoch must be reshuffled");
-        assert_eq!(a.epoch(), 2);
-        let mut c = d.batches(5, seeded(4));
-        assert_ne!(bits(&epoch_batches(&mut c)), bits(&a1));
-        // Every epoch is a permutation of the whole set.
-        let mut seen: Vec<usize> = a2
-            .iter()
-            .flat_map(|(x, _)| x.iter().step_by(6).map(|v| (v * 25.5).round() as usize))
-            .collect();
-        seen.sort_unstable();
-        assert_eq!(seen, (0..23).collect::<Vec<_>>());
-    }
-
-    #[test]
-    fn keep_or_drop_last_partial_batch() {
-        let d = pixels(23, 4);
-        let mut keep = d.batches(5, seeded(1));
-        let sizes: Vec<usize> = std::iter::from_fn(|| keep.next_batch().map(|b| b.len())).collect();
-        assert_eq!(sizes, vec![5, 5, 5, 5, 3]);
-        assert_eq!(keep.batches_per_epoch(), 5);
-        let mut drop = d.batches(5, seeded(1)).drop_last(true);
-        let sizes: Vec<usize> = std::iter::from_fn(|| drop.next_batch().map(|b| b.len())).collect();
-        assert_eq!(sizes, vec![5, 5, 5, 5]);
-        assert_eq!(drop.batches_per_epoch(), 4);
-        // The next epoch starts after the None.
-        assert_eq!(
-            drop.next_batch().map(|b| b.images.shape().to_vec()),
-            Some(vec![5, 2, 3])
-        );
-    }
-
-    #[test]
-    fn buffer_is_reused_across_batches_and_epochs() {
-        let d = pixels(23, 4);
-        let mut it = d.batches(5, seeded(1));
-        let ptr = it.next_batch().unwrap().images.as_ptr();
-        for _ in 0..12 {
-            if let Some(b) = it.next_batch() {
-                assert_eq!(b.images.as_ptr(), ptr, "batch buffer was reallocated");
-            }
-        }
-        assert_eq!(it.epoch(), 3);
-    }
-
-    #[test]
-    fn in_order_batches_cover_the_dataset_in_order() {
-        let d = pixels(7, 3);
-        let mut it = d.batches_in_order(3);
-        let labels: Vec<usize> = std::iter::from_fn(|| it.next_batch().map(|b| b.labels.clone()))
-            .flatten()
-            .collect();
-        assert_eq!(labels, d.labels());
     }
 
     #[test]

@@ -1,17 +1,17 @@
-//! Downloading one file from a list of mirrors: HTTP with timeouts and a User-Agent, the status
-//! checked, the body streamed to a temporary file in the destination directory while it is
-//! hashed, its size and SHA-256 verified, its content validated by the caller, and only then
-//! renamed into place by the caller. Any failure at one mirror moves on to the next; when all
-//! fail, every mirror's reason is returned together.
+//! Fetching one file from a list of mirrors into a verified temporary file.
+//!
+//! HTTP with timeouts and a User-Agent, the status checked, the body streamed to a temporary file
+//! in the destination directory while it is kept for hashing, its size and SHA-256 verified, its
+//! content validated by the caller, and only then renamed into place by the caller. Any failure
+//! at one mirror moves on to the next; when all fail, every mirror's reason is returned together.
+//! Compiled only with the `download` feature; the progress bar only with `progress` too.
 
+use super::error::{FailReason, FetchError, MirrorFailure};
 use super::idx::IdxError;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use crate::fsutil::TempFile;
 use sha2::{Digest, Sha256};
-use std::fmt;
-use std::fs::File;
-use std::io::{self, IsTerminal, Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::io::{self, Read, Write};
+use std::path::Path;
 use std::time::Duration;
 
 /// The User-Agent sent with every request: some servers refuse requests without one.
@@ -68,141 +68,32 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// One mirror that did not deliver a good file, and why.
-#[derive(Debug)]
-pub struct MirrorFailure {
-    /// The full URL that was tried.
-    pub url: String,
-    /// What went wrong there.
-    pub reason: FailReason,
-}
-
-/// Why a mirror did not deliver a good file.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum FailReason {
-    /// No response: connection refused, DNS, TLS, timeout, bad URL, ...
-    Request(String),
-    /// The server answered with a status other than 200.
-    Status {
-        /// The HTTP status code.
-        code: u16,
-        /// Its reason phrase, if known.
-        reason: String,
-    },
-    /// The server announced a different size (Content-Length) than the file must have.
-    AnnouncedSize {
-        /// The size the file must have.
-        expected: u64,
-        /// The Content-Length the server sent.
-        announced: u64,
-    },
-    /// The body stopped early or the connection failed while reading it.
-    Body(String),
-    /// The body exceeded the size limit for files without a known size.
-    TooLarge {
-        /// The limit in bytes.
-        limit: u64,
-    },
-    /// The file arrived but its size or SHA-256 is not the expected one.
-    Digest {
-        /// What the file must be.
-        expected: Expected,
-        /// What arrived.
-        actual: Expected,
-    },
-    /// The file arrived and verified (or verification is off) but its content is not valid IDX.
-    Malformed(IdxError),
-}
-
-impl fmt::Display for FailReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FailReason::Request(e) => write!(f, "request failed: {e}"),
-            FailReason::Status { code, reason } => write!(f, "HTTP status {code} {reason}"),
-            FailReason::AnnouncedSize { expected, announced } => {
-                write!(f, "server announces {announced} bytes, expected {expected}")
-            }
-            FailReason::Body(e) => write!(f, "download interrupted: {e}"),
-            FailReason::TooLarge { limit } => write!(f, "body larger than the {limit}-byte limit"),
-            FailReason::Digest { expected, actual } => write!(
-                f,
-                "digest mismatch: expected {} bytes with SHA-256 {}, got {} bytes with SHA-256 {}",
-                expected.size, expected.sha256, actual.size, actual.sha256
-            ),
-            FailReason::Malformed(e) => write!(f, "not a valid file: {e}"),
-        }
-    }
-}
-
-/// A file being written under a temporary name; removed on drop unless [`TempFile::persist`]ed,
-/// so an interrupted or rejected download never leaves a file that a later run would trust.
-#[derive(Debug)]
-pub struct TempFile {
-    path: PathBuf,
-    kept: bool,
-}
-
-impl TempFile {
-    /// Creates `.{name}.{pid}.{n}.part` in `dir` (a hidden name no loader looks for, unique per
-    /// process and call so concurrent loads cannot collide).
-    pub fn create(dir: &Path, name: &str) -> io::Result<(TempFile, File)> {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!(".{name}.{}.{n}.part", std::process::id()));
-        let file = File::create(&path)?;
-        Ok((TempFile { path, kept: false }, file))
-    }
-
-    /// Where the file is now.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Renames the file to `dest` (same directory, so the rename is atomic).
-    pub fn persist(mut self, dest: &Path) -> io::Result<()> {
-        std::fs::rename(&self.path, dest)?;
-        self.kept = true;
-        Ok(())
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.kept {
-            // Best effort: the file may never have been written.
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
-/// Why a download did not produce a file.
-#[derive(Debug)]
-pub enum FetchError {
-    /// A local problem (creating or writing the temporary file): no mirror would do better.
-    Local {
-        /// The temporary file or directory involved.
-        path: PathBuf,
-        /// The operating system's error.
-        source: io::Error,
-    },
-    /// Every mirror failed; one entry per mirror, in the order tried.
-    AllFailed(Vec<MirrorFailure>),
-}
-
-/// Downloads files over HTTP(S) with one configured agent.
+/// Downloads files over HTTP(S) with one configured agent, remembering which mirrors are
+/// unreachable.
 pub struct Fetcher {
     agent: ureq::Agent,
     progress: bool,
+    /// Mirrors that timed out or refused the connection, with why: skipped for later files, so
+    /// that one dead mirror costs one timeout per load, not one per file.
+    unreachable: Vec<(String, String)>,
 }
 
 impl Fetcher {
-    /// A fetcher with the given connect and per-read timeouts. `progress` draws a bar per file on
-    /// stderr, and only when stderr is a terminal.
-    pub fn new(connect_timeout: Duration, read_timeout: Duration, progress: bool) -> Self {
+    /// A fetcher with the given connect and per-read timeouts and a `deadline` for each whole
+    /// file (connecting, headers and body). `progress` draws a bar per file on stderr, and only
+    /// when stderr is a terminal.
+    pub fn new(
+        connect_timeout: Duration,
+        read_timeout: Duration,
+        deadline: Duration,
+        progress: bool,
+    ) -> Self {
         let agent = ureq::Agent::config_builder()
             .timeout_connect(Some(connect_timeout))
             .timeout_per_read(Some(read_timeout))
+            // Per request, body included: a server that trickles bytes just fast enough to
+            // dodge the read timeout is still cut off.
+            .timeout_global(Some(deadline))
             .user_agent(USER_AGENT)
             // Statuses are checked here, so that the reason names the code and the mirror.
             .http_status_as_error(false)
@@ -210,29 +101,42 @@ impl Fetcher {
             .new_agent();
         Fetcher {
             agent,
-            progress: progress && io::stderr().is_terminal(),
+            progress,
+            unreachable: Vec::new(),
         }
     }
 
-    /// Tries `base + name` for each base in `mirrors`, in order. A body is streamed to a temporary
-    /// file in `dir`, checked against `expected` (if any), then handed to `accept`, which validates
-    /// the content. Returns the first file that passes, still under its temporary name, with what
-    /// `accept` returned.
+    /// Tries `base + name` for each base in `mirrors`, in order, skipping those found unreachable
+    /// for an earlier file. A body is streamed to a temporary file in `dir`, checked against
+    /// `expected` (if any), then handed to `accept`, which validates the content. Returns the
+    /// first file that passes, still under its temporary name, with what `accept` returned.
     pub fn fetch<T>(
-        &self,
+        &mut self,
         mirrors: &[String],
         name: &str,
         dir: &Path,
         expected: Option<&Expected>,
         mut accept: impl FnMut(&[u8]) -> Result<T, IdxError>,
     ) -> Result<(TempFile, T), FetchError> {
-        remove_stale_parts(dir, name, STALE_AFTER);
         let mut failures = Vec::new();
         for base in mirrors {
             let url = join_url(base, name);
+            if let Some((_, why)) = self.unreachable.iter().find(|(b, _)| b == base) {
+                let earlier = why.clone();
+                failures.push(MirrorFailure {
+                    url,
+                    reason: FailReason::Skipped { earlier },
+                });
+                continue;
+            }
             match self.try_one(&url, name, dir, expected, &mut accept) {
                 Ok(Ok(done)) => return Ok(done),
-                Ok(Err(reason)) => failures.push(MirrorFailure { url, reason }),
+                Ok(Err(reason)) => {
+                    if reason.is_unreachable() {
+                        self.unreachable.push((base.clone(), reason.to_string()));
+                    }
+                    failures.push(MirrorFailure { url, reason });
+                }
                 Err(local) => return Err(local),
             }
         }
@@ -250,7 +154,7 @@ impl Fetcher {
     ) -> Result<Result<(TempFile, T), FailReason>, FetchError> {
         let response = match self.agent.get(url).call() {
             Ok(r) => r,
-            Err(e) => return Ok(Err(FailReason::Request(e.to_string()))),
+            Err(e) => return Ok(Err(FailReason::Request(e))),
         };
         let status = response.status();
         if status.as_u16() != 200 {
@@ -272,7 +176,7 @@ impl Fetcher {
         // One byte past the expected size is enough to know the body is too long.
         let limit = expected.map_or(MAX_UNVERIFIED_BYTES, |e| e.size) + 1;
 
-        let (temp, mut file) = TempFile::create(dir, name).map_err(|source| FetchError::Local {
+        let (temp, mut file) = TempFile::beside(&dir.join(name)).map_err(|source| FetchError::Local {
             path: dir.join(name),
             source,
         })?;
@@ -283,14 +187,15 @@ impl Fetcher {
             Ok(Err(reason))
         };
         let mut body = response.into_body().into_reader().take(limit);
-        let mut bytes = Vec::with_capacity(announced.unwrap_or(0).min(limit) as usize);
+        // Reserve by the trusted expected size only; a Content-Length is the server's claim.
+        let mut bytes = Vec::with_capacity(expected.map_or(0, |e| e.size as usize));
         let mut chunk = vec![0u8; 64 << 10];
         loop {
             let n = match body.read(&mut chunk) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return reject(FailReason::Body(e.to_string())),
+                Err(e) => return reject(FailReason::Body(e)),
             };
             file.write_all(&chunk[..n]).map_err(|source| FetchError::Local {
                 path: temp.path().to_path_buf(),
@@ -323,9 +228,22 @@ impl Fetcher {
         }
     }
 
-    fn bar(&self, name: &str, len: Option<u64>) -> ProgressBar {
-        if !self.progress {
-            return ProgressBar::hidden();
+    fn bar(&self, name: &str, len: Option<u64>) -> Bar {
+        Bar::new(self.progress, name, len)
+    }
+}
+
+/// A download's progress bar on stderr (with the `progress` feature, and only on a terminal).
+#[cfg(feature = "progress")]
+struct Bar(indicatif::ProgressBar);
+
+#[cfg(feature = "progress")]
+impl Bar {
+    fn new(show: bool, name: &str, len: Option<u64>) -> Self {
+        use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+        use std::io::IsTerminal;
+        if !show || !io::stderr().is_terminal() {
+            return Bar(ProgressBar::hidden());
         }
         let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
         let style = ProgressStyle::with_template(
@@ -335,36 +253,31 @@ impl Fetcher {
         .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar.set_message(name.to_string());
-        bar
+        Bar(bar)
+    }
+    fn inc(&self, n: u64) {
+        self.0.inc(n);
+    }
+    fn finish(&self) {
+        self.0.finish();
+    }
+    fn finish_and_clear(&self) {
+        self.0.finish_and_clear();
     }
 }
 
-/// A temporary file untouched for this long belongs to a download that was killed (a live one
-/// writes at least once per read timeout).
-const STALE_AFTER: Duration = Duration::from_secs(3600);
+/// Without the `progress` feature there is nothing to draw.
+#[cfg(not(feature = "progress"))]
+struct Bar;
 
-/// Removes `.{name}.*.part` files in `dir` not modified for `age`: leftovers of a process that was
-/// killed mid-download (drop handlers do not run on SIGKILL or power loss). Fresh ones may belong
-/// to a concurrent download and are left alone. Best effort: errors are ignored.
-fn remove_stale_parts(dir: &Path, name: &str, age: Duration) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let prefix = format!(".{name}.");
-    for entry in entries.flatten() {
-        let file_name = entry.file_name();
-        let file_name = file_name.to_string_lossy();
-        if !(file_name.starts_with(&prefix) && file_name.ends_with(".part")) {
-            continue;
-        }
-        let old = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .is_ok_and(|t| t.elapsed().is_ok_and(|e| e > age));
-        if old {
-            let _ = std::fs::remove_file(entry.path());
-        }
+#[cfg(not(feature = "progress"))]
+impl Bar {
+    fn new(_show: bool, _name: &str, _len: Option<u64>) -> Self {
+        Bar
     }
+    fn inc(&self, _n: u64) {}
+    fn finish(&self) {}
+    fn finish_and_clear(&self) {}
 }
 
 /// `base` and `name` joined with exactly one slash.
@@ -393,46 +306,6 @@ mod tests {
         assert!(
             msg.contains(&want.sha256) && msg.contains(&sha256_hex(b"bad file")),
             "{msg}"
-        );
-    }
-
-    #[test]
-    fn temp_file_is_removed_unless_persisted() {
-        let dir = crate::data::test_util::TempDir::new("tempfile");
-        let (temp, mut f) = TempFile::create(dir.path(), "a.gz").unwrap();
-        f.write_all(b"x").unwrap();
-        let path = temp.path().to_path_buf();
-        assert!(path.exists());
-        drop(temp);
-        assert!(!path.exists());
-        let (temp, _) = TempFile::create(dir.path(), "b.gz").unwrap();
-        temp.persist(&dir.path().join("b.gz")).unwrap();
-        assert!(dir.path().join("b.gz").exists());
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-    }
-
-    #[test]
-    fn stale_parts_are_removed_fresh_ones_kept() {
-        let dir = crate::data::test_util::TempDir::new("stale");
-        let old = dir.path().join(".a.gz.1.0.part");
-        let fresh = dir.path().join(".a.gz.2.0.part");
-        let other = dir.path().join(".b.gz.1.0.part");
-        for p in [&old, &fresh, &other] {
-            std::fs::write(p, b"x").unwrap();
-        }
-        let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
-        for p in [&old, &other] {
-            File::options()
-                .write(true)
-                .open(p)
-                .unwrap()
-                .set_modified(two_hours_ago)
-                .unwrap();
-        }
-        remove_stale_parts(dir.path(), "a.gz", STALE_AFTER);
-        assert_eq!(
-            dir.files(),
-            vec![".a.gz.2.0.part".to_string(), ".b.gz.1.0.part".to_string()]
         );
     }
 

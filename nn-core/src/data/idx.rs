@@ -1,24 +1,38 @@
-//! The IDX file format (MNIST's): a big-endian header followed by raw bytes, usually gzipped.
+//! Decoding (and, for tests and tools, encoding) IDX files, MNIST's format, gzipped or raw.
 //!
-//! Header: two zero bytes, a type byte (`0x08` = unsigned byte, the only type MNIST uses), the
-//! number of dimensions, then one big-endian `u32` per dimension. Labels are `0x00000801` with
-//! dims `[n]`; images are `0x00000803` with dims `[n, rows, cols]`.
+//! An IDX file is a big-endian header followed by raw bytes. Header: two zero bytes, a type byte
+//! (`0x08` = unsigned byte, the only type MNIST uses), the number of dimensions, then one
+//! big-endian `u32` per dimension. Labels are `0x00000801` with dims `[n]`; images are
+//! `0x00000803` with dims `[n, rows, cols]`.
 //!
-//! Everything is validated before anything sized by the header is allocated: a header that claims
-//! 2^31 images in a 1 kB file is reported as truncated, not answered with a 1.6 TB allocation.
-//! The payload buffer grows only as real bytes arrive (capped at what the header announces).
+//! Nothing is allocated by what a file claims, only by what it delivers: the payload buffer grows
+//! in steps no larger than the bytes already read, reading stops one byte past the payload the
+//! header announces, and a header announcing more than [`MAX_PAYLOAD_BYTES`] is refused before
+//! any payload is read. A 1 kB file claiming a million images is reported as truncated after
+//! reading 1 kB, not answered with a 784 MB allocation.
 
 use flate2::read::MultiGzDecoder;
 use std::fmt;
 use std::io::{self, Read};
-use std::path::Path;
 
 /// The first two bytes of every gzip stream.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-/// DEFLATE cannot expand data by more than about 1032:1, which bounds the capacity we reserve
-/// from a compressed size even when the gzip trailer lies.
-const MAX_DEFLATE_RATIO: usize = 1032;
+/// The smallest step by which the payload buffer grows. Each step is at most what has already
+/// arrived (and at least this), so the buffer never holds more than about twice the bytes the
+/// data delivered, whatever the header or the gzip trailer claims.
+const MIN_GROWTH: usize = 64 << 10;
+
+/// The largest payload one IDX file may have: 1 GiB, about twice the largest file of the
+/// IDX-format datasets in use (EMNIST ByClass's training images, 547 MB) and 22x MNIST's. A
+/// header that claims more is refused before anything is read, so with the header's own count
+/// bounding every read, no file can make the decoder hold more than this, however well it
+/// compresses (4 KB of gzip inflate to 4 MB).
+pub const MAX_PAYLOAD_BYTES: usize = 1 << 30;
+
+/// How far past the payload a gzip stream is inflated to tell corruption (its checksum fails)
+/// from trailing data: bounded, since a stream of zeros can inflate 1000:1.
+const MAX_TRAILING_CHECK: usize = 1 << 20;
 
 /// Which kind of IDX file is expected: it fixes the magic number and the number of dimensions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,14 +77,19 @@ pub struct Idx {
 }
 
 /// What is wrong with an IDX file. The file's path is added by [`super::DataError::Malformed`].
-#[derive(Debug)]
+/// It lives here, not in `error.rs`, because it names [`IdxKind`]: the parser stays a leaf module
+/// that imports nothing else from `data`.
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IdxError {
     /// The file has no bytes at all.
+    #[error("the file is empty (0 bytes)")]
     Empty,
     /// The gzip layer is corrupt (bad deflate data, checksum mismatch, or cut short).
-    Gzip(io::Error),
+    #[error("corrupt gzip data: {0}")]
+    Gzip(#[source] io::Error),
     /// The file ends inside the header.
+    #[error("the IDX header is cut short: expected {expected} bytes, found {found}")]
     TruncatedHeader {
         /// Header bytes needed.
         expected: usize,
@@ -78,18 +97,32 @@ pub enum IdxError {
         found: usize,
     },
     /// The magic number is not the one for this kind of file.
+    #[error(
+        "wrong magic number: expected {:#010x} (an IDX {kind} file), found {found:#010x}{}",
+        kind.magic(),
+        magic_hint(*found)
+    )]
     BadMagic {
         /// The kind of file that was expected.
         kind: IdxKind,
         /// The magic number found in the file.
         found: u32,
     },
-    /// The dimensions multiply to more bytes than this machine can address.
+    /// The dimensions multiply to more than [`MAX_PAYLOAD_BYTES`].
+    #[error(
+        "the header's dimensions {dims:?} multiply to more than the {limit}-byte limit for one IDX \
+         file (a corrupt header, or a dataset larger than nn loads)"
+    )]
     TooLarge {
         /// The dimensions from the header.
         dims: Vec<usize>,
+        /// The limit, [`MAX_PAYLOAD_BYTES`].
+        limit: usize,
     },
     /// The payload is shorter than the header announces.
+    #[error(
+        "truncated payload: the header's dimensions {dims:?} need {expected} bytes, the file holds {found}"
+    )]
     Truncated {
         /// The dimensions from the header.
         dims: Vec<usize>,
@@ -99,6 +132,10 @@ pub enum IdxError {
         found: usize,
     },
     /// There are bytes after the payload the header announces.
+    #[error(
+        "unexpected bytes after the payload: the header's dimensions {dims:?} need {expected} bytes, \
+         the file holds more"
+    )]
     TrailingData {
         /// The dimensions from the header.
         dims: Vec<usize>,
@@ -106,13 +143,21 @@ pub enum IdxError {
         expected: usize,
     },
     /// The images are not the size the dataset expects.
+    #[error(
+        "wrong image size: expected {}x{} pixels, found {}x{}",
+        expected[0],
+        expected[1],
+        found[0],
+        found[1]
+    )]
     ImageSize {
-        /// Expected `(rows, cols)`.
-        expected: (usize, usize),
-        /// Found `(rows, cols)`.
-        found: (usize, usize),
+        /// Expected `[rows, cols]`.
+        expected: [usize; 2],
+        /// Found `[rows, cols]`.
+        found: [usize; 2],
     },
     /// A label is not a valid class index.
+    #[error("label {label} at position {index} is not a class index (expected 0..{classes})")]
     LabelOutOfRange {
         /// Position of the label in the file.
         index: usize,
@@ -123,58 +168,18 @@ pub enum IdxError {
     },
 }
 
-impl fmt::Display for IdxError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            IdxError::Empty => write!(f, "the file is empty (0 bytes)"),
-            IdxError::Gzip(e) => write!(f, "corrupt gzip data: {e}"),
-            IdxError::TruncatedHeader { expected, found } => {
-                write!(f, "the IDX header is cut short: expected {expected} bytes, found {found}")
-            }
-            IdxError::BadMagic { kind, found } => {
-                write!(
-                    f,
-                    "wrong magic number: expected {:#010x} (an IDX {kind} file), found {found:#010x}",
-                    kind.magic()
-                )?;
-                let bytes = found.to_be_bytes();
-                if bytes[0] == b'<' {
-                    write!(f, " (\"{}\": an HTML page saved as a data file?)", bytes.escape_ascii())?;
-                } else if *found == IdxKind::Images.magic() || *found == IdxKind::Labels.magic() {
-                    write!(f, " (images and labels swapped?)")?;
-                }
-                Ok(())
-            }
-            IdxError::TooLarge { dims } => {
-                write!(f, "the header's dimensions {dims:?} multiply to more bytes than can be addressed")
-            }
-            IdxError::Truncated { dims, expected, found } => write!(
-                f,
-                "truncated payload: the header's dimensions {dims:?} need {expected} bytes, the file holds {found}"
-            ),
-            IdxError::TrailingData { dims, expected } => write!(
-                f,
-                "unexpected bytes after the payload: the header's dimensions {dims:?} need {expected} bytes, the file holds more"
-            ),
-            IdxError::ImageSize { expected, found } => write!(
-                f,
-                "wrong image size: expected {}x{} pixels, found {}x{}",
-                expected.0, expected.1, found.0, found.1
-            ),
-            IdxError::LabelOutOfRange { index, label, classes } => write!(
-                f,
-                "label {label} at position {index} is not a class index (expected 0..{classes})"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for IdxError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            IdxError::Gzip(e) => Some(e),
-            _ => None,
-        }
+/// A guess at what a wrong magic number means, for the two common mistakes.
+fn magic_hint(found: u32) -> String {
+    let bytes = found.to_be_bytes();
+    if bytes[0] == b'<' {
+        format!(
+            " (\"{}\": an HTML page saved as a data file?)",
+            bytes.escape_ascii()
+        )
+    } else if found == IdxKind::Images.magic() || found == IdxKind::Labels.magic() {
+        " (images and labels swapped?)".to_string()
+    } else {
+        String::new()
     }
 }
 
@@ -183,33 +188,17 @@ pub fn decode(bytes: &[u8], kind: IdxKind) -> Result<Idx, IdxError> {
     if bytes.is_empty() {
         return Err(IdxError::Empty);
     }
+    // The gzip trailer's size field is not trusted for anything: it is the attacker's to choose.
     if bytes.starts_with(&GZIP_MAGIC) {
-        // The gzip trailer's ISIZE is the uncompressed length mod 2^32: a good capacity hint for
-        // MNIST-sized files, bounded again by what DEFLATE can possibly expand to.
-        let trailer = bytes.len().checked_sub(4).map(|at| {
-            let mut word = [0u8; 4];
-            word.copy_from_slice(&bytes[at..]);
-            u32::from_le_bytes(word) as usize
-        });
-        let hint = trailer
-            .unwrap_or(0)
-            .min(bytes.len().saturating_mul(MAX_DEFLATE_RATIO));
-        parse(MultiGzDecoder::new(bytes), kind, hint, true)
+        parse(MultiGzDecoder::new(bytes), kind, true)
     } else {
-        parse(bytes, kind, bytes.len(), false)
+        parse(bytes, kind, false)
     }
 }
 
-/// Reads and decodes an IDX file. I/O errors (missing file, permissions) are returned as the outer
-/// `Err`; format errors as the inner one, so callers can word each differently.
-pub fn read_file(path: &Path, kind: IdxKind) -> io::Result<Result<Idx, IdxError>> {
-    let bytes = std::fs::read(path)?;
-    Ok(decode(&bytes, kind))
-}
-
-/// Parses a header and payload from `r`. `hint` caps the up-front capacity; `gz` says whether
-/// read errors come from the gzip layer (then they are corruption, not truncation).
-fn parse(mut r: impl Read, kind: IdxKind, hint: usize, gz: bool) -> Result<Idx, IdxError> {
+/// Parses a header and payload from `r`. `gz` says whether read errors come from the gzip layer
+/// (then they are corruption, not truncation).
+fn parse(mut r: impl Read, kind: IdxKind, gz: bool) -> Result<Idx, IdxError> {
     let header_len = 4 + 4 * kind.rank();
     let mut header = [0u8; 16];
     let header = &mut header[..header_len];
@@ -238,13 +227,15 @@ fn parse(mut r: impl Read, kind: IdxKind, hint: usize, gz: bool) -> Result<Idx, 
     let expected = dims
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .filter(|&n| n < usize::MAX)
-        .ok_or_else(|| IdxError::TooLarge { dims: dims.clone() })?;
+        .filter(|&n| n <= MAX_PAYLOAD_BYTES)
+        .ok_or_else(|| IdxError::TooLarge {
+            dims: dims.clone(),
+            limit: MAX_PAYLOAD_BYTES,
+        })?;
 
-    // Grow with the real data, never beyond one byte past what the header announces.
-    let mut data = Vec::with_capacity(expected.min(hint));
-    let read = (&mut r).take(expected as u64 + 1).read_to_end(&mut data);
-    if let Err(e) = read {
+    // One byte past the payload is enough to know there is trailing data.
+    let mut data = Vec::new();
+    if let Err(e) = read_growing(&mut r, &mut data, expected + 1) {
         return Err(if gz {
             IdxError::Gzip(e)
         } else {
@@ -265,7 +256,8 @@ fn parse(mut r: impl Read, kind: IdxKind, hint: usize, gz: bool) -> Result<Idx, 
             // Corrupt deflate data often decodes to too many bytes before the checksum at the end
             // would catch it: finish the stream so that corruption is reported as such.
             if gz {
-                if let Err(e) = io::copy(&mut r, &mut io::sink()) {
+                let mut rest = r.take(MAX_TRAILING_CHECK as u64);
+                if let Err(e) = io::copy(&mut rest, &mut io::sink()) {
                     return Err(IdxError::Gzip(e));
                 }
             }
@@ -273,6 +265,21 @@ fn parse(mut r: impl Read, kind: IdxKind, hint: usize, gz: bool) -> Result<Idx, 
         }
         std::cmp::Ordering::Equal => Ok(Idx { dims, data }),
     }
+}
+
+/// Appends up to `limit` bytes from `r` to `data`, reserving in steps no larger than what has
+/// arrived so far (see [`MIN_GROWTH`]), so a claimed size is never allocated ahead of the data.
+fn read_growing(r: &mut impl Read, data: &mut Vec<u8>, limit: usize) -> io::Result<()> {
+    while data.len() < limit {
+        let step = (limit - data.len()).min(data.len().max(MIN_GROWTH));
+        data.reserve_exact(step);
+        // Fills the reserved space without growing it: `take` stops at `step`.
+        let got = r.by_ref().take(step as u64).read_to_end(data)?;
+        if got < step {
+            break; // end of the stream
+        }
+    }
+    Ok(())
 }
 
 /// Like `read_exact`, but reports how many bytes it got before the end instead of failing there.
@@ -397,14 +404,14 @@ mod tests {
 
     #[test]
     fn huge_header_in_small_file_is_truncated_without_allocating() {
-        // 2^31 images of 28x28 announced, about 1 kB present: must not try to reserve 1.6 TB.
-        let mut raw = encode(&[1 << 31, 28, 28], &[0u8; 1008]);
+        // A million images of 28x28 announced, about 1 kB present: must not reserve 784 MB.
+        let mut raw = encode(&[1_000_000, 28, 28], &[0u8; 1008]);
         raw.truncate(1024);
         for bytes in [raw.clone(), gzip(&raw)] {
             let err = decode(&bytes, IdxKind::Images).unwrap_err();
             match err {
                 IdxError::Truncated { expected, found, .. } => {
-                    assert_eq!(expected, (1usize << 31) * 784);
+                    assert_eq!(expected, 1_000_000 * 784);
                     assert_eq!(found, 1024 - 16);
                 }
                 other => panic!("expected Truncated, got {other}"),
@@ -426,5 +433,54 @@ mod tests {
         let gz = gzip(&encode(&dims, &data));
         let err = decode(&gz[..gz.len() - 6], IdxKind::Images).unwrap_err();
         assert!(matches!(err, IdxError::Gzip(_)), "{err}");
+    }
+
+    /// Zeros, `left` of them, counting how many were read.
+    struct Zeros {
+        left: usize,
+        read: usize,
+    }
+
+    impl Read for Zeros {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.left);
+            buf[..n].fill(0);
+            self.left -= n;
+            self.read += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn trailing_data_stops_the_read_early() {
+        // A header for one 28x28 image, then 64 MB: the reader must stop soon after the payload
+        // (in the gz case, after a bounded look for a corrupt stream), not inflate everything.
+        let header = encode(&[1, 28, 28], &[]);
+        for gz in [false, true] {
+            let mut zeros = Zeros {
+                left: 64 << 20,
+                read: 0,
+            };
+            let err = parse(header.as_slice().chain(&mut zeros), IdxKind::Images, gz).unwrap_err();
+            assert!(
+                matches!(err, IdxError::TrailingData { expected: 784, .. }),
+                "{err}"
+            );
+            assert!(
+                zeros.read <= 784 + MAX_TRAILING_CHECK + MIN_GROWTH,
+                "gz={gz}: read {}",
+                zeros.read
+            );
+        }
+    }
+
+    #[test]
+    fn a_header_over_the_size_limit_is_refused_before_reading() {
+        let raw = encode(&[MAX_PAYLOAD_BYTES / 784 + 1, 28, 28], &[0; 100]);
+        let err = decode(&raw, IdxKind::Images).unwrap_err();
+        assert!(matches!(err, IdxError::TooLarge { .. }), "{err}");
+        let at_limit = encode(&[MAX_PAYLOAD_BYTES / 784, 28, 28], &[0; 100]);
+        let err = decode(&at_limit, IdxKind::Images).unwrap_err();
+        assert!(matches!(err, IdxError::Truncated { found: 100, .. }), "{err}");
     }
 }

@@ -1,40 +1,26 @@
-//! Loader tests: local directories, the cache, and downloads from a server on 127.0.0.1. Every
-//! loader here has `.env(false)` so a developer's `MNIST_DIR` cannot change what is tested.
+//! Loader tests without network: local directories, validation against the spec, env vars.
+//! Every loader here has `.env(false)` so a developer's `MNIST_DIR` cannot change what is tested.
 
-use super::test_util::{files_in, raw_images, raw_labels, refused_base, tiny_mnist, Reply, Server, TempDir};
+use super::test_util::{raw_images, raw_labels, tiny_mnist};
 use super::*;
 use crate::error::Error;
+use crate::fsutil::tests::TempDir;
 use std::collections::HashMap;
-use std::time::Duration;
 
-const N_TRAIN: usize = 20;
-const N_TEST: usize = 7;
+pub(super) const N_TRAIN: usize = 20;
+pub(super) const N_TEST: usize = 7;
 
 fn loader() -> Loader<Mnist> {
-    Mnist::loader()
-        .env(false)
-        .progress(false)
-        .timeouts(Duration::from_secs(5), Duration::from_secs(5))
+    Mnist::loader().env(false)
 }
 
-/// Digests pinned to the files actually served.
-fn digests_of(files: &[(String, Vec<u8>)]) -> Digests {
-    let e = |i: usize| Some(Expected::of(&files[i].1));
-    Digests {
-        train_images: e(0),
-        train_labels: e(1),
-        test_images: e(2),
-        test_labels: e(3),
-    }
-}
-
-fn write_files(dir: &std::path::Path, files: &[(String, Vec<u8>)]) {
+pub(super) fn write_files(dir: &std::path::Path, files: &[(String, Vec<u8>)]) {
     for (name, bytes) in files {
         std::fs::write(dir.join(name), bytes).unwrap();
     }
 }
 
-fn assert_tiny(m: &Mnist) {
+pub(super) fn assert_tiny(m: &Mnist) {
     assert_eq!((m.train.len(), m.test.len()), (N_TRAIN, N_TEST));
     assert_eq!(m.train.feature_shape(), &[784]);
     assert_eq!(m.train.classes(), 10);
@@ -85,15 +71,16 @@ fn local_dir_missing_file_names_it_and_the_env_var() {
 /// The malformed cases of the issue, each as a replacement for one of the four files, with a check
 /// of the problem it must be reported as.
 /// (case name, which of the four files it replaces, its bytes, the check of the reported problem)
-type Case = (&'static str, usize, Vec<u8>, fn(&IdxError) -> bool);
+pub(super) type Case = (&'static str, usize, Vec<u8>, fn(&IdxError) -> bool);
 
-fn malformed_cases() -> Vec<Case> {
+pub(super) fn malformed_cases() -> Vec<Case> {
     let good_images = raw_images(N_TRAIN, 1);
     let mut corrupt = idx::gzip(&good_images);
     let mid = corrupt.len() / 2;
     corrupt[mid..mid + 16].iter_mut().for_each(|b| *b ^= 0xa5);
-    let mut huge = idx::encode(&[1 << 31, 28, 28], &[7u8; 1008]);
+    let mut huge = idx::encode(&[1_000_000, 28, 28], &[7u8; 1008]);
     huge.truncate(1024);
+    let over_limit = idx::encode(&[1 << 31, 28, 28], &[7u8; 1008]);
     vec![
         ("wrong magic", 1, idx::gzip(&raw_images(N_TRAIN, 1)), |e| {
             matches!(e, IdxError::BadMagic { .. })
@@ -105,10 +92,16 @@ fn malformed_cases() -> Vec<Case> {
             |e| matches!(e, IdxError::Truncated { .. }),
         ),
         (
-            "2^31 images in 1 kB",
+            "a million images in 1 kB",
             0,
             idx::gzip(&huge),
-            |e| matches!(e, IdxError::Truncated { expected, .. } if *expected == (1 << 31) * 784),
+            |e| matches!(e, IdxError::Truncated { expected, .. } if *expected == 1_000_000 * 784),
+        ),
+        (
+            "2^31 images: over the size limit",
+            2,
+            idx::gzip(&over_limit),
+            |e| matches!(e, IdxError::TooLarge { .. }),
         ),
         ("corrupt gzip", 0, corrupt, |e| matches!(e, IdxError::Gzip(_))),
         ("empty file", 3, Vec::new(), |e| matches!(e, IdxError::Empty)),
@@ -116,7 +109,7 @@ fn malformed_cases() -> Vec<Case> {
             "wrong image size",
             2,
             idx::gzip(&idx::encode(&[N_TEST, 27, 29], &vec![0; N_TEST * 27 * 29])),
-            |e| matches!(e, IdxError::ImageSize { found: (27, 29), .. }),
+            |e| matches!(e, IdxError::ImageSize { found: [27, 29], .. }),
         ),
         (
             "label out of range",
@@ -174,314 +167,101 @@ fn count_mismatch_between_images_and_labels() {
 }
 
 #[test]
-fn malformed_downloads_are_rejected_and_leave_no_cached_file() {
-    for (case, which, bytes, is_right) in malformed_cases() {
-        let mut files = tiny_mnist(N_TRAIN, N_TEST);
-        files[which].1 = bytes;
-        let server = Server::serving(&files, 8);
-        let cache = TempDir::new("dl-bad");
-        // Digests pinned to the bad file: only content validation can reject it.
-        let err = loader()
-            .cache_dir(cache.path())
-            .mirrors([server.base()])
-            .digests(digests_of(&files))
-            .load();
-        match err {
-            Err(Error::Data(DataError::DownloadFailed(failure))) => {
-                let DownloadFailure { attempts, file, .. } = *failure;
-                assert_eq!(file, files[which].0, "{case}");
-                assert_eq!(attempts.len(), 1, "{case}");
-                match &attempts[0].reason {
-                    FailReason::Malformed(problem) => assert!(is_right(problem), "{case}: {problem}"),
-                    other => panic!("{case}: expected Malformed, got {other}"),
-                }
-            }
-            other => panic!("{case}: expected DownloadFailed, got {other:?}"),
-        }
-        assert_eq!(
-            cache.files(),
-            Vec::<String>::new(),
-            "{case}: files left in the cache"
-        );
-    }
-    // A pair that disagrees is caught after both downloads, before either is renamed into place.
-    let mut files = tiny_mnist(N_TRAIN, N_TEST);
-    files[3].1 = idx::gzip(&raw_labels(N_TEST + 1, 2));
-    let server = Server::serving(&files, 8);
-    let cache = TempDir::new("dl-count");
-    let err = loader()
-        .cache_dir(cache.path())
-        .mirrors([server.base()])
-        .verify(false)
-        .load()
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::Data(DataError::CountMismatch { .. })),
-        "{err}"
-    );
-    assert_eq!(cache.files(), Vec::<String>::new());
-}
-
-#[test]
-fn download_then_reuse_the_cache_without_requests() {
-    let files = tiny_mnist(N_TRAIN, N_TEST);
-    let server = Server::serving(&files, 8);
-    let cache = TempDir::new("dl-ok");
-    let load = || {
-        loader()
-            .cache_dir(cache.path())
-            .mirrors([server.base()])
-            .digests(digests_of(&files))
-            .load()
-    };
-    let first = load().unwrap();
-    assert_tiny(&first);
-    assert_eq!(server.requests().len(), 4);
-    let mut names: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
-    names.sort();
-    assert_eq!(cache.files(), names, "exactly the four files, no temporary left");
-    for (name, bytes) in &files {
-        assert_eq!(&std::fs::read(cache.path().join(name)).unwrap(), bytes);
-    }
-    let second = load().unwrap();
-    assert_eq!(server.requests().len(), 4, "the second load must not download");
-    assert_eq!(first.train, second.train);
-    // Without download, the verified cache is enough.
-    loader()
-        .cache_dir(cache.path())
-        .digests(digests_of(&files))
-        .download(false)
-        .load()
-        .unwrap();
-}
-
-#[test]
-fn cached_file_that_does_not_verify_is_downloaded_again() {
-    let files = tiny_mnist(N_TRAIN, N_TEST);
-    let cache = TempDir::new("dl-stale");
-    write_files(cache.path(), &files);
-    // A valid IDX file, but not the one the digest names: must not be trusted.
-    std::fs::write(cache.path().join(&files[2].0), idx::gzip(&raw_images(N_TEST, 9))).unwrap();
-    let offline = loader()
-        .cache_dir(cache.path())
-        .digests(digests_of(&files))
-        .download(false)
-        .load();
-    let msg = offline.unwrap_err().to_string();
-    assert!(
-        msg.contains("t10k-images-idx3-ubyte.gz") && msg.contains("failed verification"),
-        "{msg}"
-    );
-    let server = Server::serving(&files, 8);
-    let m = loader()
-        .cache_dir(cache.path())
-        .mirrors([server.base()])
-        .digests(digests_of(&files))
-        .load()
-        .unwrap();
-    assert_eq!(server.requests(), vec!["/t10k-images-idx3-ubyte.gz".to_string()]);
-    assert_eq!(std::fs::read(cache.path().join(&files[2].0)).unwrap(), files[2].1);
-    assert_tiny(&m);
-}
-
-#[test]
-fn digest_mismatch_is_rejected_with_both_digests() {
-    let files = tiny_mnist(N_TRAIN, N_TEST);
-    let server = Server::serving(&files, 8);
-    let cache = TempDir::new("dl-digest");
-    let mut digests = digests_of(&files);
-    let wrong = "ab".repeat(32);
-    digests.train_images = Some(Expected::new(files[0].1.len() as u64, &wrong));
-    let err = loader()
-        .cache_dir(cache.path())
-        .mirrors([server.base()])
-        .digests(digests)
-        .load()
-        .unwrap_err();
-    let msg = err.to_string();
-    let actual = download::sha256_hex(&files[0].1);
-    assert!(msg.contains(&wrong) && msg.contains(&actual), "{msg}");
-    assert!(
-        msg.contains("train-images-idx3-ubyte.gz") && msg.contains(&server.base()),
-        "{msg}"
-    );
-    assert!(msg.contains("MNIST_DIR") && msg.contains("MNIST_MIRROR"), "{msg}");
-    assert_eq!(cache.files(), Vec::<String>::new());
-
-    // The published digests reject these synthetic files (by their announced size, before
-    // downloading them).
-    let err = loader()
-        .cache_dir(cache.path())
-        .mirrors([server.base()])
-        .load()
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("expected 9912422"), "{err}");
-    assert_eq!(cache.files(), Vec::<String>::new());
-}
-
-#[test]
-fn failing_mirrors_fall_through_to_the_next() {
-    let files = tiny_mnist(N_TRAIN, N_TEST);
-    let good = Server::serving(&files, 8);
-    // 404 for everything.
-    let missing = Server::start(HashMap::new(), 8);
-    // Every body cut short halfway.
-    let cut: HashMap<String, Reply> = files
-        .iter()
-        .map(|(n, b)| {
-            (
-                format!("/{n}"),
-                Reply::CutShort {
-                    body: b.clone(),
-                    sent: b.len() / 2,
-                },
-            )
-        })
+fn env_vars_name_the_local_dir_unless_the_api_does() {
+    let env: HashMap<String, String> = [("MNIST_DIR", "/env/mnist"), ("FASHION_MNIST_DIR", "")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let cut = Server::start(cut, 8);
-    // A wrong file of the right size (digest mismatch) also moves on to the next mirror.
-    let flipped: Vec<(String, Vec<u8>)> = files
-        .iter()
-        .map(|(n, b)| {
-            let mut b = b.clone();
-            b[20] ^= 1;
-            (n.clone(), b)
-        })
-        .collect();
-    let wrong = Server::serving(&flipped, 8);
-    let cache = TempDir::new("dl-fallthrough");
-    let mirrors = [
-        refused_base(),
-        missing.base(),
-        cut.base(),
-        wrong.base(),
-        good.base(),
-    ];
-    let m = loader()
-        .cache_dir(cache.path())
-        .mirrors(mirrors.clone())
-        .digests(digests_of(&files))
-        .load()
-        .unwrap();
-    assert_tiny(&m);
-    assert_eq!(missing.requests().len(), 4);
-    assert_eq!(cut.requests().len(), 4);
-    assert_eq!(wrong.requests().len(), 4);
-    assert_eq!(good.requests().len(), 4);
-    assert_eq!(cache.files().len(), 4);
-
-    // When all fail, one error lists every mirror and why.
-    let cache = TempDir::new("dl-allfail");
-    let err = loader()
-        .cache_dir(cache.path())
-        .mirrors(mirrors[..4].to_vec())
-        .digests(digests_of(&files))
-        .load()
-        .unwrap_err();
-    let Error::Data(DataError::DownloadFailed(failure)) = &err else {
-        panic!("{err}")
-    };
-    let attempts = &failure.attempts;
-    assert!(
-        matches!(attempts[0].reason, FailReason::Request(_)),
-        "{}",
-        attempts[0].reason
-    );
-    assert!(
-        matches!(attempts[1].reason, FailReason::Status { code: 404, .. }),
-        "{}",
-        attempts[1].reason
-    );
-    assert!(
-        matches!(attempts[2].reason, FailReason::Body(_)),
-        "{}",
-        attempts[2].reason
-    );
-    assert!(
-        matches!(attempts[3].reason, FailReason::Digest { .. }),
-        "{}",
-        attempts[3].reason
-    );
-    let msg = err.to_string();
-    for m in &mirrors[..4] {
-        assert!(msg.contains(m.as_str()), "{m} missing from: {msg}");
-    }
-    assert_eq!(cache.files(), Vec::<String>::new());
-}
-
-#[test]
-fn a_stalled_mirror_times_out_and_the_next_one_is_used() {
-    let files = tiny_mnist(N_TRAIN, N_TEST);
-    // Silent for 3 s per request: only the read timeout can make the loader move on sooner.
-    let hang: HashMap<String, Reply> = files
-        .iter()
-        .map(|(n, _)| (format!("/{n}"), Reply::Hang(Duration::from_secs(3))))
-        .collect();
-    let hang = Server::start(hang, 4);
-    let good = Server::serving(&files, 8);
-    let cache = TempDir::new("dl-timeout");
-    let started = std::time::Instant::now();
-    let m = loader()
-        .timeouts(Duration::from_secs(2), Duration::from_millis(250))
-        .cache_dir(cache.path())
-        .mirrors([hang.base(), good.base()])
-        .digests(digests_of(&files))
-        .load()
-        .unwrap();
-    let elapsed = started.elapsed();
-    assert_tiny(&m);
-    assert_eq!(good.requests().len(), 4);
-    // Four timeouts of 0.25 s, not one 3 s stall.
-    assert!(elapsed < Duration::from_millis(2500), "{elapsed:?}");
-}
-
-#[test]
-fn env_vars_fill_what_the_api_leaves_open() {
-    let env: HashMap<String, String> = [
-        ("MNIST_DIR", "/env/mnist"),
-        ("FASHION_MNIST_DIR", ""),
-        ("NN_CACHE_DIR", "/env/cache"),
-        ("MNIST_MIRROR", "http://env-mirror/"),
-        ("FASHION_MNIST_MIRROR", "http://env-fashion/"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
     let mut m = Mnist::loader();
     m.fake_env = Some(env.clone());
     assert_eq!(m.resolved_local_dir(), Some("/env/mnist".into()));
-    assert_eq!(
-        m.resolved_cache_dir(),
-        std::path::PathBuf::from("/env/cache/MNIST")
-    );
-    assert_eq!(m.resolved_mirrors(), vec!["http://env-mirror/".to_string()]);
-    let m = m
-        .local_dir("/api/dir")
-        .cache_dir("/api/cache")
-        .mirrors(["http://api/"]);
+    let m = m.local_dir("/api/dir");
     assert_eq!(m.resolved_local_dir(), Some("/api/dir".into()));
-    assert_eq!(m.resolved_cache_dir(), std::path::PathBuf::from("/api/cache"));
-    assert_eq!(m.resolved_mirrors(), vec!["http://api/".to_string()]);
-
     let mut f = FashionMnist::loader();
-    f.fake_env = Some(env);
+    f.fake_env = Some(env.clone());
     assert_eq!(f.resolved_local_dir(), None, "an empty variable counts as unset");
-    assert_eq!(
-        f.resolved_cache_dir(),
-        std::path::PathBuf::from("/env/cache/FashionMNIST")
-    );
-    assert_eq!(f.resolved_mirrors(), vec!["http://env-fashion/".to_string()]);
-
     let mut off = Mnist::loader().env(false);
-    off.fake_env = f.fake_env.clone();
+    off.fake_env = Some(env);
     assert_eq!(off.resolved_local_dir(), None);
-    assert_eq!(off.resolved_cache_dir(), std::path::PathBuf::from("data/MNIST"));
-    assert_eq!(off.resolved_mirrors(), MNIST.mirrors);
-    assert_eq!(
-        FashionMnist::loader().env(false).resolved_mirrors(),
-        FASHION_MNIST.mirrors
+}
+
+/// Without the `download` feature there is no cache to fall back on: the error says so.
+#[cfg(not(feature = "download"))]
+#[test]
+fn without_the_download_feature_no_local_dir_is_an_error_saying_so() {
+    let err = loader().load().unwrap_err();
+    assert!(
+        matches!(err, Error::Data(DataError::DownloadNotBuilt { .. })),
+        "{err}"
     );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("`download` feature") && msg.contains("MNIST_DIR="),
+        "{msg}"
+    );
+}
+
+/// The loader is generic: a dataset with other files, image shape and class count loads through
+/// its own spec, and the shape read from each header is checked against it.
+#[test]
+fn a_custom_spec_sets_files_shape_and_classes() {
+    #[derive(Debug)]
+    struct Tiny {
+        train: Dataset,
+        test: Dataset,
+    }
+    const TINY: Spec = Spec {
+        name: "Tiny",
+        files: ["a-img", "a-lab", "b-img", "b-lab"],
+        image_shape: [4, 3],
+        classes: 3,
+        dir_env: "TINY_DIR",
+        cache_subdir: "Tiny",
+        mirror_env: "TINY_MIRROR",
+        mirrors: &[],
+        digests: [(0, ""); 4],
+    };
+    impl IdxDataset for Tiny {
+        const SPEC: &'static Spec = &TINY;
+        fn from_parts(train: Dataset, test: Dataset) -> Self {
+            Tiny { train, test }
+        }
+    }
+    let dir = TempDir::new("custom-spec");
+    let images = |n: usize, rows: usize| idx::encode(&[n, rows, 3], &vec![9; n * rows * 3]);
+    let write = |imgs: Vec<u8>, labels: &[u8]| {
+        std::fs::write(dir.join("a-img"), &imgs).unwrap();
+        std::fs::write(dir.join("a-lab"), idx::encode(&[labels.len()], labels)).unwrap();
+        std::fs::write(dir.join("b-img"), images(1, 4)).unwrap();
+        std::fs::write(dir.join("b-lab"), idx::encode(&[1], &[0])).unwrap();
+    };
+    write(images(2, 4), &[2, 1]);
+    let t = Loader::<Tiny>::new()
+        .env(false)
+        .local_dir(dir.path())
+        .load()
+        .unwrap();
+    assert_eq!((t.train.len(), t.test.len()), (2, 1));
+    assert_eq!(t.train.feature_shape(), &[12]);
+    assert_eq!(t.train.classes(), 3);
+
+    write(images(2, 5), &[2, 1]);
+    let err = Loader::<Tiny>::new()
+        .env(false)
+        .local_dir(dir.path())
+        .load()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("expected 4x3 pixels, found 5x3"),
+        "{err}"
+    );
+    write(images(2, 4), &[3, 1]);
+    let err = Loader::<Tiny>::new()
+        .env(false)
+        .local_dir(dir.path())
+        .load()
+        .unwrap_err();
+    assert!(err.to_string().contains("label 3 at position 0"), "{err}");
 }
 
 #[test]
@@ -495,5 +275,80 @@ fn fashion_mnist_loads_the_same_format() {
         .unwrap();
     assert_eq!((f.train.len(), f.test.len()), (N_TRAIN, N_TEST));
     assert_eq!(FashionMnist::CLASS_NAMES[9], "Ankle boot");
-    assert!(files_in(&dir.path().join("nothing")).is_empty());
+}
+
+#[test]
+fn errors_chain_to_their_cause_and_cross_threads() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<DataError>();
+    let dir = TempDir::new("source-chain");
+    let mut files = tiny_mnist(N_TRAIN, N_TEST);
+    let mid = files[0].1.len() / 2;
+    files[0].1[mid..mid + 16].iter_mut().for_each(|b| *b ^= 0xa5);
+    write_files(dir.path(), &files);
+    let err = loader().local_dir(dir.path()).load().unwrap_err();
+    // Error -> DataError (transparent) -> IdxError -> the gzip layer's io::Error.
+    let idx = std::error::Error::source(&err).expect("a source");
+    assert!(idx.downcast_ref::<IdxError>().is_some(), "{idx}");
+    let io = idx.source().expect("the gzip error");
+    assert!(io.downcast_ref::<std::io::Error>().is_some(), "{io}");
+    assert!(err.to_string().contains(&io.to_string()), "{err}");
+}
+
+#[test]
+fn a_directory_where_a_file_belongs_is_reported_as_such() {
+    let dir = TempDir::new("local-dir-as-file");
+    let files = tiny_mnist(N_TRAIN, N_TEST);
+    write_files(dir.path(), &files[1..]);
+    std::fs::create_dir(dir.join(&files[0].0)).unwrap();
+    let err = loader().local_dir(dir.path()).load().unwrap_err();
+    assert!(matches!(err, Error::Data(DataError::NotAFile { .. })), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("train-images-idx3-ubyte.gz") && msg.contains("is a directory"),
+        "{msg}"
+    );
+
+    // The local directory itself missing, or a file.
+    for missing in [dir.join("no-such-dir"), dir.join(&files[1].0)] {
+        let err = loader().local_dir(&missing).load().unwrap_err();
+        assert!(matches!(err, Error::Data(DataError::NoLocalDir { .. })), "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&*missing.to_string_lossy()) && msg.contains("not a directory"),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
+fn the_bundled_subset_is_real_mnist_with_every_class() {
+    let m = Mnist::bundled().unwrap();
+    assert_eq!((m.train.len(), m.test.len()), (8000, 2000));
+    assert_eq!(m.train.feature_shape(), &[784]);
+    for set in [&m.train, &m.test] {
+        let mut counts = [0usize; 10];
+        set.labels().iter().for_each(|&l| counts[l] += 1);
+        // Real digits: every class present in a share near a tenth.
+        assert!(counts.iter().all(|&c| c * 20 > set.len()), "{counts:?}");
+    }
+    // Real handwriting: mostly black background with some ink, not noise.
+    let px = m.train.pixels().unwrap();
+    let ink = px.iter().filter(|&&p| p > 128).count() as f64 / px.len() as f64;
+    assert!((0.05..0.3).contains(&ink), "ink share {ink}");
+}
+
+#[test]
+fn only_data_that_cannot_be_had_counts_as_unavailable() {
+    let dir = TempDir::new("unavailable");
+    let err = loader().local_dir(dir.path().join("absent")).load().unwrap_err();
+    match err {
+        Error::Data(e) => assert!(!e.is_unavailable(), "a wrong local dir is the user's to fix: {e}"),
+        other => panic!("{other}"),
+    }
+    let not_built = DataError::DownloadNotBuilt {
+        dataset: "MNIST",
+        dir_env: "MNIST_DIR",
+    };
+    assert!(not_built.is_unavailable());
 }

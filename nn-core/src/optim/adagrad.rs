@@ -1,7 +1,9 @@
-//! AdaGrad: per-element learning rates from the sum of squared gradients.
+//! AdaGrad, per-element learning rates from the sum of squared gradients: [`AdaGrad`].
 
-use super::{check_positive, expect_valid, optimizer_common, Core, Rule, Update};
+use super::driver::Optim;
+use super::rule::{check_positive, Slot, Update, UpdateRule};
 use ndarray::Zip;
+use serde::{Deserialize, Serialize};
 
 /// AdaGrad: `h += g * g; theta -= lr * g / (sqrt(h) + eps)`, with `h` starting at zero and
 /// `eps = 1e-7` as in the seed.
@@ -13,15 +15,13 @@ use ndarray::Zip;
 /// use nn_core::optim::AdaGrad;
 /// assert_eq!(AdaGrad::new(0.01).eps(), 1e-7);
 /// ```
-#[derive(Clone, Debug)]
-pub struct AdaGrad {
-    core: Core,
-    rule: AdaGradRule,
-}
+pub type AdaGrad = Optim<AdaGradRule>;
 
-#[derive(Clone, Debug)]
-struct AdaGradRule {
-    eps: f32,
+/// The rule of [`AdaGrad`]; state slot `h`, the sum of squared gradients.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdaGradRule {
+    /// Added to `sqrt(h)` to avoid dividing by zero; positive.
+    pub eps: f32,
 }
 
 impl AdaGrad {
@@ -30,52 +30,33 @@ impl AdaGrad {
     /// # Panics
     /// If `lr` is negative or not finite.
     pub fn new(lr: f32) -> Self {
-        AdaGrad {
-            core: Core::new("AdaGrad", lr),
-            rule: AdaGradRule { eps: 1e-7 },
-        }
+        Optim::from_rule(AdaGradRule { eps: 1e-7 }, lr)
     }
 
     /// Sets the `eps` added to `sqrt(h)` to avoid dividing by zero.
     ///
     /// # Panics
     /// If `eps` is not positive and finite.
-    pub fn with_eps(mut self, eps: f32) -> Self {
-        expect_valid("AdaGrad", self.rule.set_hyper("eps", eps));
-        self
+    pub fn with_eps(self, eps: f32) -> Self {
+        self.with_rule(|r| r.eps = eps)
     }
 
     /// The `eps` added to `sqrt(h)`.
     pub fn eps(&self) -> f32 {
-        self.rule.eps
+        self.rule().eps
     }
 }
 
-impl Rule for AdaGradRule {
-    fn algorithm(&self) -> &'static str {
-        "AdaGrad"
+impl UpdateRule for AdaGradRule {
+    const NAME: &'static str = "AdaGrad";
+    const SLOTS: &'static [Slot] = &[Slot::non_negative("h")];
+
+    fn validate(&self) -> Result<(), String> {
+        check_positive("eps", self.eps)
     }
-    fn slots(&self) -> &'static [&'static str] {
-        &["h"]
-    }
-    fn hyper_names(&self) -> &'static [&'static str] {
-        &["eps"]
-    }
-    fn hyper(&self, name: &str) -> f32 {
-        match name {
-            "eps" => self.eps,
-            _ => unreachable!("AdaGrad has no hyper-parameter `{name}`"),
-        }
-    }
-    fn set_hyper(&mut self, name: &str, value: f32) -> Result<(), String> {
-        match name {
-            "eps" => self.eps = check_positive(name, value)?,
-            _ => return Err(format!("AdaGrad has no hyper-parameter `{name}`")),
-        }
-        Ok(())
-    }
+
     fn update(&self, u: Update<'_>) {
-        let (lr, eff, eps) = (u.lr, u.grad_fn, self.eps);
+        let (lr, eff, eps) = (u.lr, u.effective, self.eps);
         let [h] = u.slots else {
             unreachable!("AdaGrad has one slot")
         };
@@ -86,8 +67,6 @@ impl Rule for AdaGradRule {
         });
     }
 }
-
-optimizer_common!(AdaGrad);
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,9 @@
-//! SGD with classical momentum.
+//! SGD with classical momentum: [`Momentum`], and the velocity update it shares with Nesterov.
 
-use super::{check_unit, expect_valid, optimizer_common, Core, Rule, Update};
+use super::driver::Optim;
+use super::rule::{check_unit_interval, Slot, Update, UpdateRule};
 use ndarray::Zip;
+use serde::{Deserialize, Serialize};
 
 /// Momentum: `v = momentum * v - lr * g; theta += v`, with `v` starting at zero.
 ///
@@ -13,18 +15,13 @@ use ndarray::Zip;
 /// let opt = Momentum::new(0.01).with_momentum(0.8);
 /// assert_eq!(opt.momentum(), 0.8);
 /// ```
-#[derive(Clone, Debug)]
-pub struct Momentum {
-    core: Core,
-    rule: MomentumRule,
-}
+pub type Momentum = Optim<MomentumRule>;
 
-/// The velocity update shared by [`Momentum`] and, with `nesterov`, by
-/// [`Nesterov`](super::Nesterov): the two differ only in how the velocity moves the weights.
-#[derive(Clone, Debug)]
-pub(super) struct MomentumRule {
-    pub(super) momentum: f32,
-    pub(super) nesterov: bool,
+/// The rule of [`Momentum`]; state slot `velocity`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MomentumRule {
+    /// The momentum coefficient, in `[0, 1)`.
+    pub momentum: f32,
 }
 
 impl Momentum {
@@ -33,84 +30,56 @@ impl Momentum {
     /// # Panics
     /// If `lr` is negative or not finite.
     pub fn new(lr: f32) -> Self {
-        Momentum {
-            core: Core::new("Momentum", lr),
-            rule: MomentumRule {
-                momentum: 0.9,
-                nesterov: false,
-            },
-        }
+        Optim::from_rule(MomentumRule { momentum: 0.9 }, lr)
     }
 
     /// Sets the momentum coefficient.
     ///
     /// # Panics
     /// If `momentum` is not in `[0, 1)`.
-    pub fn with_momentum(mut self, momentum: f32) -> Self {
-        expect_valid("Momentum", self.rule.set_hyper("momentum", momentum));
-        self
+    pub fn with_momentum(self, momentum: f32) -> Self {
+        self.with_rule(|r| r.momentum = momentum)
     }
 
     /// The momentum coefficient.
     pub fn momentum(&self) -> f32 {
-        self.rule.momentum
+        self.rule().momentum
     }
 }
 
-impl MomentumRule {
-    fn name(&self) -> &'static str {
-        if self.nesterov {
-            "Nesterov"
-        } else {
-            "Momentum"
-        }
-    }
-}
+impl UpdateRule for MomentumRule {
+    const NAME: &'static str = "Momentum";
+    const SLOTS: &'static [Slot] = &[Slot::new("velocity")];
 
-impl Rule for MomentumRule {
-    fn algorithm(&self) -> &'static str {
-        self.name()
+    fn validate(&self) -> Result<(), String> {
+        check_unit_interval("momentum", self.momentum)
     }
-    fn slots(&self) -> &'static [&'static str] {
-        &["velocity"]
-    }
-    fn hyper_names(&self) -> &'static [&'static str] {
-        &["momentum"]
-    }
-    fn hyper(&self, name: &str) -> f32 {
-        match name {
-            "momentum" => self.momentum,
-            _ => unreachable!("{} has no hyper-parameter `{name}`", self.name()),
-        }
-    }
-    fn set_hyper(&mut self, name: &str, value: f32) -> Result<(), String> {
-        match name {
-            "momentum" => self.momentum = check_unit(name, value)?,
-            _ => return Err(format!("{} has no hyper-parameter `{name}`", self.name())),
-        }
-        Ok(())
-    }
+
     fn update(&self, u: Update<'_>) {
-        let (lr, eff, m) = (u.lr, u.grad_fn, self.momentum);
-        let [v] = u.slots else {
-            unreachable!("{} has one slot", self.name())
-        };
-        if self.nesterov {
-            Zip::from(u.value).and(u.grad).and(v).for_each(|w, &g, v| {
-                let v_prev = *v;
-                *v = m * v_prev - lr * eff.at(g, *w);
-                *w += -m * v_prev + (1.0 + m) * *v;
-            });
-        } else {
-            Zip::from(u.value).and(u.grad).and(v).for_each(|w, &g, v| {
-                *v = m * *v - lr * eff.at(g, *w);
-                *w += *v;
-            });
-        }
+        velocity_update(u, self.momentum, false);
     }
 }
 
-optimizer_common!(Momentum);
+/// `v = m * v - lr * g`, then `theta += v` or, with `nesterov`, the seed's look-ahead form
+/// `theta += -m * v_prev + (1 + m) * v`: the two algorithms differ only in that last line.
+pub(super) fn velocity_update(u: Update<'_>, m: f32, nesterov: bool) {
+    let (lr, eff) = (u.lr, u.effective);
+    let [v] = u.slots else {
+        unreachable!("the velocity rules have one slot")
+    };
+    if nesterov {
+        Zip::from(u.value).and(u.grad).and(v).for_each(|w, &g, v| {
+            let v_prev = *v;
+            *v = m * v_prev - lr * eff.at(g, *w);
+            *w += -m * v_prev + (1.0 + m) * *v;
+        });
+    } else {
+        Zip::from(u.value).and(u.grad).and(v).for_each(|w, &g, v| {
+            *v = m * *v - lr * eff.at(g, *w);
+            *w += *v;
+        });
+    }
+}
 
 #[cfg(test)]
 mod tests {

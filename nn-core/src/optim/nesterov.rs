@@ -1,7 +1,9 @@
-//! Nesterov accelerated gradient, in the seed's formulation.
+//! Nesterov accelerated gradient, in the seed's formulation: [`Nesterov`].
 
-use super::momentum::MomentumRule;
-use super::{expect_valid, optimizer_common, Core, Rule};
+use super::driver::Optim;
+use super::momentum::velocity_update;
+use super::rule::{check_unit_interval, Slot, Update, UpdateRule};
+use serde::{Deserialize, Serialize};
 
 /// Nesterov accelerated gradient:
 /// `v_prev = v; v = momentum * v - lr * g; theta += -momentum * v_prev + (1 + momentum) * v`.
@@ -14,10 +16,13 @@ use super::{expect_valid, optimizer_common, Core, Rule};
 /// use nn_core::optim::Nesterov;
 /// assert_eq!(Nesterov::new(0.01).momentum(), 0.9);
 /// ```
-#[derive(Clone, Debug)]
-pub struct Nesterov {
-    core: Core,
-    rule: MomentumRule,
+pub type Nesterov = Optim<NesterovRule>;
+
+/// The rule of [`Nesterov`]; state slot `velocity`, as [`Momentum`](super::Momentum)'s.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NesterovRule {
+    /// The momentum coefficient, in `[0, 1)`.
+    pub momentum: f32,
 }
 
 impl Nesterov {
@@ -26,31 +31,35 @@ impl Nesterov {
     /// # Panics
     /// If `lr` is negative or not finite.
     pub fn new(lr: f32) -> Self {
-        Nesterov {
-            core: Core::new("Nesterov", lr),
-            rule: MomentumRule {
-                momentum: 0.9,
-                nesterov: true,
-            },
-        }
+        Optim::from_rule(NesterovRule { momentum: 0.9 }, lr)
     }
 
     /// Sets the momentum coefficient.
     ///
     /// # Panics
     /// If `momentum` is not in `[0, 1)`.
-    pub fn with_momentum(mut self, momentum: f32) -> Self {
-        expect_valid("Nesterov", self.rule.set_hyper("momentum", momentum));
-        self
+    pub fn with_momentum(self, momentum: f32) -> Self {
+        self.with_rule(|r| r.momentum = momentum)
     }
 
     /// The momentum coefficient.
     pub fn momentum(&self) -> f32 {
-        self.rule.momentum
+        self.rule().momentum
     }
 }
 
-optimizer_common!(Nesterov);
+impl UpdateRule for NesterovRule {
+    const NAME: &'static str = "Nesterov";
+    const SLOTS: &'static [Slot] = &[Slot::new("velocity")];
+
+    fn validate(&self) -> Result<(), String> {
+        check_unit_interval("momentum", self.momentum)
+    }
+
+    fn update(&self, u: Update<'_>) {
+        velocity_update(u, self.momentum, true);
+    }
+}
 
 #[cfg(test)]
 mod tests {

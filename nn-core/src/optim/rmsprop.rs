@@ -1,7 +1,9 @@
-//! RMSProp: AdaGrad with an exponentially decaying average of squared gradients.
+//! RMSProp, AdaGrad with a decaying average of squared gradients: [`RmsProp`].
 
-use super::{check_positive, check_unit, expect_valid, optimizer_common, Core, Rule, Update};
+use super::driver::Optim;
+use super::rule::{check_positive, check_unit_interval, Slot, Update, UpdateRule};
 use ndarray::Zip;
+use serde::{Deserialize, Serialize};
 
 /// RMSProp: `h = decay * h + (1 - decay) * g * g; theta -= lr * g / (sqrt(h) + eps)`, with `h`
 /// starting at zero, `decay = 0.99` and `eps = 1e-7` (the seed's AdaGrad epsilon) by default.
@@ -14,16 +16,15 @@ use ndarray::Zip;
 /// let opt = RmsProp::new(1e-3);
 /// assert_eq!((opt.decay(), opt.eps()), (0.99, 1e-7));
 /// ```
-#[derive(Clone, Debug)]
-pub struct RmsProp {
-    core: Core,
-    rule: RmsPropRule,
-}
+pub type RmsProp = Optim<RmsPropRule>;
 
-#[derive(Clone, Debug)]
-struct RmsPropRule {
-    decay: f32,
-    eps: f32,
+/// The rule of [`RmsProp`]; state slot `h`, the average of squared gradients.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RmsPropRule {
+    /// The decay rate of the squared-gradient average, in `[0, 1)`.
+    pub decay: f32,
+    /// Added to `sqrt(h)`; positive.
+    pub eps: f32,
 }
 
 impl RmsProp {
@@ -32,71 +33,53 @@ impl RmsProp {
     /// # Panics
     /// If `lr` is negative or not finite.
     pub fn new(lr: f32) -> Self {
-        RmsProp {
-            core: Core::new("RmsProp", lr),
-            rule: RmsPropRule {
+        Optim::from_rule(
+            RmsPropRule {
                 decay: 0.99,
                 eps: 1e-7,
             },
-        }
+            lr,
+        )
     }
 
     /// Sets the decay rate of the squared-gradient average.
     ///
     /// # Panics
     /// If `decay` is not in `[0, 1)`.
-    pub fn with_decay(mut self, decay: f32) -> Self {
-        expect_valid("RmsProp", self.rule.set_hyper("decay", decay));
-        self
+    pub fn with_decay(self, decay: f32) -> Self {
+        self.with_rule(|r| r.decay = decay)
     }
 
     /// Sets the `eps` added to `sqrt(h)`.
     ///
     /// # Panics
     /// If `eps` is not positive and finite.
-    pub fn with_eps(mut self, eps: f32) -> Self {
-        expect_valid("RmsProp", self.rule.set_hyper("eps", eps));
-        self
+    pub fn with_eps(self, eps: f32) -> Self {
+        self.with_rule(|r| r.eps = eps)
     }
 
     /// The decay rate of the squared-gradient average.
     pub fn decay(&self) -> f32 {
-        self.rule.decay
+        self.rule().decay
     }
 
     /// The `eps` added to `sqrt(h)`.
     pub fn eps(&self) -> f32 {
-        self.rule.eps
+        self.rule().eps
     }
 }
 
-impl Rule for RmsPropRule {
-    fn algorithm(&self) -> &'static str {
-        "RmsProp"
+impl UpdateRule for RmsPropRule {
+    const NAME: &'static str = "RmsProp";
+    const SLOTS: &'static [Slot] = &[Slot::non_negative("h")];
+
+    fn validate(&self) -> Result<(), String> {
+        check_unit_interval("decay", self.decay)?;
+        check_positive("eps", self.eps)
     }
-    fn slots(&self) -> &'static [&'static str] {
-        &["h"]
-    }
-    fn hyper_names(&self) -> &'static [&'static str] {
-        &["decay", "eps"]
-    }
-    fn hyper(&self, name: &str) -> f32 {
-        match name {
-            "decay" => self.decay,
-            "eps" => self.eps,
-            _ => unreachable!("RmsProp has no hyper-parameter `{name}`"),
-        }
-    }
-    fn set_hyper(&mut self, name: &str, value: f32) -> Result<(), String> {
-        match name {
-            "decay" => self.decay = check_unit(name, value)?,
-            "eps" => self.eps = check_positive(name, value)?,
-            _ => return Err(format!("RmsProp has no hyper-parameter `{name}`")),
-        }
-        Ok(())
-    }
+
     fn update(&self, u: Update<'_>) {
-        let (lr, eff, decay, eps) = (u.lr, u.grad_fn, self.decay, self.eps);
+        let (lr, eff, decay, eps) = (u.lr, u.effective, self.decay, self.eps);
         let [h] = u.slots else {
             unreachable!("RmsProp has one slot")
         };
@@ -107,8 +90,6 @@ impl Rule for RmsPropRule {
         });
     }
 }
-
-optimizer_common!(RmsProp);
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,9 @@
-//! Plain stochastic gradient descent.
+//! Plain stochastic gradient descent: [`Sgd`].
 
-use super::{optimizer_common, Core, Rule, Update};
+use super::driver::Optim;
+use super::rule::{Slot, Update, UpdateRule};
 use ndarray::Zip;
+use serde::{Deserialize, Serialize};
 
 /// Stochastic gradient descent: `theta -= lr * g`.
 ///
@@ -13,14 +15,11 @@ use ndarray::Zip;
 /// let opt = Sgd::new(0.1);
 /// assert_eq!(opt.learning_rate(), 0.1);
 /// ```
-#[derive(Clone, Debug)]
-pub struct Sgd {
-    core: Core,
-    rule: SgdRule,
-}
+pub type Sgd = Optim<SgdRule>;
 
-#[derive(Clone, Debug)]
-struct SgdRule;
+/// The rule of [`Sgd`]: no hyper-parameters of its own, no state.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SgdRule {}
 
 impl Sgd {
     /// SGD with learning rate `lr`.
@@ -28,38 +27,21 @@ impl Sgd {
     /// # Panics
     /// If `lr` is negative or not finite.
     pub fn new(lr: f32) -> Self {
-        Sgd {
-            core: Core::new("Sgd", lr),
-            rule: SgdRule,
-        }
+        Optim::from_rule(SgdRule {}, lr)
     }
 }
 
-impl Rule for SgdRule {
-    fn algorithm(&self) -> &'static str {
-        "Sgd"
-    }
-    fn slots(&self) -> &'static [&'static str] {
-        &[]
-    }
-    fn hyper_names(&self) -> &'static [&'static str] {
-        &[]
-    }
-    fn hyper(&self, name: &str) -> f32 {
-        unreachable!("Sgd has no hyper-parameter `{name}`")
-    }
-    fn set_hyper(&mut self, name: &str, _value: f32) -> Result<(), String> {
-        Err(format!("Sgd has no hyper-parameter `{name}`"))
-    }
+impl UpdateRule for SgdRule {
+    const NAME: &'static str = "Sgd";
+    const SLOTS: &'static [Slot] = &[];
+
     fn update(&self, u: Update<'_>) {
-        let (lr, eff) = (u.lr, u.grad_fn);
+        let (lr, eff) = (u.lr, u.effective);
         Zip::from(u.value)
             .and(u.grad)
             .for_each(|w, &g| *w -= lr * eff.at(g, *w));
     }
 }
-
-optimizer_common!(Sgd);
 
 #[cfg(test)]
 mod tests {

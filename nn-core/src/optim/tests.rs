@@ -6,6 +6,7 @@
 use super::*;
 use crate::error::Error;
 use crate::layer::{Mode, ParamKind, Visitor};
+use crate::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
 
 /// One hand-set parameter of a [`Toy`].
@@ -575,12 +576,12 @@ fn invalid_state_is_rejected_and_changes_nothing() {
         .contains("slots"));
 
     let mut bad_beta = good.clone();
-    bad_beta.hyperparameters.insert("beta1".into(), 1.5);
+    bad_beta.hyperparameters.insert("beta1".into(), 1.5.into());
     let err = target.load_state(&bad_beta).unwrap_err().to_string();
     assert!(err.contains("beta1") && err.contains("1.5"), "{err}");
 
     let mut unknown = good.clone();
-    unknown.hyperparameters.insert("momentum".into(), 0.9);
+    unknown.hyperparameters.insert("momentum".into(), 0.9.into());
     assert!(target
         .load_state(&unknown)
         .unwrap_err()
@@ -681,4 +682,177 @@ fn a_save_does_not_trip_over_a_leftover_temporary_name() {
     result.unwrap();
     assert_eq!(OptimizerState::load_json(&path).unwrap(), Sgd::new(0.1).state());
     std::fs::remove_file(&path).unwrap();
+}
+
+/// The file format is the one written before the optimizers became rules (hyper-parameters in
+/// one flat map, f32 values in their shortest form): such a file loads, resumes, and the state
+/// serialises back to the same bytes.
+#[test]
+fn a_state_file_in_the_established_format_loads_and_serialises_to_the_same_bytes() {
+    let text = r#"{"algorithm":"AdamW","hyperparameters":{"beta1":0.9,"beta2":0.999,"clip_grad_norm":5.0,"decoupled_weight_decay":0.01,"eps":1e-8,"learning_rate":0.0025,"weight_decay":0.0001},"params":{"fc.weight":{"shape":[2],"step":3,"slots":{"m":[0.1,-0.2],"v":[0.001,0.004]}}}}"#;
+    let path = temp_path("established");
+    std::fs::write(&path, text).unwrap();
+    let state = OptimizerState::load_json(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let mut opt = AdamW::default();
+    opt.load_state(&state).unwrap();
+    assert_eq!(
+        (opt.learning_rate(), opt.weight_decay(), opt.clip_grad_norm()),
+        (0.0025, 1e-4, Some(5.0))
+    );
+    assert_eq!(
+        (opt.betas(), opt.eps(), opt.decoupled_weight_decay()),
+        ((0.9, 0.999), 1e-8, 0.01)
+    );
+    assert_eq!(serde_json::to_string(&opt.state()).unwrap(), text);
+    let mut model = Toy::new().with("fc.weight", ParamKind::Weight, &[1.0, 2.0]);
+    opt.step(&mut model).unwrap();
+    assert_eq!(opt.state().params["fc.weight"].step, 4);
+}
+
+/// Shapes whose element count is 0 yet which ndarray refuses: the product of the non-zero axis
+/// lengths must fit in `isize`.
+#[test]
+fn a_state_with_a_zero_sized_shape_ndarray_cannot_hold_is_an_error_not_a_panic() {
+    for axis in ["18446744073709551615", "9223372036854775808"] {
+        let text = format!(
+            r#"{{"algorithm":"Momentum","hyperparameters":{{"learning_rate":0.01,"momentum":0.9,"weight_decay":0.0}},"params":{{"w":{{"shape":[0,{axis}],"step":1,"slots":{{"velocity":[]}}}}}}}}"#
+        );
+        let state: OptimizerState = serde_json::from_str(&text).unwrap();
+        let mut opt = Momentum::new(0.5);
+        let err = opt.load_state(&state).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            matches!(err, Error::Optim(OptimError::InvalidState { .. })),
+            "{msg}"
+        );
+        assert!(msg.contains("`w`") && msg.contains(axis), "{msg}");
+        assert_eq!(opt.learning_rate(), 0.5, "a refused state changed the optimizer");
+    }
+}
+
+/// `state` with the step count of its only parameter `w` replaced.
+fn with_step(mut state: OptimizerState, step: u64) -> OptimizerState {
+    state.params.get_mut("w").unwrap().step = step;
+    state
+}
+
+#[test]
+fn a_step_count_that_cannot_be_continued_is_refused_and_the_limit_is_an_error_not_an_overflow() {
+    let mut model = Toy::new().with("w", ParamKind::Weight, &[1.0, 2.0]);
+    model.set_grad("w", &[1.0, -1.0]);
+    let mut adam = Adam::new(0.1);
+    adam.step(&mut model).unwrap();
+    let good = adam.state();
+
+    for step in [u64::MAX, MAX_STEP] {
+        let mut opt = Adam::new(0.5);
+        let err = opt
+            .load_state(&with_step(good.clone(), step))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`w`") && err.contains(&step.to_string()) && err.contains(&MAX_STEP.to_string()),
+            "{err}"
+        );
+        assert_eq!(opt.learning_rate(), 0.5, "a refused state changed the optimizer");
+    }
+
+    // The last count that can be continued: one step reaches the limit, the next is refused
+    // before anything moves.
+    let mut opt = Adam::new(0.5);
+    opt.load_state(&with_step(good, MAX_STEP - 1)).unwrap();
+    opt.step(&mut model).unwrap();
+    assert_eq!(opt.state().params["w"].step, MAX_STEP);
+    let before = (model.value("w"), opt.state());
+    let err = opt.step(&mut model).unwrap_err().to_string();
+    assert!(
+        err.contains("`w`") && err.contains(&MAX_STEP.to_string()),
+        "{err}"
+    );
+    assert_eq!(
+        (model.value("w"), opt.state()),
+        before,
+        "a refused step changed something"
+    );
+}
+
+/// State that only corruption can produce: a value that is not finite (a JSON `1e39` reads as
+/// infinity), or a negative squared-gradient average. Each is refused, naming the parameter,
+/// the slot and the index, and leaves the optimizer as it was.
+#[test]
+fn slot_values_that_only_corruption_produces_are_refused_naming_parameter_slot_and_index() {
+    let json = |algorithm: &str, hyper: &str, slots: &str| {
+        let text = format!(
+            r#"{{"algorithm":"{algorithm}","hyperparameters":{{"learning_rate":0.01,"weight_decay":0.0{hyper}}},"params":{{"w":{{"shape":[2],"step":1,"slots":{{{slots}}}}}}}}}"#
+        );
+        serde_json::from_str::<OptimizerState>(&text).unwrap()
+    };
+    let adam = r#","beta1":0.9,"beta2":0.999,"eps":1e-8"#;
+    let cases: Vec<(Box<dyn Optimizer>, OptimizerState, &str)> = vec![
+        (
+            Box::new(Momentum::new(0.5)),
+            json("Momentum", r#","momentum":0.9"#, r#""velocity":[0.5,1e39]"#),
+            "slot `velocity` of parameter `w` holds inf at index 1",
+        ),
+        (
+            Box::new(Adam::new(0.5)),
+            json("Adam", adam, r#""m":[0.1,0.2],"v":[-0.001,0.004]"#),
+            "slot `v` of parameter `w` holds -0.001 at index 0",
+        ),
+        (
+            Box::new(Adam::new(0.5)),
+            json("Adam", adam, r#""m":[-1e39,0.2],"v":[0.001,0.004]"#),
+            "slot `m` of parameter `w` holds -inf at index 0",
+        ),
+        (
+            Box::new(AdaGrad::new(0.5)),
+            json("AdaGrad", r#","eps":1e-7"#, r#""h":[1.0,-4.0]"#),
+            "slot `h` of parameter `w` holds -4 at index 1",
+        ),
+        (
+            Box::new(RmsProp::new(0.5)),
+            json("RmsProp", r#","decay":0.99,"eps":1e-7"#, r#""h":[-0.25,4.0]"#),
+            "slot `h` of parameter `w` holds -0.25 at index 0",
+        ),
+    ];
+    for (mut opt, state, expected) in cases {
+        // One step first, so that there is state a refused load must keep.
+        let mut model = Toy::new().with("w", ParamKind::Weight, &[1.0, 2.0]);
+        model.set_grad("w", &[1.0, -1.0]);
+        opt.step(&mut model).unwrap();
+        let before = opt.state();
+        let mut twin = model.clone();
+
+        let err = opt.load_state(&state).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            matches!(err, Error::Optim(OptimError::InvalidState { .. })),
+            "{msg}"
+        );
+        assert!(msg.contains(expected), "{}: {msg}", opt.name());
+        assert_eq!(
+            opt.state(),
+            before,
+            "{}: a refused state changed the optimizer",
+            opt.name()
+        );
+
+        // The next step is the one the optimizer would have taken without the refused load.
+        opt.step(&mut model).unwrap();
+        let mut reference: Box<dyn Optimizer> = match opt.name() {
+            "Momentum" => Box::new(Momentum::new(0.5)),
+            "Adam" => Box::new(Adam::new(0.5)),
+            "AdaGrad" => Box::new(AdaGrad::new(0.5)),
+            _ => Box::new(RmsProp::new(0.5)),
+        };
+        reference.load_state(&before).unwrap();
+        reference.step(&mut twin).unwrap();
+        assert_eq!(model.value("w"), twin.value("w"), "{}", opt.name());
+    }
+
+    // Negative first moments and velocities are ordinary.
+    let mut opt = Adam::new(0.5);
+    opt.load_state(&json("Adam", adam, r#""m":[-0.1,0.2],"v":[0.0,0.004]"#))
+        .unwrap();
 }

@@ -11,23 +11,28 @@ pub enum Verdict {
         /// Consecutive epochs without improvement so far.
         stale: usize,
     },
-    /// No improvement for more epochs than the patience: stop and restore the best weights.
-    Stop,
+    /// No improvement for `patience` epochs in a row: stop and restore the best weights.
+    Stop {
+        /// Consecutive epochs without improvement.
+        stale: usize,
+    },
 }
 
-/// Patience on the validation loss (Keras' `EarlyStopping(monitor="val_loss")`).
+/// Patience on the validation loss, as Keras' `EarlyStopping(monitor="val_loss",
+/// patience=p, min_delta=d, restore_best_weights=True)` defines it.
 ///
-/// An epoch improves when its loss is below the best so far by more than `min_delta`. Training
-/// stops after `patience` consecutive epochs without improvement, counted after the best one: with
-/// patience 2 and losses 0.5, 0.4, 0.45, 0.41, 0.42 it stops after the fifth epoch, best epoch 2.
-/// A NaN or infinite loss never improves.
+/// An epoch improves when its loss is below the best so far by more than `min_delta`; a NaN or
+/// infinite loss never improves. Training stops at the end of the `patience`-th epoch in a row
+/// without improvement: with patience 2 and losses 0.5, 0.4, 0.45, 0.41 it stops after the
+/// fourth epoch, best epoch 2. As in Keras, patience 0 stops at the first epoch without
+/// improvement (as patience 1 does), and the first epoch never stops training.
 ///
 /// ```
 /// use nn_core::train::{EarlyStopping, Verdict};
-/// let mut es = EarlyStopping::new(1);
+/// let mut es = EarlyStopping::new(2);
 /// assert_eq!(es.observe(1, 0.50), Verdict::Improved);
 /// assert_eq!(es.observe(2, 0.52), Verdict::Waiting { stale: 1 });
-/// assert_eq!(es.observe(3, 0.51), Verdict::Stop);
+/// assert_eq!(es.observe(3, 0.51), Verdict::Stop { stale: 2 });
 /// assert_eq!(es.best_epoch(), Some(1));
 /// ```
 #[derive(Clone, Debug, PartialEq)]
@@ -39,7 +44,8 @@ pub struct EarlyStopping {
 }
 
 impl EarlyStopping {
-    /// Stops after `patience` epochs without improvement; any decrease counts as improvement.
+    /// Stops after `patience` epochs in a row without improvement; any decrease counts as
+    /// improvement.
     pub fn new(patience: usize) -> Self {
         EarlyStopping {
             patience,
@@ -55,7 +61,8 @@ impl EarlyStopping {
         self
     }
 
-    /// Records the validation loss of `epoch` and says whether to snapshot, go on, or stop.
+    /// Records the validation loss of `epoch` (counting from 1) and says whether to snapshot, go
+    /// on, or stop.
     pub fn observe(&mut self, epoch: usize, valid_loss: f32) -> Verdict {
         let improved = valid_loss.is_finite()
             && match self.best {
@@ -68,8 +75,9 @@ impl EarlyStopping {
             return Verdict::Improved;
         }
         self.stale += 1;
-        if self.stale > self.patience {
-            Verdict::Stop
+        // Keras' `wait >= patience and epoch > 0`, its epochs counting from 0.
+        if self.stale >= self.patience && epoch > 1 {
+            Verdict::Stop { stale: self.stale }
         } else {
             Verdict::Waiting { stale: self.stale }
         }
@@ -85,7 +93,7 @@ impl EarlyStopping {
         self.best.map(|(_, l)| l)
     }
 
-    /// The number of epochs without improvement allowed before stopping.
+    /// The number of epochs in a row without improvement after which training stops.
     pub fn patience(&self) -> usize {
         self.patience
     }
@@ -101,36 +109,69 @@ impl EarlyStopping {
 mod tests {
     use super::*;
 
+    /// The verdicts on `losses`, epoch after epoch, up to the first `Stop` (where training ends).
     fn run(es: &mut EarlyStopping, losses: &[f32]) -> Vec<Verdict> {
-        losses
-            .iter()
-            .enumerate()
-            .map(|(i, &l)| es.observe(i + 1, l))
-            .collect()
+        let mut verdicts = Vec::new();
+        for (i, &loss) in losses.iter().enumerate() {
+            verdicts.push(es.observe(i + 1, loss));
+            if matches!(verdicts.last(), Some(Verdict::Stop { .. })) {
+                break;
+            }
+        }
+        verdicts
     }
 
+    // The expected verdicts are those of Keras 3's `EarlyStopping.on_epoch_end`
+    // (keras/src/callbacks/early_stopping.py) on the same losses, in mode "min": `wait += 1`;
+    // an improvement (`current + min_delta < best`, best starting at inf) sets `wait = 0`;
+    // otherwise training stops when `wait >= patience and epoch > 0` (epochs from 0).
+
     #[test]
-    fn stops_after_patience_epochs_without_improvement() {
-        let mut es = EarlyStopping::new(2);
-        let v = run(&mut es, &[0.5, 0.4, 0.45, 0.41, 0.42]);
+    fn stops_as_keras_does_after_patience_epochs_without_improvement() {
         use Verdict::*;
+        // Keras' own docstring example: patience 3 on a loss that never improves after the first
+        // epoch: "Only 4 epochs are run."
+        let mut es = EarlyStopping::new(3);
         assert_eq!(
-            v,
+            run(&mut es, &[1.0, 1.1, 1.2, 1.3, 1.4, 1.5]),
             [
-                Improved,
                 Improved,
                 Waiting { stale: 1 },
                 Waiting { stale: 2 },
-                Stop
+                Stop { stale: 3 }
             ]
+        );
+        let mut es = EarlyStopping::new(2);
+        assert_eq!(
+            run(&mut es, &[0.5, 0.4, 0.45, 0.41, 0.42]),
+            [Improved, Improved, Waiting { stale: 1 }, Stop { stale: 2 }]
         );
         assert_eq!(es.best_epoch(), Some(2));
         assert_eq!(es.best_loss(), Some(0.4));
     }
 
     #[test]
-    fn an_improvement_resets_the_count() {
+    fn patience_0_stops_at_the_first_epoch_without_improvement_but_never_at_the_first_epoch() {
+        use Verdict::*;
+        for patience in [0, 1] {
+            let mut es = EarlyStopping::new(patience);
+            assert_eq!(run(&mut es, &[1.0, 1.1]), [Improved, Stop { stale: 1 }]);
+        }
+        let mut es = EarlyStopping::new(0);
+        assert_eq!(
+            run(&mut es, &[f32::NAN, 0.5, f32::NAN]),
+            [Waiting { stale: 1 }, Improved, Stop { stale: 1 }]
+        );
         let mut es = EarlyStopping::new(1);
+        assert_eq!(
+            run(&mut es, &[f32::NAN, f32::NAN, f32::NAN]),
+            [Waiting { stale: 1 }, Stop { stale: 2 }]
+        );
+    }
+
+    #[test]
+    fn an_improvement_resets_the_count() {
+        let mut es = EarlyStopping::new(2);
         use Verdict::*;
         assert_eq!(
             run(&mut es, &[1.0, 1.1, 0.9, 0.95, 0.8]),
@@ -147,24 +188,32 @@ mod tests {
 
     #[test]
     fn min_delta_ignores_tiny_improvements() {
-        let mut es = EarlyStopping::new(1).min_delta(0.01);
         use Verdict::*;
+        let mut es = EarlyStopping::new(1).min_delta(0.01);
+        assert_eq!(run(&mut es, &[1.0, 0.995]), [Improved, Stop { stale: 1 }]);
+        let mut es = EarlyStopping::new(2).min_delta(0.01);
         assert_eq!(
             run(&mut es, &[1.0, 0.995, 0.992]),
-            [Improved, Waiting { stale: 1 }, Stop]
+            [Improved, Waiting { stale: 1 }, Stop { stale: 2 }]
         );
         assert_eq!(es.best_epoch(), Some(1));
+        // Its sign is ignored, as Keras takes its absolute value.
         let mut es = EarlyStopping::new(0).min_delta(-0.01);
         assert_eq!(run(&mut es, &[1.0, 0.98]), [Improved, Improved]);
     }
 
     #[test]
     fn non_finite_losses_never_improve() {
-        let mut es = EarlyStopping::new(1);
+        let mut es = EarlyStopping::new(2);
         use Verdict::*;
         assert_eq!(
             run(&mut es, &[f32::NAN, 0.5, f32::INFINITY, f32::NAN]),
-            [Waiting { stale: 1 }, Improved, Waiting { stale: 1 }, Stop]
+            [
+                Waiting { stale: 1 },
+                Improved,
+                Waiting { stale: 1 },
+                Stop { stale: 2 }
+            ]
         );
         assert_eq!(es.best_epoch(), Some(2));
         es.reset();

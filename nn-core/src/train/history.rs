@@ -1,8 +1,8 @@
-//! The record of a training run, one row per epoch, saved as CSV and drawn as a PNG.
+//! [`History`]: the record of a training run, one row per epoch, and the epoch whose weights the
+//! model kept; saved and read back as CSV.
 
 use crate::error::{Error, Result};
 use crate::fsutil::atomic_write;
-use crate::train::plot::{save_png, Chart, Series};
 use std::fmt::Write as _;
 use std::io::{self, Write as _};
 use std::path::Path;
@@ -29,10 +29,13 @@ pub struct EpochRecord {
     pub seconds: f64,
 }
 
-/// Every epoch's metrics, in order.
+/// Every epoch's metrics, in order, and which epoch's weights the model ended with.
+///
+/// Drawn as a PNG by `History::plot` (the `plot` feature, `nn_core::plot`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct History {
     records: Vec<EpochRecord>,
+    best_epoch: Option<usize>,
 }
 
 impl History {
@@ -66,16 +69,26 @@ impl History {
         self.records.is_empty()
     }
 
-    /// The record with the lowest finite validation loss (the first of equals), if any epoch
-    /// was validated.
-    pub fn best_valid(&self) -> Option<&EpochRecord> {
-        self.records
-            .iter()
-            .filter(|r| r.valid_loss.is_some_and(f32::is_finite))
-            .fold(None, |best: Option<&EpochRecord>, r| match best {
-                Some(b) if b.valid_loss <= r.valid_loss => Some(b),
-                _ => Some(r),
-            })
+    /// The best epoch as early stopping judged it (see
+    /// [`EarlyStopping`](crate::train::EarlyStopping)): the epoch whose weights the model holds
+    /// after `fit`, which restores them when training went on past it. `None` without early
+    /// stopping (the model keeps the last epoch's weights), and for a history read from CSV.
+    ///
+    /// The one source of "best": the plot marks this epoch, not merely the lowest validation
+    /// loss, which differs from it when `min_delta` is above zero.
+    pub fn best_epoch(&self) -> Option<usize> {
+        self.best_epoch
+    }
+
+    /// The record of [`History::best_epoch`].
+    pub fn best(&self) -> Option<&EpochRecord> {
+        let best = self.best_epoch?;
+        self.records.iter().find(|r| r.epoch == best)
+    }
+
+    /// Records which epoch's weights the model ended with.
+    pub(crate) fn set_best_epoch(&mut self, epoch: Option<usize>) {
+        self.best_epoch = epoch;
     }
 
     /// The history as CSV text: [`CSV_HEADER`], then one line per epoch. Numbers are written
@@ -174,140 +187,15 @@ impl History {
         }
         Ok(history)
     }
-
-    /// The two panels [`History::plot`] draws: loss, and accuracy, each for training and
-    /// validation, with the best validation epoch marked.
-    pub fn charts(&self) -> [Chart; 2] {
-        let epochs = || self.records.iter();
-        let has_valid = self.records.iter().any(|r| r.valid_loss.is_some());
-        let per_epoch = |name: &str, f: &dyn Fn(&EpochRecord) -> Option<f32>| {
-            Series::new(
-                name,
-                epochs().filter_map(|r| f(r).map(|v| (r.epoch as f64, f64::from(v)))),
-            )
-        };
-        let best = self.best_valid();
-
-        let mut loss_title = "Loss".to_string();
-        let mut acc_title = "Accuracy".to_string();
-        if let Some(b) = best {
-            let _ = write!(
-                loss_title,
-                " (best validation {:.4} at epoch {})",
-                b.valid_loss.unwrap_or(f32::NAN),
-                b.epoch
-            );
-        } else if let Some(last) = self.last() {
-            let _ = write!(loss_title, " (final training {:.4})", last.train_loss);
-        }
-        if let Some(last) = self.last() {
-            let shown = if has_valid {
-                last.valid_acc
-            } else {
-                Some(last.train_acc)
-            };
-            if let Some(acc) = shown {
-                let which = if has_valid { "validation" } else { "training" };
-                let _ = write!(acc_title, " (final {which} {:.2}%)", acc * 100.0);
-            }
-        }
-
-        let mut loss = Chart::new(loss_title, "epoch", "cross-entropy loss")
-            .with(per_epoch("training", &|r| Some(r.train_loss)));
-        let mut acc = Chart::new(acc_title, "epoch", "accuracy")
-            .with(per_epoch("training", &|r| Some(r.train_acc)))
-            .percent_y();
-        if has_valid {
-            loss = loss.with(per_epoch("validation", &|r| r.valid_loss));
-            acc = acc.with(per_epoch("validation", &|r| r.valid_acc));
-        }
-        if let Some(b) = best {
-            // Only worth a line when training went on past it (early stopping keeps those weights).
-            if self.last().is_some_and(|l| l.epoch != b.epoch) {
-                let label = format!("best epoch ({})", b.epoch);
-                loss = loss.marker(b.epoch as f64, label.clone());
-                acc = acc.marker(b.epoch as f64, label);
-            }
-        }
-        [loss, acc]
-    }
-
-    /// Draws the loss and accuracy curves (training and validation) side by side into a PNG at
-    /// `path`, written atomically.
-    pub fn plot(&self, path: impl AsRef<Path>) -> Result<()> {
-        save_png(path, &self.charts())
-    }
-}
-
-/// Compares several runs in one PNG: training loss per run (left) and validation accuracy per
-/// run (right; training accuracy for runs without validation), one colour per run. For
-/// experiments such as optimizer, initialisation or BatchNorm comparisons.
-///
-/// ```
-/// use nn_core::train::{history::plot_runs, EpochRecord, History};
-/// # let dir = std::env::temp_dir().join(format!("nn-doc-runs-{}", std::process::id()));
-/// # std::fs::create_dir_all(&dir).unwrap();
-/// let mut a = History::new();
-/// let mut b = History::new();
-/// for epoch in 1..=5 {
-///     let rec = |loss: f32| EpochRecord {
-///         epoch, train_loss: loss, train_acc: 1.0 - loss / 3.0,
-///         valid_loss: None, valid_acc: None, lr: 0.01, seconds: 1.0,
-///     };
-///     a.push(rec(2.0 / epoch as f32));
-///     b.push(rec(1.0 / epoch as f32));
-/// }
-/// plot_runs(dir.join("compare.png"), "BatchNorm", &[("without", &a), ("with", &b)])?;
-/// # std::fs::remove_dir_all(&dir).unwrap();
-/// # Ok::<(), nn_core::Error>(())
-/// ```
-pub fn plot_runs(path: impl AsRef<Path>, title: &str, runs: &[(&str, &History)]) -> Result<()> {
-    let all_valid = runs
-        .iter()
-        .all(|(_, h)| h.records.iter().any(|r| r.valid_acc.is_some()));
-    let mut loss = Chart::new(format!("{title}: training loss"), "epoch", "cross-entropy loss");
-    let acc_name = if all_valid {
-        "validation accuracy"
-    } else {
-        "accuracy"
-    };
-    let mut acc = Chart::new(format!("{title}: {acc_name}"), "epoch", acc_name).percent_y();
-    for (name, h) in runs {
-        let points = |f: &dyn Fn(&EpochRecord) -> Option<f32>| -> Vec<(f64, f64)> {
-            h.records
-                .iter()
-                .filter_map(|r| f(r).map(|v| (r.epoch as f64, f64::from(v))))
-                .collect()
-        };
-        loss = loss.with(Series::new(*name, points(&|r| Some(r.train_loss))));
-        let has_valid = h.records.iter().any(|r| r.valid_acc.is_some());
-        acc = acc.with(Series::new(
-            *name,
-            points(&|r| if has_valid { r.valid_acc } else { Some(r.train_acc) }),
-        ));
-    }
-    // Losses of different settings often differ by orders of magnitude.
-    let spread = {
-        let ys = loss
-            .series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.1))
-            .filter(|y| y.is_finite() && *y > 0.0);
-        let (lo, hi) = ys.fold((f64::INFINITY, 0.0f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
-        hi / lo
-    };
-    if spread > 20.0 {
-        loss = loss.log_y();
-    }
-    save_png(path, &[loss, acc])
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::fsutil::tests::TempDir;
 
-    fn record(epoch: usize, valid: bool) -> EpochRecord {
+    /// Epoch `epoch` of a sample run whose validation loss is lowest at epoch 7.
+    pub(crate) fn record(epoch: usize, valid: bool) -> EpochRecord {
         let e = epoch as f32;
         EpochRecord {
             epoch,
@@ -320,19 +208,11 @@ mod tests {
         }
     }
 
+    /// Epochs 1..=`epochs` of [`record`].
     pub(crate) fn sample(epochs: usize, valid: bool) -> History {
-        scaled_sample(epochs, valid, 1.0)
-    }
-
-    /// A sample whose error terms are multiplied by `k`, to tell runs apart.
-    fn scaled_sample(epochs: usize, valid: bool, k: f32) -> History {
         let mut h = History::new();
         for e in 1..=epochs {
-            let mut r = record(e, valid);
-            r.train_loss *= k;
-            r.train_acc = 1.0 - (1.0 - r.train_acc) * k;
-            r.valid_acc = r.valid_acc.map(|a| 1.0 - (1.0 - a) * k);
-            h.push(r);
+            h.push(record(e, valid));
         }
         h
     }
@@ -378,42 +258,16 @@ mod tests {
     }
 
     #[test]
-    fn best_valid_is_the_lowest_validation_loss() {
-        let h = sample(12, true);
-        // valid_loss = 1/e + 0.05 + 0.02*max(e-6, 0): lowest at e = 6 or 7; 1/6 < 1/7 + 0.02.
-        assert_eq!(h.best_valid().unwrap().epoch, 7);
-        assert!(sample(3, false).best_valid().is_none());
-    }
-
-    #[test]
-    fn charts_hold_training_and_validation_curves_and_mark_the_best_epoch() {
-        let [loss, acc] = sample(12, true).charts();
-        assert_eq!(loss.series.len(), 2);
-        assert_eq!(acc.series.len(), 2);
-        assert_eq!(loss.series[1].name, "validation");
-        assert_eq!(loss.series[0].points[2], (3.0, f64::from(1.0f32 / 3.0 + 0.01)));
-        assert_eq!(loss.marker.as_ref().unwrap().0, 7.0);
-        assert!(acc.percent_y);
-        assert!(loss.title.contains("epoch 7"), "{}", loss.title);
-        let [loss, acc] = sample(3, false).charts();
-        assert_eq!((loss.series.len(), acc.series.len()), (1, 1));
-        assert!(loss.marker.is_none());
-    }
-
-    #[test]
-    fn plots_are_png_files() {
-        let dir = TempDir::new("history-plot");
-        let path = dir.join("curves.png");
-        sample(20, true).plot(&path).unwrap();
-        let bytes = std::fs::read(&path).unwrap();
-        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
-        let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
-        let reader = decoder.read_info().unwrap();
-        assert_eq!((reader.info().width, reader.info().height), (1280, 460));
-
-        let runs = dir.join("runs.png");
-        let (a, b) = (sample(10, true), sample(6, true));
-        plot_runs(&runs, "Test", &[("a", &a), ("b", &b)]).unwrap();
-        assert!(runs.exists());
+    fn the_best_record_is_the_best_epochs() {
+        let mut h = sample(12, true);
+        assert!(h.best().is_none(), "no early stopping, no best epoch");
+        h.set_best_epoch(Some(4));
+        assert_eq!(h.best().unwrap().epoch, 4);
+        // Resumed runs start past epoch 1: found by number, not by position.
+        let mut tail = History::new();
+        tail.push(record(5, true));
+        tail.push(record(6, true));
+        tail.set_best_epoch(Some(6));
+        assert_eq!(tail.best(), Some(&record(6, true)));
     }
 }

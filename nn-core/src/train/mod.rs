@@ -1,16 +1,24 @@
-//! Training: the [`Trainer`] loop with its progress display, learning-rate schedules, early
-//! stopping, the per-epoch history with its CSV and PNG outputs, and chart drawing.
+//! Training: the [`Trainer`] loop (`trainer.rs`), its evaluation and prediction
+//! (`evaluate.rs`), what it prints (`progress.rs`, `progress_bar.rs`), learning-rate schedules,
+//! early stopping, the per-epoch [`History`] and [`TrainError`].
+//!
+//! Charts of a history are presentation, not training: they live in `crate::plot` (the `plot`
+//! feature), which reads this module and is never read by it.
 
 pub mod early_stopping;
+mod error;
+mod evaluate;
 pub mod history;
-pub mod plot;
 pub mod progress;
+#[cfg(feature = "progress")]
+mod progress_bar;
 pub mod schedule;
 pub mod trainer;
 
 pub use early_stopping::{EarlyStopping, Verdict};
-pub use history::{plot_runs, EpochRecord, History};
-pub use plot::{Chart, Series};
+pub use error::TrainError;
+pub use evaluate::Evaluation;
+pub use history::{EpochRecord, History};
 pub use progress::Verbosity;
 pub use schedule::LrSchedule;
-pub use trainer::{Evaluation, TrainError, Trainer};
+pub use trainer::Trainer;

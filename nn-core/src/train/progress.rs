@@ -1,12 +1,28 @@
-//! What the trainer shows while it runs: a progress bar per epoch on a terminal and one summary
-//! line per epoch on stdout.
+//! What the trainer shows while it runs: one summary line per epoch on stdout, and with the
+//! `progress` feature a progress bar per epoch on a terminal (`progress_bar.rs`).
 
-use crate::train::EpochRecord;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+use crate::train::history::EpochRecord;
+#[cfg(feature = "progress")]
+use crate::train::progress_bar::EpochBar;
+#[cfg(not(feature = "progress"))]
+use no_bar::EpochBar;
 use std::fmt::Write as _;
-use std::io::IsTerminal;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+
+/// Without the `progress` feature there is never a bar: a type with no values stands in for it.
+#[cfg(not(feature = "progress"))]
+mod no_bar {
+    pub(crate) enum EpochBar {}
+
+    impl EpochBar {
+        pub(crate) fn start(_epoch: usize, _epochs: usize, _batches: usize, _size: usize) -> Option<Self> {
+            None
+        }
+
+        pub(crate) fn batch_done(&self, _running_loss: f32) {
+            match *self {}
+        }
+    }
+}
 
 /// How much the trainer prints.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -17,77 +33,47 @@ pub enum Verbosity {
     Lines,
     /// A progress bar during each epoch when stdout is a terminal (batches done, ETA, samples/s,
     /// running loss), cleared at the end of the epoch, plus the summary lines. When stdout is not
-    /// a terminal (a pipe, a log file) only the summary lines are written.
+    /// a terminal (a pipe, a log file), or nn-core is built without its `progress` feature, only
+    /// the summary lines are written.
     #[default]
     Progress,
 }
 
-/// The display of one `fit`: a bar per epoch (when enabled and stdout is a terminal) and the
-/// per-epoch lines.
+/// The display of one `fit`: a bar per epoch (when enabled, built with the `progress` feature,
+/// and stdout is a terminal) and the per-epoch lines.
 pub(crate) struct Progress {
     verbosity: Verbosity,
-    bar: Option<ProgressBar>,
-    /// The running mean loss of the current epoch as f32 bits, read by the bar's `loss` key when
-    /// it redraws: storing it costs no allocation per batch, unlike a formatted message.
-    running_loss: Arc<AtomicU32>,
     epochs: usize,
+    bar: Option<EpochBar>,
 }
 
 impl Progress {
     pub(crate) fn new(verbosity: Verbosity, epochs: usize) -> Self {
         Progress {
             verbosity,
-            bar: None,
-            running_loss: Arc::new(AtomicU32::new(f32::NAN.to_bits())),
             epochs,
+            bar: None,
         }
     }
 
     /// Starts the bar for `epoch` (1-based) of `batches` batches of `batch_size` samples.
     pub(crate) fn start_epoch(&mut self, epoch: usize, batches: usize, batch_size: usize) {
-        self.running_loss.store(f32::NAN.to_bits(), Ordering::Relaxed);
-        if self.verbosity != Verbosity::Progress || !std::io::stdout().is_terminal() {
-            return;
+        if self.verbosity == Verbosity::Progress {
+            self.bar = EpochBar::start(epoch, self.epochs, batches, batch_size);
         }
-        let loss = Arc::clone(&self.running_loss);
-        let style = ProgressStyle::with_template(
-            "{prefix} [{bar:20}] {pos}/{len} batches  ETA {eta}  {samples_per_sec}  loss {loss}",
-        )
-        .expect("a valid template")
-        .progress_chars("=> ")
-        .with_key(
-            "samples_per_sec",
-            move |s: &ProgressState, w: &mut dyn std::fmt::Write| {
-                let _ = write!(w, "{:.0} samples/s", s.per_sec() * batch_size as f64);
-            },
-        )
-        .with_key("loss", move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
-            let v = f32::from_bits(loss.load(Ordering::Relaxed));
-            if v.is_nan() {
-                let _ = write!(w, "-");
-            } else {
-                let _ = write!(w, "{v:.4}");
-            }
-        });
-        let bar = ProgressBar::with_draw_target(Some(batches as u64), ProgressDrawTarget::stdout())
-            .with_style(style)
-            .with_prefix(format!("epoch {epoch}/{}", self.epochs));
-        self.bar = Some(bar);
     }
 
     /// One batch done; `running_loss` is the epoch's mean loss so far.
     pub(crate) fn batch_done(&self, running_loss: f32) {
         if let Some(bar) = &self.bar {
-            self.running_loss.store(running_loss.to_bits(), Ordering::Relaxed);
-            bar.inc(1);
+            bar.batch_done(running_loss);
         }
     }
 
     /// Clears the bar and prints the epoch's summary line.
     pub(crate) fn end_epoch(&mut self, record: &EpochRecord) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
-        }
+        // Dropping the bar clears it.
+        self.bar = None;
         if self.verbosity != Verbosity::Silent {
             println!("{}", summary_line(record, self.epochs));
         }
@@ -97,15 +83,6 @@ impl Progress {
     pub(crate) fn note(&self, text: &str) {
         if self.verbosity != Verbosity::Silent {
             println!("{text}");
-        }
-    }
-}
-
-impl Drop for Progress {
-    /// A `fit` that fails mid-epoch leaves no half-drawn bar behind.
-    fn drop(&mut self) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
         }
     }
 }

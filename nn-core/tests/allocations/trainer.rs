@@ -1,10 +1,10 @@
-//! The trainer adds no allocation to a training step: it reuses one batch (the first layer's
-//! input gradient goes back into it) and one index vector, and counts metrics in place. What a
-//! step still allocates comes from its parts whatever the trainer does (the matrix-multiply
-//! library's packing buffers), so the test compares `fit` with the same loop written by hand.
+//! The trainer adds no allocation to a training step: it draws from one `Batches` per `fit`
+//! (whose buffer the first layer's input gradient goes back into), and counts metrics in place.
+//! What a step still allocates comes from its parts whatever the trainer does (the
+//! matrix-multiply library's packing buffers), so the test compares `fit` with the same loop
+//! written by hand.
 
 use super::allocations;
-use nn_core::data::Batch;
 use nn_core::data::Dataset;
 use nn_core::train::Trainer;
 use nn_core::{count_correct, seeded, Adam, Layer, Mlp, Mode, Optimizer, SoftmaxCrossEntropy, Targets};
@@ -38,12 +38,10 @@ fn manual_allocations(n: usize, hidden: &[usize]) -> usize {
     let mut net = net(hidden);
     let mut opt = Adam::new(1e-3);
     let mut loss = SoftmaxCrossEntropy::new();
-    let mut batch = Batch::new();
-    let order: Vec<usize> = (0..n).collect();
+    let mut batches = data.batches(10, 4321);
     let mut correct = 0;
     let before = allocations();
-    for indices in order.chunks(10) {
-        data.fill_batch(indices, &mut batch);
+    while let Some(batch) = batches.next_batch() {
         let logits = net.forward(std::mem::take(&mut batch.images), Mode::Train);
         correct += count_correct(&logits, Targets::Classes(&batch.labels));
         loss.forward(logits, Targets::Classes(&batch.labels));

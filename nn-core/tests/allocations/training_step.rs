@@ -48,7 +48,7 @@ fn a_steady_training_step_allocates_only_inside_the_matrix_products() {
     let pixels: Vec<u8> = (0..50 * FEATURES).map(|i| (i * 37 % 256) as u8).collect();
     let labels: Vec<usize> = (0..50).map(|i| i % CLASSES).collect();
     let data = Dataset::from_u8(pixels, &[FEATURES], labels, CLASSES).unwrap();
-    let mut batches = data.batches(BATCH, seeded(1)).drop_last(true);
+    let mut batches = data.batches(BATCH, 1).drop_last(true);
     let mut loss = SoftmaxCrossEntropy::new();
     let mut adam = Adam::new(1e-3);
 

@@ -1,0 +1,311 @@
+//! [`Batches`]: the mini-batches of a [`Dataset`], in an order fixed by (seed, epoch), filled
+//! into one reused [`Batch`]; the one path by which training, evaluation and prediction read data.
+
+use super::Dataset;
+use crate::rng;
+use crate::tensor::Tensor;
+use rand::seq::SliceRandom;
+
+/// One mini-batch: features (images, for MNIST) `[batch, feature_shape...]` as `f32`, and the
+/// class index of each sample.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Batch {
+    /// The features, batch first; pixels normalised to `[0, 1]`.
+    pub images: Tensor,
+    /// The class index of each sample, in batch order.
+    pub labels: Vec<usize>,
+}
+
+impl Batch {
+    /// An empty batch, to be filled by [`Dataset::fill_batch`].
+    pub fn new() -> Self {
+        Batch::default()
+    }
+
+    /// The number of samples in the batch.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether the batch holds no samples.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The labels one-hot encoded, `[batch, classes]`.
+    pub fn one_hot(&self, classes: usize) -> Tensor {
+        super::one_hot(&self.labels, classes)
+    }
+}
+
+/// Mini-batches over a [`Dataset`], filled into one reused [`Batch`].
+///
+/// [`Batches::next_batch`] hands out the batches of one epoch and then returns `None` once; the
+/// call after that starts the next epoch. So `while let Some(batch) = batches.next_batch() { .. }`
+/// is one epoch. From [`Dataset::batches`], epoch `e`'s order is the dataset order shuffled by an
+/// RNG seeded with the seed and `e` alone: the same seed gives the same batches, bit for bit, and
+/// [`Batches::set_epoch`] jumps to any epoch's order (for resuming) without drawing the ones
+/// before. From [`Dataset::batches_in_order`], every epoch is in dataset order.
+///
+/// The last batch of an epoch is smaller when the batch size does not divide the dataset; it is
+/// kept unless [`Batches::drop_last`] is set.
+///
+/// The batch is lent mutably so a caller may move `images` out (into `Layer::forward`, which
+/// takes its input by value) and put a tensor of the same shape back, e.g. the input gradient that
+/// `backward` returns; then no step allocates a batch buffer:
+///
+/// ```
+/// # use nn_core::{seeded, Dataset, Init, Layer, Linear, Mode, SoftmaxCrossEntropy, Targets};
+/// # let data = Dataset::from_f32(vec![0.5; 40 * 784], &[784], vec![3; 40], 10).unwrap();
+/// # let mut net = Linear::new(784, 10, Init::He, &mut seeded(1));
+/// # let mut loss = SoftmaxCrossEntropy::new();
+/// let mut batches = data.batches(10, 4321);
+/// while let Some(batch) = batches.next_batch() {
+///     let logits = net.forward(std::mem::take(&mut batch.images), Mode::Train);
+///     loss.forward(logits, Targets::Classes(&batch.labels));
+///     batch.images = net.backward(loss.backward()); // [batch, 784] again: recycled next fill
+/// }
+/// ```
+///
+/// A tensor of another shape (or none) put back is simply replaced at the next fill.
+pub struct Batches<'a> {
+    data: &'a Dataset,
+    batch_size: usize,
+    drop_last: bool,
+    /// The seed of the per-epoch shuffles; `None` keeps dataset order.
+    seed: Option<u64>,
+    order: Vec<usize>,
+    pos: usize,
+    /// The 0-based index of the epoch under way, or of the next one between epochs.
+    epoch: usize,
+    in_epoch: bool,
+    batch: Batch,
+}
+
+impl<'a> Batches<'a> {
+    pub(super) fn new(data: &'a Dataset, batch_size: usize, seed: Option<u64>) -> Self {
+        assert!(batch_size > 0, "batch size must be at least 1");
+        Batches {
+            data,
+            batch_size,
+            drop_last: false,
+            seed,
+            order: (0..data.len()).collect(),
+            pos: 0,
+            epoch: 0,
+            in_epoch: false,
+            batch: Batch::new(),
+        }
+    }
+
+    /// Whether to skip the last batch of an epoch when it is smaller than the batch size.
+    pub fn drop_last(mut self, drop: bool) -> Self {
+        self.drop_last = drop;
+        self
+    }
+
+    /// Makes the next batch the first of epoch `epoch` (0-based), in that epoch's order, leaving
+    /// any epoch under way (PyTorch's `DistributedSampler.set_epoch`).
+    pub fn set_epoch(&mut self, epoch: usize) {
+        self.epoch = epoch;
+        self.in_epoch = false;
+    }
+
+    /// The next batch of the current epoch, or `None` at its end (the next call starts a new
+    /// epoch).
+    pub fn next_batch(&mut self) -> Option<&mut Batch> {
+        if !self.in_epoch {
+            self.start_epoch();
+        }
+        let remaining = self.order.len() - self.pos;
+        if remaining == 0 || (self.drop_last && remaining < self.batch_size) {
+            self.in_epoch = false;
+            self.epoch += 1;
+            return None;
+        }
+        let take = remaining.min(self.batch_size);
+        let indices = &self.order[self.pos..self.pos + take];
+        self.pos += take;
+        self.data.fill_batch(indices, &mut self.batch);
+        Some(&mut self.batch)
+    }
+
+    /// Puts `self.order` in epoch `self.epoch`'s order: the identity, shuffled by an RNG that
+    /// depends only on the seed and the epoch (so no epoch depends on the ones drawn before).
+    fn start_epoch(&mut self) {
+        if let Some(seed) = self.seed {
+            self.order.clear();
+            self.order.extend(0..self.data.len());
+            // The odd constant (2^64 / golden ratio) spreads consecutive epochs far apart, so
+            // that (seed, epoch) pairs do not collide.
+            let mix = seed ^ (self.epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            self.order.shuffle(&mut rng::seeded(mix));
+        }
+        self.pos = 0;
+        self.in_epoch = true;
+    }
+
+    /// The 0-based index of the epoch under way (0 during the first), or of the next one after an
+    /// epoch's `None`.
+    pub fn epoch(&self) -> usize {
+        self.epoch
+    }
+
+    /// The batch size.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    /// How many batches one epoch yields.
+    pub fn batches_per_epoch(&self) -> usize {
+        let n = self.data.len();
+        if self.drop_last {
+            n / self.batch_size
+        } else {
+            n.div_ceil(self.batch_size)
+        }
+    }
+
+    /// The dataset the batches come from.
+    pub fn dataset(&self) -> &'a Dataset {
+        self.data
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `n` 2x3 "images" whose pixels encode the sample index, labels `i % classes`.
+    fn pixels(n: usize, classes: usize) -> Dataset {
+        let px: Vec<u8> = (0..n * 6).map(|k| (k / 6 * 10 + k % 6) as u8).collect();
+        Dataset::from_u8(px, &[2, 3], (0..n).map(|i| i % classes).collect(), classes).unwrap()
+    }
+
+    /// The sample indices of one epoch, in batch order (labels of a dataset labelled 0..n).
+    fn epoch_order(b: &mut Batches<'_>) -> Vec<usize> {
+        std::iter::from_fn(|| b.next_batch().map(|batch| batch.labels.clone()))
+            .flatten()
+            .collect()
+    }
+
+    fn numbered(n: usize) -> Dataset {
+        Dataset::from_f32(vec![0.0; n], &[1], (0..n).collect(), n).unwrap()
+    }
+
+    #[test]
+    fn each_epochs_order_is_a_permutation_fixed_by_seed_and_epoch() {
+        let d = numbered(50);
+        let mut b = d.batches(7, 5);
+        let (e0, e1) = (epoch_order(&mut b), epoch_order(&mut b));
+        let mut sorted = e0.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..50).collect::<Vec<_>>());
+        assert_ne!(e0, e1, "the second epoch is reshuffled");
+        assert_eq!(b.epoch(), 2);
+        // Epoch 1's order does not depend on epoch 0 having been drawn first.
+        let mut fresh = d.batches(7, 5);
+        fresh.set_epoch(1);
+        assert_eq!(epoch_order(&mut fresh), e1);
+        // set_epoch mid-epoch starts that epoch afresh.
+        let mut again = d.batches(7, 5);
+        again.next_batch();
+        again.set_epoch(0);
+        assert_eq!(epoch_order(&mut again), e0);
+        assert_ne!(epoch_order(&mut d.batches(7, 6)), e0);
+        let mut in_order = d.batches_in_order(7);
+        in_order.set_epoch(3);
+        assert_eq!(epoch_order(&mut in_order), (0..50).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_order_is_pinned() {
+        // The trainer's shuffles, and so every saved history, depend on this exact order (it is
+        // the order of `Trainer` before it drew from `Batches`): a change here changes every run.
+        let d = numbered(10);
+        let mut b = d.batches(3, 4321);
+        assert_eq!(epoch_order(&mut b), [1, 4, 7, 8, 5, 6, 2, 9, 0, 3]);
+        assert_eq!(epoch_order(&mut b), [5, 0, 1, 2, 6, 4, 9, 7, 3, 8]);
+    }
+
+    fn epoch_batches(b: &mut Batches<'_>) -> Vec<(Vec<f32>, Vec<usize>)> {
+        let mut out = Vec::new();
+        while let Some(batch) = b.next_batch() {
+            out.push((batch.images.iter().copied().collect(), batch.labels.clone()));
+        }
+        out
+    }
+
+    #[test]
+    fn same_seed_same_batches_and_each_epoch_reshuffles() {
+        let d = pixels(23, 4);
+        let mut a = d.batches(5, 3);
+        let mut b = d.batches(5, 3);
+        let (a1, a2) = (epoch_batches(&mut a), epoch_batches(&mut a));
+        let (b1, b2) = (epoch_batches(&mut b), epoch_batches(&mut b));
+        assert_eq!(a1.len(), 5);
+        let bits = |e: &Vec<(Vec<f32>, Vec<usize>)>| -> Vec<u32> {
+            e.iter()
+                .flat_map(|(x, _)| x.iter().map(|v| v.to_bits()))
+                .collect()
+        };
+        assert_eq!(bits(&a1), bits(&b1));
+        assert_eq!(bits(&a2), bits(&b2));
+        assert_eq!(
+            a1.iter().map(|x| &x.1).collect::<Vec<_>>(),
+            b1.iter().map(|x| &x.1).collect::<Vec<_>>()
+        );
+        assert_ne!(bits(&a1), bits(&a2), "second epoch must be reshuffled");
+        assert_eq!(a.epoch(), 2);
+        let mut c = d.batches(5, 4);
+        assert_ne!(bits(&epoch_batches(&mut c)), bits(&a1));
+        // Every epoch is a permutation of the whole set.
+        let mut seen: Vec<usize> = a2
+            .iter()
+            .flat_map(|(x, _)| x.iter().step_by(6).map(|v| (v * 25.5).round() as usize))
+            .collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..23).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn keep_or_drop_last_partial_batch() {
+        let d = pixels(23, 4);
+        let mut keep = d.batches(5, 1);
+        let sizes: Vec<usize> = std::iter::from_fn(|| keep.next_batch().map(|b| b.len())).collect();
+        assert_eq!(sizes, vec![5, 5, 5, 5, 3]);
+        assert_eq!(keep.batches_per_epoch(), 5);
+        let mut drop = d.batches(5, 1).drop_last(true);
+        let sizes: Vec<usize> = std::iter::from_fn(|| drop.next_batch().map(|b| b.len())).collect();
+        assert_eq!(sizes, vec![5, 5, 5, 5]);
+        assert_eq!(drop.batches_per_epoch(), 4);
+        // The next epoch starts after the None.
+        assert_eq!(
+            drop.next_batch().map(|b| b.images.shape().to_vec()),
+            Some(vec![5, 2, 3])
+        );
+    }
+
+    #[test]
+    fn buffer_is_reused_across_batches_and_epochs() {
+        let d = pixels(23, 4);
+        let mut it = d.batches(5, 1);
+        let ptr = it.next_batch().unwrap().images.as_ptr();
+        for _ in 0..12 {
+            if let Some(b) = it.next_batch() {
+                assert_eq!(b.images.as_ptr(), ptr, "batch buffer was reallocated");
+            }
+        }
+        assert_eq!(it.epoch(), 2, "two epochs ended, the third is under way");
+    }
+
+    #[test]
+    fn in_order_batches_cover_the_dataset_in_order() {
+        let d = pixels(7, 3);
+        let mut it = d.batches_in_order(3);
+        let labels: Vec<usize> = std::iter::from_fn(|| it.next_batch().map(|b| b.labels.clone()))
+            .flatten()
+            .collect();
+        assert_eq!(labels, d.labels());
+    }
+}

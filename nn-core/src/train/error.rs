@@ -1,0 +1,149 @@
+//! [`TrainError`]: why training could not go on, each message naming where and how to fix it.
+
+use std::fmt;
+
+/// Why training could not go on. Following [`crate::error`]'s policy, each message is complete on
+/// its own; none has an underlying foreign error, so `source()` is `None`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrainError {
+    /// The loss of a training batch was NaN or infinite: training diverged.
+    #[error(
+        "training diverged: the loss is {loss} at epoch {epoch}/{epochs}, batch {batch}/{batches} \
+         (learning rate {}); fix: lower the learning rate (e.g. to {:e}), or clip gradients with \
+         `with_clip_grad_norm`",
+        Readable(*.lr),
+        .lr / 10.0
+    )]
+    NonFiniteLoss {
+        /// The loss value (NaN, inf or -inf).
+        loss: f32,
+        /// The epoch, counting from 1.
+        epoch: usize,
+        /// The number of epochs of the run.
+        epochs: usize,
+        /// The batch within the epoch, counting from 1.
+        batch: usize,
+        /// Batches per epoch.
+        batches: usize,
+        /// The learning rate of the epoch.
+        lr: f32,
+    },
+    /// A dataset gives no batch to work on.
+    #[error("the {set} set gives no batch: {samples} samples{}", no_batch_fix(*.batch_size, *.drop_last))]
+    NoBatches {
+        /// "training", "validation" or "evaluation".
+        set: &'static str,
+        /// Samples in the set.
+        samples: usize,
+        /// The batch size.
+        batch_size: usize,
+        /// Whether a short last batch is dropped.
+        drop_last: bool,
+    },
+    /// Early stopping was configured but `fit` got no validation set to watch.
+    #[error(
+        "early stopping watches the validation loss, but fit got no validation set; fix: pass \
+         Some(&valid) to fit (e.g. from Dataset::split_valid), or drop early_stopping"
+    )]
+    EarlyStoppingWithoutValidation,
+    /// [`Trainer::initial_epoch`](crate::train::Trainer::initial_epoch) is beyond
+    /// [`Trainer::epochs`](crate::train::Trainer::epochs), which counts the epochs already done
+    /// too: there is nothing to train.
+    #[error(
+        "the run resumes after epoch {initial_epoch} but is set to end at epoch {epochs}; fix: \
+         `epochs` counts the epochs already done, so set it to the total (above {initial_epoch})"
+    )]
+    ResumedPastTheEnd {
+        /// Epochs already done.
+        initial_epoch: usize,
+        /// The total the run should reach.
+        epochs: usize,
+    },
+}
+
+/// The end of a [`TrainError::NoBatches`] message: why there is no batch, and the fix.
+fn no_batch_fix(batch_size: usize, drop_last: bool) -> String {
+    if drop_last {
+        format!(
+            ", fewer than one batch of {batch_size} with drop_last on; fix: a smaller batch size, \
+             or drop_last(false)"
+        )
+    } else {
+        "; fix: pass a non-empty dataset".to_string()
+    }
+}
+
+/// A rate as typed when it is of a usual size (`0.5`, `0.001`), in exponent form otherwise
+/// (`1e30` rather than thirty-one digits).
+struct Readable(f32);
+
+impl fmt::Display for Readable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = self.0.abs();
+        if v == 0.0 || !v.is_finite() || (1e-4..1e4).contains(&v) {
+            write!(f, "{}", self.0)
+        } else {
+            write!(f, "{:e}", self.0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_divergence_message_names_where_and_suggests_a_lower_rate() {
+        let e = TrainError::NonFiniteLoss {
+            loss: f32::NAN,
+            epoch: 3,
+            epochs: 15,
+            batch: 57,
+            batches: 600,
+            lr: 0.5,
+        };
+        assert_eq!(
+            e.to_string(),
+            "training diverged: the loss is NaN at epoch 3/15, batch 57/600 (learning rate 0.5); \
+             fix: lower the learning rate (e.g. to 5e-2), or clip gradients with `with_clip_grad_norm`"
+        );
+        let huge = TrainError::NonFiniteLoss {
+            loss: f32::INFINITY,
+            epoch: 1,
+            epochs: 1,
+            batch: 1,
+            batches: 1,
+            lr: 1e36,
+        };
+        assert!(huge.to_string().contains("(learning rate 1e36)"), "{huge}");
+    }
+
+    #[test]
+    fn the_no_batch_message_says_whether_drop_last_is_to_blame() {
+        let e = |drop_last| TrainError::NoBatches {
+            set: "training",
+            samples: 30,
+            batch_size: 64,
+            drop_last,
+        };
+        assert_eq!(
+            e(true).to_string(),
+            "the training set gives no batch: 30 samples, fewer than one batch of 64 with drop_last \
+             on; fix: a smaller batch size, or drop_last(false)"
+        );
+        assert_eq!(
+            e(false).to_string(),
+            "the training set gives no batch: 30 samples; fix: pass a non-empty dataset"
+        );
+        assert!(std::error::Error::source(&e(false)).is_none());
+    }
+
+    #[test]
+    fn rates_print_as_typed_unless_extreme() {
+        assert_eq!(Readable(0.001).to_string(), "0.001");
+        assert_eq!(Readable(0.0).to_string(), "0");
+        assert_eq!(Readable(1e-7).to_string(), "1e-7");
+        assert_eq!(Readable(-2e5).to_string(), "-2e5");
+    }
+}
