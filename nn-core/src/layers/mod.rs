@@ -8,13 +8,26 @@
 
 mod activation;
 mod batch_norm;
+mod batch_norm2d;
+mod conv2d;
+mod conv_tiles;
 mod dropout;
+mod flatten;
+mod im2col;
 mod linear;
+mod nchw;
+mod par;
+mod pool;
 
 pub use activation::{Relu, Sigmoid, Tanh};
 pub use batch_norm::BatchNorm;
+pub use batch_norm2d::BatchNorm2d;
+pub use conv2d::{Conv2d, Conv2dBuilder};
 pub use dropout::{Dropout, DropoutKind};
+pub use flatten::Flatten;
 pub use linear::Linear;
+pub use nchw::Size2;
+pub use pool::{AvgPool2d, GlobalAvgPool2d, MaxPool2d};
 
 use crate::layer::layer_panic;
 use crate::tensor::Tensor;

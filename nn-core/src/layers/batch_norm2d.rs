@@ -1,0 +1,394 @@
+//! Batch normalisation per channel of image batches (PyTorch's `BatchNorm2d`).
+
+use super::nchw::{check_images, dot, sum_map};
+use super::{standard, Stash};
+use crate::layer::{Layer, Mode, ParamKind, Visitor};
+use crate::linalg::vectorized;
+use crate::tensor::Tensor;
+use ndarray::IxDyn;
+
+/// Batch normalisation of `[N, C, H, W]` batches per channel: each channel is normalised over
+/// its `N * H * W` values, then scaled by `weight` and shifted by `bias` (one each per channel).
+///
+/// It follows PyTorch's `BatchNorm2d` exactly, names included (`weight`, `bias`,
+/// `running_mean`, `running_var`, `num_batches_tracked`), so state_dicts map one to one:
+///
+/// - Train: batch mean and biased batch variance normalise; the running statistics move by
+///   `running = (1 - momentum) * running + momentum * batch` with `momentum = 0.1` (the weight of
+///   the new batch) and the unbiased variance (`* M / (M - 1)`, `M = N * H * W`);
+///   `num_batches_tracked` counts the updates. A batch of a single value per channel leaves
+///   them alone (its variance says nothing).
+/// - Eval: `y = (x - running_mean) / sqrt(running_var + eps) * weight + bias`, `eps = 1e-5`.
+///
+/// [`BatchNorm`](super::BatchNorm), the seed's layer, instead normalises a 4-D input per
+/// activation (`C * H * W` features, each over `N` values): use it after `Linear`, and this
+/// after `Conv2d`.
+///
+/// ```
+/// use nn_core::{layers::BatchNorm2d, Layer, Mode, Tensor};
+/// let mut bn = BatchNorm2d::new(32);
+/// let y = bn.forward(Tensor::ones(vec![4, 32, 26, 26]), Mode::Train);
+/// assert_eq!(y.shape(), &[4, 32, 26, 26]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct BatchNorm2d {
+    channels: usize,
+    eps: f32,
+    momentum: f32,
+    weight: Tensor,
+    bias: Tensor,
+    weight_grad: Tensor,
+    bias_grad: Tensor,
+    running_mean: Tensor,
+    running_var: Tensor,
+    /// A scalar (shape `[]`), as PyTorch's; f32 like every tensor here (exact to 2^24).
+    num_batches_tracked: Tensor,
+    /// The normalised input of the last Train forward, for backward.
+    x_hat: Stash<f32>,
+    /// `1 / sqrt(var + eps)` per channel, of the same forward.
+    inv_std: Vec<f32>,
+}
+
+impl BatchNorm2d {
+    /// Normalisation of `channels` channels: weight 1, bias 0, running mean 0 and variance 1.
+    pub fn new(channels: usize) -> Self {
+        assert!(channels > 0, "BatchNorm2d: channels must be at least 1");
+        let c = IxDyn(&[channels]);
+        BatchNorm2d {
+            channels,
+            eps: 1e-5,
+            momentum: 0.1,
+            weight: Tensor::ones(c.clone()),
+            bias: Tensor::zeros(c.clone()),
+            weight_grad: Tensor::zeros(c.clone()),
+            bias_grad: Tensor::zeros(c.clone()),
+            running_mean: Tensor::zeros(c.clone()),
+            running_var: Tensor::ones(c),
+            num_batches_tracked: Tensor::zeros(IxDyn(&[])),
+            x_hat: Stash::default(),
+            inv_std: vec![0.0; channels],
+        }
+    }
+
+    /// Sets the weight of each new batch in the running statistics (`0 <= momentum <= 1`;
+    /// PyTorch's meaning and default, 0.1).
+    pub fn with_momentum(mut self, momentum: f32) -> Self {
+        assert!(
+            (0.0..=1.0).contains(&momentum),
+            "BatchNorm2d: momentum must be in [0, 1], got {momentum}"
+        );
+        self.momentum = momentum;
+        self
+    }
+
+    /// Sets the constant added to the variance before the square root (`eps > 0`).
+    pub fn with_eps(mut self, eps: f32) -> Self {
+        assert!(
+            eps > 0.0 && eps.is_finite(),
+            "BatchNorm2d: eps must be positive, got {eps}"
+        );
+        self.eps = eps;
+        self
+    }
+
+    /// Channels normalised.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// The running-statistics momentum.
+    pub fn momentum(&self) -> f32 {
+        self.momentum
+    }
+
+    /// The variance epsilon.
+    pub fn eps(&self) -> f32 {
+        self.eps
+    }
+
+    /// The running mean used in Eval, `[C]`.
+    pub fn running_mean(&self) -> &Tensor {
+        &self.running_mean
+    }
+
+    /// The running (unbiased) variance used in Eval, `[C]`.
+    pub fn running_var(&self) -> &Tensor {
+        &self.running_var
+    }
+
+    /// How many Train batches have updated the running statistics.
+    pub fn num_batches_tracked(&self) -> f32 {
+        self.num_batches_tracked.sum()
+    }
+}
+
+/// The elements of one of the layer's own tensors (built in standard layout; visitors hand out
+/// views, which cannot replace them).
+fn values(t: &Tensor) -> &[f32] {
+    t.as_slice().expect("built in standard layout")
+}
+
+fn values_mut(t: &mut Tensor) -> &mut [f32] {
+    t.as_slice_mut().expect("built in standard layout")
+}
+
+impl Layer for BatchNorm2d {
+    fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
+        let ([n, c, h, w], _) = check_images(&x, Some(self.channels), None);
+        let mut x = standard(x);
+        let (hw, m) = (h * w, n * h * w);
+        let xs = x.as_slice_mut().expect("standard layout");
+        let (weight, bias) = (values(&self.weight), values(&self.bias));
+        let rows = move |ch: usize| (0..n).map(move |i| (i * c + ch) * hw..(i * c + ch + 1) * hw);
+        if mode == Mode::Eval {
+            let (mean, var) = (values(&self.running_mean), values(&self.running_var));
+            let eps = self.eps;
+            vectorized(
+                #[inline(always)]
+                || {
+                    for ch in 0..c {
+                        let scale = weight[ch] / (var[ch] + eps).sqrt();
+                        let shift = bias[ch] - mean[ch] * scale;
+                        for r in rows(ch) {
+                            for v in &mut xs[r] {
+                                *v = *v * scale + shift;
+                            }
+                        }
+                    }
+                },
+            );
+            return x;
+        }
+
+        let (momentum, eps) = (self.momentum, self.eps);
+        let x_hat = self.x_hat.prepare(&[n, c, h, w]);
+        let x_hat = x_hat.as_slice_mut().expect("a stash is standard layout");
+        let inv_std = &mut self.inv_std;
+        let running_mean = values_mut(&mut self.running_mean);
+        let running_var = values_mut(&mut self.running_var);
+        vectorized(
+            #[inline(always)]
+            || {
+                for ch in 0..c {
+                    // Two passes (mean, then squared deviations) rather than E[x^2] - E[x]^2,
+                    // which loses every digit in f32 when the mean is large against the spread;
+                    // one channel's rows stay in cache between them.
+                    let sum: f64 = rows(ch).map(|r| f64::from(sum_map(&xs[r], |v| v))).sum();
+                    let mean = (sum / m as f64) as f32;
+                    let sq: f64 = rows(ch)
+                        .map(|r| f64::from(sum_map(&xs[r], |v| (v - mean) * (v - mean))))
+                        .sum();
+                    let var = sq / m as f64;
+                    if m >= 2 {
+                        let unbiased = (var * m as f64 / (m - 1) as f64) as f32;
+                        running_mean[ch] = (1.0 - momentum) * running_mean[ch] + momentum * mean;
+                        running_var[ch] = (1.0 - momentum) * running_var[ch] + momentum * unbiased;
+                    }
+                    let s = 1.0 / (var as f32 + eps).sqrt();
+                    inv_std[ch] = s;
+                    let (g, b) = (weight[ch], bias[ch]);
+                    for r in rows(ch) {
+                        for (v, xh) in xs[r.clone()].iter_mut().zip(&mut x_hat[r]) {
+                            *xh = (*v - mean) * s;
+                            *v = g * *xh + b;
+                        }
+                    }
+                }
+            },
+        );
+        if m >= 2 {
+            self.num_batches_tracked += 1.0;
+        }
+        x
+    }
+
+    fn backward(&mut self, grad: Tensor) -> Tensor {
+        let channels = self.channels;
+        let x_hat = self
+            .x_hat
+            .take(grad.shape(), || format!("BatchNorm2d({channels})"));
+        let &[n, c, h, w] = x_hat.shape() else {
+            unreachable!("x_hat is [N, C, H, W]")
+        };
+        let (hw, m) = (h * w, (n * h * w) as f32);
+        let x_hat = x_hat.as_slice().expect("a stash is standard layout");
+        let mut grad = standard(grad);
+        let gs = grad.as_slice_mut().expect("standard layout");
+        let weight = values(&self.weight);
+        let inv_std = &self.inv_std;
+        let weight_grad = values_mut(&mut self.weight_grad);
+        let bias_grad = values_mut(&mut self.bias_grad);
+        let rows = move |ch: usize| (0..n).map(move |i| (i * c + ch) * hw..(i * c + ch + 1) * hw);
+        vectorized(
+            #[inline(always)]
+            || {
+                for ch in 0..c {
+                    let db: f64 = rows(ch).map(|r| f64::from(sum_map(&gs[r], |v| v))).sum();
+                    let dg: f64 = rows(ch).map(|r| f64::from(dot(&gs[r.clone()], &x_hat[r]))).sum();
+                    let (db, dg) = (db as f32, dg as f32);
+                    bias_grad[ch] = db;
+                    weight_grad[ch] = dg;
+                    // dx = weight * inv_std / M * (M * g - sum(g) - x_hat * sum(g * x_hat)).
+                    let coef = weight[ch] * inv_std[ch] / m;
+                    for r in rows(ch) {
+                        for (v, &xh) in gs[r.clone()].iter_mut().zip(&x_hat[r]) {
+                            *v = coef * (m * *v - db - xh * dg);
+                        }
+                    }
+                }
+            },
+        );
+        grad
+    }
+
+    fn visit(&mut self, v: &mut Visitor<'_>) {
+        v.param("weight", &mut self.weight, &mut self.weight_grad, ParamKind::Norm);
+        v.param("bias", &mut self.bias, &mut self.bias_grad, ParamKind::Norm);
+        v.buffer("running_mean", &mut self.running_mean);
+        v.buffer("running_var", &mut self.running_var);
+        v.buffer("num_batches_tracked", &mut self.num_batches_tracked);
+    }
+
+    fn type_name(&self) -> String {
+        format!("BatchNorm2d({})", self.channels)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradcheck::gradcheck;
+    use crate::layer::{backward_child, for_each_buffer, for_each_param, forward_child, param_names};
+
+    fn input(shape: &[usize]) -> Tensor {
+        Tensor::from_shape_fn(IxDyn(shape), |i| {
+            let k = i[0] * 13 + i[1] * 7 + i[2] * 5 + i[3] * 3;
+            (k % 11) as f32 * (1.0 + i[1] as f32) + 10.0 * i[1] as f32
+        })
+    }
+
+    /// Mean and biased variance of channel `c` over batch and plane, in f64.
+    fn stats(x: &Tensor, c: usize) -> (f64, f64) {
+        let v: Vec<f64> = x
+            .index_axis(ndarray::Axis(1), c)
+            .iter()
+            .map(|&v| f64::from(v))
+            .collect();
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64;
+        (mean, var)
+    }
+
+    #[test]
+    fn train_normalises_each_channel_and_updates_the_running_statistics_as_pytorch() {
+        let x = input(&[3, 2, 4, 5]);
+        let mut bn = BatchNorm2d::new(2);
+        let y = bn.forward(x.clone(), Mode::Train);
+        for c in 0..2 {
+            let (mean, var) = stats(&y, c);
+            assert!(
+                mean.abs() < 1e-6 && (var - 1.0).abs() < 1e-4,
+                "channel {c}: {mean} {var}"
+            );
+            let (m, v) = stats(&x, c);
+            let unbiased = v * 60.0 / 59.0;
+            assert!((f64::from(bn.running_mean()[c]) - 0.1 * m).abs() < 1e-5);
+            assert!((f64::from(bn.running_var()[c]) - (0.9 + 0.1 * unbiased)).abs() < 1e-4);
+        }
+        assert_eq!(bn.num_batches_tracked(), 1.0);
+        bn.forward(x, Mode::Train);
+        assert_eq!(bn.num_batches_tracked(), 2.0);
+    }
+
+    #[test]
+    fn eval_uses_the_running_statistics() {
+        let x = input(&[2, 2, 3, 3]);
+        let mut bn = BatchNorm2d::new(2).with_momentum(1.0);
+        bn.forward(x.clone(), Mode::Train); // momentum 1: running stats = this batch's
+        let y = bn.forward(x.clone(), Mode::Eval);
+        for c in 0..2 {
+            let (m, v) = stats(&x, c);
+            let unbiased = v * 18.0 / 17.0;
+            for (&out, &inp) in y
+                .index_axis(ndarray::Axis(1), c)
+                .iter()
+                .zip(x.index_axis(ndarray::Axis(1), c))
+            {
+                let expect = (f64::from(inp) - m) / (unbiased + 1e-5).sqrt();
+                assert!((f64::from(out) - expect).abs() < 1e-4, "{out} vs {expect}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_single_value_per_channel_leaves_the_running_statistics_alone() {
+        let mut bn = BatchNorm2d::new(2);
+        let y = bn.forward(input(&[1, 2, 1, 1]), Mode::Train);
+        assert!(y.iter().all(|&v| v == 0.0));
+        assert_eq!(
+            bn.backward(Tensor::ones(IxDyn(&[1, 2, 1, 1]))),
+            Tensor::zeros(IxDyn(&[1, 2, 1, 1]))
+        );
+        assert_eq!(bn.running_mean(), &Tensor::zeros(IxDyn(&[2])));
+        assert_eq!(bn.num_batches_tracked(), 0.0);
+    }
+
+    #[test]
+    fn passes_gradcheck_in_several_configurations() {
+        for shape in [[4, 3, 3, 3], [1, 2, 3, 4], [5, 2, 1, 1], [2, 1, 5, 3]] {
+            let mut bn = BatchNorm2d::new(shape[1]);
+            // A non-trivial weight and bias, so their gradients and the weight factor in dx matter.
+            for_each_param(&mut bn, |name, mut p| {
+                let base = if name == "weight" { 1.5 } else { -0.3 };
+                p.value
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(i, v)| *v = base + 0.2 * i as f32);
+            });
+            let report = gradcheck(&mut bn, &shape);
+            assert!(report.passed(), "{shape:?}: {report}");
+        }
+    }
+
+    #[test]
+    fn names_follow_pytorch() {
+        let mut bn = BatchNorm2d::new(3);
+        assert_eq!(param_names(&mut bn), ["weight", "bias"]);
+        let mut buffers = Vec::new();
+        for_each_buffer(&mut bn, |name, t| {
+            buffers.push((name.to_string(), t.shape().to_vec()))
+        });
+        assert_eq!(
+            buffers,
+            [
+                ("running_mean".to_string(), vec![3]),
+                ("running_var".to_string(), vec![3]),
+                ("num_batches_tracked".to_string(), vec![]),
+            ]
+        );
+        assert_eq!((bn.eps(), bn.momentum()), (1e-5, 0.1));
+        assert_eq!(bn.type_name(), "BatchNorm2d(3)");
+    }
+
+    #[test]
+    fn wrong_inputs_and_missing_forward_name_the_layer() {
+        let mut bn = BatchNorm2d::new(32);
+        let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            forward_child("bn1", &mut bn, Tensor::zeros(IxDyn(&[2, 16, 4, 4])), Mode::Train);
+        }))
+        .unwrap_err();
+        assert_eq!(
+            err.downcast_ref::<String>().unwrap(),
+            "bn1: expected a batch of images of shape [N, 32, H, W], got shape [2, 16, 4, 4] (16 channels)"
+        );
+        let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            backward_child("bn1", &mut bn, Tensor::zeros(IxDyn(&[2, 32, 4, 4])));
+        }))
+        .unwrap_err();
+        let msg = err.downcast_ref::<String>().unwrap();
+        assert!(
+            msg.starts_with("bn1: backward called on BatchNorm2d(32) without"),
+            "{msg}"
+        );
+    }
+}
