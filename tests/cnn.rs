@@ -324,3 +324,36 @@ fn a_flat_batch_fed_to_a_cnn_panics_naming_the_layer() {
         "fc: expected 1600 input features, got 576 (input shape [2, 576])"
     );
 }
+
+#[test]
+fn a_dataset_reshaped_to_images_hands_out_image_batches_without_copies() {
+    let pixels: Vec<u8> = (0..6 * 784).map(|i| (i % 251) as u8).collect();
+    let flat = Dataset::from_u8(pixels, &[784], vec![0, 1, 2, 3, 4, 5], 10).unwrap();
+    let images = flat.clone().with_feature_shape(&[1, 28, 28]).unwrap();
+    assert_eq!(images.feature_shape(), &[1, 28, 28]);
+    assert_eq!(
+        flat.to_tensor()
+            .into_shape_with_order(vec![6, 1, 28, 28])
+            .unwrap(),
+        images.to_tensor()
+    );
+    let mut batches = images.batches_in_order(4);
+    let first = batches.next_batch().unwrap();
+    assert_eq!(first.images.shape(), &[4, 1, 28, 28]);
+    let ptr = first.images.as_ptr();
+    let second = batches.next_batch().unwrap();
+    assert_eq!(
+        (second.images.shape(), second.images.as_ptr()),
+        (&[2, 1, 28, 28][..], ptr)
+    );
+    // What MLPs get is unchanged, and a shape of the wrong size is an error naming both.
+    assert_eq!(
+        flat.batches_in_order(4).next_batch().unwrap().images.shape(),
+        &[4, 784]
+    );
+    let err = flat.with_feature_shape(&[1, 28, 27]).unwrap_err().to_string();
+    assert!(
+        err.contains("[1, 28, 27] holds 756 values, but each sample has 784"),
+        "{err}"
+    );
+}
