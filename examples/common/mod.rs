@@ -17,6 +17,7 @@ pub mod cli;
 pub mod compare;
 pub mod data;
 pub mod optim;
+pub mod timed;
 
 pub use data::{load_data, Data, DataFlags, Fraction, DATASETS};
 pub use optim::{default_lr, optimizer, OPTIMIZERS};
