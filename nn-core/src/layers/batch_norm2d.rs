@@ -1,7 +1,7 @@
 //! Batch normalisation per channel of image batches (PyTorch's `BatchNorm2d`).
 
-use super::nchw::{check_images, dot, sum_map};
-use super::{standard, Stash};
+use super::nchw::{check_images, recycle, sum_map, sum_zip};
+use super::{no_train_forward, standard, wrong_grad_shape};
 use crate::layer::{Layer, Mode, ParamKind, Visitor};
 use crate::linalg::vectorized;
 use crate::tensor::Tensor;
@@ -43,10 +43,14 @@ pub struct BatchNorm2d {
     running_var: Tensor,
     /// A scalar (shape `[]`), as PyTorch's; f32 like every tensor here (exact to 2^24).
     num_batches_tracked: Tensor,
-    /// The normalised input of the last Train forward, for backward.
-    x_hat: Stash<f32>,
-    /// `1 / sqrt(var + eps)` per channel, of the same forward.
+    /// The input of the last Train forward: backward recomputes the normalised input from it
+    /// (cheaper than writing it out in forward and reading it back).
+    input: Option<Tensor>,
+    /// The batch mean and `1 / sqrt(var + eps)` per channel, of the same forward.
+    mean: Vec<f32>,
     inv_std: Vec<f32>,
+    /// The buffer backward is done with, recycled as the next Train forward's output.
+    spare: Option<Tensor>,
 }
 
 impl BatchNorm2d {
@@ -65,8 +69,10 @@ impl BatchNorm2d {
             running_mean: Tensor::zeros(c.clone()),
             running_var: Tensor::ones(c),
             num_batches_tracked: Tensor::zeros(IxDyn(&[])),
-            x_hat: Stash::default(),
+            input: None,
+            mean: vec![0.0; channels],
             inv_std: vec![0.0; channels],
+            spare: None,
         }
     }
 
@@ -137,10 +143,9 @@ impl Layer for BatchNorm2d {
         let ([n, c, h, w], _) = check_images(&x, Some(self.channels), None);
         let mut x = standard(x);
         let (hw, m) = (h * w, n * h * w);
-        let xs = x.as_slice_mut().expect("standard layout");
         let (weight, bias) = (values(&self.weight), values(&self.bias));
-        let rows = move |ch: usize| (0..n).map(move |i| (i * c + ch) * hw..(i * c + ch + 1) * hw);
         if mode == Mode::Eval {
+            let xs = x.as_slice_mut().expect("standard layout");
             let (mean, var) = (values(&self.running_mean), values(&self.running_var));
             let eps = self.eps;
             vectorized(
@@ -149,8 +154,8 @@ impl Layer for BatchNorm2d {
                     for ch in 0..c {
                         let scale = weight[ch] / (var[ch] + eps).sqrt();
                         let shift = bias[ch] - mean[ch] * scale;
-                        for r in rows(ch) {
-                            for v in &mut xs[r] {
+                        for i in 0..n {
+                            for v in &mut xs[(i * c + ch) * hw..][..hw] {
                                 *v = *v * scale + shift;
                             }
                         }
@@ -160,10 +165,11 @@ impl Layer for BatchNorm2d {
             return x;
         }
 
+        let xs = x.as_slice().expect("standard layout");
         let (momentum, eps) = (self.momentum, self.eps);
-        let x_hat = self.x_hat.prepare(&[n, c, h, w]);
-        let x_hat = x_hat.as_slice_mut().expect("a stash is standard layout");
-        let inv_std = &mut self.inv_std;
+        let mut y = recycle(self.spare.take(), x.shape());
+        let ys = y.as_slice_mut().expect("standard layout");
+        let (mean_out, inv_std) = (&mut self.mean, &mut self.inv_std);
         let running_mean = values_mut(&mut self.running_mean);
         let running_var = values_mut(&mut self.running_var);
         vectorized(
@@ -173,11 +179,16 @@ impl Layer for BatchNorm2d {
                     // Two passes (mean, then squared deviations) rather than E[x^2] - E[x]^2,
                     // which loses every digit in f32 when the mean is large against the spread;
                     // one channel's rows stay in cache between them.
-                    let sum: f64 = rows(ch).map(|r| f64::from(sum_map(&xs[r], |v| v))).sum();
+                    let mut sum = 0.0f64;
+                    for i in 0..n {
+                        sum += f64::from(sum_map(&xs[(i * c + ch) * hw..][..hw], |v| v));
+                    }
                     let mean = (sum / m as f64) as f32;
-                    let sq: f64 = rows(ch)
-                        .map(|r| f64::from(sum_map(&xs[r], |v| (v - mean) * (v - mean))))
-                        .sum();
+                    let mut sq = 0.0f64;
+                    for i in 0..n {
+                        let row = &xs[(i * c + ch) * hw..][..hw];
+                        sq += f64::from(sum_map(row, |v| (v - mean) * (v - mean)));
+                    }
                     let var = sq / m as f64;
                     if m >= 2 {
                         let unbiased = (var * m as f64 / (m - 1) as f64) as f32;
@@ -185,12 +196,12 @@ impl Layer for BatchNorm2d {
                         running_var[ch] = (1.0 - momentum) * running_var[ch] + momentum * unbiased;
                     }
                     let s = 1.0 / (var as f32 + eps).sqrt();
-                    inv_std[ch] = s;
+                    (mean_out[ch], inv_std[ch]) = (mean, s);
                     let (g, b) = (weight[ch], bias[ch]);
-                    for r in rows(ch) {
-                        for (v, xh) in xs[r.clone()].iter_mut().zip(&mut x_hat[r]) {
-                            *xh = (*v - mean) * s;
-                            *v = g * *xh + b;
+                    for i in 0..n {
+                        let at = (i * c + ch) * hw;
+                        for (y, &v) in ys[at..at + hw].iter_mut().zip(&xs[at..at + hw]) {
+                            *y = g * ((v - mean) * s) + b;
                         }
                     }
                 }
@@ -199,45 +210,55 @@ impl Layer for BatchNorm2d {
         if m >= 2 {
             self.num_batches_tracked += 1.0;
         }
-        x
+        self.input = Some(x);
+        y
     }
 
     fn backward(&mut self, grad: Tensor) -> Tensor {
-        let channels = self.channels;
-        let x_hat = self
-            .x_hat
-            .take(grad.shape(), || format!("BatchNorm2d({channels})"));
-        let &[n, c, h, w] = x_hat.shape() else {
-            unreachable!("x_hat is [N, C, H, W]")
+        let Some(x) = self.input.take() else {
+            no_train_forward(&self.type_name())
+        };
+        if grad.shape() != x.shape() {
+            wrong_grad_shape(x.shape(), grad.shape());
+        }
+        let &[n, c, h, w] = x.shape() else {
+            unreachable!("checked in forward")
         };
         let (hw, m) = (h * w, (n * h * w) as f32);
-        let x_hat = x_hat.as_slice().expect("a stash is standard layout");
+        let xs = x.as_slice().expect("kept in standard layout");
         let mut grad = standard(grad);
         let gs = grad.as_slice_mut().expect("standard layout");
         let weight = values(&self.weight);
-        let inv_std = &self.inv_std;
+        let (mean, inv_std) = (&self.mean, &self.inv_std);
         let weight_grad = values_mut(&mut self.weight_grad);
         let bias_grad = values_mut(&mut self.bias_grad);
-        let rows = move |ch: usize| (0..n).map(move |i| (i * c + ch) * hw..(i * c + ch + 1) * hw);
         vectorized(
             #[inline(always)]
             || {
                 for ch in 0..c {
-                    let db: f64 = rows(ch).map(|r| f64::from(sum_map(&gs[r], |v| v))).sum();
-                    let dg: f64 = rows(ch).map(|r| f64::from(dot(&gs[r.clone()], &x_hat[r]))).sum();
+                    let (mu, s) = (mean[ch], inv_std[ch]);
+                    let (mut db, mut dg) = (0.0f64, 0.0f64);
+                    for i in 0..n {
+                        let at = (i * c + ch) * hw;
+                        let (g, v) = (&gs[at..at + hw], &xs[at..at + hw]);
+                        db += f64::from(sum_map(g, |g| g));
+                        dg += f64::from(sum_zip(g, v, |g, v| g * ((v - mu) * s)));
+                    }
                     let (db, dg) = (db as f32, dg as f32);
                     bias_grad[ch] = db;
                     weight_grad[ch] = dg;
                     // dx = weight * inv_std / M * (M * g - sum(g) - x_hat * sum(g * x_hat)).
-                    let coef = weight[ch] * inv_std[ch] / m;
-                    for r in rows(ch) {
-                        for (v, &xh) in gs[r.clone()].iter_mut().zip(&x_hat[r]) {
-                            *v = coef * (m * *v - db - xh * dg);
+                    let coef = weight[ch] * s / m;
+                    for i in 0..n {
+                        let at = (i * c + ch) * hw;
+                        for (g, &v) in gs[at..at + hw].iter_mut().zip(&xs[at..at + hw]) {
+                            *g = coef * (m * *g - db - (v - mu) * s * dg);
                         }
                     }
                 }
             },
         );
+        self.spare = Some(x);
         grad
     }
 
@@ -348,6 +369,22 @@ mod tests {
             let report = gradcheck(&mut bn, &shape);
             assert!(report.passed(), "{shape:?}: {report}");
         }
+    }
+
+    #[test]
+    fn eval_between_train_forward_and_backward_changes_nothing_and_buffers_are_recycled() {
+        let (x, g) = (input(&[3, 2, 4, 4]), input(&[3, 2, 4, 4]) * 0.1);
+        let (mut a, mut b) = (BatchNorm2d::new(2), BatchNorm2d::new(2));
+        a.forward(x.clone(), Mode::Train);
+        let y = b.forward(x.clone(), Mode::Train);
+        a.forward(x.clone(), Mode::Eval);
+        assert_eq!(a.backward(g.clone()), b.backward(g.clone()));
+        // The input kept for backward becomes the next output; the gradient becomes dx.
+        let x_ptr = x.as_ptr();
+        b.forward(x, Mode::Train);
+        let g_ptr = g.as_ptr();
+        assert_eq!(b.backward(g).as_ptr(), g_ptr);
+        assert_eq!(b.forward(y, Mode::Train).as_ptr(), x_ptr);
     }
 
     #[test]

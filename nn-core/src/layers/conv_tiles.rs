@@ -7,8 +7,9 @@
 //! cache; the patch matrices are recomputed in backward rather than kept for the whole batch.
 
 use super::im2col::{col2im, im2col, Patches};
+use super::nchw::sum_map;
 use super::par::{self, PARTS};
-use crate::linalg::matmul_into_serial;
+use crate::linalg::{matmul_into_serial, vectorized};
 use ndarray::{s, ArrayView2, ArrayViewMut2};
 
 /// The parameters a convolution's arithmetic reads.
@@ -37,6 +38,8 @@ struct Scratch {
     col: Vec<f32>,
     /// The output (or output gradient) of one tile, `[out, images * OH * OW]`.
     out: Vec<f32>,
+    /// One padded image (or its gradient), for a wide patch matrix with padding.
+    padded: Vec<f32>,
     /// This part's share of the weight and bias gradients.
     weight_grad: Vec<f32>,
     bias_grad: Vec<f32>,
@@ -121,13 +124,17 @@ impl Tiles {
             tile,
         };
         let macs = n * p.cols() * w.weight.len();
-        par::for_each(&mut parts[..count], macs, &|part: &mut Option<Part<'_>>| {
-            let part = part.as_mut().expect("filled above");
-            match backward {
-                None => shared.forward(part),
-                Some(input_grad) => shared.backward(part, input_grad),
-            }
-        });
+        par::for_each(
+            &mut parts[..count],
+            par::worth_macs(macs),
+            &|part: &mut Option<Part<'_>>| {
+                let part = part.as_mut().expect("filled above");
+                match backward {
+                    None => shared.forward(part),
+                    Some(input_grad) => shared.backward(part, input_grad),
+                }
+            },
+        );
         count
     }
 }
@@ -161,10 +168,11 @@ impl Shared<'_> {
         while first < images {
             let n = self.tile.min(images - first);
             let ld = n * p.cols();
-            part.scratch.col.resize(p.rows() * ld, 0.0);
+            let s = &mut *part.scratch;
+            s.col.resize(p.rows() * ld, 0.0);
             for k in 0..n {
                 let x = &part.x[(first + k) * x_len..][..x_len];
-                im2col(p, x, &mut part.scratch.col[k * p.cols()..], ld);
+                im2col(p, x, &mut s.col[k * p.cols()..], ld, &mut s.padded);
             }
             f(first, n, part);
             first += n;
@@ -182,7 +190,8 @@ impl Shared<'_> {
 
     fn forward(&self, part: &mut Part<'_>) {
         let p = self.patches;
-        let (out_c, cols) = (self.weight.nrows(), p.cols());
+        let (out_c, cols, pitch) = (self.weight.nrows(), p.cols(), p.pitch());
+        let (ow, positions) = (p.output.w, p.output.h * p.output.w);
         let (og, kg) = (out_c / self.groups, p.rows() / self.groups);
         self.tiles(part, |first, n, part| {
             let ld = n * cols;
@@ -193,23 +202,32 @@ impl Shared<'_> {
                 let col = self.block(&s.col, kg, g, ld);
                 matmul_into_serial(w, col, self.block_mut(&mut s.out, og, g, ld), false);
             }
-            // Scatter the tile's [out, images * P] into NCHW, adding the bias on the way.
-            for k in 0..n {
-                let y = &mut part.y[(first + k) * out_c * cols..][..out_c * cols];
-                for (o, row) in y.chunks_exact_mut(cols).enumerate() {
-                    let src = &s.out[o * ld + k * cols..][..cols];
-                    let b = self.bias.map_or(0.0, |b| b[o]);
-                    for (d, &v) in row.iter_mut().zip(src) {
-                        *d = v + b;
+            // The tile's [out, images * cols] into NCHW, dropping a wide matrix's extra columns
+            // and adding the bias on the way.
+            vectorized(
+                #[inline(always)]
+                || {
+                    for k in 0..n {
+                        let y = &mut part.y[(first + k) * out_c * positions..][..out_c * positions];
+                        for (o, plane) in y.chunks_exact_mut(positions).enumerate() {
+                            let src = &s.out[o * ld + k * cols..][..cols];
+                            let b = self.bias.map_or(0.0, |b| b[o]);
+                            for (row, src) in plane.chunks_exact_mut(ow).zip(src.chunks(pitch)) {
+                                for (d, &v) in row.iter_mut().zip(src) {
+                                    *d = v + b;
+                                }
+                            }
+                        }
                     }
-                }
-            }
+                },
+            );
         });
     }
 
     fn backward(&self, part: &mut Part<'_>, input_grad: bool) {
         let p = self.patches;
-        let (out_c, cols) = (self.weight.nrows(), p.cols());
+        let (out_c, cols, pitch) = (self.weight.nrows(), p.cols(), p.pitch());
+        let (ow, positions) = (p.output.w, p.output.h * p.output.w);
         let (og, kg) = (out_c / self.groups, p.rows() / self.groups);
         let x_len = p.channels * p.input.h * p.input.w;
         let mut started = false;
@@ -222,16 +240,28 @@ impl Shared<'_> {
             if !started {
                 s.bias_grad.fill(0.0);
             }
-            // Gather the tile's output gradients into [out, images * P].
-            for k in 0..n {
-                let g = &part.y[(first + k) * out_c * cols..][..out_c * cols];
-                for (o, row) in g.chunks_exact(cols).enumerate() {
-                    s.out[o * ld + k * cols..][..cols].copy_from_slice(row);
-                }
-            }
-            for (o, db) in s.bias_grad.iter_mut().enumerate() {
-                *db += s.out[o * ld..][..ld].iter().sum::<f32>();
-            }
+            let bias_grad = &mut s.bias_grad;
+            let out = &mut s.out;
+            vectorized(
+                #[inline(always)]
+                || {
+                    // The tile's output gradients into [out, images * cols], zero in a wide
+                    // matrix's extra columns, so that they add nothing below.
+                    for k in 0..n {
+                        let g = &part.y[(first + k) * out_c * positions..][..out_c * positions];
+                        for (o, plane) in g.chunks_exact(positions).enumerate() {
+                            let dst = &mut out[o * ld + k * cols..][..cols];
+                            for (d, row) in dst.chunks_mut(pitch).zip(plane.chunks_exact(ow)) {
+                                d[..ow].copy_from_slice(row);
+                                d[ow..].fill(0.0);
+                            }
+                        }
+                    }
+                    for (o, db) in bias_grad.iter_mut().enumerate() {
+                        *db += sum_map(&out[o * ld..][..ld], |v| v);
+                    }
+                },
+            );
             for g in 0..self.groups {
                 let grad = self.block(&s.out, og, g, ld);
                 let col = self.block(&s.col, kg, g, ld);
@@ -247,7 +277,7 @@ impl Shared<'_> {
                 }
                 for k in 0..n {
                     let dx = &mut part.x[(first + k) * x_len..][..x_len];
-                    col2im(&p, &s.col[k * cols..], ld, dx);
+                    col2im(&p, &s.col[k * cols..], ld, dx, &mut s.padded);
                 }
             }
         });

@@ -7,6 +7,7 @@
 //! training step therefore allocates nothing once the first batch has passed.
 
 mod activation;
+mod avg_pool;
 mod batch_norm;
 mod batch_norm2d;
 mod conv2d;
@@ -15,19 +16,21 @@ mod dropout;
 mod flatten;
 mod im2col;
 mod linear;
+mod max_pool;
 mod nchw;
 mod par;
 mod pool;
 
 pub use activation::{Relu, Sigmoid, Tanh};
+pub use avg_pool::{AvgPool2d, GlobalAvgPool2d};
 pub use batch_norm::BatchNorm;
 pub use batch_norm2d::BatchNorm2d;
 pub use conv2d::{Conv2d, Conv2dBuilder};
 pub use dropout::{Dropout, DropoutKind};
 pub use flatten::Flatten;
 pub use linear::Linear;
+pub use max_pool::MaxPool2d;
 pub use nchw::Size2;
-pub use pool::{AvgPool2d, GlobalAvgPool2d, MaxPool2d};
 
 use crate::layer::layer_panic;
 use crate::tensor::Tensor;

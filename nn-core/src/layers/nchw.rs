@@ -184,19 +184,19 @@ pub(crate) fn sum_map(values: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     fold(acc)
 }
 
-/// `sum(a * b)` in the order of [`sum_map`].
+/// `sum(f(a, b))` over pairs of `a` and `b` in the order of [`sum_map`].
 #[inline(always)]
-pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn sum_zip(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
     let mut acc = [0.0f32; 16];
     let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
         for ((s, &x), &y) in acc.iter_mut().zip(x).zip(y) {
-            *s += x * y;
+            *s += f(x, y);
         }
     }
     for ((s, &x), &y) in acc.iter_mut().zip(ra).zip(rb) {
-        *s += x * y;
+        *s += f(x, y);
     }
     fold(acc)
 }
@@ -262,7 +262,10 @@ mod tests {
             let plain: f32 = v.iter().sum();
             assert_eq!(sum_map(&v, |x| x), plain, "len {len}");
             assert_eq!(sum_map(&v, |x| x * x), v.iter().map(|x| x * x).sum::<f32>());
-            assert_eq!(dot(&v, &v), v.iter().map(|x| x * x).sum::<f32>());
+            assert_eq!(
+                sum_zip(&v, &v, |a, b| a * b),
+                v.iter().map(|x| x * x).sum::<f32>()
+            );
         }
     }
 

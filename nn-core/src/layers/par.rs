@@ -2,16 +2,26 @@
 //! parts, whatever the thread count, and sums per-part results in part order, so which thread
 //! runs a part never changes a bit of the result.
 
-use crate::linalg::{both, num_threads};
+use crate::linalg::{both, num_threads, PARALLEL_MIN_LEN};
 use std::ops::Range;
 
 /// How many parts a batch is split into: enough for the machines nn targets (2 cores, some
 /// with hyper-threads), few enough that per-part gradient sums stay small.
 pub(crate) const PARTS: usize = 4;
 
-/// Work below this many multiply-adds stays on the calling thread: handing a part to a helper
-/// costs tens of microseconds on a busy machine.
+/// Products below this many multiply-adds stay on the calling thread: handing a part to a
+/// helper costs tens of microseconds on a busy machine.
 const PARALLEL_MIN_MACS: usize = 1 << 21;
+
+/// Whether a job of `macs` multiply-adds is worth spreading over threads.
+pub(crate) fn worth_macs(macs: usize) -> bool {
+    macs >= PARALLEL_MIN_MACS
+}
+
+/// Whether an element-wise job over `len` values is worth spreading over threads.
+pub(crate) fn worth_len(len: usize) -> bool {
+    len >= PARALLEL_MIN_LEN
+}
 
 /// Splits `tiles` tiles into at most [`PARTS`] contiguous runs of nearly equal length (fewer
 /// when there are fewer tiles): the tile range of each part.
@@ -20,15 +30,23 @@ pub(crate) fn parts(tiles: usize) -> impl Iterator<Item = Range<usize>> {
     (0..count).map(move |p| p * tiles / count..(p + 1) * tiles / count)
 }
 
-/// Calls `f` on every item, spreading the items over up to [`num_threads`] threads when the
-/// whole job is at least [`PARALLEL_MIN_MACS`] multiply-adds (`macs`).
-pub(crate) fn for_each<T: Send>(items: &mut [T], macs: usize, f: &(impl Fn(&mut T) + Sync)) {
-    let threads = if macs >= PARALLEL_MIN_MACS {
-        num_threads()
-    } else {
-        1
-    };
-    run(items, threads, f);
+/// Calls `f` on every item, spreading the items over up to [`num_threads`] threads if
+/// `parallel` (see [`worth_macs`] and [`worth_len`]).
+pub(crate) fn for_each<T: Send>(items: &mut [T], parallel: bool, f: &(impl Fn(&mut T) + Sync)) {
+    run(items, if parallel { num_threads() } else { 1 }, f);
+}
+
+/// Splits `data`, `per_item` values per item (image or plane), into [`parts`]`(items)`-like
+/// runs of whole items: at most [`PARTS`] nearly equal slices, in order.
+pub(crate) fn split<T>(mut data: &mut [T], per_item: usize) -> [&mut [T]; PARTS] {
+    let items = data.len() / per_item.max(1);
+    let mut out: [&mut [T]; PARTS] = Default::default();
+    for (slot, range) in out.iter_mut().zip(parts(items)) {
+        let (head, tail) = std::mem::take(&mut data).split_at_mut(range.len() * per_item);
+        *slot = head;
+        data = tail;
+    }
+    out
 }
 
 fn run<T: Send>(items: &mut [T], threads: usize, f: &(impl Fn(&mut T) + Sync)) {

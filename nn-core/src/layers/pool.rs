@@ -1,16 +1,13 @@
-//! Pooling over image planes: [`MaxPool2d`] (keeps the argmax), [`AvgPool2d`] and
-//! [`GlobalAvgPool2d`], with PyTorch's output sizes, tie and padding rules.
+//! What the pooling layers share: their window options' checks, windows clipped to the image,
+//! and running a pass over a batch's planes on nn's threads.
 
-use super::nchw::{check_images, recycle, sum_map, Size2, Window};
-use super::{no_train_forward, standard, wrong_grad_shape, Stash};
-use crate::layer::{layer_panic, Layer, Mode};
-use crate::linalg::vectorized;
-use crate::tensor::Tensor;
+use super::nchw::{Size2, Window};
+use super::par::{self, PARTS};
 
 /// The input rows (or columns) under output position `o`'s window, clipped to the image. Never
 /// empty: padding is at most half the kernel.
 #[inline(always)]
-fn span(o: usize, kernel: usize, stride: usize, padding: usize, size: usize) -> (usize, usize) {
+pub(super) fn span(o: usize, kernel: usize, stride: usize, padding: usize, size: usize) -> (usize, usize) {
     let start = o * stride;
     (
         start.max(padding) - padding,
@@ -20,7 +17,7 @@ fn span(o: usize, kernel: usize, stride: usize, padding: usize, size: usize) -> 
 
 /// Checks a pooling window's options, as PyTorch does: everything at least 1 (padding 0) and
 /// padding at most half the kernel, so that every window covers part of the image.
-fn pool_window(what: &str, kernel: Size2, stride: Size2, padding: Size2) -> Window {
+pub(super) fn pool_window(what: &str, kernel: Size2, stride: Size2, padding: Size2) -> Window {
     assert!(
         kernel.h > 0 && kernel.w > 0 && stride.h > 0 && stride.w > 0,
         "{what}: kernel and stride must be at least 1, got kernel {kernel}, stride {stride}"
@@ -36,7 +33,7 @@ fn pool_window(what: &str, kernel: Size2, stride: Size2, padding: Size2) -> Wind
 
 /// Walks the windows of one `[h, w]` plane: `f(o, y0..y1, x0..x1)` for output index `o`.
 #[inline(always)]
-fn for_each_window(
+pub(super) fn for_each_window(
     win: &Window,
     h: usize,
     w: usize,
@@ -52,381 +49,79 @@ fn for_each_window(
     }
 }
 
-/// Max pooling over `kernel` windows (stride defaults to the kernel), with optional
-/// implicit `-inf` padding. In training it keeps the position of each window's maximum, so a
-/// stride smaller than the kernel (overlapping windows) trains correctly: backward adds each
-/// gradient to the position that won. Ties go to the first maximum in row-major order and a NaN
-/// wins, as in PyTorch.
-///
-/// ```
-/// use nn_core::{layers::MaxPool2d, Layer, Mode, Tensor};
-/// let mut pool = MaxPool2d::new(2);
-/// let y = pool.forward(Tensor::zeros(vec![8, 32, 26, 26]), Mode::Eval);
-/// assert_eq!(y.shape(), &[8, 32, 13, 13]);
-/// ```
-#[derive(Clone, Debug)]
-pub struct MaxPool2d {
-    window: Window,
-    /// Per output value, the index of the winning input within its plane.
-    argmax: Stash<u32>,
-    input_shape: [usize; 4],
-    /// The last Train forward's input buffer, reused for the input gradient.
-    spare_input: Option<Tensor>,
-    /// The gradient buffer backward received, recycled as the next output.
-    spare: Option<Tensor>,
+/// The argmax of a max pooling pass over some planes: written by a Train forward, read by
+/// backward, absent otherwise.
+#[derive(Default)]
+pub(super) enum Idx<'a> {
+    #[default]
+    None,
+    Write(&'a mut [u16]),
+    Read(&'a [u16]),
 }
 
-impl MaxPool2d {
-    /// Max pooling with a `kernel` (`2` or `(2, 3)`) moving by the kernel, no padding.
-    pub fn new(kernel: impl Into<Size2>) -> Self {
-        let kernel = kernel.into();
-        MaxPool2d {
-            window: pool_window("MaxPool2d", kernel, kernel, 0.into()),
-            argmax: Stash::default(),
-            input_shape: [0; 4],
-            spare_input: None,
-            spare: None,
+/// One run of whole planes of a pooling pass: `a` (input or input gradient), `b` (output or
+/// output gradient) and the argmax, if any, plane for plane.
+pub(super) struct Planes<'a> {
+    pub a: &'a mut [f32],
+    pub b: &'a mut [f32],
+    pub idx: Idx<'a>,
+}
+
+/// Calls `f` on runs of whole planes (`a_plane` values of `a` and `b_plane` of `b` and `idx`
+/// each), spread over nn's threads for a large batch. Planes are independent, so the split
+/// changes no result.
+pub(super) fn for_planes(
+    a: &mut [f32],
+    a_plane: usize,
+    b: &mut [f32],
+    b_plane: usize,
+    idx: Idx<'_>,
+    f: impl Fn(Planes<'_>) + Sync,
+) {
+    let parallel = par::worth_len(a.len() + b.len());
+    let (a_parts, b_parts) = (par::split(a, a_plane), par::split(b, b_plane));
+    let mut idx_parts: [Idx<'_>; PARTS] = Default::default();
+    match idx {
+        Idx::None => {}
+        Idx::Write(i) => {
+            for (slot, part) in idx_parts.iter_mut().zip(par::split(i, b_plane)) {
+                *slot = Idx::Write(part);
+            }
+        }
+        Idx::Read(mut i) => {
+            for (slot, b) in idx_parts.iter_mut().zip(&b_parts) {
+                let (head, tail) = i.split_at(b.len());
+                (*slot, i) = (Idx::Read(head), tail);
+            }
         }
     }
-
-    /// Sets the step between windows.
-    pub fn with_stride(mut self, stride: impl Into<Size2>) -> Self {
-        self.window = pool_window(
-            "MaxPool2d",
-            self.window.kernel,
-            stride.into(),
-            self.window.padding,
-        );
-        self
+    let mut items: [Option<Planes<'_>>; PARTS] = Default::default();
+    for ((slot, (a, b)), idx) in items
+        .iter_mut()
+        .zip(a_parts.into_iter().zip(b_parts))
+        .zip(idx_parts)
+    {
+        *slot = Some(Planes { a, b, idx });
     }
-
-    /// Sets the implicit `-inf` padding per side (at most half the kernel).
-    pub fn with_padding(mut self, padding: impl Into<Size2>) -> Self {
-        self.window = pool_window(
-            "MaxPool2d",
-            self.window.kernel,
-            self.window.stride,
-            padding.into(),
-        );
-        self
-    }
-}
-
-impl Layer for MaxPool2d {
-    fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
-        let ([n, c, h, w], out) = check_images(&x, None, Some(&self.window));
-        let x = standard(x);
-        let mut y = recycle(self.spare.take(), &[n, c, out.h, out.w]);
-        let (xs, ys) = (
-            x.as_slice().expect("standard"),
-            y.as_slice_mut().expect("standard"),
-        );
-        let (plane, out_plane) = (h * w, out.h * out.w);
-        let win = self.window;
-        let mut argmax = (mode == Mode::Train).then(|| {
-            let a = self.argmax.prepare(&[n, c, out.h, out.w]);
-            a.as_slice_mut().expect("a stash is standard layout")
-        });
-        vectorized(
-            #[inline(always)]
-            || {
-                for (i, (xp, yp)) in xs
-                    .chunks_exact(plane)
-                    .zip(ys.chunks_exact_mut(out_plane))
-                    .enumerate()
-                {
-                    let mut ap = argmax
-                        .as_deref_mut()
-                        .map(|a| &mut a[i * out_plane..][..out_plane]);
-                    for_each_window(&win, h, w, out, |o, (y0, y1), (x0, x1)| {
-                        let (mut best, mut at) = (f32::NEG_INFINITY, y0 * w + x0);
-                        for r in y0..y1 {
-                            for (k, &v) in xp[r * w + x0..r * w + x1].iter().enumerate() {
-                                if v > best || v.is_nan() {
-                                    (best, at) = (v, r * w + x0 + k);
-                                }
-                            }
-                        }
-                        yp[o] = best;
-                        if let Some(a) = ap.as_deref_mut() {
-                            a[o] = at as u32;
-                        }
-                    });
-                }
-            },
-        );
-        if mode == Mode::Train {
-            self.input_shape = [n, c, h, w];
-            self.spare_input = Some(x);
+    par::for_each(&mut items, parallel, &|item: &mut Option<Planes<'_>>| {
+        if let Some(p) = item.take() {
+            f(p)
         }
-        y
-    }
-
-    fn backward(&mut self, grad: Tensor) -> Tensor {
-        let win = self.window;
-        let argmax = self.argmax.take(grad.shape(), || max_name(&win));
-        let grad = standard(grad);
-        let [_, _, h, w] = self.input_shape;
-        let mut dx = recycle(self.spare_input.take(), &self.input_shape);
-        let out_plane = argmax.shape()[2] * argmax.shape()[3];
-        let (gs, ds) = (
-            grad.as_slice().expect("standard"),
-            dx.as_slice_mut().expect("standard"),
-        );
-        let a = argmax.as_slice().expect("a stash is standard layout");
-        vectorized(
-            #[inline(always)]
-            || {
-                ds.fill(0.0);
-                for ((dp, gp), ap) in ds
-                    .chunks_exact_mut(h * w)
-                    .zip(gs.chunks_exact(out_plane))
-                    .zip(a.chunks_exact(out_plane))
-                {
-                    for (&g, &at) in gp.iter().zip(ap) {
-                        dp[at as usize] += g;
-                    }
-                }
-            },
-        );
-        self.spare = Some(grad);
-        dx
-    }
-
-    fn type_name(&self) -> String {
-        max_name(&self.window)
-    }
-}
-
-fn max_name(win: &Window) -> String {
-    format!("MaxPool2d({}{})", win.kernel, win.describe(win.kernel))
-}
-
-/// Average pooling over `kernel` windows (stride defaults to the kernel), with optional zero
-/// padding that counts in the average (PyTorch's default, `count_include_pad=True`): every
-/// window divides by `kh * kw`.
-///
-/// ```
-/// use nn_core::{layers::AvgPool2d, Layer, Mode, Tensor};
-/// let mut pool = AvgPool2d::new(2);
-/// let y = pool.forward(Tensor::ones(vec![1, 3, 4, 4]), Mode::Eval);
-/// assert!(y.iter().all(|&v| v == 1.0) && y.shape() == [1, 3, 2, 2]);
-/// ```
-#[derive(Clone, Debug)]
-pub struct AvgPool2d {
-    window: Window,
-    /// The input shape of the last Train forward, until backward takes it.
-    input_shape: Option<[usize; 4]>,
-    spare_input: Option<Tensor>,
-    spare: Option<Tensor>,
-}
-
-impl AvgPool2d {
-    /// Average pooling with a `kernel` moving by the kernel, no padding.
-    pub fn new(kernel: impl Into<Size2>) -> Self {
-        let kernel = kernel.into();
-        AvgPool2d {
-            window: pool_window("AvgPool2d", kernel, kernel, 0.into()),
-            input_shape: None,
-            spare_input: None,
-            spare: None,
-        }
-    }
-
-    /// Sets the step between windows.
-    pub fn with_stride(mut self, stride: impl Into<Size2>) -> Self {
-        self.window = pool_window(
-            "AvgPool2d",
-            self.window.kernel,
-            stride.into(),
-            self.window.padding,
-        );
-        self
-    }
-
-    /// Sets the zero padding per side (at most half the kernel); padded zeros count in averages.
-    pub fn with_padding(mut self, padding: impl Into<Size2>) -> Self {
-        self.window = pool_window(
-            "AvgPool2d",
-            self.window.kernel,
-            self.window.stride,
-            padding.into(),
-        );
-        self
-    }
-
-    fn divisor(&self) -> f32 {
-        (self.window.kernel.h * self.window.kernel.w) as f32
-    }
-}
-
-impl Layer for AvgPool2d {
-    fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
-        let ([n, c, h, w], out) = check_images(&x, None, Some(&self.window));
-        let x = standard(x);
-        let mut y = recycle(self.spare.take(), &[n, c, out.h, out.w]);
-        let (xs, ys) = (
-            x.as_slice().expect("standard"),
-            y.as_slice_mut().expect("standard"),
-        );
-        let (win, div) = (self.window, self.divisor());
-        vectorized(
-            #[inline(always)]
-            || {
-                for (xp, yp) in xs.chunks_exact(h * w).zip(ys.chunks_exact_mut(out.h * out.w)) {
-                    for_each_window(&win, h, w, out, |o, (y0, y1), (x0, x1)| {
-                        let mut sum = 0.0;
-                        for r in y0..y1 {
-                            for &v in &xp[r * w + x0..r * w + x1] {
-                                sum += v;
-                            }
-                        }
-                        yp[o] = sum / div;
-                    });
-                }
-            },
-        );
-        if mode == Mode::Train {
-            self.input_shape = Some([n, c, h, w]);
-            self.spare_input = Some(x);
-        }
-        y
-    }
-
-    fn backward(&mut self, grad: Tensor) -> Tensor {
-        let Some(shape @ [n, c, h, w]) = self.input_shape.take() else {
-            no_train_forward(&self.type_name())
-        };
-        let out = self.window.output(h, w).expect("checked in forward");
-        if grad.shape() != [n, c, out.h, out.w] {
-            wrong_grad_shape(&[n, c, out.h, out.w], grad.shape());
-        }
-        let grad = standard(grad);
-        let mut dx = recycle(self.spare_input.take(), &shape);
-        let (gs, ds) = (
-            grad.as_slice().expect("standard"),
-            dx.as_slice_mut().expect("standard"),
-        );
-        let (win, div) = (self.window, self.divisor());
-        vectorized(
-            #[inline(always)]
-            || {
-                ds.fill(0.0);
-                for (dp, gp) in ds.chunks_exact_mut(h * w).zip(gs.chunks_exact(out.h * out.w)) {
-                    for_each_window(&win, h, w, out, |o, (y0, y1), (x0, x1)| {
-                        let g = gp[o] / div;
-                        for r in y0..y1 {
-                            for d in &mut dp[r * w + x0..r * w + x1] {
-                                *d += g;
-                            }
-                        }
-                    });
-                }
-            },
-        );
-        self.spare = Some(grad);
-        dx
-    }
-
-    fn type_name(&self) -> String {
-        format!(
-            "AvgPool2d({}{})",
-            self.window.kernel,
-            self.window.describe(self.window.kernel)
-        )
-    }
-}
-
-/// The mean of each channel over its whole plane: `[N, C, H, W]` to `[N, C]` (Keras's
-/// `GlobalAveragePooling2D`; PyTorch's `AdaptiveAvgPool2d(1)` followed by a flatten).
-///
-/// ```
-/// use nn_core::{layers::GlobalAvgPool2d, Layer, Mode, Tensor};
-/// let y = GlobalAvgPool2d::new().forward(Tensor::ones(vec![2, 64, 7, 7]), Mode::Eval);
-/// assert_eq!(y.shape(), &[2, 64]);
-/// ```
-#[derive(Clone, Debug, Default)]
-pub struct GlobalAvgPool2d {
-    input_shape: Option<[usize; 4]>,
-    spare_input: Option<Tensor>,
-    spare: Option<Tensor>,
-}
-
-impl GlobalAvgPool2d {
-    /// A global average pooling layer.
-    pub fn new() -> Self {
-        Self::default()
-    }
-}
-
-impl Layer for GlobalAvgPool2d {
-    fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
-        let ([n, c, h, w], _) = check_images(&x, None, None);
-        if h * w == 0 {
-            layer_panic(format_args!(
-                "expected images of at least 1x1, got shape {:?}",
-                x.shape()
-            ));
-        }
-        let x = standard(x);
-        let mut y = recycle(self.spare.take(), &[n, c]);
-        let (xs, ys) = (
-            x.as_slice().expect("standard"),
-            y.as_slice_mut().expect("standard"),
-        );
-        let count = (h * w) as f32;
-        vectorized(
-            #[inline(always)]
-            || {
-                for (v, plane) in ys.iter_mut().zip(xs.chunks_exact(h * w)) {
-                    *v = sum_map(plane, |v| v) / count;
-                }
-            },
-        );
-        if mode == Mode::Train {
-            self.input_shape = Some([n, c, h, w]);
-            self.spare_input = Some(x);
-        }
-        y
-    }
-
-    fn backward(&mut self, grad: Tensor) -> Tensor {
-        let Some(shape @ [n, c, h, w]) = self.input_shape.take() else {
-            no_train_forward(&self.type_name())
-        };
-        if grad.shape() != [n, c] {
-            wrong_grad_shape(&[n, c], grad.shape());
-        }
-        let grad = standard(grad);
-        let mut dx = recycle(self.spare_input.take(), &shape);
-        let (gs, ds) = (
-            grad.as_slice().expect("standard"),
-            dx.as_slice_mut().expect("standard"),
-        );
-        let count = (h * w) as f32;
-        vectorized(
-            #[inline(always)]
-            || {
-                for (&g, plane) in gs.iter().zip(ds.chunks_exact_mut(h * w)) {
-                    plane.fill(g / count);
-                }
-            },
-        );
-        self.spare = Some(grad);
-        dx
-    }
+    });
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::gradcheck::{gradcheck, GradCheck};
+pub(super) mod tests {
+    use super::super::{AvgPool2d, GlobalAvgPool2d, MaxPool2d};
+    use crate::layer::Layer;
+    use crate::layer::Mode;
     use crate::layer::{backward_child, forward_child};
     use crate::rng::seeded;
+    use crate::tensor::Tensor;
     use ndarray::IxDyn;
     use rand::seq::SliceRandom;
 
-    fn panic_message(f: impl FnOnce()) -> String {
+    pub(in crate::layers) fn panic_message(f: impl FnOnce()) -> String {
         let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("must panic");
         err.downcast_ref::<String>()
             .cloned()
@@ -434,120 +129,17 @@ mod tests {
             .unwrap_or_default()
     }
 
-    fn t(shape: &[usize], v: &[f32]) -> Tensor {
+    pub(in crate::layers) fn t(shape: &[usize], v: &[f32]) -> Tensor {
         Tensor::from_shape_vec(IxDyn(shape), v.to_vec()).unwrap()
     }
 
     /// Distinct values 0.05 apart in a shuffled order: no window has two maxima within the
     /// finite-difference step, so max pooling is smooth around it.
-    fn distinct(shape: &[usize]) -> Tensor {
+    pub(in crate::layers) fn distinct(shape: &[usize]) -> Tensor {
         let n: usize = shape.iter().product();
         let mut v: Vec<f32> = (0..n).map(|i| 0.05 * i as f32 - 0.025 * n as f32).collect();
         v.shuffle(&mut seeded(3));
         t(shape, &v)
-    }
-
-    #[test]
-    fn max_pool_picks_each_window_maximum_and_routes_the_gradient_there() {
-        let x = t(&[1, 1, 2, 4], &[1., 5., 2., 0., 3., 4., 8., 7.]);
-        let mut pool = MaxPool2d::new(2);
-        assert_eq!(pool.forward(x.clone(), Mode::Eval), t(&[1, 1, 1, 2], &[5., 8.]));
-        assert_eq!(pool.forward(x, Mode::Train), t(&[1, 1, 1, 2], &[5., 8.]));
-        let dx = pool.backward(t(&[1, 1, 1, 2], &[10., 20.]));
-        assert_eq!(dx, t(&[1, 1, 2, 4], &[0., 10., 0., 0., 0., 0., 20., 0.]));
-    }
-
-    #[test]
-    fn max_pool_ties_go_to_the_first_maximum_and_nan_wins() {
-        let mut pool = MaxPool2d::new(2);
-        pool.forward(t(&[1, 1, 2, 2], &[3., 3., 3., 3.]), Mode::Train);
-        assert_eq!(
-            pool.backward(t(&[1, 1, 1, 1], &[1.])),
-            t(&[1, 1, 2, 2], &[1., 0., 0., 0.])
-        );
-        let y = pool.forward(t(&[1, 1, 2, 2], &[1., f32::NAN, 9., 2.]), Mode::Train);
-        assert!(y[[0, 0, 0, 0]].is_nan());
-        assert_eq!(
-            pool.backward(t(&[1, 1, 1, 1], &[1.])),
-            t(&[1, 1, 2, 2], &[0., 1., 0., 0.])
-        );
-    }
-
-    #[test]
-    fn overlapping_windows_add_their_gradients() {
-        // Kernel 3, stride 1: the centre 9 wins all four windows of a 4x4 plane.
-        let mut x = vec![0.0; 16];
-        x[5] = 9.0;
-        let mut pool = MaxPool2d::new(3).with_stride(1);
-        let y = pool.forward(t(&[1, 1, 4, 4], &x), Mode::Train);
-        assert_eq!(y, t(&[1, 1, 2, 2], &[9.; 4]));
-        let dx = pool.backward(t(&[1, 1, 2, 2], &[1., 2., 3., 4.]));
-        assert_eq!(dx[[0, 0, 1, 1]], 10.0);
-        assert_eq!(dx.sum(), 10.0);
-    }
-
-    #[test]
-    fn max_pool_padding_is_minus_infinity() {
-        let x = t(&[1, 1, 2, 2], &[-1., -2., -3., -4.]);
-        let mut pool = MaxPool2d::new(2).with_padding(1);
-        let y = pool.forward(x, Mode::Eval);
-        assert_eq!(y, t(&[1, 1, 2, 2], &[-1., -2., -3., -4.]));
-        assert_eq!(pool.type_name(), "MaxPool2d(2x2, padding 1)");
-    }
-
-    #[test]
-    fn max_pool_passes_gradcheck_in_several_configurations() {
-        for (pool, shape) in [
-            (MaxPool2d::new(2), [2, 3, 4, 6]),
-            (MaxPool2d::new(3).with_stride(2).with_padding(1), [1, 2, 7, 5]),
-            (MaxPool2d::new((2, 3)).with_stride(1), [2, 1, 5, 5]),
-            (MaxPool2d::new(2), [1, 1, 5, 7]),
-        ] {
-            let mut pool = pool;
-            let report = GradCheck::default().check_input(&mut pool, distinct(&shape));
-            assert!(report.passed(), "{}: {report}", pool.type_name());
-        }
-    }
-
-    #[test]
-    fn avg_pool_averages_and_counts_padding() {
-        let x = t(&[1, 1, 2, 2], &[1., 2., 3., 4.]);
-        assert_eq!(
-            AvgPool2d::new(2).forward(x.clone(), Mode::Eval),
-            t(&[1, 1, 1, 1], &[2.5])
-        );
-        // Padding 1: each 2x2 window holds one real value and three padded zeros.
-        let mut pool = AvgPool2d::new(2).with_padding(1);
-        let y = pool.forward(x, Mode::Train);
-        assert_eq!(y, t(&[1, 1, 2, 2], &[0.25, 0.5, 0.75, 1.0]));
-        let dx = pool.backward(t(&[1, 1, 2, 2], &[4., 8., 12., 16.]));
-        assert_eq!(dx, t(&[1, 1, 2, 2], &[1., 2., 3., 4.]));
-    }
-
-    #[test]
-    fn avg_and_global_pools_pass_gradcheck() {
-        for (pool, shape) in [
-            (AvgPool2d::new(2), [2, 2, 4, 5]),
-            (AvgPool2d::new(3).with_stride(2).with_padding(1), [1, 2, 7, 6]),
-            (AvgPool2d::new((3, 2)).with_stride(1), [2, 1, 4, 3]),
-        ] {
-            let mut pool = pool;
-            let report = gradcheck(&mut pool, &shape);
-            assert!(report.passed(), "{}: {report}", pool.type_name());
-        }
-        gradcheck(&mut GlobalAvgPool2d::new(), &[2, 3, 3, 5]).assert_passed();
-        gradcheck(&mut GlobalAvgPool2d::new(), &[1, 1, 1, 1]).assert_passed();
-    }
-
-    #[test]
-    fn global_pool_averages_each_plane() {
-        let x = t(&[1, 2, 1, 3], &[1., 2., 3., 10., 20., 30.]);
-        let mut pool = GlobalAvgPool2d::new();
-        assert_eq!(pool.forward(x, Mode::Train), t(&[1, 2], &[2., 20.]));
-        assert_eq!(
-            pool.backward(t(&[1, 2], &[3., 6.])),
-            t(&[1, 2, 1, 3], &[1., 1., 1., 2., 2., 2.])
-        );
     }
 
     #[test]
@@ -616,14 +208,29 @@ mod tests {
     }
 
     #[test]
-    fn buffers_are_recycled_between_steps() {
-        let mut pool = MaxPool2d::new(2);
-        let x = distinct(&[2, 2, 4, 4]);
-        let x_ptr = x.as_ptr();
-        let y = pool.forward(x, Mode::Train);
-        let g_ptr = y.as_ptr();
-        let dx = pool.backward(y);
-        assert_eq!(dx.as_ptr(), x_ptr);
-        assert_eq!(pool.forward(dx, Mode::Train).as_ptr(), g_ptr);
+    fn a_batch_split_over_threads_matches_one_image_at_a_time() {
+        // 16 x 4 planes of 24 x 24: large enough to be split over threads.
+        let x = distinct(&[16, 4, 24, 24]);
+        let layers: Vec<Box<dyn Layer>> = vec![
+            Box::new(MaxPool2d::new(2)),
+            Box::new(MaxPool2d::new(3).with_stride(2).with_padding(1)),
+            Box::new(AvgPool2d::new(2)),
+            Box::new(GlobalAvgPool2d::new()),
+        ];
+        for mut layer in layers {
+            let y = layer.forward(x.clone(), Mode::Train);
+            let g = y.mapv(|v| v * 0.5 + 1.0);
+            let dx = layer.backward(g.clone());
+            let image = |t: &Tensor, i: usize| t.slice_axis(ndarray::Axis(0), (i..i + 1).into()).to_owned();
+            for i in [0, 7, 15] {
+                assert_eq!(layer.forward(image(&x, i), Mode::Train), image(&y, i));
+                assert_eq!(
+                    layer.backward(image(&g, i)),
+                    image(&dx, i),
+                    "{}",
+                    layer.type_name()
+                );
+            }
+        }
     }
 }
