@@ -118,16 +118,19 @@ pub(crate) fn check_images(
     channels: Option<usize>,
     window: Option<&Window>,
 ) -> ([usize; 4], Size2) {
-    let c_text = channels.map_or("C".to_string(), |c| c.to_string());
+    // Formatted only on the way to a panic: a steady training step allocates nothing.
+    let expected = || channels.map_or("C".to_string(), |c| c.to_string());
     let &[n, c, h, w] = x.shape() else {
         layer_panic(format_args!(
-            "expected a batch of images of shape [N, {c_text}, H, W], got shape {:?}",
+            "expected a batch of images of shape [N, {}, H, W], got shape {:?}",
+            expected(),
             x.shape()
         ))
     };
     if channels.is_some_and(|expected| expected != c) {
         layer_panic(format_args!(
-            "expected a batch of images of shape [N, {c_text}, H, W], got shape {:?} ({c} channels)",
+            "expected a batch of images of shape [N, {}, H, W], got shape {:?} ({c} channels)",
+            expected(),
             x.shape()
         ));
     }
