@@ -1,11 +1,12 @@
 //! Batch normalisation per channel of image batches (PyTorch's `BatchNorm2d`).
 
 use super::nchw::{check_images, recycle, sum_map, sum_zip};
+use super::par::{self, PARTS};
 use super::{no_train_forward, standard, wrong_grad_shape};
 use crate::layer::{Layer, Mode, ParamKind, Visitor};
 use crate::linalg::vectorized;
 use crate::tensor::Tensor;
-use ndarray::IxDyn;
+use ndarray::{ArrayViewMut2, ArrayViewMut3, Axis, IxDyn};
 
 /// Batch normalisation of `[N, C, H, W]` batches per channel: each channel is normalised over
 /// its `N * H * W` values, then scaled by `weight` and shifted by `bias` (one each per channel).
@@ -46,7 +47,8 @@ pub struct BatchNorm2d {
     /// The input of the last Train forward: backward recomputes the normalised input from it
     /// (cheaper than writing it out in forward and reading it back).
     input: Option<Tensor>,
-    /// The batch mean and `1 / sqrt(var + eps)` per channel, of the same forward.
+    /// The batch mean and `1 / sqrt(var + eps)` per channel, of the same forward (the second
+    /// holds the batch variance until forward has updated the running statistics).
     mean: Vec<f32>,
     inv_std: Vec<f32>,
     /// The buffer backward is done with, recycled as the next Train forward's output.
@@ -128,6 +130,54 @@ impl BatchNorm2d {
     }
 }
 
+/// `1 / sqrt(var + eps)`, the same bits wherever it is computed.
+#[inline(always)]
+fn inv_std(var: f32, eps: f32) -> f32 {
+    1.0 / (var + eps).sqrt()
+}
+
+/// Calls `f(channel, rows)` for every channel of `data` (`[n, c, hw]`), `rows` being that
+/// channel's `[n, hw]` view, and stores the two numbers it returns in `out.0[channel]` and
+/// `out.1[channel]`. Channels are independent, so they are spread over nn's threads for a large
+/// batch without changing a result.
+fn for_channels(
+    data: &mut [f32],
+    (n, c, hw): (usize, usize, usize),
+    out: (&mut [f32], &mut [f32]),
+    f: impl Fn(usize, ArrayViewMut2<'_, f32>) -> [f32; 2] + Sync,
+) {
+    let mut rest = ArrayViewMut3::from_shape((n, c, hw), data).expect("[N, C, H * W]");
+    let (mut out0, mut out1) = out;
+    let mut parts: [Option<Channels<'_>>; PARTS] = Default::default();
+    for (slot, range) in parts.iter_mut().zip(par::parts(c)) {
+        let (view, tail) = rest.split_at(Axis(1), range.len());
+        let (o0, t0) = std::mem::take(&mut out0).split_at_mut(range.len());
+        let (o1, t1) = std::mem::take(&mut out1).split_at_mut(range.len());
+        (rest, out0, out1) = (tail, t0, t1);
+        *slot = Some(Channels {
+            first: range.start,
+            view,
+            out: (o0, o1),
+        });
+    }
+    par::for_each(&mut parts, par::worth_len(n * c * hw), &|part: &mut Option<
+        Channels<'_>,
+    >| {
+        if let Some(p) = part {
+            for (j, rows) in p.view.axis_iter_mut(Axis(1)).enumerate() {
+                [p.out.0[j], p.out.1[j]] = f(p.first + j, rows);
+            }
+        }
+    });
+}
+
+/// A run of channels of [`for_channels`]: their rows and their slots in the outputs.
+struct Channels<'a> {
+    first: usize,
+    view: ArrayViewMut3<'a, f32>,
+    out: (&'a mut [f32], &'a mut [f32]),
+}
+
 /// The elements of one of the layer's own tensors (built in standard layout; visitors hand out
 /// views, which cannot replace them).
 fn values(t: &Tensor) -> &[f32] {
@@ -169,44 +219,47 @@ impl Layer for BatchNorm2d {
         let (momentum, eps) = (self.momentum, self.eps);
         let mut y = recycle(self.spare.take(), x.shape());
         let ys = y.as_slice_mut().expect("standard layout");
-        let (mean_out, inv_std) = (&mut self.mean, &mut self.inv_std);
-        let running_mean = values_mut(&mut self.running_mean);
-        let running_var = values_mut(&mut self.running_var);
-        vectorized(
-            #[inline(always)]
-            || {
-                for ch in 0..c {
+        let (mean, var) = (&mut self.mean, &mut self.inv_std);
+        for_channels(ys, (n, c, hw), (&mut mean[..], &mut var[..]), |ch, mut y| {
+            vectorized(
+                #[inline(always)]
+                || {
+                    let rows = |i: usize| &xs[(i * c + ch) * hw..][..hw];
                     // Two passes (mean, then squared deviations) rather than E[x^2] - E[x]^2,
-                    // which loses every digit in f32 when the mean is large against the spread;
-                    // one channel's rows stay in cache between them.
+                    // which loses every digit in f32 when the mean is large against the
+                    // spread; one channel's rows stay in cache between them.
+                    // Plain loops: iterator adaptors may not be inlined into the vectorised code.
                     let mut sum = 0.0f64;
                     for i in 0..n {
-                        sum += f64::from(sum_map(&xs[(i * c + ch) * hw..][..hw], |v| v));
+                        sum += f64::from(sum_map(rows(i), |v| v));
                     }
                     let mean = (sum / m as f64) as f32;
                     let mut sq = 0.0f64;
                     for i in 0..n {
-                        let row = &xs[(i * c + ch) * hw..][..hw];
-                        sq += f64::from(sum_map(row, |v| (v - mean) * (v - mean)));
+                        sq += f64::from(sum_map(rows(i), |v| (v - mean) * (v - mean)));
                     }
-                    let var = sq / m as f64;
-                    if m >= 2 {
-                        let unbiased = (var * m as f64 / (m - 1) as f64) as f32;
-                        running_mean[ch] = (1.0 - momentum) * running_mean[ch] + momentum * mean;
-                        running_var[ch] = (1.0 - momentum) * running_var[ch] + momentum * unbiased;
-                    }
-                    let s = 1.0 / (var as f32 + eps).sqrt();
-                    (mean_out[ch], inv_std[ch]) = (mean, s);
-                    let (g, b) = (weight[ch], bias[ch]);
-                    for i in 0..n {
-                        let at = (i * c + ch) * hw;
-                        for (y, &v) in ys[at..at + hw].iter_mut().zip(&xs[at..at + hw]) {
-                            *y = g * ((v - mean) * s) + b;
+                    let var = (sq / m as f64) as f32;
+                    let (s, g, b) = (inv_std(var, eps), weight[ch], bias[ch]);
+                    for (i, mut out) in y.outer_iter_mut().enumerate() {
+                        let out = out.as_slice_mut().expect("a row of a standard-layout tensor");
+                        for (o, &v) in out.iter_mut().zip(rows(i)) {
+                            *o = g * ((v - mean) * s) + b;
                         }
                     }
-                }
-            },
-        );
+                    [mean, var]
+                },
+            )
+        });
+        let running = values_mut(&mut self.running_mean).iter_mut();
+        let running = running.zip(values_mut(&mut self.running_var));
+        for ((rm, rv), (&mean, v)) in running.zip(self.mean.iter().zip(self.inv_std.iter_mut())) {
+            if m >= 2 {
+                let unbiased = (f64::from(*v) * m as f64 / (m - 1) as f64) as f32;
+                *rm = (1.0 - momentum) * *rm + momentum * mean;
+                *rv = (1.0 - momentum) * *rv + momentum * unbiased;
+            }
+            *v = inv_std(*v, eps);
+        }
         if m >= 2 {
             self.num_batches_tracked += 1.0;
         }
@@ -232,32 +285,31 @@ impl Layer for BatchNorm2d {
         let (mean, inv_std) = (&self.mean, &self.inv_std);
         let weight_grad = values_mut(&mut self.weight_grad);
         let bias_grad = values_mut(&mut self.bias_grad);
-        vectorized(
-            #[inline(always)]
-            || {
-                for ch in 0..c {
+        for_channels(gs, (n, c, hw), (bias_grad, weight_grad), |ch, mut g| {
+            vectorized(
+                #[inline(always)]
+                || {
                     let (mu, s) = (mean[ch], inv_std[ch]);
+                    let rows = |i: usize| &xs[(i * c + ch) * hw..][..hw];
                     let (mut db, mut dg) = (0.0f64, 0.0f64);
-                    for i in 0..n {
-                        let at = (i * c + ch) * hw;
-                        let (g, v) = (&gs[at..at + hw], &xs[at..at + hw]);
+                    for (i, g) in g.outer_iter().enumerate() {
+                        let g = g.to_slice().expect("a row of a standard-layout tensor");
                         db += f64::from(sum_map(g, |g| g));
-                        dg += f64::from(sum_zip(g, v, |g, v| g * ((v - mu) * s)));
+                        dg += f64::from(sum_zip(g, rows(i), |g, v| g * ((v - mu) * s)));
                     }
                     let (db, dg) = (db as f32, dg as f32);
-                    bias_grad[ch] = db;
-                    weight_grad[ch] = dg;
                     // dx = weight * inv_std / M * (M * g - sum(g) - x_hat * sum(g * x_hat)).
                     let coef = weight[ch] * s / m;
-                    for i in 0..n {
-                        let at = (i * c + ch) * hw;
-                        for (g, &v) in gs[at..at + hw].iter_mut().zip(&xs[at..at + hw]) {
+                    for (i, mut g) in g.outer_iter_mut().enumerate() {
+                        let g = g.as_slice_mut().expect("a row of a standard-layout tensor");
+                        for (g, &v) in g.iter_mut().zip(rows(i)) {
                             *g = coef * (m * *g - db - (v - mu) * s * dg);
                         }
                     }
-                }
-            },
-        );
+                    [db, dg]
+                },
+            )
+        });
         self.spare = Some(x);
         grad
     }
@@ -385,6 +437,30 @@ mod tests {
         let g_ptr = g.as_ptr();
         assert_eq!(b.backward(g).as_ptr(), g_ptr);
         assert_eq!(b.forward(y, Mode::Train).as_ptr(), x_ptr);
+    }
+
+    #[test]
+    fn any_thread_count_gives_the_same_bits() {
+        // 32,768 values: enough to spread the channels over threads.
+        let (x, g) = (input(&[16, 8, 16, 16]), input(&[16, 8, 16, 16]) * 0.01);
+        let run = |threads: usize| {
+            crate::linalg::set_num_threads(threads);
+            let mut bn = BatchNorm2d::new(8);
+            let y = bn.forward(x.clone(), Mode::Train);
+            let dx = bn.backward(g.clone());
+            (
+                y,
+                dx,
+                bn.weight_grad.clone(),
+                bn.bias_grad.clone(),
+                bn.running_var.clone(),
+            )
+        };
+        let one = run(1);
+        for threads in [2, 3, 4] {
+            assert!(run(threads) == one, "{threads} threads");
+        }
+        crate::linalg::set_num_threads(std::thread::available_parallelism().map_or(1, |n| n.get()));
     }
 
     #[test]
