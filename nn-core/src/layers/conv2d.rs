@@ -478,6 +478,18 @@ mod tests {
                 [2, 3, 5, 4],
             ),
             (
+                "one channel, same padding",
+                Conv2d::builder(1, 5, 3).padding_same().build(Init::He, &mut rng),
+                [2, 1, 5, 6],
+            ),
+            (
+                "two channels, 2x3 kernel, padding (1, 0)",
+                Conv2d::builder(2, 3, (2, 3))
+                    .padding((1, 0))
+                    .build(Init::He, &mut rng),
+                [3, 2, 4, 5],
+            ),
+            (
                 "batch of 1, odd sizes, stride (1, 2)",
                 Conv2d::builder(1, 2, (2, 3))
                     .stride((1, 2))
@@ -524,12 +536,21 @@ mod tests {
     #[test]
     fn tiles_and_parts_give_the_results_of_one_image_at_a_time() {
         let mut rng = seeded(3);
-        let base = Conv2d::builder(2, 3, 3)
+        // A compact patch matrix (stride 2) and wide ones (stride 1, padded).
+        let strided = Conv2d::builder(2, 3, 3)
             .padding(1)
             .stride((2, 1))
             .build(Init::He, &mut rng);
+        let wide = Conv2d::builder(2, 3, 3).padding(1).build(Init::He, &mut rng);
+        let small = Conv2d::builder(2, 3, (2, 2)).padding(1).build(Init::He, &mut rng);
+        tiles_agree(strided, [7, 3, 3, 6]);
+        tiles_agree(wide, [7, 3, 5, 6]);
+        tiles_agree(small, [7, 3, 6, 7]);
+    }
+
+    fn tiles_agree(base: Conv2d, out_shape: [usize; 4]) {
         let x = input(&[7, 2, 5, 6]);
-        let g = input(&[7, 3, 3, 6]);
+        let g = input(&out_shape);
         let run = |tile: usize| {
             let mut conv = base.clone();
             conv.tiles.fixed = Some(tile);
