@@ -25,7 +25,7 @@ CONVS = [
     ("conv_first_layer", 1, 5, (5, 5), (2, 1), (0, 1), (1, 1), 1, True, (3, 1, 12, 11)),
     ("conv_mixed", 6, 4, (3, 3), (2, 2), (1, 1), (2, 2), 2, True, (1, 6, 9, 8)),
     # A 1-channel first layer with "same" padding, and a small kernel over two channels.
-    ("conv_one_channel_same", 1, 6, (3, 3), (1, 1), "same", (1, 1), 1, True, (2, 1, 9, 8)),
+    ("conv_one_channel_same", 1, 12, (3, 3), (1, 1), "same", (1, 1), 1, True, (2, 1, 9, 8)),
     ("conv_two_channels_2x3", 2, 4, (2, 3), (1, 1), (1, 0), (1, 1), 1, True, (2, 2, 6, 7)),
 ]
 # name, kind, kernel, stride, padding, input shape

@@ -483,6 +483,11 @@ mod tests {
                 [2, 1, 5, 6],
             ),
             (
+                "fewer taps than channels",
+                Conv2d::builder(1, 12, 3).padding(1).build(Init::He, &mut rng),
+                [2, 1, 4, 5],
+            ),
+            (
                 "two channels, 2x3 kernel, padding (1, 0)",
                 Conv2d::builder(2, 3, (2, 3))
                     .padding((1, 0))
@@ -536,7 +541,8 @@ mod tests {
     #[test]
     fn tiles_and_parts_give_the_results_of_one_image_at_a_time() {
         let mut rng = seeded(3);
-        // A compact patch matrix (stride 2) and wide ones (stride 1, padded).
+        // A compact patch matrix (stride 2) and wide ones (stride 1), one with more channels
+        // than taps.
         let strided = Conv2d::builder(2, 3, 3)
             .padding(1)
             .stride((2, 1))
@@ -546,6 +552,8 @@ mod tests {
         tiles_agree(strided, [7, 3, 3, 6]);
         tiles_agree(wide, [7, 3, 5, 6]);
         tiles_agree(small, [7, 3, 6, 7]);
+        let compact = Conv2d::builder(2, 20, 3).padding(1).build(Init::He, &mut rng);
+        tiles_agree(compact, [7, 20, 5, 6]);
     }
 
     fn tiles_agree(base: Conv2d, out_shape: [usize; 4]) {
