@@ -7,6 +7,11 @@ use nn::{for_each_param, param_names, Dataset, Snapshot};
 use rand::Rng as _;
 use std::path::PathBuf;
 
+// The cnn_mnist example's network, included as it is so that what is checked here is it.
+#[allow(dead_code)]
+#[path = "../examples/cnn_mnist.rs"]
+mod example;
+
 /// Workload C of the benchmarks (two 3x3 convolutions with BatchNorm2d, ReLU and 2x2 max
 /// pooling, then Linear), the network of the bench_cnn example.
 #[derive(Sequential)]
@@ -356,4 +361,29 @@ fn a_dataset_reshaped_to_images_hands_out_image_batches_without_copies() {
         err.contains("[1, 28, 27] holds 756 values, but each sample has 784"),
         "{err}"
     );
+}
+
+#[test]
+fn the_example_network_takes_28x28_images_and_names_its_parameters_as_pytorch() {
+    let mut net = example::Cnn::new(&mut seeded(4321));
+    let summary = nn::summary(&mut net, &[1, 1, 28, 28]);
+    let last = summary.rows.last().unwrap();
+    assert_eq!(
+        (last.name.as_str(), last.output_shape.as_slice()),
+        ("fc", &[1, 10][..])
+    );
+    let names = param_names(&mut net);
+    assert_eq!(
+        &names[..4],
+        ["conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias"]
+    );
+    assert_eq!(summary.total_params, 104_650);
+    // One step on two images runs end to end and moves the first layer's weights.
+    let x = Tensor::from_shape_fn(vec![2, 1, 28, 28], |i| ((i[2] * 3 + i[3]) % 7) as f32 / 7.0);
+    let mut loss = SoftmaxCrossEntropy::new();
+    loss.forward(net.forward(x, Mode::Train), Targets::Classes(&[3, 8]));
+    net.backward(loss.backward());
+    let before = net.conv1.weight().clone();
+    Adam::new(1e-3).step(&mut net).unwrap();
+    assert_ne!(net.conv1.weight(), &before);
 }
