@@ -11,7 +11,7 @@ use nn_core::optim::{Adam, Optimizer};
 use nn_core::{seeded, BatchNorm2d, Conv2d, Flatten, Init, Layer, Linear, MaxPool2d, Mode, Relu};
 use nn_core::{SoftmaxCrossEntropy, Targets};
 
-const BATCH: usize = 10;
+const BATCH: usize = 6;
 
 /// Allocations of one product of `[m, k]` by `[k, n]` (each stored transposed if asked), after
 /// a first one of the same shape.
@@ -35,8 +35,8 @@ fn product_allocations(m: usize, k: usize, n: usize, a_transposed: bool, b_trans
 fn a_steady_cnn_training_step_allocates_only_inside_the_matrix_products() {
     set_num_threads(1);
     let mut rng = seeded(4321);
-    // [10, 1, 8, 8] -> conv1 (padded) [10, 4, 8, 8] -> pool [10, 4, 4, 4] -> conv2 (2 groups,
-    // padded) [10, 6, 4, 4] -> pool [10, 6, 2, 2] -> [10, 24] -> [10, 3].
+    // [6, 1, 8, 8] -> conv1 (padded) [6, 4, 8, 8] -> pool [6, 4, 4, 4] -> conv2 (2 groups,
+    // padded) [6, 6, 4, 4] -> pool [6, 6, 2, 2] -> [6, 24] -> [6, 3].
     let mut net: Vec<Box<dyn Layer>> = vec![
         Box::new(
             Conv2d::builder(1, 4, 3)
@@ -84,13 +84,14 @@ fn a_steady_cnn_training_step_allocates_only_inside_the_matrix_products() {
     let per_step: Vec<usize> = (0..12).map(|_| step(true).unwrap()).collect();
 
     // The batch fits one tile per convolution. Patch matrices are wide (stride 1): `OH` rows of
-    // the padded width per image, so conv1's 10 images make 8 * 10 * 10 = 800 columns and
-    // conv2's 4 * 6 * 10 = 240.
-    let gemm = product_allocations(4, 9, 800, false, false) // conv1 forward
-        + product_allocations(4, 800, 9, false, true) // conv1 weight gradient
-        + 2 * product_allocations(3, 18, 240, false, false) // conv2 forward, per group
-        + 2 * product_allocations(3, 240, 18, false, true) // conv2 weight gradient
-        + 2 * product_allocations(18, 3, 240, true, false) // conv2 patch gradient
+    // the padded width per image, so conv1's images take 8 * 10 = 80 columns each and conv2's
+    // 4 * 6 = 24.
+    let (cols1, cols2) = (80 * BATCH, 24 * BATCH);
+    let gemm = product_allocations(4, 9, cols1, false, false) // conv1 forward
+        + product_allocations(4, cols1, 9, false, true) // conv1 weight gradient
+        + 2 * product_allocations(3, 18, cols2, false, false) // conv2 forward, per group
+        + 2 * product_allocations(3, cols2, 18, false, true) // conv2 weight gradient
+        + 2 * product_allocations(18, 3, cols2, true, false) // conv2 patch gradient
         + product_allocations(BATCH, 24, 3, false, true) // fc forward
         + product_allocations(3, BATCH, 24, true, false) // fc weight gradient
         + product_allocations(BATCH, 3, 24, false, false); // fc input gradient
