@@ -21,56 +21,11 @@
 mod common;
 
 use common::cli::Cli;
+use common::timed::{median, Timed};
 use nn::data::{Batches, Dataset, Mnist};
-use nn::layer::Visitor;
 use nn::prelude::*;
 use rand::Rng as _;
 use std::time::{Duration, Instant};
-
-/// A layer with a stopwatch: forward and backward times add up while `on`. Parameters and
-/// buffers keep the inner layer's names (`fc1.weight`), so the network is W exactly.
-struct Timed<L> {
-    layer: L,
-    on: bool,
-    forward: Duration,
-    backward: Duration,
-}
-
-impl<L> Timed<L> {
-    fn new(layer: L) -> Self {
-        Timed {
-            layer,
-            on: false,
-            forward: Duration::ZERO,
-            backward: Duration::ZERO,
-        }
-    }
-}
-
-impl<L: Layer> Layer for Timed<L> {
-    fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
-        let start = self.on.then(Instant::now);
-        let y = self.layer.forward(x, mode);
-        if let Some(start) = start {
-            self.forward += start.elapsed();
-        }
-        y
-    }
-    fn backward(&mut self, grad: Tensor) -> Tensor {
-        let start = self.on.then(Instant::now);
-        let g = self.layer.backward(grad);
-        if let Some(start) = start {
-            self.backward += start.elapsed();
-        }
-        g
-    }
-    fn visit(&mut self, v: &mut Visitor<'_>) {
-        self.layer.visit(v)
-    }
-    fn type_name(&self) -> String {
-        self.layer.type_name()
-    }
-}
 
 /// The network of W.
 #[derive(Sequential)]
@@ -101,18 +56,7 @@ impl Mlp {
     /// Each layer's name with its forward and backward time so far; then zeroes the timers and
     /// switches them on or off.
     fn timers(&mut self, on: bool) -> Vec<(&'static str, Duration, Duration)> {
-        macro_rules! rows {
-            ($($f:ident),*) => {{
-                let rows = vec![$((stringify!($f), self.$f.forward, self.$f.backward)),*];
-                $(
-                    self.$f.on = on;
-                    self.$f.forward = Duration::ZERO;
-                    self.$f.backward = Duration::ZERO;
-                )*
-                rows
-            }};
-        }
-        rows!(fc1, bn1, act1, fc2, bn2, act2, fc3)
+        timers!(self, on; fc1, bn1, act1, fc2, bn2, act2, fc3)
     }
 }
 
@@ -167,16 +111,6 @@ fn synthetic(n: usize, seed: u64) -> nn::Result<Dataset> {
     rng.fill(pixels.as_mut_slice());
     let labels = (0..n).map(|_| rng.random_range(0..10)).collect();
     Dataset::from_u8(pixels, &[784], labels, 10)
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

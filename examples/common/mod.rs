@@ -21,6 +21,7 @@ pub mod digits;
 pub mod evaluation;
 pub mod nets;
 pub mod optim;
+pub mod timed;
 
 pub use data::{load_data, Data, DataFlags, Fraction, DATASETS};
 pub use optim::{default_lr, optimizer, OPTIMIZERS};
