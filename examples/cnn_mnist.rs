@@ -20,57 +20,8 @@ use nn::prelude::*;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
-/// The network, defined by its fields: `#[derive(Sequential)]` runs them in order and names
-/// their parameters after them (`conv1.weight`, `bn1.running_mean`, ...), PyTorch's names.
-#[derive(Sequential)]
-pub struct Cnn {
-    pub conv1: Conv2d,
-    pub bn1: BatchNorm2d,
-    pub act1: Relu,
-    pub pool1: MaxPool2d,
-    pub conv2: Conv2d,
-    pub bn2: BatchNorm2d,
-    pub act2: Relu,
-    pub pool2: MaxPool2d,
-    pub conv3: Conv2d,
-    pub bn3: BatchNorm2d,
-    pub act3: Relu,
-    pub pool3: MaxPool2d,
-    pub flat: Flatten,
-    pub drop: Dropout,
-    pub fc: Linear,
-}
-
-impl Cnn {
-    /// `[N, 1, 28, 28]` -> 32 x 14 x 14 -> 64 x 7 x 7 -> 128 x 3 x 3 -> 10, He-initialised
-    /// weights drawn from `rng`. The convolutions pad by 1 ("same"); each pooling halves the
-    /// size (7 to 3 drops the last row and column, as PyTorch's floor rule does).
-    pub fn new(rng: &mut Rng) -> Self {
-        let conv =
-            |cin, cout, rng: &mut Rng| Conv2d::builder(cin, cout, 3).padding_same().build(Init::He, rng);
-        Cnn {
-            // The input is data, which needs no gradient: skip that product and col2im.
-            conv1: conv(1, 32, rng).with_input_grad(false),
-            bn1: BatchNorm2d::new(32),
-            act1: Relu::new(),
-            pool1: MaxPool2d::new(2),
-            conv2: conv(32, 64, rng),
-            bn2: BatchNorm2d::new(64),
-            act2: Relu::new(),
-            pool2: MaxPool2d::new(2),
-            conv3: conv(64, 128, rng),
-            bn3: BatchNorm2d::new(128),
-            act3: Relu::new(),
-            pool3: MaxPool2d::new(2),
-            flat: Flatten::new(),
-            drop: Dropout::from_rng(DROPOUT, rng),
-            fc: Linear::new(128 * 3 * 3, 10, Init::He, rng),
-        }
-    }
-}
-
-/// Dropout before the classifier.
-const DROPOUT: f32 = 0.25;
+/// The network, defined once in `common/nets.rs` (evaluate and predict load it too).
+pub use common::nets::Cnn;
 
 /// Adam at 2e-3 with a cosine schedule over 15 epochs: BatchNorm keeps the activations
 /// normalised, so twice the usual rate trains stably, and the annealing settles it.

@@ -33,7 +33,7 @@ fn main() {
     );
     let arch = cli.choice(
         "arch",
-        "the checkpoint's network (mlp: mlp_batchnorm's; cnn once examples/cnn_mnist.rs exists)",
+        "the checkpoint's network (mlp: mlp_batchnorm's; cnn: cnn_mnist's)",
         common::nets::ARCHS,
     );
     let dataset = cli.choice("dataset", "the test set", common::DATASETS);

@@ -30,7 +30,7 @@ fn main() {
     );
     let arch = cli.choice(
         "arch",
-        "the checkpoint's network (mlp: mlp_batchnorm's; cnn once examples/cnn_mnist.rs exists)",
+        "the checkpoint's network (mlp: mlp_batchnorm's; cnn: cnn_mnist's)",
         common::nets::ARCHS,
     );
     let images = cli.positional("IMAGE.png...", "pictures of digits: PNG, any size and colours");

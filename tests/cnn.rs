@@ -326,7 +326,7 @@ fn a_flat_batch_fed_to_a_cnn_panics_naming_the_layer() {
     });
     assert_eq!(
         msg,
-        "fc: expected 1600 input features, got 576 (input shape [2, 576])"
+        "fc: expected 1600 input features, got 576: input shape [2, 576], expected [2, 1600]"
     );
 }
 
