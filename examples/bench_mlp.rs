@@ -21,57 +21,12 @@
 mod common;
 
 use clap::Parser;
-use common::flags::{at_least_one, BenchFlags};
+use common::flags::{BenchFlags, WorkloadFlags};
+use common::timed::{median, Timed};
 use nn::data::{Batches, Dataset, Mnist};
-use nn::layer::Visitor;
 use nn::prelude::*;
 use rand::Rng as _;
 use std::time::{Duration, Instant};
-
-/// A layer with a stopwatch: forward and backward times add up while `on`. Parameters and
-/// buffers keep the inner layer's names (`fc1.weight`), so the network is W exactly.
-struct Timed<L> {
-    layer: L,
-    on: bool,
-    forward: Duration,
-    backward: Duration,
-}
-
-impl<L> Timed<L> {
-    fn new(layer: L) -> Self {
-        Timed {
-            layer,
-            on: false,
-            forward: Duration::ZERO,
-            backward: Duration::ZERO,
-        }
-    }
-}
-
-impl<L: Layer> Layer for Timed<L> {
-    fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
-        let start = self.on.then(Instant::now);
-        let y = self.layer.forward(x, mode);
-        if let Some(start) = start {
-            self.forward += start.elapsed();
-        }
-        y
-    }
-    fn backward(&mut self, grad: Tensor) -> Tensor {
-        let start = self.on.then(Instant::now);
-        let g = self.layer.backward(grad);
-        if let Some(start) = start {
-            self.backward += start.elapsed();
-        }
-        g
-    }
-    fn visit(&mut self, v: &mut Visitor<'_>) {
-        self.layer.visit(v)
-    }
-    fn type_name(&self) -> String {
-        self.layer.type_name()
-    }
-}
 
 /// The network of W.
 #[derive(Sequential)]
@@ -102,18 +57,7 @@ impl Mlp {
     /// Each layer's name with its forward and backward time so far; then zeroes the timers and
     /// switches them on or off.
     fn timers(&mut self, on: bool) -> Vec<(&'static str, Duration, Duration)> {
-        macro_rules! rows {
-            ($($f:ident),*) => {{
-                let rows = vec![$((stringify!($f), self.$f.forward, self.$f.backward)),*];
-                $(
-                    self.$f.on = on;
-                    self.$f.forward = Duration::ZERO;
-                    self.$f.backward = Duration::ZERO;
-                )*
-                rows
-            }};
-        }
-        rows!(fc1, bn1, act1, fc2, bn2, act2, fc3)
+        timers!(self, on; fc1, bn1, act1, fc2, bn2, act2, fc3)
     }
 }
 
@@ -170,42 +114,21 @@ fn synthetic(n: usize, seed: u64) -> nn::Result<Dataset> {
     Dataset::from_u8(pixels, &[784], labels, 10)
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 /// Trains W (MLP 784-128-64-10 with BatchNorm, Adam, batch 100) and prints epoch times and
 /// samples/s; the last line is `median_epoch_s=.. samples_per_s=.. infer_samples_per_s=..`.
 #[derive(Parser)]
 #[command(name = env!("CARGO_CRATE_NAME"), version)]
+// With --data-dir, an epoch is the whole training set.
+#[command(mut_arg("samples", |a| a.help("Synthetic training samples per epoch")))]
 struct Cli {
-    /// Timed epochs after one warm-up epoch
-    #[arg(long, value_name = "N", default_value_t = 5, value_parser = at_least_one, allow_hyphen_values = true)]
-    epochs: usize,
     #[command(flatten)]
     bench: BenchFlags,
-    /// Samples of the inference batch (at most the test set's size with --data-dir)
-    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = at_least_one, allow_hyphen_values = true)]
-    infer_samples: usize,
-    /// Real MNIST (the four IDX files) instead of synthetic data
-    #[arg(long, value_name = "DIR")]
-    data_dir: Option<String>,
-    /// Print the time per layer and step phase (--profile alone means true)
-    #[arg(long, value_name = "BOOL", default_value_t = false, num_args = 0..=1,
-          default_missing_value = "true", action = clap::ArgAction::Set)]
-    profile: bool,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let Cli {
+    let BenchFlags {
         epochs,
-        bench: BenchFlags {
+        workload: WorkloadFlags {
             threads,
             batch_size,
             samples,
@@ -213,7 +136,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         infer_samples,
         data_dir,
         profile,
-    } = Cli::parse();
+    } = Cli::parse().bench;
     nn::set_num_threads(threads);
 
     let (train, infer) = match &data_dir {

@@ -10,7 +10,7 @@
 mod common;
 
 use clap::Parser;
-use common::flags::{at_least_one, BenchFlags};
+use common::flags::{at_least_one, WorkloadFlags};
 use ndarray::{Array2, ShapeBuilder};
 use nn::linalg::matmul_into;
 use std::time::Instant;
@@ -70,7 +70,7 @@ fn time_product(m: usize, k: usize, n: usize, ta: bool, tb: bool, rounds: usize)
 #[command(name = env!("CARGO_CRATE_NAME"), version)]
 struct Cli {
     #[command(flatten)]
-    bench: BenchFlags,
+    workload: WorkloadFlags,
     /// Timing rounds per shape (best and median are printed)
     #[arg(long, value_name = "N", default_value_t = 15, value_parser = at_least_one, allow_hyphen_values = true)]
     rounds: usize,
@@ -78,11 +78,12 @@ struct Cli {
 
 fn main() {
     let Cli {
-        bench: BenchFlags {
-            threads,
-            batch_size: batch,
-            samples,
-        },
+        workload:
+            WorkloadFlags {
+                threads,
+                batch_size: batch,
+                samples,
+            },
         rounds,
     } = Cli::parse();
     nn::set_num_threads(threads);

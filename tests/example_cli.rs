@@ -7,7 +7,7 @@ mod common;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
 use common::compare::CompareFlags;
-use common::flags::{BenchFlags, LrFlag, ModelFlags, OptimFlags, OutFlag, TrainFlags};
+use common::flags::{BenchFlags, LrFlag, ModelFlags, OptimFlags, OutFlag, TrainFlags, WorkloadFlags};
 use common::{DataFlags, DataSource};
 use std::path::{Path, PathBuf};
 
@@ -60,12 +60,20 @@ struct Evaluate {
     out: OutFlag,
 }
 
-/// The flags bench_mlp and sgemm_rate share.
+/// The flags of bench_mlp and bench_cnn.
 #[derive(Parser, Debug)]
 #[command(name = "bench", version)]
 struct Bench {
     #[command(flatten)]
     bench: BenchFlags,
+}
+
+/// The flags of sgemm_rate, less its own --rounds.
+#[derive(Parser, Debug)]
+#[command(name = "sgemm", version)]
+struct Workload {
+    #[command(flatten)]
+    workload: WorkloadFlags,
 }
 
 fn parse<P: Parser>(args: &[&str]) -> Result<P, clap::Error> {
@@ -87,6 +95,7 @@ fn the_definitions_pass_clap_s_own_checks() {
     Train::command().debug_assert();
     Compare::command().debug_assert();
     Bench::command().debug_assert();
+    Workload::command().debug_assert();
     Predict::command().debug_assert();
     Evaluate::command().debug_assert();
 }
@@ -118,11 +127,28 @@ fn defaults_are_the_ones_the_examples_always_had() {
     assert_eq!(c.lr.get(), 0.1);
     assert_eq!(c.flags.out.dir, Path::new("out"));
 
-    let b: Bench = parse(&[]).unwrap();
-    assert_eq!(
-        (b.bench.threads, b.bench.batch_size, b.bench.samples),
-        (2, 100, 50_000)
-    );
+    let b = parse::<Bench>(&[]).unwrap().bench;
+    let w = &b.workload;
+    assert_eq!((w.threads, w.batch_size, w.samples), (2, 100, 50_000));
+    assert_eq!((b.epochs, b.infer_samples), (5, 10_000));
+    assert_eq!((b.data_dir, b.profile), (None, false));
+    let w = parse::<Workload>(&[]).unwrap().workload;
+    assert_eq!((w.threads, w.batch_size, w.samples), (2, 100, 50_000));
+}
+
+#[test]
+fn profile_is_a_switch_that_also_takes_true_or_false() {
+    for (args, on) in [
+        (&["--profile"][..], true),
+        (&["--profile", "true"], true),
+        (&["--profile=false"], false),
+        (&["--profile", "--epochs", "1"], true),
+    ] {
+        assert_eq!(parse::<Bench>(args).unwrap().bench.profile, on, "{args:?}");
+    }
+    let e = error::<Bench>(&["--profile", "maybe"]);
+    assert_eq!(e.kind(), ErrorKind::InvalidValue);
+    assert_eq!(e.exit_code(), 2);
 }
 
 #[test]
@@ -244,9 +270,16 @@ fn values_out_of_range_are_one_line_usage_errors() {
         assert_eq!(e.kind(), ErrorKind::InvalidValue, "{flag} {value}");
         assert_eq!(e.exit_code(), 2);
     }
-    for flag in ["--threads", "--batch-size", "--samples"] {
+    for flag in [
+        "--epochs",
+        "--threads",
+        "--batch-size",
+        "--samples",
+        "--infer-samples",
+    ] {
         let e = error::<Bench>(&[flag, "0"]);
         assert_eq!(e.kind(), ErrorKind::ValueValidation, "{flag}");
+        assert!(first_line(&e).contains("at least 1"), "{e}");
     }
     let e = error::<Compare>(&["--lr", "0"]);
     assert!(first_line(&e).contains("expected a number above 0"));

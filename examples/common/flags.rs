@@ -102,24 +102,45 @@ pub struct ModelFlags {
     /// Checkpoint to load (nn::save's safetensors, or a PyTorch state_dict of the same network)
     #[arg(long, value_name = "FILE")]
     pub model: PathBuf,
-    /// The checkpoint's network (mlp: mlp_batchnorm's; cnn once examples/cnn_mnist.rs exists)
+    /// The checkpoint's network (mlp: mlp_batchnorm's; cnn: cnn_mnist's)
     #[arg(long, value_name = "NAME", default_value = ARCHS[0],
           value_parser = PossibleValuesParser::new(ARCHS.iter().copied()))]
     pub arch: String,
 }
 
-/// The parameters of a timed workload shared by the benchmarks.
+/// The shape of a benchmark's epoch: threads, batch size and samples.
 #[derive(Args, Clone, Debug)]
-pub struct BenchFlags {
-    /// Threads for nn's matrix multiplies
+pub struct WorkloadFlags {
+    /// Threads for nn's kernels
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = at_least_one, allow_hyphen_values = true)]
     pub threads: usize,
     /// Samples per training step
     #[arg(long, value_name = "N", default_value_t = 100, value_parser = at_least_one, allow_hyphen_values = true)]
     pub batch_size: usize,
-    /// Synthetic training samples per epoch
+    /// Training samples per epoch
     #[arg(long, value_name = "N", default_value_t = 50_000, value_parser = at_least_one, allow_hyphen_values = true)]
     pub samples: usize,
+}
+
+/// The flags of the training benchmarks (bench_mlp, bench_cnn): the workload, how many epochs
+/// are timed, the inference batch, real or synthetic data, and the per-layer profile.
+#[derive(Args, Clone, Debug)]
+pub struct BenchFlags {
+    /// Timed epochs after one warm-up epoch
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = at_least_one, allow_hyphen_values = true)]
+    pub epochs: usize,
+    #[command(flatten)]
+    pub workload: WorkloadFlags,
+    /// Samples of the inference batch (at most the test set's size with --data-dir)
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = at_least_one, allow_hyphen_values = true)]
+    pub infer_samples: usize,
+    /// Real MNIST (the four IDX files) instead of synthetic data
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<String>,
+    /// Print the time per layer and step phase (--profile alone means true)
+    #[arg(long, value_name = "BOOL", default_value_t = false, num_args = 0..=1,
+          default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub profile: bool,
 }
 
 /// A finite number above 0, such as a learning rate (the optimizers panic on any other).

@@ -27,6 +27,7 @@ pub mod evaluation;
 pub mod flags;
 pub mod nets;
 pub mod optim;
+pub mod timed;
 
 pub use data::{load_data, Data, DataFlags, DataSource, Fraction, DATASETS};
 pub use optim::{default_lr, optimizer, OPTIMIZERS};

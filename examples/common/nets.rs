@@ -1,10 +1,10 @@
-//! The networks the examples train and load, defined once: `mlp_batchnorm` trains them, and
-//! `evaluate` and `predict` load checkpoints into them (`--arch`).
+//! The networks the examples train and load, defined once: `mlp_batchnorm` and `cnn_mnist` train
+//! them, and `evaluate` and `predict` load checkpoints into them (`--arch`).
 
 use nn::prelude::*;
 
 /// The architectures `--arch` accepts; the first is the default.
-pub const ARCHS: &[&str] = &["mlp"];
+pub const ARCHS: &[&str] = &["mlp", "cnn"];
 
 /// The seed notebook's network, defined by its fields: `#[derive(Sequential)]` runs them in
 /// order, and names their parameters after them (`fc1.weight`, `bn1.running_mean`, …), as
@@ -36,6 +36,81 @@ impl SeedNet {
     }
 }
 
+/// The network, defined by its fields: `#[derive(Sequential)]` runs them in order and names
+/// their parameters after them (`conv1.weight`, `bn1.running_mean`, ...), PyTorch's names.
+#[derive(Sequential)]
+pub struct Cnn {
+    pub conv1: Conv2d,
+    pub bn1: BatchNorm2d,
+    pub act1: Relu,
+    pub pool1: MaxPool2d,
+    pub conv2: Conv2d,
+    pub bn2: BatchNorm2d,
+    pub act2: Relu,
+    pub pool2: MaxPool2d,
+    pub conv3: Conv2d,
+    pub bn3: BatchNorm2d,
+    pub act3: Relu,
+    pub pool3: MaxPool2d,
+    pub flat: Flatten,
+    pub drop: Dropout,
+    pub fc: Linear,
+}
+
+impl Cnn {
+    /// `[N, 1, 28, 28]` -> 32 x 14 x 14 -> 64 x 7 x 7 -> 128 x 3 x 3 -> 10, He-initialised
+    /// weights drawn from `rng`. The convolutions pad by 1 ("same"); each pooling halves the
+    /// size (7 to 3 drops the last row and column, as PyTorch's floor rule does).
+    pub fn new(rng: &mut Rng) -> Self {
+        let conv =
+            |cin, cout, rng: &mut Rng| Conv2d::builder(cin, cout, 3).padding_same().build(Init::He, rng);
+        Cnn {
+            // The input is data, which needs no gradient: skip that product and col2im.
+            conv1: conv(1, 32, rng).with_input_grad(false),
+            bn1: BatchNorm2d::new(32),
+            act1: Relu::new(),
+            pool1: MaxPool2d::new(2),
+            conv2: conv(32, 64, rng),
+            bn2: BatchNorm2d::new(64),
+            act2: Relu::new(),
+            pool2: MaxPool2d::new(2),
+            conv3: conv(64, 128, rng),
+            bn3: BatchNorm2d::new(128),
+            act3: Relu::new(),
+            pool3: MaxPool2d::new(2),
+            flat: Flatten::new(),
+            drop: Dropout::from_rng(DROPOUT, rng),
+            fc: Linear::new(128 * 3 * 3, 10, Init::He, rng),
+        }
+    }
+}
+
+/// Dropout before the classifier.
+const DROPOUT: f32 = 0.25;
+
+/// Hands a convolutional network flat `[N, 784]` digits as `[N, 1, 28, 28]` images (PyTorch's
+/// `nn.Unflatten`), a shape change only, under the inner network's parameter names.
+struct Images<L>(L);
+
+impl<L: Layer> Layer for Images<L> {
+    fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
+        let n = x.shape()[0];
+        let x = contiguous(x)
+            .into_shape_with_order(nn::ndarray::IxDyn(&[n, 1, 28, 28]))
+            .unwrap_or_else(|e| panic!("Images: expected [N, 784] digits: {e}"));
+        self.0.forward(x, mode)
+    }
+    fn backward(&mut self, grad: Tensor) -> Tensor {
+        self.0.backward(grad)
+    }
+    fn visit(&mut self, v: &mut Visitor<'_>) {
+        self.0.visit(v)
+    }
+    fn visit_children(&mut self, f: &mut dyn FnMut(&str, &mut dyn Layer)) {
+        self.0.visit_children(f)
+    }
+}
+
 /// The network `arch` names (one of [`ARCHS`]), with weights from `path`, a checkpoint written by
 /// `nn::save` or a PyTorch `state_dict` of the same network saved as safetensors.
 ///
@@ -44,6 +119,7 @@ impl SeedNet {
 pub fn load(arch: &str, path: &std::path::Path) -> nn::Result<Box<dyn Layer>> {
     let mut net: Box<dyn Layer> = match arch {
         "mlp" => Box::new(SeedNet::new(&mut seeded(nn::DEFAULT_SEED))),
+        "cnn" => Box::new(Images(Cnn::new(&mut seeded(nn::DEFAULT_SEED)))),
         other => panic!(
             "unknown architecture '{other}': expected one of {}",
             ARCHS.join("|")

@@ -60,8 +60,36 @@ const PARALLEL_MIN_MACS: usize = 1 << 21;
 pub fn matmul_into(
     a: ArrayView2<'_, f32>,
     b: ArrayView2<'_, f32>,
+    c: ArrayViewMut2<'_, f32>,
+    accumulate: bool,
+) {
+    let (m, k) = a.dim();
+    let parts = if m * b.ncols() * k >= PARALLEL_MIN_MACS {
+        num_threads()
+    } else {
+        1
+    };
+    checked_product(a, b, c, accumulate, parts);
+}
+
+/// [`matmul_into`] on the calling thread only, however large: for callers that already split
+/// their work over nn's threads (a convolution runs one product per tile of images).
+pub fn matmul_into_serial(
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    c: ArrayViewMut2<'_, f32>,
+    accumulate: bool,
+) {
+    checked_product(a, b, c, accumulate, 1);
+}
+
+/// Checks the shapes, handles empty products, and computes the rest in `parts` blocks.
+fn checked_product(
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
     mut c: ArrayViewMut2<'_, f32>,
     accumulate: bool,
+    parts: usize,
 ) {
     let (m, k) = a.dim();
     let n = b.ncols();
@@ -80,11 +108,6 @@ pub fn matmul_into(
         }
         return;
     }
-    let parts = if m * n * k >= PARALLEL_MIN_MACS {
-        num_threads()
-    } else {
-        1
-    };
     split_product(a, b, c, accumulate, parts);
 }
 

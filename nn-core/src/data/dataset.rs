@@ -168,6 +168,23 @@ impl Dataset {
         self.feature_len
     }
 
+    /// The same samples, each shaped `shape`: MNIST's `[784]` as `[1, 28, 28]` for a
+    /// convolutional network, whose batches then come out as `[N, 1, 28, 28]`. Only the shape
+    /// changes (no value is copied, and batches are filled as before); fails unless `shape`
+    /// holds [`Dataset::feature_len`] values.
+    pub fn with_feature_shape(mut self, shape: &[usize]) -> Result<Self> {
+        let len: usize = shape.iter().product();
+        if len != self.feature_len {
+            return Err(invalid(format!(
+                "feature shape {shape:?} holds {len} values, but each sample has {} (shape {:?}); \
+                 fix: give a shape whose sizes multiply to {}",
+                self.feature_len, self.feature_shape, self.feature_len
+            )));
+        }
+        self.feature_shape = shape.to_vec();
+        Ok(self)
+    }
+
     /// The number of classes; every label is below it.
     pub fn classes(&self) -> usize {
         self.classes

@@ -150,7 +150,7 @@ impl<T: Clone + Default> Saved<T> {
 
 /// Panics because backward ran without a Train forward to take its activations from.
 #[track_caller]
-fn no_train_forward(layer: impl Display) -> ! {
+pub(crate) fn no_train_forward(layer: impl Display) -> ! {
     layer_panic(format_args!(
         "backward called on {layer} without a preceding Train forward \
          (each backward needs its own forward with Mode::Train)"

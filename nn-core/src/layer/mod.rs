@@ -10,6 +10,7 @@ mod helpers;
 mod path;
 mod visitor;
 
+pub(crate) use helpers::no_train_forward;
 pub use helpers::{check_grad_shape, contiguous, flatten, Saved};
 pub use path::{backward_child, current_path, forward_child, layer_panic};
 pub use visitor::{for_each_buffer, for_each_param, param_count, param_names, Param, ParamKind, Visitor};

@@ -10,14 +10,30 @@
 //! [`crate::layer::flatten`], ...), the same one a layer written outside nn uses.
 
 mod activation;
+mod avg_pool;
 mod batch_norm;
+mod batch_norm2d;
+mod conv2d;
+mod conv_tiles;
 mod dropout;
+mod flatten;
+mod im2col;
 mod linear;
+mod max_pool;
+mod nchw;
+mod par;
+mod pool;
 
 pub use activation::{Relu, Sigmoid, Tanh};
+pub use avg_pool::{AvgPool2d, GlobalAvgPool2d};
 pub use batch_norm::BatchNorm;
+pub use batch_norm2d::BatchNorm2d;
+pub use conv2d::{Conv2d, Conv2dBuilder};
 pub use dropout::{Dropout, DropoutKind};
+pub use flatten::Flatten;
 pub use linear::Linear;
+pub use max_pool::MaxPool2d;
+pub use nchw::Size2;
 
 /// Asserts that two tensors have one shape and values within `tol` of each other.
 #[cfg(test)]

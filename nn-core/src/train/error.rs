@@ -10,10 +10,10 @@ pub enum TrainError {
     /// The loss of a training batch was NaN or infinite: training diverged.
     #[error(
         "training diverged: the loss is {loss} at epoch {epoch}/{epochs}, batch {batch}/{batches} \
-         (learning rate {}); fix: lower the learning rate (e.g. to {:e}), or clip gradients with \
+         (learning rate {}); fix: lower the learning rate (e.g. to {}), or clip gradients with \
          `with_clip_grad_norm`",
         Readable(*.lr),
-        .lr / 10.0
+        Tenth(*.lr)
     )]
     NonFiniteLoss {
         /// The loss value (NaN, inf or -inf).
@@ -89,9 +89,33 @@ impl fmt::Display for Readable {
     }
 }
 
+/// A tenth of a rate in exponent form, computed on its decimal digits: `5e27` for 5e28, where
+/// `lr / 10.0` would print the float noise of the division (`5.0000003e27`).
+struct Tenth(f32);
+
+impl fmt::Display for Tenth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `{:e}` gives the shortest digits that read back as the same f32: "5e28", "3.5e-1".
+        let digits = format!("{:e}", self.0);
+        match digits.split_once('e').map(|(m, e)| (m, e.parse::<i32>())) {
+            Some((mantissa, Ok(exponent))) => write!(f, "{mantissa}e{}", exponent - 1),
+            _ => write!(f, "{digits}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_suggested_rate_is_a_tenth_without_float_noise() {
+        assert_eq!(Tenth(5e28).to_string(), "5e27");
+        assert_eq!(Tenth(0.3).to_string(), "3e-2");
+        assert_eq!(Tenth(0.007).to_string(), "7e-4");
+        assert_eq!(Tenth(1e36).to_string(), "1e35");
+        assert_eq!(Tenth(2.5e-3).to_string(), "2.5e-4");
+    }
 
     #[test]
     fn the_divergence_message_names_where_and_suggests_a_lower_rate() {

@@ -1,8 +1,10 @@
 //! Counts heap allocations of steady-state training: an optimizer step allocates nothing, a
-//! training step allocates only inside the matrix-multiply library, and the trainer adds nothing.
+//! training step (of an MLP or a CNN) allocates only inside the matrix-multiply library, and the
+//! trainer adds nothing.
 //!
 //! One test binary for all three, because it installs a counting global allocator.
 
+mod cnn_step;
 mod optimizer_step;
 mod trainer;
 mod training_step;

@@ -1,0 +1,78 @@
+//! A stopwatch around a layer, for the benchmarks' per-layer profiles, and the median of timings.
+
+use nn::layer::Visitor;
+use nn::{Layer, Mode, Tensor};
+use std::time::{Duration, Instant};
+
+/// A layer with a stopwatch: forward and backward times add up while `on`. Parameters and
+/// buffers keep the inner layer's names (`fc1.weight`), so a network of timed layers is the
+/// same network.
+pub struct Timed<L> {
+    pub layer: L,
+    pub on: bool,
+    pub forward: Duration,
+    pub backward: Duration,
+}
+
+impl<L> Timed<L> {
+    pub fn new(layer: L) -> Self {
+        Timed {
+            layer,
+            on: false,
+            forward: Duration::ZERO,
+            backward: Duration::ZERO,
+        }
+    }
+}
+
+impl<L: Layer> Layer for Timed<L> {
+    fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
+        let start = self.on.then(Instant::now);
+        let y = self.layer.forward(x, mode);
+        if let Some(start) = start {
+            self.forward += start.elapsed();
+        }
+        y
+    }
+    fn backward(&mut self, grad: Tensor) -> Tensor {
+        let start = self.on.then(Instant::now);
+        let g = self.layer.backward(grad);
+        if let Some(start) = start {
+            self.backward += start.elapsed();
+        }
+        g
+    }
+    fn visit(&mut self, v: &mut Visitor<'_>) {
+        self.layer.visit(v)
+    }
+    fn type_name(&self) -> String {
+        self.layer.type_name()
+    }
+}
+
+/// Each named layer's forward and backward time so far; zeroes the timers and switches them on
+/// or off. `timers!(net, on; fc1, bn1, ...)`.
+#[macro_export]
+macro_rules! timers {
+    ($net:expr, $on:expr; $($f:ident),*) => {{
+        let rows: Vec<(&'static str, std::time::Duration, std::time::Duration)> =
+            vec![$((stringify!($f), $net.$f.forward, $net.$f.backward)),*];
+        $(
+            $net.$f.on = $on;
+            $net.$f.forward = std::time::Duration::ZERO;
+            $net.$f.backward = std::time::Duration::ZERO;
+        )*
+        rows
+    }};
+}
+
+/// The median of `v` (sorted in place).
+pub fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}

@@ -1,0 +1,272 @@
+//! Average pooling: [`AvgPool2d`] (padding counted, as PyTorch's default) and
+//! [`GlobalAvgPool2d`] (the mean of each plane).
+
+use super::nchw::{check_images, recycle, sum_map, Size2, Window};
+use super::pool::{for_each_window, pool_window};
+use crate::layer::{check_grad_shape, contiguous, no_train_forward};
+use crate::layer::{layer_panic, Layer, Mode};
+use crate::linalg::vectorized;
+use crate::tensor::Tensor;
+
+/// Average pooling over `kernel` windows (stride defaults to the kernel), with optional zero
+/// padding that counts in the average (PyTorch's default, `count_include_pad=True`): every
+/// window divides by `kh * kw`.
+///
+/// ```
+/// use nn_core::{layers::AvgPool2d, Layer, Mode, Tensor};
+/// let mut pool = AvgPool2d::new(2);
+/// let y = pool.forward(Tensor::ones(vec![1, 3, 4, 4]), Mode::Eval);
+/// assert!(y.iter().all(|&v| v == 1.0) && y.shape() == [1, 3, 2, 2]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct AvgPool2d {
+    window: Window,
+    /// The input shape of the last Train forward, until backward takes it.
+    input_shape: Option<[usize; 4]>,
+    spare_input: Option<Tensor>,
+    spare: Option<Tensor>,
+}
+
+impl AvgPool2d {
+    /// Average pooling with a `kernel` moving by the kernel, no padding.
+    pub fn new(kernel: impl Into<Size2>) -> Self {
+        let kernel = kernel.into();
+        AvgPool2d {
+            window: pool_window("AvgPool2d", kernel, kernel, 0.into()),
+            input_shape: None,
+            spare_input: None,
+            spare: None,
+        }
+    }
+
+    /// Sets the step between windows.
+    pub fn with_stride(mut self, stride: impl Into<Size2>) -> Self {
+        self.window = pool_window(
+            "AvgPool2d",
+            self.window.kernel,
+            stride.into(),
+            self.window.padding,
+        );
+        self
+    }
+
+    /// Sets the zero padding per side (at most half the kernel); padded zeros count in averages.
+    pub fn with_padding(mut self, padding: impl Into<Size2>) -> Self {
+        self.window = pool_window(
+            "AvgPool2d",
+            self.window.kernel,
+            self.window.stride,
+            padding.into(),
+        );
+        self
+    }
+
+    fn divisor(&self) -> f32 {
+        (self.window.kernel.h * self.window.kernel.w) as f32
+    }
+}
+
+impl Layer for AvgPool2d {
+    fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
+        let ([n, c, h, w], out) = check_images(&x, None, Some(&self.window));
+        let x = contiguous(x);
+        let mut y = recycle(self.spare.take(), &[n, c, out.h, out.w]);
+        let (xs, ys) = (
+            x.as_slice().expect("standard"),
+            y.as_slice_mut().expect("standard"),
+        );
+        let (win, div) = (self.window, self.divisor());
+        vectorized(
+            #[inline(always)]
+            || {
+                for (xp, yp) in xs.chunks_exact(h * w).zip(ys.chunks_exact_mut(out.h * out.w)) {
+                    for_each_window(&win, h, w, out, |o, (y0, y1), (x0, x1)| {
+                        let mut sum = 0.0;
+                        for r in y0..y1 {
+                            for &v in &xp[r * w + x0..r * w + x1] {
+                                sum += v;
+                            }
+                        }
+                        yp[o] = sum / div;
+                    });
+                }
+            },
+        );
+        if mode == Mode::Train {
+            self.input_shape = Some([n, c, h, w]);
+            self.spare_input = Some(x);
+        }
+        y
+    }
+
+    fn backward(&mut self, grad: Tensor) -> Tensor {
+        let Some(shape @ [n, c, h, w]) = self.input_shape.take() else {
+            no_train_forward(self.type_name())
+        };
+        let out = self.window.output(h, w).expect("checked in forward");
+        if grad.shape() != [n, c, out.h, out.w] {
+            check_grad_shape(grad.shape(), &[n, c, out.h, out.w]);
+        }
+        let grad = contiguous(grad);
+        let mut dx = recycle(self.spare_input.take(), &shape);
+        let (gs, ds) = (
+            grad.as_slice().expect("standard"),
+            dx.as_slice_mut().expect("standard"),
+        );
+        let (win, div) = (self.window, self.divisor());
+        vectorized(
+            #[inline(always)]
+            || {
+                ds.fill(0.0);
+                for (dp, gp) in ds.chunks_exact_mut(h * w).zip(gs.chunks_exact(out.h * out.w)) {
+                    for_each_window(&win, h, w, out, |o, (y0, y1), (x0, x1)| {
+                        let g = gp[o] / div;
+                        for r in y0..y1 {
+                            for d in &mut dp[r * w + x0..r * w + x1] {
+                                *d += g;
+                            }
+                        }
+                    });
+                }
+            },
+        );
+        self.spare = Some(grad);
+        dx
+    }
+
+    fn type_name(&self) -> String {
+        format!(
+            "AvgPool2d({}{})",
+            self.window.kernel,
+            self.window.describe(self.window.kernel)
+        )
+    }
+}
+
+/// The mean of each channel over its whole plane: `[N, C, H, W]` to `[N, C]` (Keras's
+/// `GlobalAveragePooling2D`; PyTorch's `AdaptiveAvgPool2d(1)` followed by a flatten).
+///
+/// ```
+/// use nn_core::{layers::GlobalAvgPool2d, Layer, Mode, Tensor};
+/// let y = GlobalAvgPool2d::new().forward(Tensor::ones(vec![2, 64, 7, 7]), Mode::Eval);
+/// assert_eq!(y.shape(), &[2, 64]);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct GlobalAvgPool2d {
+    input_shape: Option<[usize; 4]>,
+    spare_input: Option<Tensor>,
+    spare: Option<Tensor>,
+}
+
+impl GlobalAvgPool2d {
+    /// A global average pooling layer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Layer for GlobalAvgPool2d {
+    fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
+        let ([n, c, h, w], _) = check_images(&x, None, None);
+        if h * w == 0 {
+            layer_panic(format_args!(
+                "expected images of at least 1x1, got shape {:?}",
+                x.shape()
+            ));
+        }
+        let x = contiguous(x);
+        let mut y = recycle(self.spare.take(), &[n, c]);
+        let (xs, ys) = (
+            x.as_slice().expect("standard"),
+            y.as_slice_mut().expect("standard"),
+        );
+        let count = (h * w) as f32;
+        vectorized(
+            #[inline(always)]
+            || {
+                for (v, plane) in ys.iter_mut().zip(xs.chunks_exact(h * w)) {
+                    *v = sum_map(plane, |v| v) / count;
+                }
+            },
+        );
+        if mode == Mode::Train {
+            self.input_shape = Some([n, c, h, w]);
+            self.spare_input = Some(x);
+        }
+        y
+    }
+
+    fn backward(&mut self, grad: Tensor) -> Tensor {
+        let Some(shape @ [n, c, h, w]) = self.input_shape.take() else {
+            no_train_forward(self.type_name())
+        };
+        if grad.shape() != [n, c] {
+            check_grad_shape(grad.shape(), &[n, c]);
+        }
+        let grad = contiguous(grad);
+        let mut dx = recycle(self.spare_input.take(), &shape);
+        let (gs, ds) = (
+            grad.as_slice().expect("standard"),
+            dx.as_slice_mut().expect("standard"),
+        );
+        let count = (h * w) as f32;
+        vectorized(
+            #[inline(always)]
+            || {
+                for (&g, plane) in gs.iter().zip(ds.chunks_exact_mut(h * w)) {
+                    plane.fill(g / count);
+                }
+            },
+        );
+        self.spare = Some(grad);
+        dx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradcheck::gradcheck;
+    use crate::layers::pool::tests::t;
+
+    #[test]
+    fn avg_pool_averages_and_counts_padding() {
+        let x = t(&[1, 1, 2, 2], &[1., 2., 3., 4.]);
+        assert_eq!(
+            AvgPool2d::new(2).forward(x.clone(), Mode::Eval),
+            t(&[1, 1, 1, 1], &[2.5])
+        );
+        // Padding 1: each 2x2 window holds one real value and three padded zeros.
+        let mut pool = AvgPool2d::new(2).with_padding(1);
+        let y = pool.forward(x, Mode::Train);
+        assert_eq!(y, t(&[1, 1, 2, 2], &[0.25, 0.5, 0.75, 1.0]));
+        let dx = pool.backward(t(&[1, 1, 2, 2], &[4., 8., 12., 16.]));
+        assert_eq!(dx, t(&[1, 1, 2, 2], &[1., 2., 3., 4.]));
+    }
+
+    #[test]
+    fn avg_and_global_pools_pass_gradcheck() {
+        for (pool, shape) in [
+            (AvgPool2d::new(2), [2, 2, 4, 5]),
+            (AvgPool2d::new(3).with_stride(2).with_padding(1), [1, 2, 7, 6]),
+            (AvgPool2d::new((3, 2)).with_stride(1), [2, 1, 4, 3]),
+        ] {
+            let mut pool = pool;
+            let report = gradcheck(&mut pool, &shape);
+            assert!(report.passed(), "{}: {report}", pool.type_name());
+        }
+        gradcheck(&mut GlobalAvgPool2d::new(), &[2, 3, 3, 5]).assert_passed();
+        gradcheck(&mut GlobalAvgPool2d::new(), &[1, 1, 1, 1]).assert_passed();
+    }
+
+    #[test]
+    fn global_pool_averages_each_plane() {
+        let x = t(&[1, 2, 1, 3], &[1., 2., 3., 10., 20., 30.]);
+        let mut pool = GlobalAvgPool2d::new();
+        assert_eq!(pool.forward(x, Mode::Train), t(&[1, 2], &[2., 20.]));
+        assert_eq!(
+            pool.backward(t(&[1, 2], &[3., 6.])),
+            t(&[1, 2, 1, 3], &[1., 1., 1., 2., 2., 2.])
+        );
+    }
+}

@@ -1,0 +1,507 @@
+//! Batch normalisation per channel of image batches (PyTorch's `BatchNorm2d`).
+
+use super::nchw::{check_images, recycle, sum_map, sum_zip};
+use super::par::{self, PARTS};
+use crate::layer::{check_grad_shape, contiguous, no_train_forward};
+use crate::layer::{Layer, Mode, ParamKind, Visitor};
+use crate::linalg::vectorized;
+use crate::tensor::Tensor;
+use ndarray::{ArrayViewMut2, ArrayViewMut3, Axis, IxDyn};
+
+/// Batch normalisation of `[N, C, H, W]` batches per channel: each channel is normalised over
+/// its `N * H * W` values, then scaled by `weight` and shifted by `bias` (one each per channel).
+///
+/// It follows PyTorch's `BatchNorm2d` exactly, names included (`weight`, `bias`,
+/// `running_mean`, `running_var`, `num_batches_tracked`), so state_dicts map one to one:
+///
+/// - Train: batch mean and biased batch variance normalise; the running statistics move by
+///   `running = (1 - momentum) * running + momentum * batch` with `momentum = 0.1` (the weight of
+///   the new batch) and the unbiased variance (`* M / (M - 1)`, `M = N * H * W`);
+///   `num_batches_tracked` counts the updates. A batch of a single value per channel leaves
+///   them alone (its variance says nothing).
+/// - Eval: `y = (x - running_mean) / sqrt(running_var + eps) * weight + bias`, `eps = 1e-5`.
+///
+/// [`BatchNorm`](super::BatchNorm), the seed's layer, instead normalises a 4-D input per
+/// activation (`C * H * W` features, each over `N` values): use it after `Linear`, and this
+/// after `Conv2d`.
+///
+/// ```
+/// use nn_core::{layers::BatchNorm2d, Layer, Mode, Tensor};
+/// let mut bn = BatchNorm2d::new(32);
+/// let y = bn.forward(Tensor::ones(vec![4, 32, 26, 26]), Mode::Train);
+/// assert_eq!(y.shape(), &[4, 32, 26, 26]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct BatchNorm2d {
+    channels: usize,
+    eps: f32,
+    momentum: f32,
+    weight: Tensor,
+    bias: Tensor,
+    weight_grad: Tensor,
+    bias_grad: Tensor,
+    running_mean: Tensor,
+    running_var: Tensor,
+    /// A scalar (shape `[]`), as PyTorch's; f32 like every tensor here (exact to 2^24).
+    num_batches_tracked: Tensor,
+    /// The input of the last Train forward: backward recomputes the normalised input from it
+    /// (cheaper than writing it out in forward and reading it back).
+    input: Option<Tensor>,
+    /// The batch mean and `1 / sqrt(var + eps)` per channel, of the same forward (the second
+    /// holds the batch variance until forward has updated the running statistics).
+    mean: Vec<f32>,
+    inv_std: Vec<f32>,
+    /// The buffer backward is done with, recycled as the next Train forward's output.
+    spare: Option<Tensor>,
+}
+
+impl BatchNorm2d {
+    /// Normalisation of `channels` channels: weight 1, bias 0, running mean 0 and variance 1.
+    pub fn new(channels: usize) -> Self {
+        assert!(channels > 0, "BatchNorm2d: channels must be at least 1");
+        let c = IxDyn(&[channels]);
+        BatchNorm2d {
+            channels,
+            eps: 1e-5,
+            momentum: 0.1,
+            weight: Tensor::ones(c.clone()),
+            bias: Tensor::zeros(c.clone()),
+            weight_grad: Tensor::zeros(c.clone()),
+            bias_grad: Tensor::zeros(c.clone()),
+            running_mean: Tensor::zeros(c.clone()),
+            running_var: Tensor::ones(c),
+            num_batches_tracked: Tensor::zeros(IxDyn(&[])),
+            input: None,
+            mean: vec![0.0; channels],
+            inv_std: vec![0.0; channels],
+            spare: None,
+        }
+    }
+
+    /// Sets the weight of each new batch in the running statistics (`0 <= momentum <= 1`;
+    /// PyTorch's meaning and default, 0.1).
+    pub fn with_momentum(mut self, momentum: f32) -> Self {
+        assert!(
+            (0.0..=1.0).contains(&momentum),
+            "BatchNorm2d: momentum must be in [0, 1], got {momentum}"
+        );
+        self.momentum = momentum;
+        self
+    }
+
+    /// Sets the constant added to the variance before the square root (`eps > 0`).
+    pub fn with_eps(mut self, eps: f32) -> Self {
+        assert!(
+            eps > 0.0 && eps.is_finite(),
+            "BatchNorm2d: eps must be positive, got {eps}"
+        );
+        self.eps = eps;
+        self
+    }
+
+    /// Channels normalised.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// The running-statistics momentum.
+    pub fn momentum(&self) -> f32 {
+        self.momentum
+    }
+
+    /// The variance epsilon.
+    pub fn eps(&self) -> f32 {
+        self.eps
+    }
+
+    /// The running mean used in Eval, `[C]`.
+    pub fn running_mean(&self) -> &Tensor {
+        &self.running_mean
+    }
+
+    /// The running (unbiased) variance used in Eval, `[C]`.
+    pub fn running_var(&self) -> &Tensor {
+        &self.running_var
+    }
+
+    /// How many Train batches have updated the running statistics.
+    pub fn num_batches_tracked(&self) -> f32 {
+        self.num_batches_tracked.sum()
+    }
+}
+
+/// `1 / sqrt(var + eps)`, the same bits wherever it is computed.
+#[inline(always)]
+fn inv_std(var: f32, eps: f32) -> f32 {
+    1.0 / (var + eps).sqrt()
+}
+
+/// Calls `f(channel, rows)` for every channel of `data` (`[n, c, hw]`), `rows` being that
+/// channel's `[n, hw]` view, and stores the two numbers it returns in `out.0[channel]` and
+/// `out.1[channel]`. Channels are independent, so they are spread over nn's threads for a large
+/// batch without changing a result.
+fn for_channels(
+    data: &mut [f32],
+    (n, c, hw): (usize, usize, usize),
+    out: (&mut [f32], &mut [f32]),
+    f: impl Fn(usize, ArrayViewMut2<'_, f32>) -> [f32; 2] + Sync,
+) {
+    let mut rest = ArrayViewMut3::from_shape((n, c, hw), data).expect("[N, C, H * W]");
+    let (mut out0, mut out1) = out;
+    let mut parts: [Option<Channels<'_>>; PARTS] = Default::default();
+    for (slot, range) in parts.iter_mut().zip(par::parts(c)) {
+        let (view, tail) = rest.split_at(Axis(1), range.len());
+        let (o0, t0) = std::mem::take(&mut out0).split_at_mut(range.len());
+        let (o1, t1) = std::mem::take(&mut out1).split_at_mut(range.len());
+        (rest, out0, out1) = (tail, t0, t1);
+        *slot = Some(Channels {
+            first: range.start,
+            view,
+            out: (o0, o1),
+        });
+    }
+    par::for_each(&mut parts, par::worth_len(n * c * hw), &|part: &mut Option<
+        Channels<'_>,
+    >| {
+        if let Some(p) = part {
+            for (j, rows) in p.view.axis_iter_mut(Axis(1)).enumerate() {
+                [p.out.0[j], p.out.1[j]] = f(p.first + j, rows);
+            }
+        }
+    });
+}
+
+/// A run of channels of [`for_channels`]: their rows and their slots in the outputs.
+struct Channels<'a> {
+    first: usize,
+    view: ArrayViewMut3<'a, f32>,
+    out: (&'a mut [f32], &'a mut [f32]),
+}
+
+/// The elements of one of the layer's own tensors (built in standard layout; visitors hand out
+/// views, which cannot replace them).
+fn values(t: &Tensor) -> &[f32] {
+    t.as_slice().expect("built in standard layout")
+}
+
+fn values_mut(t: &mut Tensor) -> &mut [f32] {
+    t.as_slice_mut().expect("built in standard layout")
+}
+
+impl Layer for BatchNorm2d {
+    fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
+        let ([n, c, h, w], _) = check_images(&x, Some(self.channels), None);
+        let mut x = contiguous(x);
+        let (hw, m) = (h * w, n * h * w);
+        let (weight, bias) = (values(&self.weight), values(&self.bias));
+        if mode == Mode::Eval {
+            let xs = x.as_slice_mut().expect("standard layout");
+            let (mean, var) = (values(&self.running_mean), values(&self.running_var));
+            let eps = self.eps;
+            vectorized(
+                #[inline(always)]
+                || {
+                    for ch in 0..c {
+                        let scale = weight[ch] / (var[ch] + eps).sqrt();
+                        let shift = bias[ch] - mean[ch] * scale;
+                        for i in 0..n {
+                            for v in &mut xs[(i * c + ch) * hw..][..hw] {
+                                *v = *v * scale + shift;
+                            }
+                        }
+                    }
+                },
+            );
+            return x;
+        }
+
+        let xs = x.as_slice().expect("standard layout");
+        let (momentum, eps) = (self.momentum, self.eps);
+        let mut y = recycle(self.spare.take(), x.shape());
+        let ys = y.as_slice_mut().expect("standard layout");
+        let (mean, var) = (&mut self.mean, &mut self.inv_std);
+        for_channels(ys, (n, c, hw), (&mut mean[..], &mut var[..]), |ch, mut y| {
+            vectorized(
+                #[inline(always)]
+                || {
+                    let rows = |i: usize| &xs[(i * c + ch) * hw..][..hw];
+                    // Two passes (mean, then squared deviations) rather than E[x^2] - E[x]^2,
+                    // which loses every digit in f32 when the mean is large against the
+                    // spread; one channel's rows stay in cache between them.
+                    // Plain loops: iterator adaptors may not be inlined into the vectorised code.
+                    let mut sum = 0.0f64;
+                    for i in 0..n {
+                        sum += f64::from(sum_map(rows(i), |v| v));
+                    }
+                    let mean = (sum / m as f64) as f32;
+                    let mut sq = 0.0f64;
+                    for i in 0..n {
+                        sq += f64::from(sum_map(rows(i), |v| (v - mean) * (v - mean)));
+                    }
+                    let var = (sq / m as f64) as f32;
+                    let (s, g, b) = (inv_std(var, eps), weight[ch], bias[ch]);
+                    for (i, mut out) in y.outer_iter_mut().enumerate() {
+                        let out = out.as_slice_mut().expect("a row of a standard-layout tensor");
+                        for (o, &v) in out.iter_mut().zip(rows(i)) {
+                            *o = g * ((v - mean) * s) + b;
+                        }
+                    }
+                    [mean, var]
+                },
+            )
+        });
+        let running = values_mut(&mut self.running_mean).iter_mut();
+        let running = running.zip(values_mut(&mut self.running_var));
+        for ((rm, rv), (&mean, v)) in running.zip(self.mean.iter().zip(self.inv_std.iter_mut())) {
+            if m >= 2 {
+                let unbiased = (f64::from(*v) * m as f64 / (m - 1) as f64) as f32;
+                *rm = (1.0 - momentum) * *rm + momentum * mean;
+                *rv = (1.0 - momentum) * *rv + momentum * unbiased;
+            }
+            *v = inv_std(*v, eps);
+        }
+        if m >= 2 {
+            self.num_batches_tracked += 1.0;
+        }
+        self.input = Some(x);
+        y
+    }
+
+    fn backward(&mut self, grad: Tensor) -> Tensor {
+        let Some(x) = self.input.take() else {
+            no_train_forward(self.type_name())
+        };
+        if grad.shape() != x.shape() {
+            check_grad_shape(grad.shape(), x.shape());
+        }
+        let &[n, c, h, w] = x.shape() else {
+            unreachable!("checked in forward")
+        };
+        let (hw, m) = (h * w, (n * h * w) as f32);
+        let xs = x.as_slice().expect("kept in standard layout");
+        let mut grad = contiguous(grad);
+        let gs = grad.as_slice_mut().expect("standard layout");
+        let weight = values(&self.weight);
+        let (mean, inv_std) = (&self.mean, &self.inv_std);
+        let weight_grad = values_mut(&mut self.weight_grad);
+        let bias_grad = values_mut(&mut self.bias_grad);
+        for_channels(gs, (n, c, hw), (bias_grad, weight_grad), |ch, mut g| {
+            vectorized(
+                #[inline(always)]
+                || {
+                    let (mu, s) = (mean[ch], inv_std[ch]);
+                    let rows = |i: usize| &xs[(i * c + ch) * hw..][..hw];
+                    let (mut db, mut dg) = (0.0f64, 0.0f64);
+                    for (i, g) in g.outer_iter().enumerate() {
+                        let g = g.to_slice().expect("a row of a standard-layout tensor");
+                        db += f64::from(sum_map(g, |g| g));
+                        dg += f64::from(sum_zip(g, rows(i), |g, v| g * ((v - mu) * s)));
+                    }
+                    let (db, dg) = (db as f32, dg as f32);
+                    // dx = weight * inv_std / M * (M * g - sum(g) - x_hat * sum(g * x_hat)).
+                    let coef = weight[ch] * s / m;
+                    for (i, mut g) in g.outer_iter_mut().enumerate() {
+                        let g = g.as_slice_mut().expect("a row of a standard-layout tensor");
+                        for (g, &v) in g.iter_mut().zip(rows(i)) {
+                            *g = coef * (m * *g - db - (v - mu) * s * dg);
+                        }
+                    }
+                    [db, dg]
+                },
+            )
+        });
+        self.spare = Some(x);
+        grad
+    }
+
+    fn visit(&mut self, v: &mut Visitor<'_>) {
+        v.param("weight", &mut self.weight, &mut self.weight_grad, ParamKind::Norm);
+        v.param("bias", &mut self.bias, &mut self.bias_grad, ParamKind::Norm);
+        v.buffer("running_mean", &mut self.running_mean);
+        v.buffer("running_var", &mut self.running_var);
+        v.buffer("num_batches_tracked", &mut self.num_batches_tracked);
+    }
+
+    fn type_name(&self) -> String {
+        format!("BatchNorm2d({})", self.channels)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradcheck::gradcheck;
+    use crate::layer::{backward_child, for_each_buffer, for_each_param, forward_child, param_names};
+
+    fn input(shape: &[usize]) -> Tensor {
+        Tensor::from_shape_fn(IxDyn(shape), |i| {
+            let k = i[0] * 13 + i[1] * 7 + i[2] * 5 + i[3] * 3;
+            (k % 11) as f32 * (1.0 + i[1] as f32) + 10.0 * i[1] as f32
+        })
+    }
+
+    /// Mean and biased variance of channel `c` over batch and plane, in f64.
+    fn stats(x: &Tensor, c: usize) -> (f64, f64) {
+        let v: Vec<f64> = x
+            .index_axis(ndarray::Axis(1), c)
+            .iter()
+            .map(|&v| f64::from(v))
+            .collect();
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64;
+        (mean, var)
+    }
+
+    #[test]
+    fn train_normalises_each_channel_and_updates_the_running_statistics_as_pytorch() {
+        let x = input(&[3, 2, 4, 5]);
+        let mut bn = BatchNorm2d::new(2);
+        let y = bn.forward(x.clone(), Mode::Train);
+        for c in 0..2 {
+            let (mean, var) = stats(&y, c);
+            assert!(
+                mean.abs() < 1e-6 && (var - 1.0).abs() < 1e-4,
+                "channel {c}: {mean} {var}"
+            );
+            let (m, v) = stats(&x, c);
+            let unbiased = v * 60.0 / 59.0;
+            assert!((f64::from(bn.running_mean()[c]) - 0.1 * m).abs() < 1e-5);
+            assert!((f64::from(bn.running_var()[c]) - (0.9 + 0.1 * unbiased)).abs() < 1e-4);
+        }
+        assert_eq!(bn.num_batches_tracked(), 1.0);
+        bn.forward(x, Mode::Train);
+        assert_eq!(bn.num_batches_tracked(), 2.0);
+    }
+
+    #[test]
+    fn eval_uses_the_running_statistics() {
+        let x = input(&[2, 2, 3, 3]);
+        let mut bn = BatchNorm2d::new(2).with_momentum(1.0);
+        bn.forward(x.clone(), Mode::Train); // momentum 1: running stats = this batch's
+        let y = bn.forward(x.clone(), Mode::Eval);
+        for c in 0..2 {
+            let (m, v) = stats(&x, c);
+            let unbiased = v * 18.0 / 17.0;
+            for (&out, &inp) in y
+                .index_axis(ndarray::Axis(1), c)
+                .iter()
+                .zip(x.index_axis(ndarray::Axis(1), c))
+            {
+                let expect = (f64::from(inp) - m) / (unbiased + 1e-5).sqrt();
+                assert!((f64::from(out) - expect).abs() < 1e-4, "{out} vs {expect}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_single_value_per_channel_leaves_the_running_statistics_alone() {
+        let mut bn = BatchNorm2d::new(2);
+        let y = bn.forward(input(&[1, 2, 1, 1]), Mode::Train);
+        assert!(y.iter().all(|&v| v == 0.0));
+        assert_eq!(
+            bn.backward(Tensor::ones(IxDyn(&[1, 2, 1, 1]))),
+            Tensor::zeros(IxDyn(&[1, 2, 1, 1]))
+        );
+        assert_eq!(bn.running_mean(), &Tensor::zeros(IxDyn(&[2])));
+        assert_eq!(bn.num_batches_tracked(), 0.0);
+    }
+
+    #[test]
+    fn passes_gradcheck_in_several_configurations() {
+        for shape in [[4, 3, 3, 3], [1, 2, 3, 4], [5, 2, 1, 1], [2, 1, 5, 3]] {
+            let mut bn = BatchNorm2d::new(shape[1]);
+            // A non-trivial weight and bias, so their gradients and the weight factor in dx matter.
+            for_each_param(&mut bn, |name, mut p| {
+                let base = if name == "weight" { 1.5 } else { -0.3 };
+                p.value
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(i, v)| *v = base + 0.2 * i as f32);
+            });
+            let report = gradcheck(&mut bn, &shape);
+            assert!(report.passed(), "{shape:?}: {report}");
+        }
+    }
+
+    #[test]
+    fn eval_between_train_forward_and_backward_changes_nothing_and_buffers_are_recycled() {
+        let (x, g) = (input(&[3, 2, 4, 4]), input(&[3, 2, 4, 4]) * 0.1);
+        let (mut a, mut b) = (BatchNorm2d::new(2), BatchNorm2d::new(2));
+        a.forward(x.clone(), Mode::Train);
+        let y = b.forward(x.clone(), Mode::Train);
+        a.forward(x.clone(), Mode::Eval);
+        assert_eq!(a.backward(g.clone()), b.backward(g.clone()));
+        // The input kept for backward becomes the next output; the gradient becomes dx.
+        let x_ptr = x.as_ptr();
+        b.forward(x, Mode::Train);
+        let g_ptr = g.as_ptr();
+        assert_eq!(b.backward(g).as_ptr(), g_ptr);
+        assert_eq!(b.forward(y, Mode::Train).as_ptr(), x_ptr);
+    }
+
+    #[test]
+    fn any_thread_count_gives_the_same_bits() {
+        // 32,768 values: enough to spread the channels over threads.
+        let (x, g) = (input(&[16, 8, 16, 16]), input(&[16, 8, 16, 16]) * 0.01);
+        let run = |threads: usize| {
+            crate::linalg::set_num_threads(threads);
+            let mut bn = BatchNorm2d::new(8);
+            let y = bn.forward(x.clone(), Mode::Train);
+            let dx = bn.backward(g.clone());
+            (
+                y,
+                dx,
+                bn.weight_grad.clone(),
+                bn.bias_grad.clone(),
+                bn.running_var.clone(),
+            )
+        };
+        let one = run(1);
+        for threads in [2, 3, 4] {
+            assert!(run(threads) == one, "{threads} threads");
+        }
+        crate::linalg::set_num_threads(std::thread::available_parallelism().map_or(1, |n| n.get()));
+    }
+
+    #[test]
+    fn names_follow_pytorch() {
+        let mut bn = BatchNorm2d::new(3);
+        assert_eq!(param_names(&mut bn), ["weight", "bias"]);
+        let mut buffers = Vec::new();
+        for_each_buffer(&mut bn, |name, t| {
+            buffers.push((name.to_string(), t.shape().to_vec()))
+        });
+        assert_eq!(
+            buffers,
+            [
+                ("running_mean".to_string(), vec![3]),
+                ("running_var".to_string(), vec![3]),
+                ("num_batches_tracked".to_string(), vec![]),
+            ]
+        );
+        assert_eq!((bn.eps(), bn.momentum()), (1e-5, 0.1));
+        assert_eq!(bn.type_name(), "BatchNorm2d(3)");
+    }
+
+    #[test]
+    fn wrong_inputs_and_missing_forward_name_the_layer() {
+        let mut bn = BatchNorm2d::new(32);
+        let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            forward_child("bn1", &mut bn, Tensor::zeros(IxDyn(&[2, 16, 4, 4])), Mode::Train);
+        }))
+        .unwrap_err();
+        assert_eq!(
+            err.downcast_ref::<String>().unwrap(),
+            "bn1: expected a batch of images of shape [N, 32, H, W], got shape [2, 16, 4, 4] (16 channels)"
+        );
+        let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            backward_child("bn1", &mut bn, Tensor::zeros(IxDyn(&[2, 32, 4, 4])));
+        }))
+        .unwrap_err();
+        let msg = err.downcast_ref::<String>().unwrap();
+        assert!(
+            msg.starts_with("bn1: backward called on BatchNorm2d(32) without"),
+            "{msg}"
+        );
+    }
+}

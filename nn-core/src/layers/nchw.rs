@@ -1,0 +1,282 @@
+//! What the image layers share about NCHW batches: the input-shape check, the geometry of a
+//! sliding window, output buffers reused from step to step, and sums over image planes.
+
+use crate::layer::layer_panic;
+use crate::tensor::Tensor;
+use ndarray::IxDyn;
+use std::fmt;
+
+/// A height and a width. Kernel sizes, strides, paddings and dilations take `3` (square) or
+/// `(3, 5)` (height, width), as in PyTorch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Size2 {
+    /// Rows.
+    pub h: usize,
+    /// Columns.
+    pub w: usize,
+}
+
+impl From<usize> for Size2 {
+    fn from(n: usize) -> Self {
+        Size2 { h: n, w: n }
+    }
+}
+
+impl From<(usize, usize)> for Size2 {
+    fn from((h, w): (usize, usize)) -> Self {
+        Size2 { h, w }
+    }
+}
+
+impl fmt::Display for Size2 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}x{}", self.h, self.w)
+    }
+}
+
+/// A window sliding over an image: its size, step, zero padding per side and dilation (the
+/// spacing of the taps), as PyTorch's convolution and pooling layers define them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub kernel: Size2,
+    pub stride: Size2,
+    pub padding: Size2,
+    pub dilation: Size2,
+}
+
+impl Window {
+    /// A window of `kernel` taps moving by `stride`, no padding, no dilation.
+    pub fn new(kernel: Size2, stride: Size2) -> Self {
+        Window {
+            kernel,
+            stride,
+            padding: Size2 { h: 0, w: 0 },
+            dilation: Size2 { h: 1, w: 1 },
+        }
+    }
+
+    /// The rows and columns one window covers, dilation included.
+    pub fn span(&self) -> Size2 {
+        Size2 {
+            h: self.dilation.h * (self.kernel.h - 1) + 1,
+            w: self.dilation.w * (self.kernel.w - 1) + 1,
+        }
+    }
+
+    /// The output size for an `h` x `w` input (PyTorch's floor rule), or `None` if the window
+    /// does not fit into the padded input even once.
+    pub fn output(&self, h: usize, w: usize) -> Option<Size2> {
+        let span = self.span();
+        let (ph, pw) = (h + 2 * self.padding.h, w + 2 * self.padding.w);
+        (ph >= span.h && pw >= span.w).then(|| Size2 {
+            h: (ph - span.h) / self.stride.h + 1,
+            w: (pw - span.w) / self.stride.w + 1,
+        })
+    }
+
+    /// The options that differ from PyTorch's defaults (stride 1, or the kernel for pooling;
+    /// no padding; no dilation), as `, stride 2, padding 1` for type names.
+    pub fn describe(&self, default_stride: Size2) -> String {
+        let mut s = String::new();
+        let mut add = |name: &str, v: Size2, default: Size2| {
+            if v != default {
+                if v.h == v.w {
+                    s.push_str(&format!(", {name} {}", v.h));
+                } else {
+                    s.push_str(&format!(", {name} {v}"));
+                }
+            }
+        };
+        add("stride", self.stride, default_stride);
+        add("padding", self.padding, Size2::from(0));
+        add("dilation", self.dilation, Size2::from(1));
+        s
+    }
+
+    /// The range of output positions `o` whose tap at offset `tap` (already dilated) reads a
+    /// real input value rather than padding: `0 <= o * stride + tap - padding < size`.
+    pub fn valid(out: usize, size: usize, stride: usize, tap: usize, padding: usize) -> (usize, usize) {
+        let lo = if padding > tap {
+            (padding - tap).div_ceil(stride)
+        } else {
+            0
+        };
+        let hi = if size + padding > tap {
+            ((size + padding - tap - 1) / stride + 1).min(out)
+        } else {
+            0
+        };
+        (lo.min(hi), hi)
+    }
+}
+
+/// Panics unless `x` is a batch of images `[N, C, H, W]` with `channels` channels (any, if
+/// `None`) that `window` fits into; returns `(N, C, H, W)` and the output size. The message
+/// names the layer path and both shapes.
+pub(crate) fn check_images(
+    x: &Tensor,
+    channels: Option<usize>,
+    window: Option<&Window>,
+) -> ([usize; 4], Size2) {
+    // Formatted only on the way to a panic: a steady training step allocates nothing.
+    let expected = || channels.map_or("C".to_string(), |c| c.to_string());
+    let &[n, c, h, w] = x.shape() else {
+        layer_panic(format_args!(
+            "expected a batch of images of shape [N, {}, H, W], got shape {:?}",
+            expected(),
+            x.shape()
+        ))
+    };
+    if channels.is_some_and(|expected| expected != c) {
+        layer_panic(format_args!(
+            "expected a batch of images of shape [N, {}, H, W], got shape {:?} ({c} channels)",
+            expected(),
+            x.shape()
+        ));
+    }
+    let out = match window {
+        None => Size2 { h, w },
+        Some(win) => win.output(h, w).unwrap_or_else(|| {
+            let span = win.span();
+            layer_panic(format_args!(
+                "expected images of at least {} (the {} window{}) once padded by {}, got shape {:?}",
+                span,
+                win.kernel,
+                if win.dilation == Size2::from(1) {
+                    String::new()
+                } else {
+                    format!(" dilated by {}", win.dilation)
+                },
+                win.padding,
+                x.shape()
+            ))
+        }),
+    };
+    ([n, c, h, w], out)
+}
+
+/// A tensor of `shape` in `buf`'s allocation when there is one (grown if too small), else a new
+/// one; its values are unspecified, for the caller to overwrite. Layers keep the buffer they
+/// are handed in backward for their next output, so a steady training step allocates nothing.
+pub(crate) fn recycle(buf: Option<Tensor>, shape: &[usize]) -> Tensor {
+    let len = shape.iter().product();
+    let mut data = match buf {
+        Some(t) => t.into_raw_vec_and_offset().0,
+        None => Vec::new(),
+    };
+    data.resize(len, 0.0);
+    Tensor::from_shape_vec(IxDyn(shape), data).expect("resized to the shape's length")
+}
+
+/// `sum(f(v))` over `values` in a fixed order (16 interleaved running sums, then a fixed tree over
+/// them): vectorisable, and the same bits on every CPU. Call it inside
+/// [`vectorized`](crate::linalg::vectorized).
+#[inline(always)]
+pub(crate) fn sum_map(values: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let chunks = values.chunks_exact(16);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (a, &v) in acc.iter_mut().zip(chunk) {
+            *a += f(v);
+        }
+    }
+    for (a, &v) in acc.iter_mut().zip(rest) {
+        *a += f(v);
+    }
+    fold(acc)
+}
+
+/// `sum(f(a, b))` over pairs of `a` and `b` in the order of [`sum_map`].
+#[inline(always)]
+pub(crate) fn sum_zip(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for ((s, &x), &y) in acc.iter_mut().zip(x).zip(y) {
+            *s += f(x, y);
+        }
+    }
+    for ((s, &x), &y) in acc.iter_mut().zip(ra).zip(rb) {
+        *s += f(x, y);
+    }
+    fold(acc)
+}
+
+#[inline(always)]
+fn fold(mut acc: [f32; 16]) -> f32 {
+    let mut half = 16;
+    while half > 1 {
+        half /= 2;
+        for i in 0..half {
+            acc[i] += acc[i + half];
+        }
+    }
+    acc[0]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_sizes_follow_pytorch() {
+        let w = |k: usize, s: usize, p: usize, d: usize| Window {
+            kernel: k.into(),
+            stride: s.into(),
+            padding: p.into(),
+            dilation: d.into(),
+        };
+        assert_eq!(w(3, 1, 0, 1).output(28, 28), Some(Size2::from(26)));
+        assert_eq!(w(2, 2, 0, 1).output(11, 11), Some(Size2::from(5)));
+        assert_eq!(w(3, 2, 1, 1).output(7, 8), Some(Size2::from((4, 4))));
+        assert_eq!(w(3, 1, 2, 2).output(5, 5), Some(Size2::from(5)));
+        assert_eq!(w(5, 1, 0, 1).output(4, 9), None);
+    }
+
+    #[test]
+    fn valid_ranges_skip_exactly_the_padding() {
+        for (out, size, stride, padding) in [(5, 5, 1, 1), (4, 7, 2, 1), (3, 9, 3, 2), (6, 4, 1, 3)] {
+            for tap in 0..6 {
+                let (lo, hi) = Window::valid(out, size, stride, tap, padding);
+                for o in 0..out {
+                    let at = (o * stride + tap) as isize - padding as isize;
+                    let inside = at >= 0 && at < size as isize;
+                    assert_eq!(inside, (lo..hi).contains(&o), "o {o} tap {tap} size {size}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn describe_lists_what_differs_from_the_defaults() {
+        let mut win = Window::new(3.into(), 1.into());
+        assert_eq!(win.describe(1.into()), "");
+        win.stride = (2, 1).into();
+        win.padding = 1.into();
+        assert_eq!(win.describe(1.into()), ", stride 2x1, padding 1");
+    }
+
+    #[test]
+    fn sums_match_a_plain_sum_on_exact_values() {
+        for len in [0, 1, 15, 16, 17, 100, 677] {
+            let v: Vec<f32> = (0..len).map(|i| (i % 9) as f32 - 4.0).collect();
+            let plain: f32 = v.iter().sum();
+            assert_eq!(sum_map(&v, |x| x), plain, "len {len}");
+            assert_eq!(sum_map(&v, |x| x * x), v.iter().map(|x| x * x).sum::<f32>());
+            assert_eq!(
+                sum_zip(&v, &v, |a, b| a * b),
+                v.iter().map(|x| x * x).sum::<f32>()
+            );
+        }
+    }
+
+    #[test]
+    fn recycle_keeps_the_allocation() {
+        let t = recycle(None, &[4, 3]);
+        let ptr = t.as_ptr();
+        let small = recycle(Some(t), &[2, 3]);
+        assert_eq!((small.shape(), small.as_ptr()), (&[2, 3][..], ptr));
+    }
+}

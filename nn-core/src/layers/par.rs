@@ -1,0 +1,86 @@
+//! Runs the parts of a batch on nn's threads. A layer splits its batch into a fixed number of
+//! parts, whatever the thread count, and sums per-part results in part order, so which thread
+//! runs a part never changes a bit of the result.
+
+use crate::linalg::{both, num_threads, PARALLEL_MIN_LEN};
+use std::ops::Range;
+
+/// How many parts a batch is split into: enough for the machines nn targets (2 cores, some
+/// with hyper-threads), few enough that per-part gradient sums stay small.
+pub(crate) const PARTS: usize = 4;
+
+/// Products below this many multiply-adds stay on the calling thread: handing a part to a
+/// helper costs tens of microseconds on a busy machine.
+const PARALLEL_MIN_MACS: usize = 1 << 21;
+
+/// Whether a job of `macs` multiply-adds is worth spreading over threads.
+pub(crate) fn worth_macs(macs: usize) -> bool {
+    macs >= PARALLEL_MIN_MACS
+}
+
+/// Whether an element-wise job over `len` values is worth spreading over threads.
+pub(crate) fn worth_len(len: usize) -> bool {
+    len >= PARALLEL_MIN_LEN
+}
+
+/// Splits `tiles` tiles into at most [`PARTS`] contiguous runs of nearly equal length (fewer
+/// when there are fewer tiles): the tile range of each part.
+pub(crate) fn parts(tiles: usize) -> impl Iterator<Item = Range<usize>> {
+    let count = tiles.min(PARTS);
+    (0..count).map(move |p| p * tiles / count..(p + 1) * tiles / count)
+}
+
+/// Calls `f` on every item, spreading the items over up to [`num_threads`] threads if
+/// `parallel` (see [`worth_macs`] and [`worth_len`]).
+pub(crate) fn for_each<T: Send>(items: &mut [T], parallel: bool, f: &(impl Fn(&mut T) + Sync)) {
+    run(items, if parallel { num_threads() } else { 1 }, f);
+}
+
+/// Splits `data`, `per_item` values per item (image or plane), into [`parts`]`(items)`-like
+/// runs of whole items: at most [`PARTS`] nearly equal slices, in order.
+pub(crate) fn split<T>(mut data: &mut [T], per_item: usize) -> [&mut [T]; PARTS] {
+    let items = data.len() / per_item.max(1);
+    let mut out: [&mut [T]; PARTS] = Default::default();
+    for (slot, range) in out.iter_mut().zip(parts(items)) {
+        let (head, tail) = std::mem::take(&mut data).split_at_mut(range.len() * per_item);
+        *slot = head;
+        data = tail;
+    }
+    out
+}
+
+fn run<T: Send>(items: &mut [T], threads: usize, f: &(impl Fn(&mut T) + Sync)) {
+    if threads < 2 || items.len() < 2 {
+        items.iter_mut().for_each(f);
+        return;
+    }
+    let left = threads / 2;
+    let mid = (items.len() * left / threads).max(1);
+    let (a, b) = items.split_at_mut(mid);
+    both(|| run(a, left, f), || run(b, threads - left, f));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_cover_every_tile_once_in_order() {
+        for tiles in 0..20 {
+            let ranges: Vec<_> = parts(tiles).collect();
+            assert_eq!(ranges.len(), tiles.min(PARTS));
+            let flat: Vec<usize> = ranges.iter().cloned().flatten().collect();
+            assert_eq!(flat, (0..tiles).collect::<Vec<_>>());
+            assert!(ranges.iter().all(|r| !r.is_empty()));
+        }
+    }
+
+    #[test]
+    fn every_item_runs_once_for_any_thread_count() {
+        for threads in 1..=5 {
+            let mut items = vec![0u32; 7];
+            run(&mut items, threads, &|v: &mut u32| *v += 1);
+            assert!(items.iter().all(|&v| v == 1), "{threads} threads: {items:?}");
+        }
+    }
+}

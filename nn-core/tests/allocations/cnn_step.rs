@@ -1,0 +1,102 @@
+//! A steady training step of a small CNN (Conv2d, BatchNorm2d, ReLU, MaxPool2d, grouped Conv2d,
+//! Flatten, Linear) allocates nothing of its own either: patch matrices, tiles, padded images,
+//! argmaxes and outputs are buffers reused from step to step. As in `training_step`, the matrix
+//! products' own scratch is counted by running the same products alone.
+
+use super::allocations;
+use ndarray::Array2;
+use nn_core::data::Dataset;
+use nn_core::linalg::{matmul_into_serial, set_num_threads};
+use nn_core::optim::{Adam, Optimizer};
+use nn_core::{seeded, BatchNorm2d, Conv2d, Flatten, Init, Layer, Linear, MaxPool2d, Mode, Relu};
+use nn_core::{SoftmaxCrossEntropy, Targets};
+
+const BATCH: usize = 6;
+
+/// Allocations of one product of `[m, k]` by `[k, n]` (each stored transposed if asked), after
+/// a first one of the same shape.
+fn product_allocations(m: usize, k: usize, n: usize, a_transposed: bool, b_transposed: bool) -> usize {
+    let matrix = |rows: usize, cols: usize, transposed: bool| {
+        if transposed {
+            Array2::<f32>::ones((cols, rows)).reversed_axes()
+        } else {
+            Array2::ones((rows, cols))
+        }
+    };
+    let (a, b) = (matrix(m, k, a_transposed), matrix(k, n, b_transposed));
+    let mut c = Array2::<f32>::zeros((m, n));
+    matmul_into_serial(a.view(), b.view(), c.view_mut(), true);
+    let before = allocations();
+    matmul_into_serial(a.view(), b.view(), c.view_mut(), true);
+    allocations() - before
+}
+
+#[test]
+fn a_steady_cnn_training_step_allocates_only_inside_the_matrix_products() {
+    set_num_threads(1);
+    let mut rng = seeded(4321);
+    // [6, 1, 8, 8] -> conv1 (padded) [6, 4, 8, 8] -> pool [6, 4, 4, 4] -> conv2 (2 groups,
+    // padded) [6, 6, 4, 4] -> pool [6, 6, 2, 2] -> [6, 24] -> [6, 3].
+    let mut net: Vec<Box<dyn Layer>> = vec![
+        Box::new(
+            Conv2d::builder(1, 4, 3)
+                .padding(1)
+                .build(Init::He, &mut rng)
+                .with_input_grad(false),
+        ),
+        Box::new(BatchNorm2d::new(4)),
+        Box::new(Relu::new()),
+        Box::new(MaxPool2d::new(2)),
+        Box::new(
+            Conv2d::builder(4, 6, 3)
+                .padding(1)
+                .groups(2)
+                .build(Init::He, &mut rng),
+        ),
+        Box::new(BatchNorm2d::new(6)),
+        Box::new(Relu::new()),
+        Box::new(MaxPool2d::new(2)),
+        Box::new(Flatten::new()),
+        Box::new(Linear::new(24, 3, Init::He, &mut rng)),
+    ];
+    let pixels: Vec<u8> = (0..50 * 64).map(|i| (i * 37 % 256) as u8).collect();
+    let labels: Vec<usize> = (0..50).map(|i| i % 3).collect();
+    let data = Dataset::from_u8(pixels, &[1, 8, 8], labels, 3).unwrap();
+    let mut batches = data.batches(BATCH, 1).drop_last(true);
+    let mut loss = SoftmaxCrossEntropy::new();
+    let mut adam = Adam::new(1e-3);
+
+    let mut step = |count: bool| -> Option<usize> {
+        let before = allocations();
+        let batch = match batches.next_batch() {
+            Some(b) => b,
+            None => batches.next_batch().expect("a new epoch"),
+        };
+        let logits = net.forward(std::mem::take(&mut batch.images), Mode::Train);
+        loss.forward(logits, Targets::Classes(&batch.labels));
+        batch.images = net.backward(loss.backward());
+        adam.step(&mut net).unwrap();
+        count.then(|| allocations() - before)
+    };
+    for _ in 0..10 {
+        step(false);
+    }
+    let per_step: Vec<usize> = (0..12).map(|_| step(true).unwrap()).collect();
+
+    // The batch fits one tile per convolution. Patch matrices are wide (stride 1): `OH` rows of
+    // the padded width per image, so conv1's images take 8 * 10 = 80 columns each and conv2's
+    // 4 * 6 = 24.
+    let (cols1, cols2) = (80 * BATCH, 24 * BATCH);
+    let gemm = product_allocations(4, 9, cols1, false, false) // conv1 forward
+        + product_allocations(4, cols1, 9, false, true) // conv1 weight gradient
+        + 2 * product_allocations(3, 18, cols2, false, false) // conv2 forward, per group
+        + 2 * product_allocations(3, cols2, 18, false, true) // conv2 weight gradient
+        + 2 * product_allocations(18, 3, cols2, true, false) // conv2 patch gradient
+        + product_allocations(BATCH, 24, 3, false, true) // fc forward
+        + product_allocations(3, BATCH, 24, true, false) // fc weight gradient
+        + product_allocations(BATCH, 3, 24, false, false); // fc input gradient
+    assert!(
+        per_step.iter().all(|&n| n == gemm),
+        "allocations per step {per_step:?}; the matrix products alone make {gemm}"
+    );
+}
