@@ -6,20 +6,26 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use common::cli::Positive;
+use clap::Parser;
 use common::compare::{report, run_all, CompareFlags, Run};
 use nn::mlp::{Activation, Mlp};
 use nn::prelude::*;
 
+/// Train a 5x100 ReLU MLP with SGD, with and without BatchNorm, on the same batches
+#[derive(Parser)]
+#[command(name = env!("CARGO_CRATE_NAME"), version)]
+#[command(mut_arg("out", |a| a.default_value("out/batchnorm_compare")))]
+#[command(mut_arg("lr", |a| a.default_value("0.1").help("SGD learning rate for both runs")))]
+struct Cli {
+    #[command(flatten)]
+    flags: CompareFlags,
+    #[command(flatten)]
+    lr: common::flags::LrFlag,
+}
+
 fn main() -> nn::Result<()> {
-    let mut cli = common::cli::Cli::from_env(
-        "Train a 5x100 ReLU MLP with SGD, with and without BatchNorm, on the same batches",
-    );
-    let flags = CompareFlags::parse(&mut cli, 5, "out/batchnorm_compare");
-    let lr = cli
-        .get("lr", "F", "SGD learning rate for both runs", Positive(0.1))
-        .0;
-    cli.finish();
+    let cli = Cli::parse();
+    let (flags, lr) = (cli.flags, cli.lr.get());
 
     let data = flags.load()?;
     let runs = [("with BatchNorm", true), ("without BatchNorm", false)]

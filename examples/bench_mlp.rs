@@ -20,7 +20,8 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use common::cli::Cli;
+use clap::Parser;
+use common::flags::{BenchFlags, WorkloadFlags};
 use common::timed::{median, Timed};
 use nn::data::{Batches, Dataset, Mnist};
 use nn::prelude::*;
@@ -113,39 +114,29 @@ fn synthetic(n: usize, seed: u64) -> nn::Result<Dataset> {
     Dataset::from_u8(pixels, &[784], labels, 10)
 }
 
+/// Trains W (MLP 784-128-64-10 with BatchNorm, Adam, batch 100) and prints epoch times and
+/// samples/s; the last line is `median_epoch_s=.. samples_per_s=.. infer_samples_per_s=..`.
+#[derive(Parser)]
+#[command(name = env!("CARGO_CRATE_NAME"), version)]
+// With --data-dir, an epoch is the whole training set.
+#[command(mut_arg("samples", |a| a.help("Synthetic training samples per epoch")))]
+struct Cli {
+    #[command(flatten)]
+    bench: BenchFlags,
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut cli = Cli::from_env(
-        "Trains W (MLP 784-128-64-10 with BatchNorm, Adam, batch 100) and prints epoch times and \
-         samples/s; the last line is `median_epoch_s=.. samples_per_s=.. infer_samples_per_s=..`.",
-    );
-    let epochs: usize = cli.get("epochs", "N", "timed epochs after one warm-up epoch", 5);
-    let batch_size: usize = cli.get("batch-size", "N", "samples per training step", 100);
-    let threads: usize = cli.get("threads", "N", "threads for nn's matrix multiplies", 2);
-    let samples: usize = cli.get("samples", "N", "synthetic training samples per epoch", 50_000);
-    let infer_samples: usize = cli.get(
-        "infer-samples",
-        "N",
-        "samples of the inference batch (at most the test set's size with --data-dir)",
-        10_000,
-    );
-    let data_dir: Option<String> = cli.optional(
-        "data-dir",
-        "DIR",
-        "real MNIST (the four IDX files) instead of synthetic data",
-    );
-    let profile = cli.get(
-        "profile",
-        "BOOL",
-        "print the time per layer and step phase",
-        false,
-    );
-    cli.finish();
-    if epochs == 0 || batch_size == 0 || threads == 0 || samples == 0 || infer_samples == 0 {
-        eprintln!(
-            "error: --epochs, --batch-size, --threads, --samples and --infer-samples must be at least 1"
-        );
-        std::process::exit(2);
-    }
+    let BenchFlags {
+        epochs,
+        workload: WorkloadFlags {
+            threads,
+            batch_size,
+            samples,
+        },
+        infer_samples,
+        data_dir,
+        profile,
+    } = Cli::parse().bench;
     nn::set_num_threads(threads);
 
     let (train, infer) = match &data_dir {

@@ -7,16 +7,22 @@
 #[path = "common/mod.rs"]
 mod common;
 
+use clap::Parser;
 use common::compare::{report, run_all, CompareFlags, Run};
 use nn::mlp::{Activation, Mlp};
 use nn::prelude::*;
 
+/// Train one MLP (784-100-100-100-100-10, ReLU, He init) with every optimizer on the same batches
+#[derive(Parser)]
+#[command(name = env!("CARGO_CRATE_NAME"), version)]
+#[command(mut_arg("out", |a| a.default_value("out/compare_optimizers")))]
+struct Cli {
+    #[command(flatten)]
+    flags: CompareFlags,
+}
+
 fn main() -> nn::Result<()> {
-    let mut cli = common::cli::Cli::from_env(
-        "Train one MLP (784-100-100-100-100-10, ReLU, He init) with every optimizer on the same batches",
-    );
-    let flags = CompareFlags::parse(&mut cli, 5, "out/compare_optimizers");
-    cli.finish();
+    let flags = Cli::parse().flags;
 
     let data = flags.load()?;
     let runs = common::OPTIMIZERS

@@ -10,6 +10,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
+use clap::Parser;
 use nn::ndarray::Zip;
 use nn::prelude::*;
 
@@ -133,19 +134,21 @@ impl Net {
     }
 }
 
+/// Custom layers (LeakyReLU, a residual block around a derived sub-network): gradient-check them,
+/// then train on MNIST
+#[derive(Parser)]
+#[command(name = env!("CARGO_CRATE_NAME"), version)]
+#[command(mut_arg("epochs", |a| a.default_value("10")))]
+struct Cli {
+    #[command(flatten)]
+    data: common::DataFlags,
+    #[command(flatten)]
+    train: common::flags::TrainFlags,
+}
+
 fn main() -> nn::Result<()> {
-    let mut cli = common::cli::Cli::from_env(
-        "Custom layers (LeakyReLU, a residual block around a derived sub-network): gradient-check them, then train on MNIST",
-    );
-    let data_flags = common::DataFlags::parse(&mut cli);
-    let epochs = cli.get("epochs", "N", "training epochs", 10usize);
-    let seed = cli.get(
-        "seed",
-        "N",
-        "seed for weights, split and batch order",
-        nn::DEFAULT_SEED,
-    );
-    cli.finish();
+    let cli = Cli::parse();
+    let seed = cli.train.seed;
 
     // 1. Verify each custom layer's backward against finite differences before trusting it. (Not
     // the whole Net: after a BatchNorm over 4 samples, a step of 1e-2 in fc_in.weight moves
@@ -178,12 +181,12 @@ fn main() -> nn::Result<()> {
     }
 
     // 2. Train the network that uses them, exactly as a network of built-in layers.
-    let data = common::load_data(&data_flags, seed)?;
+    let data = common::load_data(&cli.data, seed)?;
     let mut net = Net::new(&mut seeded(seed));
     println!("{}", nn::summary(&mut net, &[1, 784]));
     let mut trainer = Trainer::new(Adam::new(1e-3))
-        .epochs(epochs)
-        .batch_size(100)
+        .epochs(cli.train.epochs)
+        .batch_size(cli.train.batch_size)
         .seed(seed);
     trainer.fit(&mut net, &data.train, data.valid())?;
     let test = trainer.evaluate(&mut net, &data.test)?;

@@ -13,13 +13,13 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use common::cli::{Cli, Positive};
+use clap::Parser;
+use common::flags::{LrFlag, OutFlag, TrainFlags};
 use ndarray::Zip;
 use nn::optim::{check_non_negative, check_unit_interval, Optim, OptimizerState, Slot, Update, UpdateRule};
 use nn::prelude::*;
 use nn::train::EpochRecord;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
 
 /// Lion: `c = beta1 * m + (1 - beta1) * g; theta -= lr * (sign(c) + wd * theta);
 /// m = beta2 * m + (1 - beta2) * g`. Every element moves by exactly `lr` (before decay), so Lion
@@ -70,32 +70,32 @@ impl UpdateRule for Lion {
     }
 }
 
+/// A user-written optimizer (Lion) through nn's UpdateRule trait: train on MNIST, save mid-run,
+/// resume from the files, check the resumed run matches an uninterrupted one
+#[derive(Parser)]
+#[command(name = env!("CARGO_CRATE_NAME"), version)]
+#[command(mut_arg("epochs", |a| a.default_value("6").help("Training epochs (at least 2)")))]
+#[command(mut_arg("lr", |a| a.default_value("1e-3").help("Lion's learning rate")))]
+#[command(mut_arg("out", |a| a.default_value("out/custom_optimizer")))]
+struct Cli {
+    #[command(flatten)]
+    data: common::DataFlags,
+    #[command(flatten)]
+    train: TrainFlags,
+    #[command(flatten)]
+    lr: LrFlag,
+    #[command(flatten)]
+    out: OutFlag,
+}
+
 fn main() -> nn::Result<()> {
-    let mut cli = Cli::from_env(
-        "A user-written optimizer (Lion) through nn's UpdateRule trait: train on MNIST, save \
-         mid-run, resume from the files, check the resumed run matches an uninterrupted one",
-    );
-    let data_flags = common::DataFlags::parse(&mut cli);
-    let epochs = cli.get("epochs", "N", "training epochs (at least 2)", 6usize);
-    let lr = cli.get("lr", "F", "Lion's learning rate", Positive(1e-3)).0;
-    let seed = cli.get(
-        "seed",
-        "N",
-        "seed for weights, split and batch order",
-        nn::DEFAULT_SEED,
-    );
-    let out: String = cli.get(
-        "out",
-        "DIR",
-        "output directory",
-        "out/custom_optimizer".to_string(),
-    );
-    cli.finish();
+    let cli = Cli::parse();
+    let (epochs, seed, lr) = (cli.train.epochs, cli.train.seed, cli.lr.get());
     let epochs = epochs.max(2);
     let half = epochs / 2;
-    let out = Path::new(&out);
+    let out = &cli.out.dir;
     nn::fsutil::prepare_output_dir(out)?;
-    let data = common::load_data(&data_flags, seed)?;
+    let data = common::load_data(&cli.data, seed)?;
 
     let net = |seed| {
         Mlp::builder(784, &[128, 64], 10)
@@ -110,7 +110,7 @@ fn main() -> nn::Result<()> {
     let trainer = || {
         Trainer::new(Optim::from_rule(lion.clone(), lr))
             .epochs(epochs)
-            .batch_size(100)
+            .batch_size(cli.train.batch_size)
             .seed(seed)
             .schedule(LrSchedule::cosine(epochs))
     };

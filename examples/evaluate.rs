@@ -13,50 +13,41 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use common::cli::Cli;
+use clap::Parser;
 use common::evaluation::{predicted_classes, worst_mistakes, Confusion};
-use common::DataFlags;
-use std::path::{Path, PathBuf};
+use common::flags::{ModelFlags, OutFlag};
+use common::{DataFlags, DataSource};
+use std::path::Path;
 
 /// The mistakes shown: a 6 × 4 grid.
 const MISTAKES: usize = 24;
 
+/// Evaluates a trained checkpoint on the test set: per-class accuracy, confusion.png and
+/// mistakes.png.
+#[derive(Parser)]
+#[command(name = env!("CARGO_CRATE_NAME"), version)]
+#[command(mut_arg("out", |a| a.default_value("out/evaluate")))]
+struct Cli {
+    #[command(flatten)]
+    model: ModelFlags,
+    /// The test set's source (the training set is not used).
+    #[command(flatten)]
+    data: DataSource,
+    #[command(flatten)]
+    out: OutFlag,
+}
+
 fn main() {
-    let mut cli = Cli::from_env(
-        "Evaluates a trained checkpoint on the test set: per-class accuracy, confusion.png and \
-         mistakes.png.",
-    );
-    let model: Option<PathBuf> = cli.optional(
-        "model",
-        "FILE",
-        "checkpoint to evaluate (nn::save's safetensors, or a PyTorch state_dict of the same network)",
-    );
-    let arch = cli.choice(
-        "arch",
-        "the checkpoint's network (mlp: mlp_batchnorm's; cnn: cnn_mnist's)",
-        common::nets::ARCHS,
-    );
-    let dataset = cli.choice("dataset", "the test set", common::DATASETS);
-    let data_dir = cli.optional(
-        "data-dir",
-        "DIR",
-        "directory with the four IDX files, gzipped or not (overrides MNIST_DIR / FASHION_MNIST_DIR)",
-    );
-    let cache_dir = cli.optional("cache-dir", "DIR", "directory the downloads are cached in");
-    let out: String = cli.get("out", "DIR", "output directory", "out/evaluate".to_string());
-    let usage = cli.usage();
-    cli.finish();
-    let Some(model) = model else {
-        eprintln!("error: give --model FILE\n\n{usage}");
-        std::process::exit(2);
-    };
+    let Cli {
+        model: ModelFlags { model, arch },
+        data,
+        out,
+    } = Cli::parse();
     let data = DataFlags {
-        dataset,
-        data_dir,
-        cache_dir,
+        source: data,
         valid_fraction: "0".parse().expect("0 is a fraction"),
     };
-    match run(arch, &model, &data, Path::new(&out)) {
+    match run(&arch, &model, &data, &out.dir) {
         Ok(accuracy) => println!("test_accuracy={accuracy:.4}"),
         Err(e) => {
             eprintln!("error: {e}");

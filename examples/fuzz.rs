@@ -17,6 +17,10 @@
 //! It prints executions and outcomes per target and exits with code 1 if any rule was broken,
 //! printing the first offending input of each kind (hex) so that it can become a test.
 
+#[path = "common/mod.rs"]
+mod common;
+
+use clap::Parser;
 use nn::data::idx::{self, IdxKind};
 use nn::layer::for_each_param;
 use nn::optim::OptimizerState;
@@ -419,21 +423,20 @@ fn scratch_dir() -> PathBuf {
     dir
 }
 
+/// Mutation-fuzzes idx::decode, nn::load and Optimizer::load_state; exits 1 if a rule was broken.
+#[derive(Parser)]
+#[command(name = env!("CARGO_CRATE_NAME"), version)]
+struct Cli {
+    /// Seconds of fuzzing, shared equally by the three targets
+    #[arg(long, value_name = "S", default_value_t = 60.0, value_parser = common::flags::positive_seconds, allow_hyphen_values = true)]
+    seconds: f64,
+    /// Seed of the mutations
+    #[arg(long, value_name = "N", default_value_t = 1, allow_hyphen_values = true)]
+    seed: u64,
+}
+
 fn main() {
-    let mut seconds = 60.0f64;
-    let mut seed = 1u64;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value = args.next().unwrap_or_default();
-        match (flag.as_str(), value.parse::<f64>()) {
-            ("--seconds", Ok(v)) if v > 0.0 => seconds = v,
-            ("--seed", Ok(v)) if v >= 0.0 => seed = v as u64,
-            _ => {
-                eprintln!("usage: fuzz [--seconds S] [--seed N] (got {flag} {value})");
-                std::process::exit(2);
-            }
-        }
-    }
+    let Cli { seconds, seed } = Cli::parse();
     // Panics are expected outcomes to count, not output.
     std::panic::set_hook(Box::new(|_| {}));
     let dir = scratch_dir();

@@ -14,11 +14,11 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use common::cli::{Cli, NonNegative, Positive};
+use clap::Parser;
+use common::flags::{OptimFlags, OutFlag, TrainFlags};
 use common::nets::SeedNet;
 use nn::prelude::*;
-use std::num::NonZeroUsize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// BatchNorm keeps each layer's inputs normalised whatever the weights' scale, so this network
 /// trains stably at five times the usual rates, and with the rate annealed by the cosine
@@ -34,90 +34,31 @@ fn default_lr(optimizer: &str) -> f32 {
     }
 }
 
-/// Settings from the command line.
-struct Settings {
-    epochs: usize,
-    batch_size: usize,
-    lr: f32,
-    optimizer: &'static str,
-    seed: u64,
-    schedule: &'static str,
-    weight_decay: f32,
-    patience: usize,
+/// Trains the seed notebook's MNIST network (784-128-64-10, BatchNorm, ReLU, He init) and
+/// reports its test accuracy.
+#[derive(Parser)]
+#[command(name = env!("CARGO_CRATE_NAME"), version)]
+#[command(mut_arg("lr", |a| a.help(
+    "Learning rate (default: 0.005 for adam/adamw/rmsprop, 0.05 for momentum/nesterov/adagrad, 0.5 for sgd)"
+)))]
+#[command(mut_arg("out", |a| a.default_value("out/mlp_batchnorm")))]
+struct Cli {
+    #[command(flatten)]
+    train: TrainFlags,
+    #[command(flatten)]
+    optim: OptimFlags,
+    #[command(flatten)]
     data: common::DataFlags,
-    out: PathBuf,
-}
-
-fn parse_flags() -> Settings {
-    let mut cli = Cli::from_env(
-        "Trains the seed notebook's MNIST network (784-128-64-10, BatchNorm, ReLU, He init) and \
-         reports its test accuracy.",
-    );
-    let epochs = cli.get("epochs", "N", "training epochs", 20usize);
-    let batch_size: NonZeroUsize = cli.get(
-        "batch-size",
-        "N",
-        "samples per mini-batch",
-        NonZeroUsize::new(100).expect("nonzero"),
-    );
-    let lr: Option<Positive> = cli.optional(
-        "lr",
-        "F",
-        "learning rate (default: 0.005 for adam/adamw/rmsprop, 0.05 for momentum/nesterov/adagrad, 0.5 for sgd)",
-    );
-    let optimizer = cli.choice("optimizer", "optimizer", common::OPTIMIZERS);
-    let seed = cli.get(
-        "seed",
-        "N",
-        "seed of the split, the weights and the shuffles",
-        nn::DEFAULT_SEED,
-    );
-    let schedule = cli.choice(
-        "schedule",
-        "learning-rate schedule (cosine: to 0 over the run; step: x0.1 at each third)",
-        &["cosine", "constant", "step"],
-    );
-    let weight_decay = cli.get(
-        "weight-decay",
-        "F",
-        "L2 weight decay of the optimizer",
-        NonNegative(0.0),
-    );
-    let patience = cli.get(
-        "patience",
-        "N",
-        "early stopping after N epochs in a row without a better validation loss (Keras' patience; 0: off)",
-        0usize,
-    );
-    let data = common::DataFlags::parse(&mut cli);
-    let out: String = cli.get("out", "DIR", "output directory", "out/mlp_batchnorm".to_string());
-    let usage = cli.usage();
-    cli.finish();
-    let lr = lr.map_or_else(|| default_lr(optimizer), |lr| lr.0);
-    if patience > 0 && data.valid_fraction.value() == 0.0 {
-        eprintln!(
-            "error: --patience: early stopping watches the validation loss; give --valid-fraction \
-             above 0\n\n{usage}"
-        );
-        std::process::exit(2);
-    }
-    Settings {
-        epochs,
-        batch_size: batch_size.get(),
-        lr,
-        optimizer,
-        seed,
-        schedule,
-        weight_decay: weight_decay.0,
-        patience,
-        data,
-        out: PathBuf::from(out),
-    }
+    #[command(flatten)]
+    out: OutFlag,
 }
 
 fn main() {
-    let settings = parse_flags();
-    match run(&settings) {
+    let cli = Cli::parse();
+    if let Err(e) = cli.optim.check_patience::<Cli>(cli.data.valid_fraction.value()) {
+        e.exit();
+    }
+    match run(&cli) {
         Ok(accuracy) => println!("test_accuracy={accuracy:.4}"),
         Err(e) => {
             eprintln!("error: {e}");
@@ -126,13 +67,15 @@ fn main() {
     }
 }
 
-fn run(s: &Settings) -> nn::Result<f32> {
+fn run(cli: &Cli) -> nn::Result<f32> {
+    let (t, o, out) = (&cli.train, &cli.optim, &cli.out.dir);
+    let lr = o.lr.or(default_lr(&o.optimizer));
     // Now, not after training: a bad --out must not cost the run.
-    nn::fsutil::prepare_output_dir(&s.out)?;
-    let mut net = SeedNet::new(&mut seeded(s.seed));
+    nn::fsutil::prepare_output_dir(out)?;
+    let mut net = SeedNet::new(&mut seeded(t.seed));
     println!("{}", nn::summary(&mut net, &[1, 784]));
 
-    let data = common::load_data(&s.data, s.seed)?;
+    let data = common::load_data(&cli.data, t.seed)?;
     println!(
         "{}: {} training, {} validation, {} test images",
         data.name,
@@ -142,31 +85,31 @@ fn run(s: &Settings) -> nn::Result<f32> {
     );
     println!(
         "{} lr={} batch_size={} epochs={} seed={}",
-        s.optimizer, s.lr, s.batch_size, s.epochs, s.seed
+        o.optimizer, lr, t.batch_size, t.epochs, t.seed
     );
 
-    let mut opt = common::optimizer(s.optimizer, s.lr);
-    opt.set_weight_decay(s.weight_decay);
+    let mut opt = common::optimizer(&o.optimizer, lr);
+    opt.set_weight_decay(o.weight_decay);
     let mut trainer = Trainer::new(opt)
-        .epochs(s.epochs)
-        .batch_size(s.batch_size)
-        .seed(s.seed)
-        .schedule(match s.schedule {
-            "cosine" => LrSchedule::cosine(s.epochs),
+        .epochs(t.epochs)
+        .batch_size(t.batch_size)
+        .seed(t.seed)
+        .schedule(match o.schedule.as_str() {
+            "cosine" => LrSchedule::cosine(t.epochs),
             "step" => LrSchedule::StepDecay {
-                every: s.epochs.div_ceil(3).max(1),
+                every: t.epochs.div_ceil(3).max(1),
                 gamma: 0.1,
             },
             _ => LrSchedule::Constant,
         });
-    if s.patience > 0 {
-        trainer = trainer.early_stopping(EarlyStopping::new(s.patience));
+    if o.patience > 0 {
+        trainer = trainer.early_stopping(EarlyStopping::new(o.patience));
     }
     let history = match trainer.fit(&mut net, &data.train, data.valid()) {
         Ok(history) => history,
         Err(e) => {
             // Keep the curve up to the failure (a diverging loss): it shows how the run went.
-            let path = s.out.join("history.csv");
+            let path = out.join("history.csv");
             if !trainer.history().is_empty() && trainer.history().save_csv(&path).is_ok() {
                 eprintln!("wrote {} (the epochs before the failure)", path.display());
             }
@@ -175,7 +118,7 @@ fn run(s: &Settings) -> nn::Result<f32> {
     };
     let test = trainer.evaluate(&mut net, &data.test)?;
 
-    let path = |name: &str| -> PathBuf { Path::new(&s.out).join(name) };
+    let path = |name: &str| -> PathBuf { out.join(name) };
     let files = [
         path("history.csv"),
         path("curves.png"),

@@ -16,32 +16,27 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use common::cli::Cli;
+use clap::Parser;
+use common::flags::ModelFlags;
 use std::path::PathBuf;
 
+/// Prints a trained MNIST model's three most probable classes for each picture of a digit.
+#[derive(Parser)]
+#[command(name = env!("CARGO_CRATE_NAME"), version)]
+struct Cli {
+    #[command(flatten)]
+    model: ModelFlags,
+    /// Pictures of digits: PNG, any size and colours
+    #[arg(value_name = "IMAGE.png", required = true)]
+    images: Vec<PathBuf>,
+}
+
 fn main() {
-    let mut cli = Cli::from_env(
-        "Prints a trained MNIST model's three most probable classes for each picture of a digit.",
-    );
-    let model: Option<PathBuf> = cli.optional(
-        "model",
-        "FILE",
-        "checkpoint to load (nn::save's safetensors, or a PyTorch state_dict of the same network)",
-    );
-    let arch = cli.choice(
-        "arch",
-        "the checkpoint's network (mlp: mlp_batchnorm's; cnn: cnn_mnist's)",
-        common::nets::ARCHS,
-    );
-    let images = cli.positional("IMAGE.png...", "pictures of digits: PNG, any size and colours");
-    let usage = cli.usage();
-    cli.finish();
-    let Some(model) = model.filter(|_| !images.is_empty()) else {
-        eprintln!("error: give --model FILE and at least one IMAGE.png\n\n{usage}");
-        std::process::exit(2);
-    };
-    let images: Vec<PathBuf> = images.into_iter().map(PathBuf::from).collect();
-    let results = match common::nets::load(arch, &model)
+    let Cli {
+        model: ModelFlags { model, arch },
+        images,
+    } = Cli::parse();
+    let results = match common::nets::load(&arch, &model)
         .and_then(|mut net| common::digits::predict_files(&mut *net, &images))
     {
         Ok(results) => results,

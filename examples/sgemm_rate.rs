@@ -9,7 +9,8 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use common::cli::Cli;
+use clap::Parser;
+use common::flags::{at_least_one, WorkloadFlags};
 use ndarray::{Array2, ShapeBuilder};
 use nn::linalg::matmul_into;
 use std::time::Instant;
@@ -64,20 +65,28 @@ fn time_product(m: usize, k: usize, n: usize, ta: bool, tb: bool, rounds: usize)
     (times[0], times[times.len() / 2])
 }
 
+/// Measures nn's sgemm rate on the shapes of W and prints the GEMM-bound epoch time.
+#[derive(Parser)]
+#[command(name = env!("CARGO_CRATE_NAME"), version)]
+struct Cli {
+    #[command(flatten)]
+    workload: WorkloadFlags,
+    /// Timing rounds per shape (best and median are printed)
+    #[arg(long, value_name = "N", default_value_t = 15, value_parser = at_least_one, allow_hyphen_values = true)]
+    rounds: usize,
+}
+
 fn main() {
-    let mut cli =
-        Cli::from_env("Measures nn's sgemm rate on the shapes of W and prints the GEMM-bound epoch time.");
-    let threads: usize = cli.get("threads", "N", "threads for the products", 2);
-    let batch: usize = cli.get("batch-size", "N", "batch size of W", 100);
-    let samples: usize = cli.get("samples", "N", "samples per epoch", 50_000);
-    let rounds: usize = cli.get(
-        "rounds",
-        "N",
-        "timing rounds per shape (best and median are printed)",
-        15,
-    );
-    cli.finish();
-    nn::set_num_threads(threads.max(1));
+    let Cli {
+        workload:
+            WorkloadFlags {
+                threads,
+                batch_size: batch,
+                samples,
+            },
+        rounds,
+    } = Cli::parse();
+    nn::set_num_threads(threads);
     let steps = samples.div_ceil(batch);
 
     println!(
@@ -86,7 +95,7 @@ fn main() {
     let (mut flops, mut best_s, mut median_s) = (0.0, 0.0, 0.0);
     for (name, m, k, n, ta, tb) in shapes(batch) {
         let f = 2.0 * (m * k * n) as f64;
-        let (best, median) = time_product(m, k, n, ta, tb, rounds.max(1));
+        let (best, median) = time_product(m, k, n, ta, tb, rounds);
         println!(
             "  {name:<20} {m:>5} x {k:>4} x {n:>4}  {:6.1} / {:6.1} GFLOP/s  ({:7.1} us best)",
             f / best / 1e9,

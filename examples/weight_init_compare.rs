@@ -7,20 +7,26 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use common::cli::Positive;
+use clap::Parser;
 use common::compare::{report, run_all, CompareFlags, Run};
 use nn::mlp::{Activation, Mlp};
 use nn::prelude::*;
 
+/// Train a 5x100 ReLU MLP with SGD from three weight initialisations: std 0.01, Xavier, He
+#[derive(Parser)]
+#[command(name = env!("CARGO_CRATE_NAME"), version)]
+#[command(mut_arg("out", |a| a.default_value("out/weight_init_compare")))]
+#[command(mut_arg("lr", |a| a.default_value("0.01").help("SGD learning rate for every run")))]
+struct Cli {
+    #[command(flatten)]
+    flags: CompareFlags,
+    #[command(flatten)]
+    lr: common::flags::LrFlag,
+}
+
 fn main() -> nn::Result<()> {
-    let mut cli = common::cli::Cli::from_env(
-        "Train a 5x100 ReLU MLP with SGD from three weight initialisations: std 0.01, Xavier, He",
-    );
-    let flags = CompareFlags::parse(&mut cli, 5, "out/weight_init_compare");
-    let lr = cli
-        .get("lr", "F", "SGD learning rate for every run", Positive(0.01))
-        .0;
-    cli.finish();
+    let cli = Cli::parse();
+    let (flags, lr) = (cli.flags, cli.lr.get());
 
     let data = flags.load()?;
     let runs = [

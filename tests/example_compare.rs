@@ -5,7 +5,8 @@
 mod common;
 
 use common::compare::{report, run_all, CompareFlags, Run};
-use common::{Data, DataFlags};
+use common::flags::{OutFlag, TrainFlags};
+use common::{Data, DataFlags, DataSource};
 use nn::prelude::*;
 
 /// 60 samples of 4 features in 3 classes.
@@ -29,15 +30,19 @@ fn a_diverging_run_is_reported_and_the_other_runs_are_kept() {
     let out = std::env::temp_dir().join(format!("nn-test-compare-{}", std::process::id()));
     let flags = CompareFlags {
         data: DataFlags {
-            dataset: "mnist",
-            data_dir: None,
-            cache_dir: None,
+            source: DataSource {
+                dataset: "mnist".into(),
+                data_dir: None,
+                cache_dir: None,
+            },
             valid_fraction: "0".parse().unwrap(),
         },
-        epochs: 3,
-        batch_size: 10,
-        seed: 1,
-        out: out.clone(),
+        train: TrainFlags {
+            epochs: 3,
+            batch_size: 10,
+            seed: 1,
+        },
+        out: OutFlag { dir: out.clone() },
     };
     let data = Data {
         name: "synthetic",

@@ -1,66 +1,36 @@
 //! Running several configurations on the same data with the same seed, then printing a table
 //! and drawing their curves into one PNG: the experiments the seed notebook describes in words.
 
-use super::cli::Cli;
 use super::data::{load_data, Data, DataFlags};
+use super::flags::{OutFlag, TrainFlags};
+use clap::Args;
 use nn::plot::plot_runs;
 use nn::train::{Evaluation, TrainError, Trainer};
-use nn::{Layer, Optimizer, Rng, DEFAULT_SEED};
-use std::num::NonZeroUsize;
+use nn::{Layer, Optimizer, Rng};
 use std::path::PathBuf;
 use std::time::Instant;
 
-/// The flags every comparison example takes.
+/// The flags every comparison example takes: the data, then 5 epochs per run by default; each
+/// example names its `--out` folder with `mut_arg`.
+#[derive(Args, Clone, Debug)]
+#[command(mut_arg("epochs", |a| a.default_value("5").help("Epochs per run")))]
 pub struct CompareFlags {
-    /// Where the data comes from.
+    #[command(flatten)]
     pub data: DataFlags,
-    /// Epochs per run.
-    pub epochs: usize,
-    /// Mini-batch size.
-    pub batch_size: usize,
-    /// Seed for weights, the validation split and the batch order (the same for every run).
-    pub seed: u64,
-    /// Output folder for the PNG and CSV files.
-    pub out: PathBuf,
+    /// Epochs, batch size and the seed, the same for every run.
+    #[command(flatten)]
+    pub train: TrainFlags,
+    /// The folder for the PNG and CSV files.
+    #[command(flatten)]
+    pub out: OutFlag,
 }
 
 impl CompareFlags {
-    /// Declares and reads the flags; `default_out` names the example's output folder.
-    pub fn parse(cli: &mut Cli, default_epochs: usize, default_out: &str) -> Self {
-        let data = DataFlags::parse(cli);
-        let epochs = cli.get("epochs", "N", "epochs per run", default_epochs);
-        let batch_size: NonZeroUsize = cli.get(
-            "batch-size",
-            "N",
-            "mini-batch size",
-            NonZeroUsize::new(100).expect("nonzero"),
-        );
-        let seed = cli.get(
-            "seed",
-            "N",
-            "seed for weights, split and batch order",
-            DEFAULT_SEED,
-        );
-        let out = cli.get(
-            "out",
-            "DIR",
-            "output folder",
-            PathBuf::from(default_out).display().to_string(),
-        );
-        CompareFlags {
-            data,
-            epochs,
-            batch_size: batch_size.get(),
-            seed,
-            out: PathBuf::from(out),
-        }
-    }
-
     /// Checks that `--out` is a writable directory (creating it), then loads the data these
     /// flags name: a bad `--out` fails at once, not after every run has trained.
     pub fn load(&self) -> nn::Result<Data> {
-        nn::fsutil::prepare_output_dir(&self.out)?;
-        load_data(&self.data, self.seed)
+        nn::fsutil::prepare_output_dir(&self.out.dir)?;
+        load_data(&self.data, self.train.seed)
     }
 }
 
@@ -98,11 +68,12 @@ pub fn run_all(runs: Vec<Run>, data: &Data, flags: &CompareFlags) -> nn::Result<
     let mut outcomes = Vec::with_capacity(runs.len());
     for run in runs {
         println!("== {} ==", run.name);
-        let mut net = (run.build)(&mut nn::seeded(flags.seed));
+        let train = &flags.train;
+        let mut net = (run.build)(&mut nn::seeded(train.seed));
         let mut trainer = Trainer::new(run.optimizer)
-            .epochs(flags.epochs)
-            .batch_size(flags.batch_size)
-            .seed(flags.seed);
+            .epochs(train.epochs)
+            .batch_size(train.batch_size)
+            .seed(train.seed);
         let start = Instant::now();
         let history = match trainer.fit(&mut net, &data.train, data.valid()) {
             Ok(history) => history,
@@ -173,9 +144,9 @@ pub fn save_outputs(
                 }
             })
             .collect();
-        o.history.save_csv(flags.out.join(format!("{slug}.csv")))?;
+        o.history.save_csv(flags.out.dir.join(format!("{slug}.csv")))?;
     }
-    let png = flags.out.join(file);
+    let png = flags.out.dir.join(file);
     let runs: Vec<(&str, &nn::train::History)> =
         outcomes.iter().map(|o| (o.name.as_str(), &o.history)).collect();
     plot_runs(&png, title, &runs)?;
@@ -190,7 +161,7 @@ pub fn report(outcomes: &[Outcome], flags: &CompareFlags, file: &str, title: &st
     println!(
         "wrote {} and one CSV per run in {}",
         png.display(),
-        flags.out.display()
+        flags.out.dir.display()
     );
     Ok(())
 }

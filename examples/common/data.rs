@@ -1,7 +1,8 @@
-//! The data flags every example takes (`--dataset`, `--data-dir`, `--cache-dir`,
+//! The data flags the examples take (`--dataset`, `--data-dir`, `--cache-dir`,
 //! `--valid-fraction`) and loading the chosen dataset into training, validation and test sets.
 
-use super::cli::Cli;
+use clap::builder::PossibleValuesParser;
+use clap::Args;
 use nn::data::{FashionMnist, IdxDataset, Loader, Mnist};
 use nn::{seeded, Dataset};
 use std::fmt;
@@ -11,46 +12,31 @@ use std::str::FromStr;
 /// The datasets `--dataset` accepts; the first is the default.
 pub const DATASETS: &[&str] = &["mnist", "fashion-mnist"];
 
-/// Where the data comes from and how much of the training set is held out for validation.
-#[derive(Clone, Debug)]
-pub struct DataFlags {
-    /// `mnist` or `fashion-mnist`.
-    pub dataset: &'static str,
-    /// A directory holding the four IDX files; overrides `MNIST_DIR` / `FASHION_MNIST_DIR`.
+/// Where the data comes from: the dataset and the directories it is read from or cached in.
+#[derive(Args, Clone, Debug)]
+pub struct DataSource {
+    /// Dataset
+    #[arg(long, value_name = "NAME", default_value = DATASETS[0],
+          value_parser = PossibleValuesParser::new(DATASETS.iter().copied()))]
+    pub dataset: String,
+    /// Directory with the four IDX files, gzipped or not (overrides MNIST_DIR / FASHION_MNIST_DIR)
+    #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// The directory downloads are cached in (itself, not a parent: `NN_CACHE_DIR` names a parent).
+    /// Directory the downloads are cached in (default: $NN_CACHE_DIR/MNIST, else ./data/MNIST;
+    /// FashionMNIST for fashion-mnist)
+    // The directory itself, not a parent: `NN_CACHE_DIR` names a parent.
+    #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// The share of the training set held out for validation.
-    pub valid_fraction: Fraction,
 }
 
-impl DataFlags {
-    /// Declares and reads the data flags.
-    pub fn parse(cli: &mut Cli) -> Self {
-        let dataset = cli.choice("dataset", "dataset", DATASETS);
-        let data_dir = cli.optional(
-            "data-dir",
-            "DIR",
-            "directory with the four IDX files, gzipped or not (overrides MNIST_DIR / FASHION_MNIST_DIR)",
-        );
-        let cache_dir = cli.optional(
-            "cache-dir",
-            "DIR",
-            "directory the downloads are cached in (default: $NN_CACHE_DIR/MNIST, else ./data/MNIST; FashionMNIST for fashion-mnist)",
-        );
-        let valid_fraction = cli.get(
-            "valid-fraction",
-            "F",
-            "share of the training set held out for validation, as 0.2 or 1/5",
-            Fraction { num: 1.0, den: 6.0 },
-        );
-        DataFlags {
-            dataset,
-            data_dir,
-            cache_dir,
-            valid_fraction,
-        }
-    }
+/// Where the data comes from and how much of the training set is held out for validation.
+#[derive(Args, Clone, Debug)]
+pub struct DataFlags {
+    #[command(flatten)]
+    pub source: DataSource,
+    /// Share of the training set held out for validation, as 0.2 or 1/5
+    #[arg(long, value_name = "F", default_value = "1/6", allow_hyphen_values = true)]
+    pub valid_fraction: Fraction,
 }
 
 /// A fraction in `[0, 1)` written as a decimal (`0.2`) or a ratio (`1/6`), shown as it was written.
@@ -131,7 +117,7 @@ impl Data {
 /// bundled 10k subset when none of those can supply it) and splits
 /// `flags.valid_fraction` of its training set off for validation, shuffled by `seed`.
 pub fn load_data(flags: &DataFlags, seed: u64) -> nn::Result<Data> {
-    fn configure<T: IdxDataset>(flags: &DataFlags) -> Loader<T> {
+    fn configure<T: IdxDataset>(flags: &DataSource) -> Loader<T> {
         let mut loader = Loader::<T>::new();
         if let Some(dir) = &flags.data_dir {
             loader = loader.local_dir(dir);
@@ -141,12 +127,12 @@ pub fn load_data(flags: &DataFlags, seed: u64) -> nn::Result<Data> {
         }
         loader
     }
-    let (name, train, test) = match flags.dataset {
+    let (name, train, test) = match flags.source.dataset.as_str() {
         "fashion-mnist" => {
-            let d = configure::<FashionMnist>(flags).load()?;
+            let d = configure::<FashionMnist>(&flags.source).load()?;
             ("Fashion-MNIST", d.train, d.test)
         }
-        _ => match configure::<Mnist>(flags).load() {
+        _ => match configure::<Mnist>(&flags.source).load() {
             Ok(d) => ("MNIST", d.train, d.test),
             // No MNIST here and none to be had: train on the 10,000 digits built into nn rather
             // than not at all, and say so. A broken local directory is still an error.

@@ -115,7 +115,7 @@ impl<L: Layer> Layer for Images<L> {
 /// `nn::save` or a PyTorch `state_dict` of the same network saved as safetensors.
 ///
 /// # Panics
-/// On a name outside [`ARCHS`] (flags are checked by `Cli::choice` before this is called).
+/// On a name outside [`ARCHS`] (`--arch` accepts only these).
 pub fn load(arch: &str, path: &std::path::Path) -> nn::Result<Box<dyn Layer>> {
     let mut net: Box<dyn Layer> = match arch {
         "mlp" => Box::new(SeedNet::new(&mut seeded(nn::DEFAULT_SEED))),

@@ -2,7 +2,7 @@
 
 use nn::{AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd};
 
-/// The names `optimizer` accepts, for `Cli::choice`; the first (`adam`, the seed network's
+/// The names `optimizer` accepts, for `--optimizer`; the first (`adam`, the seed network's
 /// optimizer) is the default.
 pub const OPTIMIZERS: &[&str] = &[
     "adam", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adamw",
@@ -24,7 +24,7 @@ pub fn default_lr(name: &str) -> f32 {
 /// AdamW decoupled decay 0.01).
 ///
 /// # Panics
-/// On a name outside [`OPTIMIZERS`] (flags are checked by `Cli::choice` before this is called).
+/// On a name outside [`OPTIMIZERS`] (`--optimizer` accepts only these).
 pub fn optimizer(name: &str, lr: f32) -> Box<dyn Optimizer> {
     match name {
         "sgd" => Box::new(Sgd::new(lr)),
