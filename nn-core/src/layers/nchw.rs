@@ -159,11 +159,13 @@ pub(crate) fn check_images(
 /// one; its values are unspecified, for the caller to overwrite. Layers keep the buffer they
 /// are handed in backward for their next output, so a steady training step allocates nothing.
 pub(crate) fn recycle(buf: Option<Tensor>, shape: &[usize]) -> Tensor {
-    let len = shape.iter().product();
-    let mut data = match buf {
-        Some(t) => t.into_raw_vec_and_offset().0,
-        None => Vec::new(),
+    // A new buffer comes zeroed from the allocator (calloc: fresh pages are zero without being
+    // written here), which spares an Eval forward of a large batch one pass over its output.
+    let Some(buf) = buf else {
+        return Tensor::zeros(IxDyn(shape));
     };
+    let len = shape.iter().product();
+    let mut data = buf.into_raw_vec_and_offset().0;
     data.resize(len, 0.0);
     Tensor::from_shape_vec(IxDyn(shape), data).expect("resized to the shape's length")
 }
