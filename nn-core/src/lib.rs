@@ -18,6 +18,7 @@ pub mod plot;
 pub mod rng;
 pub mod summary;
 pub mod tensor;
+mod threads;
 pub mod train;
 
 /// The ndarray crate nn's [`Tensor`] comes from, so that code using nn needs no ndarray

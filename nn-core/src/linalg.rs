@@ -4,44 +4,17 @@
 //! Matrix products go to the `gemm` crate, which picks AVX-512 or AVX2+FMA kernels at run time.
 //! On the shapes of an MNIST MLP it runs 1.5-3x faster than ndarray's own product
 //! (matrixmultiply, AVX2 only) and needs no system BLAS. nn splits large products into blocks
-//! itself: the calling thread computes one and a small pool of helper threads the others.
+//! itself: the calling thread computes one and helper threads the others (`threads.rs`).
 //!
 //! Element-wise loops written as plain slice loops inside [`vectorized`] are compiled a second
 //! time for AVX2 / AVX-512 and the best version is chosen at run time (the default target,
 //! x86-64 baseline, only has SSE2). The arithmetic is unchanged, so results are bit for bit the
 //! same whichever version runs: the compiler never fuses a multiply and an add on its own.
 
+use crate::threads::both;
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
-/// Threads for nn's matrix products; 0 until set means "all logical CPUs".
-static NUM_THREADS: AtomicUsize = AtomicUsize::new(0);
-
-/// Sets how many threads nn's heavy kernels use (at least 1; 1 keeps everything on the calling
-/// thread): large matrix products are split into that many blocks, and the few element-wise
-/// loops that are bound by memory or by the divider (Adam's update of a large parameter, the
-/// batch fill) into two halves. Small work always stays on the calling thread, where a
-/// hand-over would cost more than it saves. The default is the number of logical CPUs.
-///
-/// On a machine whose cores are busy with other programs, 1 can be faster: a helper thread
-/// that must wait for a core delays the step it is part of.
-///
-/// ```
-/// nn_core::set_num_threads(2);
-/// assert_eq!(nn_core::num_threads(), 2);
-/// ```
-pub fn set_num_threads(n: usize) {
-    NUM_THREADS.store(n.max(1), Ordering::Relaxed);
-}
-
-/// The number of threads nn's heavy kernels use (see [`set_num_threads`]).
-pub fn num_threads() -> usize {
-    match NUM_THREADS.load(Ordering::Relaxed) {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    }
-}
+pub use crate::threads::{num_threads, set_num_threads};
 
 /// Products with fewer multiply-adds than this run on one thread: below it, handing half to a
 /// second thread costs more than it saves (measured on W's shapes: 100x64x128 is faster alone,
@@ -111,7 +84,7 @@ fn checked_product(
     split_product(a, b, c, accumulate, parts);
 }
 
-/// Computes the product in `parts` blocks, two halves at a time on rayon's threads.
+/// Computes the product in `parts` blocks, two halves at a time on nn's threads.
 fn split_product(
     a: ArrayView2<'_, f32>,
     b: ArrayView2<'_, f32>,
@@ -151,42 +124,6 @@ fn split_product(
 /// [`num_threads`] allows): on W, Adam's update of the 100,352 weights of the first layer takes
 /// 100 us on one core and 60 us on two.
 pub(crate) const PARALLEL_MIN_LEN: usize = 1 << 15;
-
-/// Runs `first` on the calling thread and `second` on a helper thread, and returns when both
-/// are done.
-///
-/// The helpers are a pool of `num_threads() - 1` threads: the caller works too, so with two
-/// threads on two cores no thread waits for a core (rayon's own pool would run both halves on
-/// its workers while the caller sleeps, and its idle workers, still spinning, would compete with
-/// the caller's element-wise work).
-pub(crate) fn both(first: impl FnOnce() + Send, second: impl FnOnce() + Send) {
-    let pool = helpers();
-    pool.in_place_scope(|s| {
-        s.spawn(|_| second());
-        first();
-    });
-}
-
-/// The helper pool for [`both`], rebuilt when the thread count changes.
-fn helpers() -> std::sync::Arc<rayon::ThreadPool> {
-    static POOL: Mutex<Option<(usize, Arc<rayon::ThreadPool>)>> = Mutex::new(None);
-    let size = num_threads().saturating_sub(1).max(1);
-    let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-    match &*pool {
-        Some((n, p)) if *n == size => p.clone(),
-        _ => {
-            let p = Arc::new(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(size)
-                    .thread_name(|i| format!("nn-helper-{i}"))
-                    .build()
-                    .expect("starting nn's helper threads"),
-            );
-            *pool = Some((size, p.clone()));
-            p
-        }
-    }
-}
 
 /// One product on the calling thread; the shapes are checked and not empty.
 fn product(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, mut c: ArrayViewMut2<'_, f32>, accumulate: bool) {

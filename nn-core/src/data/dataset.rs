@@ -282,7 +282,7 @@ impl Dataset {
             let half = indices.len() / 2;
             let (out0, out1) = out.split_at_mut(half * f);
             let (idx0, idx1) = indices.split_at(half);
-            crate::linalg::both(|| fill(out0, idx0), || fill(out1, idx1));
+            crate::threads::both(|| fill(out0, idx0), || fill(out1, idx1));
         } else {
             fill(out, indices);
         }

@@ -2,7 +2,8 @@
 //! parts, whatever the thread count, and sums per-part results in part order, so which thread
 //! runs a part never changes a bit of the result.
 
-use crate::linalg::{both, num_threads, PARALLEL_MIN_LEN};
+use crate::linalg::PARALLEL_MIN_LEN;
+use crate::threads::{both, num_threads};
 use std::ops::Range;
 
 /// How many parts a batch is split into: enough for the machines nn targets (2 cores, some

@@ -2,7 +2,8 @@
 
 use super::driver::Optim;
 use super::rule::{check_positive, check_unit_interval, Slot, Update, UpdateRule};
-use crate::linalg::{both, num_threads, vectorized, PARALLEL_MIN_LEN};
+use crate::linalg::{vectorized, PARALLEL_MIN_LEN};
+use crate::threads::{both, num_threads};
 use ndarray::Zip;
 use serde::{Deserialize, Serialize};
 

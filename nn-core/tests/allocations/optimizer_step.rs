@@ -77,3 +77,38 @@ fn later_steps_allocate_nothing() {
         );
     }
 }
+
+/// One weight of `len` values with a constant gradient.
+struct Wide(Tensor, Tensor);
+
+impl Layer for Wide {
+    fn forward(&mut self, x: Tensor, _mode: Mode) -> Tensor {
+        x
+    }
+    fn backward(&mut self, grad: Tensor) -> Tensor {
+        grad
+    }
+    fn visit(&mut self, v: &mut Visitor<'_>) {
+        v.param("fc.weight", &mut self.0, &mut self.1, ParamKind::Weight);
+    }
+}
+
+#[test]
+fn a_step_split_over_two_threads_allocates_nothing_for_the_hand_off() {
+    // Adam updates a parameter this large in two halves, one on a helper thread: handing the
+    // half over must not allocate (a boxed job per hand-off would show here). Other tests of
+    // this binary set one thread; if one runs meanwhile, this step is not split and still 0.
+    nn_core::set_num_threads(2);
+    let len = 1 << 16;
+    let mut model = Wide(
+        ArrayD::from_elem(IxDyn(&[len]), 1.0),
+        ArrayD::from_elem(IxDyn(&[len]), 0.1),
+    );
+    let mut adam = Adam::new(1e-3);
+    adam.step(&mut model).unwrap();
+    let before = allocations();
+    for _ in 0..20 {
+        adam.step(&mut model).unwrap();
+    }
+    assert_eq!(allocations() - before, 0, "allocations in 20 split steps");
+}
