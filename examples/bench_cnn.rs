@@ -19,7 +19,7 @@ mod common;
 
 use clap::Parser;
 use common::flags::{BenchFlags, WorkloadFlags};
-use common::timed::{median, Timed};
+use common::timed::{median, time_inference, Timed};
 use nn::data::{Batches, Dataset, Mnist};
 use nn::prelude::*;
 use rand::Rng as _;
@@ -196,22 +196,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let layers = net.timers(false);
 
-    // Inference: Eval forward of the whole set as one batch. The input is copied before the
-    // clock starts (forward consumes its input), so only the forward is timed.
-    let x = infer.to_tensor();
-    let n_infer = x.shape()[0];
-    let scores = net.forward(x.clone(), Mode::Eval);
-    let accuracy = accuracy(&scores, Targets::Classes(infer.labels()));
-    drop(scores);
-    let mut infer_s = Vec::new();
+    // Inference: Eval forward of the whole set as one batch, 3 times.
+    let n_infer = infer.len();
     net.timers(profile);
-    for _ in 0..3 {
-        let input = x.clone();
-        let start = Instant::now();
-        let scores = net.forward(input, Mode::Eval);
-        infer_s.push(start.elapsed().as_secs_f64());
-        drop(scores);
-    }
+    let (accuracy, mut infer_s) = time_inference(&mut net, &infer, 3);
     let infer_median = median(&mut infer_s);
     println!(
         "inference: {n_infer} samples at batch {n_infer}: {infer_median:.4} s median of 3, accuracy {accuracy:.4}"

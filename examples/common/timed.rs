@@ -76,3 +76,24 @@ pub fn median(v: &mut [f64]) -> f64 {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
 }
+
+/// Inference as the benchmarks time it: `rounds` Eval forwards of all of `data` as a single
+/// batch; returns the accuracy (the same every round) and the seconds of each. Each input is
+/// made before its clock starts (forward consumes its input), and one at a time is alive, so
+/// the peak memory is the network's rather than copies of the input.
+pub fn time_inference(net: &mut impl Layer, data: &nn::data::Dataset, rounds: usize) -> (f32, Vec<f64>) {
+    let mut accuracy = f32::NAN;
+    let seconds = (0..rounds)
+        .map(|round| {
+            let input = data.to_tensor();
+            let start = Instant::now();
+            let scores = net.forward(input, Mode::Eval);
+            let s = start.elapsed().as_secs_f64();
+            if round == 0 {
+                accuracy = nn::accuracy(&scores, nn::Targets::Classes(data.labels()));
+            }
+            s
+        })
+        .collect();
+    (accuracy, seconds)
+}

@@ -1,6 +1,7 @@
 //! Element-wise activations. Each works in place on the tensor it receives and keeps only what
 //! its derivative needs, in a buffer reused across steps.
 
+use super::par;
 use crate::layer::{contiguous, Saved};
 use crate::layer::{Layer, Mode};
 use crate::linalg::vectorized;
@@ -43,17 +44,20 @@ impl Layer for Relu {
                 },
             );
         } else {
+            // A large Eval batch (inference) is split over nn's threads.
             let xs = x.as_slice_mut().expect("standard layout");
-            vectorized(
-                #[inline(always)]
-                || {
-                    for v in xs {
-                        if *v < 0.0 {
-                            *v = 0.0;
+            par::rows(xs, 1, &|xs: &mut [f32]| {
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        for v in xs {
+                            if *v < 0.0 {
+                                *v = 0.0;
+                            }
                         }
-                    }
-                },
-            );
+                    },
+                )
+            });
         }
         x
     }

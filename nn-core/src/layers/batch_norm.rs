@@ -1,5 +1,6 @@
 //! Batch normalisation over the batch dimension, per feature.
 
+use super::par;
 use crate::layer::{contiguous, flatten, Layer, Mode, ParamKind, Saved, Visitor};
 use crate::linalg::vectorized;
 use crate::tensor::Tensor;
@@ -164,22 +165,26 @@ impl Layer for BatchNorm {
                 self.eval_shift.as_slice_mut().expect("own buffer"),
             );
             let eps = self.eps;
-            vectorized(
-                #[inline(always)]
-                || {
-                    // Fold everything into y = x * scale + shift: one multiply-add per element.
-                    let params = weight.iter().zip(bias).zip(mean).zip(var);
-                    for ((s, t), (((&g, &b), &m), &v)) in scale.iter_mut().zip(shift.iter_mut()).zip(params) {
-                        *s = g / (v + eps).sqrt();
-                        *t = b - m * *s;
-                    }
-                    for row in xs.chunks_exact_mut(f) {
-                        for ((v, &s), &t) in row.iter_mut().zip(&*scale).zip(&*shift) {
-                            *v = *v * s + t;
+            // Fold everything into y = x * scale + shift: one multiply-add per element.
+            let params = weight.iter().zip(bias).zip(mean).zip(var);
+            for ((s, t), (((&g, &b), &m), &v)) in scale.iter_mut().zip(shift.iter_mut()).zip(params) {
+                *s = g / (v + eps).sqrt();
+                *t = b - m * *s;
+            }
+            let (scale, shift) = (&*scale, &*shift);
+            // A large Eval batch (inference) is split over nn's threads.
+            par::rows(xs, f, &|xs: &mut [f32]| {
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        for row in xs.chunks_exact_mut(f) {
+                            for ((v, &s), &t) in row.iter_mut().zip(scale).zip(shift) {
+                                *v = *v * s + t;
+                            }
                         }
-                    }
-                },
-            );
+                    },
+                )
+            });
             return x.into_shape_with_order(shape).expect("same size");
         }
 
@@ -325,6 +330,35 @@ mod tests {
 
     fn batch() -> Tensor {
         Tensor::from_shape_vec(vec![4, 2], vec![1., 10., 2., 20., 3., 30., 4., 40.]).unwrap()
+    }
+
+    #[test]
+    fn a_large_eval_batch_split_over_threads_is_normalised_row_by_row_with_the_same_bits() {
+        // 1,000 x 64 values: enough to be split over threads, with BatchNorm then ReLU.
+        let x = Tensor::from_shape_fn(IxDyn(&[1000, 64]), |i| ((i[0] * 7 + i[1] * 13) % 17) as f32 - 8.0);
+        let run = |threads: usize| {
+            crate::linalg::set_num_threads(threads);
+            let mut bn = BatchNorm::new(64);
+            bn.forward(x.clone() * 0.5, Mode::Train); // non-trivial running statistics
+            let y = bn.forward(x.clone(), Mode::Eval);
+            let (mean, var) = (bn.running_mean().clone(), bn.running_var().clone());
+            (crate::Relu::new().forward(y, Mode::Eval), mean, var)
+        };
+        let one = run(1);
+        let (y, mean, var) = &one;
+        for (i, &v) in y.indexed_iter() {
+            let f = i[1];
+            let expect = ((x[&i] - mean[f]) / (var[f] + 1e-5).sqrt()).max(0.0);
+            assert!(
+                (v - expect).abs() <= 1e-5 * (1.0 + expect.abs()),
+                "{i:?}: {v} vs {expect}"
+            );
+        }
+        assert!(y.iter().any(|&v| v == 0.0) && y.iter().any(|&v| v > 0.0));
+        for threads in [2, 3, 4] {
+            assert!(run(threads) == one, "{threads} threads");
+        }
+        crate::linalg::set_num_threads(std::thread::available_parallelism().map_or(1, |n| n.get()));
     }
 
     #[test]

@@ -50,6 +50,15 @@ pub(crate) fn split<T>(mut data: &mut [T], per_item: usize) -> [&mut [T]; PARTS]
     out
 }
 
+/// Calls `f` on runs of whole rows of `data` (`row_len` values each) that together cover it, in
+/// up to [`PARTS`] runs over nn's threads when `data` is large enough ([`worth_len`]): for
+/// element-wise work whose result does not depend on how the rows are grouped.
+pub(crate) fn rows<T: Send>(data: &mut [T], row_len: usize, f: &(impl Fn(&mut [T]) + Sync)) {
+    let parallel = worth_len(data.len());
+    let mut parts = split(data, row_len);
+    for_each(&mut parts, parallel, &|part: &mut &mut [T]| f(part));
+}
+
 fn run<T: Send>(items: &mut [T], threads: usize, f: &(impl Fn(&mut T) + Sync)) {
     if threads < 2 || items.len() < 2 {
         items.iter_mut().for_each(f);
