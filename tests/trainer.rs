@@ -123,6 +123,47 @@ fn same_seed_gives_the_same_history_and_another_seed_does_not() {
 }
 
 #[test]
+fn training_the_standard_mlp_gives_the_same_bits_on_any_thread_count() {
+    // Workload W's network and batch: fc1's products are large enough to be split over
+    // threads, Adam's update of fc1.weight too, and the Eval forward of 1,000 samples splits
+    // BatchNorm and ReLU. Every split keeps each value's arithmetic, so the bits are the same.
+    use rand::Rng as _;
+    let mut rng = seeded(3);
+    let pixels: Vec<u8> = (0..1000 * 784).map(|_| rng.random()).collect();
+    let labels: Vec<usize> = (0..1000).map(|_| rng.random_range(0..10)).collect();
+    let data = Dataset::from_u8(pixels, &[784], labels, 10).unwrap();
+    let run = |threads: usize| {
+        nn::set_num_threads(threads);
+        let mut net = nets::SeedNet::new(&mut seeded(4321));
+        let mut trainer = Trainer::new(Adam::new(1e-3)).epochs(2).batch_size(100).silent();
+        let h = trainer.fit(&mut net, &data, None).unwrap();
+        let scores = net.forward(data.to_tensor(), Mode::Eval);
+        (metrics(&h), weights(&mut net), scores)
+    };
+    let one = run(1);
+    for threads in [2, 3, 4] {
+        let r = run(threads);
+        eprintln!(
+            "{threads}: metrics {} weights {} scores {}",
+            r.0 == one.0,
+            r.1 == one.1,
+            r.2 == one.2
+        );
+        let diffs: Vec<usize> =
+            r.1.iter()
+                .zip(&one.1)
+                .enumerate()
+                .filter(|(_, (a, b))| a != b)
+                .map(|(i, _)| i)
+                .take(5)
+                .collect();
+        eprintln!("first differing weights {diffs:?} of {}", one.1.len());
+        assert!(r == one, "{threads} threads");
+    }
+    nn::set_num_threads(std::thread::available_parallelism().map_or(1, |n| n.get()));
+}
+
+#[test]
 fn early_stopping_restores_the_best_epochs_weights() {
     // The validation labels are the training labels rotated by one class: the better the model
     // fits the training set, the worse its validation loss, so epoch 1 is the best.

@@ -12,7 +12,7 @@
 //! same whichever version runs: the compiler never fuses a multiply and an add on its own.
 
 use crate::threads::both;
-use ndarray::{ArrayView2, ArrayViewMut2, Axis};
+use ndarray::{s, ArrayView2, ArrayViewMut2, Axis};
 
 pub use crate::threads::{num_threads, set_num_threads};
 
@@ -84,6 +84,9 @@ fn checked_product(
     split_product(a, b, c, accumulate, parts);
 }
 
+/// gemm computes outputs of at most this many elements with dot-product kernels.
+const SMALL_BLOCK: usize = 16 * 16;
+
 /// Computes the product in `parts` blocks, two halves at a time on nn's threads.
 fn split_product(
     a: ArrayView2<'_, f32>,
@@ -99,8 +102,12 @@ fn split_product(
     let at = |len: usize| (len * left / parts).div_ceil(ALIGN) * ALIGN;
     // Split the longer side of the output: each part then reads a slice of the other operand
     // only once (a 10,000-row batch is split by rows, a 128 x 784 weight gradient by columns).
-    let by_columns = n >= 2 * ALIGN * parts && (n >= m || m < 2 * ALIGN * parts);
-    let by_rows = !by_columns && m >= 2 * ALIGN * parts;
+    // No part may be as small as 16 x 16 outputs, which gemm computes with other kernels
+    // (dot products across vector lanes) that sum in another order.
+    let smallest = |len: usize| at(len).min(len - at(len));
+    let by_columns =
+        n >= 2 * ALIGN * parts && (n >= m || m < 2 * ALIGN * parts) && m * smallest(n) > SMALL_BLOCK;
+    let by_rows = !by_columns && m >= 2 * ALIGN * parts && smallest(m) * n > SMALL_BLOCK;
     if parts < 2 || !(by_columns || by_rows) {
         product(a, b, c, accumulate);
     } else if by_columns {
@@ -125,8 +132,32 @@ fn split_product(
 /// 100 us on one core and 60 us on two.
 pub(crate) const PARALLEL_MIN_LEN: usize = 1 << 15;
 
+/// The longest run of the inner dimension handed to `gemm` at once. gemm splits a longer inner
+/// dimension into blocks itself, but their length depends on the block of output it is given
+/// (its kernel for a narrow block is shorter), so the same output element would be summed in a
+/// different order when a product is split over threads. Here the blocks depend on `k` alone:
+/// `k` in equal runs of at most this length, each added onto the output in order; gemm does
+/// not split runs this short. (784 is two runs of 392, as gemm itself would cut it.)
+const MAX_DEPTH: usize = 512;
+
 /// One product on the calling thread; the shapes are checked and not empty.
 fn product(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, mut c: ArrayViewMut2<'_, f32>, accumulate: bool) {
+    let k = a.ncols();
+    let run = k.div_ceil(k.div_ceil(MAX_DEPTH));
+    for (i, start) in (0..k).step_by(run).enumerate() {
+        let depth = start..(start + run).min(k);
+        let (a, b) = (a.slice(s![.., depth.clone()]), b.slice(s![depth, ..]));
+        gemm_call(a, b, c.view_mut(), accumulate || i > 0);
+    }
+}
+
+/// `c = a · b` or `c += a · b` by one call to `gemm`; the shapes are checked and not empty.
+fn gemm_call(
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    mut c: ArrayViewMut2<'_, f32>,
+    accumulate: bool,
+) {
     let ((m, k), n) = (a.dim(), b.ncols());
     debug_assert!(b.nrows() == k && c.dim() == (m, n) && m * n * k > 0);
     let [a_rs, a_cs] = [a.strides()[0], a.strides()[1]];
@@ -229,15 +260,34 @@ mod tests {
 
     #[test]
     fn any_thread_count_gives_the_same_bits() {
-        for &(m, k, n) in &[(100, 784, 128), (3000, 70, 10)] {
-            let a = filled((m, k), 3);
-            let b = filled((k, n), 4);
-            let mut one = Array2::zeros((m, n));
-            split_product(a.view(), b.view(), one.view_mut(), false, 1);
-            for parts in 2..=5 {
-                let mut many = Array2::zeros((m, n));
-                split_product(a.view(), b.view(), many.view_mut(), false, parts);
-                assert_eq!(one, many, "{m}x{k}x{n} in {parts} parts");
+        // W's products (fc1 forward and weight gradient, an Eval forward), in the layouts the
+        // layers use, on values whose sums round differently in another order; and a deep one
+        // whose inner dimension is cut into runs.
+        let shapes = [
+            (100, 784, 128),
+            (128, 100, 784),
+            (1000, 784, 128),
+            (3000, 70, 10),
+            (40, 1500, 70),
+        ];
+        for &(m, k, n) in &shapes {
+            let a = filled((m, k), 3).mapv(f32::sin);
+            let b = filled((k, n), 4).mapv(f32::cos);
+            let a_t = Array2::from_shape_vec((m, k).f(), a.t().iter().copied().collect()).unwrap();
+            let b_t = Array2::from_shape_vec((k, n).f(), b.t().iter().copied().collect()).unwrap();
+            for (aa, bb) in [(&a, &b), (&a_t, &b), (&a, &b_t)] {
+                let mut one = Array2::zeros((m, n));
+                split_product(aa.view(), bb.view(), one.view_mut(), false, 1);
+                for parts in 2..=5 {
+                    let mut many = Array2::zeros((m, n));
+                    split_product(aa.view(), bb.view(), many.view_mut(), false, parts);
+                    assert!(
+                        one == many,
+                        "{m}x{k}x{n} {:?} {:?} in {parts} parts",
+                        aa.strides(),
+                        bb.strides()
+                    );
+                }
             }
         }
     }
