@@ -1,49 +1,18 @@
-//! Layers written outside nn with nothing but `nn::prelude` and `nn::ndarray`, as in
-//! examples/custom_layer.rs: the public toolkit (`Saved`, `flatten`, `check_grad_shape`) makes
-//! them as safe as the built-in ones. Misuse panics name the layer path and both shapes, and a
-//! derived network of them passes the gradient check.
+//! Layers written outside nn with nothing but `nn::prelude` and `nn::ndarray`: the example's
+//! LeakyRelu (examples/custom_layer/layers.rs) and a dense layer of this file. The public toolkit
+//! (`Saved`, `flatten`, `check_grad_shape`) makes them as safe as the built-in ones. Misuse panics
+//! name the layer path and both shapes, and a derived network of them passes the gradient check.
 
-use nn::ndarray::{Ix2, Zip};
+use nn::ndarray::Ix2;
 use nn::prelude::*;
 
-/// `y = x` where `x > 0`, else `slope * x`.
-struct LeakyRelu {
-    slope: f32,
-    positive: Saved<bool>,
-}
+// The example's layers, included as they are so that its own LeakyRelu is what is tested here
+// (the example gradient-checks its Residual itself).
+#[allow(dead_code)]
+#[path = "../examples/custom_layer/layers.rs"]
+mod layers;
 
-impl LeakyRelu {
-    fn new(slope: f32) -> Self {
-        LeakyRelu {
-            slope,
-            positive: Saved::new(),
-        }
-    }
-}
-
-impl Layer for LeakyRelu {
-    fn forward(&mut self, mut x: Tensor, mode: Mode) -> Tensor {
-        if mode == Mode::Train {
-            Zip::from(self.positive.prepare(x.shape()))
-                .and(&x)
-                .for_each(|p, &v| *p = v > 0.0);
-        }
-        let slope = self.slope;
-        x.mapv_inplace(|v| if v > 0.0 { v } else { slope * v });
-        x
-    }
-
-    fn backward(&mut self, mut grad: Tensor) -> Tensor {
-        let positive = self.positive.take(grad.shape(), "LeakyRelu");
-        let slope = self.slope;
-        Zip::from(&mut grad).and(positive).for_each(|g, &p| {
-            if !p {
-                *g *= slope;
-            }
-        });
-        grad
-    }
-}
+use layers::LeakyRelu;
 
 /// `y = flatten(x) Wᵀ + b`, keeping its input for backward: a user's own fully connected layer.
 struct Dense {

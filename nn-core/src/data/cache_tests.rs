@@ -28,6 +28,29 @@ fn digests_of(files: &[(String, Vec<u8>)]) -> Digests {
     }
 }
 
+/// Loads `files` with `loader` from `slow`, then from a mirror that serves them all; checks that
+/// the second mirror served all four files, and returns how long the load took.
+fn load_past_slow_mirror(
+    loader: Loader<Mnist>,
+    slow: &Server,
+    files: &[(String, Vec<u8>)],
+    cache_name: &str,
+) -> Duration {
+    let good = Server::serving(files, 8);
+    let cache = TempDir::new(cache_name);
+    let started = std::time::Instant::now();
+    let m = loader
+        .cache_dir(cache.path())
+        .mirrors([slow.base(), good.base()])
+        .digests(digests_of(files))
+        .load()
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert_tiny(&m);
+    assert_eq!(good.requests().len(), 4);
+    elapsed
+}
+
 #[test]
 fn malformed_downloads_are_rejected_and_leave_no_cached_file() {
     for (case, which, bytes, is_right) in malformed_cases() {
@@ -189,19 +212,10 @@ fn failing_mirrors_fall_through_to_the_next() {
     // 404 for everything.
     let missing = Server::start(HashMap::new(), 8);
     // Every body cut short halfway.
-    let cut: HashMap<String, Reply> = files
-        .iter()
-        .map(|(n, b)| {
-            (
-                format!("/{n}"),
-                Reply::CutShort {
-                    body: b.clone(),
-                    sent: b.len() / 2,
-                },
-            )
-        })
-        .collect();
-    let cut = Server::start(cut, 8);
+    let cut = Server::replying(&files, 8, |body| Reply::CutShort {
+        body: body.to_vec(),
+        sent: body.len() / 2,
+    });
     // A wrong file of the right size (digest mismatch) also moves on to the next mirror.
     let flipped: Vec<(String, Vec<u8>)> = files
         .iter()
@@ -276,24 +290,9 @@ fn failing_mirrors_fall_through_to_the_next() {
 fn a_stalled_mirror_times_out_and_the_next_one_is_used() {
     let files = tiny_mnist(N_TRAIN, N_TEST);
     // Silent for 3 s per request: only the read timeout can make the loader move on sooner.
-    let hang: HashMap<String, Reply> = files
-        .iter()
-        .map(|(n, _)| (format!("/{n}"), Reply::Hang(Duration::from_secs(3))))
-        .collect();
-    let hang = Server::start(hang, 4);
-    let good = Server::serving(&files, 8);
-    let cache = TempDir::new("dl-timeout");
-    let started = std::time::Instant::now();
-    let m = loader()
-        .timeouts(Duration::from_secs(2), Duration::from_millis(250))
-        .cache_dir(cache.path())
-        .mirrors([hang.base(), good.base()])
-        .digests(digests_of(&files))
-        .load()
-        .unwrap();
-    let elapsed = started.elapsed();
-    assert_tiny(&m);
-    assert_eq!(good.requests().len(), 4);
+    let hang = Server::replying(&files, 4, |_| Reply::Hang(Duration::from_secs(3)));
+    let within_timeout = loader().timeouts(Duration::from_secs(2), Duration::from_millis(250));
+    let elapsed = load_past_slow_mirror(within_timeout, &hang, &files, "dl-timeout");
     // One timeout of 0.25 s, not a 3 s stall, and the stalled mirror is not asked again.
     assert!(elapsed < Duration::from_millis(2500), "{elapsed:?}");
     assert_eq!(hang.requests().len(), 1);
@@ -351,31 +350,14 @@ fn env_vars_name_the_cache_and_mirror_unless_the_api_does() {
 fn a_trickling_mirror_hits_the_deadline_and_is_skipped_for_the_other_files() {
     let files = tiny_mnist(N_TRAIN, N_TEST);
     // One byte every 0.7 s never trips the 2 s read timeout; only a deadline per file stops it.
-    let trickle: HashMap<String, Reply> = files
-        .iter()
-        .map(|(n, b)| {
-            let reply = Reply::Trickle {
-                body: b.clone(),
-                every: Duration::from_millis(700),
-            };
-            (format!("/{n}"), reply)
-        })
-        .collect();
-    let trickle = Server::start(trickle, 4);
-    let good = Server::serving(&files, 8);
-    let cache = TempDir::new("dl-deadline");
-    let started = std::time::Instant::now();
-    let m = loader()
+    let trickle = Server::replying(&files, 4, |body| Reply::Trickle {
+        body: body.to_vec(),
+        every: Duration::from_millis(700),
+    });
+    let within_deadline = loader()
         .timeouts(Duration::from_secs(2), Duration::from_secs(2))
-        .deadline(Duration::from_secs(1))
-        .cache_dir(cache.path())
-        .mirrors([trickle.base(), good.base()])
-        .digests(digests_of(&files))
-        .load()
-        .unwrap();
-    let elapsed = started.elapsed();
-    assert_tiny(&m);
-    assert_eq!(good.requests().len(), 4);
+        .deadline(Duration::from_secs(1));
+    let elapsed = load_past_slow_mirror(within_deadline, &trickle, &files, "dl-deadline");
     assert_eq!(
         trickle.requests().len(),
         1,

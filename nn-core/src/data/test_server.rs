@@ -65,9 +65,18 @@ impl Server {
 
     /// Serves `files` at `/<name>`.
     pub fn serving(files: &[(String, Vec<u8>)], max_requests: usize) -> Server {
+        Server::replying(files, max_requests, |body| Reply::Ok(body.to_vec()))
+    }
+
+    /// Answers `/<name>` for each of `files` with the reply `reply` makes of that file's body.
+    pub fn replying(
+        files: &[(String, Vec<u8>)],
+        max_requests: usize,
+        reply: impl Fn(&[u8]) -> Reply,
+    ) -> Server {
         let routes = files
             .iter()
-            .map(|(name, body)| (format!("/{name}"), Reply::Ok(body.clone())))
+            .map(|(name, body)| (format!("/{name}"), reply(body)))
             .collect();
         Server::start(routes, max_requests)
     }

@@ -3,33 +3,12 @@
 //! argmaxes and outputs are buffers reused from step to step. As in `training_step`, the matrix
 //! products' own scratch is counted by running the same products alone.
 
-use super::allocations;
-use ndarray::Array2;
+use super::steady_step::{product_allocations, steady_step_allocations};
 use nn_core::data::Dataset;
-use nn_core::linalg::{matmul_into_serial, set_num_threads};
-use nn_core::optim::{Adam, Optimizer};
-use nn_core::{seeded, BatchNorm2d, Conv2d, Flatten, Init, Layer, Linear, MaxPool2d, Mode, Relu};
-use nn_core::{SoftmaxCrossEntropy, Targets};
+use nn_core::linalg::set_num_threads;
+use nn_core::{seeded, BatchNorm2d, Conv2d, Flatten, Init, Layer, Linear, MaxPool2d, Relu};
 
 const BATCH: usize = 6;
-
-/// Allocations of one product of `[m, k]` by `[k, n]` (each stored transposed if asked), after
-/// a first one of the same shape.
-fn product_allocations(m: usize, k: usize, n: usize, a_transposed: bool, b_transposed: bool) -> usize {
-    let matrix = |rows: usize, cols: usize, transposed: bool| {
-        if transposed {
-            Array2::<f32>::ones((cols, rows)).reversed_axes()
-        } else {
-            Array2::ones((rows, cols))
-        }
-    };
-    let (a, b) = (matrix(m, k, a_transposed), matrix(k, n, b_transposed));
-    let mut c = Array2::<f32>::zeros((m, n));
-    matmul_into_serial(a.view(), b.view(), c.view_mut(), true);
-    let before = allocations();
-    matmul_into_serial(a.view(), b.view(), c.view_mut(), true);
-    allocations() - before
-}
 
 #[test]
 fn a_steady_cnn_training_step_allocates_only_inside_the_matrix_products() {
@@ -62,26 +41,7 @@ fn a_steady_cnn_training_step_allocates_only_inside_the_matrix_products() {
     let pixels: Vec<u8> = (0..50 * 64).map(|i| (i * 37 % 256) as u8).collect();
     let labels: Vec<usize> = (0..50).map(|i| i % 3).collect();
     let data = Dataset::from_u8(pixels, &[1, 8, 8], labels, 3).unwrap();
-    let mut batches = data.batches(BATCH, 1).drop_last(true);
-    let mut loss = SoftmaxCrossEntropy::new();
-    let mut adam = Adam::new(1e-3);
-
-    let mut step = |count: bool| -> Option<usize> {
-        let before = allocations();
-        let batch = match batches.next_batch() {
-            Some(b) => b,
-            None => batches.next_batch().expect("a new epoch"),
-        };
-        let logits = net.forward(std::mem::take(&mut batch.images), Mode::Train);
-        loss.forward(logits, Targets::Classes(&batch.labels));
-        batch.images = net.backward(loss.backward());
-        adam.step(&mut net).unwrap();
-        count.then(|| allocations() - before)
-    };
-    for _ in 0..10 {
-        step(false);
-    }
-    let per_step: Vec<usize> = (0..12).map(|_| step(true).unwrap()).collect();
+    let per_step = steady_step_allocations(&mut net, &data, BATCH);
 
     // The batch fits one tile per convolution. Patch matrices are wide (stride 1): `OH` rows of
     // the padded width per image, so conv1's images take 8 * 10 = 80 columns each and conv2's

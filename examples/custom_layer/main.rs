@@ -1,4 +1,4 @@
-//! Extending nn with your own layers, written outside the framework:
+//! Extending nn with your own layers, written outside the framework (in `layers.rs`):
 //! - `LeakyRelu`, an activation with no parameters;
 //! - `Residual<L>`, which wraps any layer (here a derived sub-network) and adds its input back.
 //!
@@ -7,90 +7,13 @@
 //!
 //! `cargo run --release --example custom_layer -- --data-dir ../shared/data/mnist-10k`
 
-#[path = "common/mod.rs"]
+#[path = "../common/mod.rs"]
 mod common;
+mod layers;
 
 use clap::Parser;
-use nn::ndarray::Zip;
+use layers::{LeakyRelu, Residual};
 use nn::prelude::*;
-
-/// `y = x` where `x > 0`, else `slope * x`. Works in place on the tensor it receives and keeps one
-/// bool per element (whether the input was positive) for backward.
-struct LeakyRelu {
-    slope: f32,
-    /// Reused from step to step; `take` panics, naming this layer's path, after an Eval forward
-    /// or on a gradient of the wrong shape.
-    positive: Saved<bool>,
-}
-
-impl LeakyRelu {
-    fn new(slope: f32) -> Self {
-        LeakyRelu {
-            slope,
-            positive: Saved::new(),
-        }
-    }
-}
-
-impl Layer for LeakyRelu {
-    fn forward(&mut self, mut x: Tensor, mode: Mode) -> Tensor {
-        if mode == Mode::Train {
-            Zip::from(self.positive.prepare(x.shape()))
-                .and(&x)
-                .for_each(|p, &v| *p = v > 0.0);
-        }
-        let slope = self.slope;
-        x.mapv_inplace(|v| if v > 0.0 { v } else { slope * v });
-        x
-    }
-
-    fn backward(&mut self, mut grad: Tensor) -> Tensor {
-        let positive = self.positive.take(grad.shape(), "LeakyRelu");
-        let slope = self.slope;
-        Zip::from(&mut grad).and(positive).for_each(|g, &p| {
-            if !p {
-                *g *= slope;
-            }
-        });
-        grad
-    }
-
-    fn type_name(&self) -> String {
-        format!("LeakyRelu({})", self.slope)
-    }
-}
-
-/// `y = x + inner(x)`: a skip connection around any layer whose output has its input's shape.
-/// Its parameters are the inner layer's, named `<field>.inner.…`.
-struct Residual<L> {
-    inner: L,
-}
-
-impl<L: Layer> Layer for Residual<L> {
-    fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
-        let mut y = forward_child("inner", &mut self.inner, x.clone(), mode);
-        if y.shape() != x.shape() {
-            layer_panic(format_args!(
-                "the inner layer's output shape {:?} differs from the input shape {:?}",
-                y.shape(),
-                x.shape()
-            ));
-        }
-        y += &x;
-        y
-    }
-
-    fn backward(&mut self, grad: Tensor) -> Tensor {
-        // d(x + inner(x))/dx = 1 + inner'(x): the gradient flows both around and through.
-        let mut through = backward_child("inner", &mut self.inner, grad.clone());
-        through += &grad;
-        through
-    }
-
-    fn visit_children(&mut self, f: &mut dyn FnMut(&str, &mut dyn Layer)) {
-        f("inner", &mut self.inner);
-    }
-}
 
 /// The sub-network inside the residual block: a derived network like any other.
 #[derive(Sequential)]
