@@ -21,10 +21,7 @@ use crate::tensor::Tensor;
 #[derive(Clone, Debug)]
 pub struct AvgPool2d {
     window: Window,
-    /// The input shape of the last Train forward, until backward takes it.
-    input_shape: Option<[usize; 4]>,
-    spare_input: Option<Tensor>,
-    spare: Option<Tensor>,
+    kept: Kept,
 }
 
 impl AvgPool2d {
@@ -33,9 +30,7 @@ impl AvgPool2d {
         let kernel = kernel.into();
         AvgPool2d {
             window: pool_window("AvgPool2d", kernel, kernel, 0.into()),
-            input_shape: None,
-            spare_input: None,
-            spare: None,
+            kept: Kept::default(),
         }
     }
 
@@ -66,11 +61,59 @@ impl AvgPool2d {
     }
 }
 
+/// What an average pool keeps between passes: the input shape of the last Train forward (until
+/// backward takes it), and the buffers it recycles: that forward's input, as backward's input
+/// gradient, and the gradient backward was handed, as the next forward's output.
+#[derive(Clone, Debug, Default)]
+struct Kept {
+    input_shape: Option<[usize; 4]>,
+    spare_input: Option<Tensor>,
+    spare: Option<Tensor>,
+}
+
+impl Kept {
+    /// A forward's output buffer, of `shape`.
+    fn output(&mut self, shape: &[usize]) -> Tensor {
+        recycle(self.spare.take(), shape)
+    }
+
+    /// Ends a forward of `x`, of `shape`: a Train forward keeps it for backward.
+    fn keep(&mut self, mode: Mode, x: Tensor, shape: [usize; 4]) {
+        if mode == Mode::Train {
+            self.input_shape = Some(shape);
+            self.spare_input = Some(x);
+        }
+    }
+
+    /// Backward of the Train forward of an `input`-shaped batch (the shape `input_shape`
+    /// held): checks `grad` against `grad_shape`, that forward's output shape, then
+    /// `spread(grad, dx)` writes the input gradient over the buffer of that forward's input.
+    fn backward(
+        &mut self,
+        input: [usize; 4],
+        grad: Tensor,
+        grad_shape: &[usize],
+        spread: impl FnOnce(&[f32], &mut [f32]),
+    ) -> Tensor {
+        if grad.shape() != grad_shape {
+            check_grad_shape(grad.shape(), grad_shape);
+        }
+        let grad = contiguous(grad);
+        let mut dx = recycle(self.spare_input.take(), &input);
+        spread(
+            grad.as_slice().expect("standard"),
+            dx.as_slice_mut().expect("standard"),
+        );
+        self.spare = Some(grad);
+        dx
+    }
+}
+
 impl Layer for AvgPool2d {
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         let ([n, c, h, w], out) = check_images(&x, None, Some(&self.window));
         let x = contiguous(x);
-        let mut y = recycle(self.spare.take(), &[n, c, out.h, out.w]);
+        let mut y = self.kept.output(&[n, c, out.h, out.w]);
         let (xs, ys) = (
             x.as_slice().expect("standard"),
             y.as_slice_mut().expect("standard"),
@@ -92,46 +135,34 @@ impl Layer for AvgPool2d {
                 }
             },
         );
-        if mode == Mode::Train {
-            self.input_shape = Some([n, c, h, w]);
-            self.spare_input = Some(x);
-        }
+        self.kept.keep(mode, x, [n, c, h, w]);
         y
     }
 
     fn backward(&mut self, grad: Tensor) -> Tensor {
-        let Some(shape @ [n, c, h, w]) = self.input_shape.take() else {
+        let Some(shape @ [n, c, h, w]) = self.kept.input_shape.take() else {
             no_train_forward(self.type_name())
         };
         let out = self.window.output(h, w).expect("checked in forward");
-        if grad.shape() != [n, c, out.h, out.w] {
-            check_grad_shape(grad.shape(), &[n, c, out.h, out.w]);
-        }
-        let grad = contiguous(grad);
-        let mut dx = recycle(self.spare_input.take(), &shape);
-        let (gs, ds) = (
-            grad.as_slice().expect("standard"),
-            dx.as_slice_mut().expect("standard"),
-        );
         let (win, div) = (self.window, self.divisor());
-        vectorized(
-            #[inline(always)]
-            || {
-                ds.fill(0.0);
-                for (dp, gp) in ds.chunks_exact_mut(h * w).zip(gs.chunks_exact(out.h * out.w)) {
-                    for_each_window(&win, h, w, out, |o, (y0, y1), (x0, x1)| {
-                        let g = gp[o] / div;
-                        for r in y0..y1 {
-                            for d in &mut dp[r * w + x0..r * w + x1] {
-                                *d += g;
+        self.kept.backward(shape, grad, &[n, c, out.h, out.w], |gs, ds| {
+            vectorized(
+                #[inline(always)]
+                || {
+                    ds.fill(0.0);
+                    for (dp, gp) in ds.chunks_exact_mut(h * w).zip(gs.chunks_exact(out.h * out.w)) {
+                        for_each_window(&win, h, w, out, |o, (y0, y1), (x0, x1)| {
+                            let g = gp[o] / div;
+                            for r in y0..y1 {
+                                for d in &mut dp[r * w + x0..r * w + x1] {
+                                    *d += g;
+                                }
                             }
-                        }
-                    });
-                }
-            },
-        );
-        self.spare = Some(grad);
-        dx
+                        });
+                    }
+                },
+            )
+        })
     }
 
     fn type_name(&self) -> String {
@@ -153,9 +184,7 @@ impl Layer for AvgPool2d {
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct GlobalAvgPool2d {
-    input_shape: Option<[usize; 4]>,
-    spare_input: Option<Tensor>,
-    spare: Option<Tensor>,
+    kept: Kept,
 }
 
 impl GlobalAvgPool2d {
@@ -175,7 +204,7 @@ impl Layer for GlobalAvgPool2d {
             ));
         }
         let x = contiguous(x);
-        let mut y = recycle(self.spare.take(), &[n, c]);
+        let mut y = self.kept.output(&[n, c]);
         let (xs, ys) = (
             x.as_slice().expect("standard"),
             y.as_slice_mut().expect("standard"),
@@ -189,37 +218,25 @@ impl Layer for GlobalAvgPool2d {
                 }
             },
         );
-        if mode == Mode::Train {
-            self.input_shape = Some([n, c, h, w]);
-            self.spare_input = Some(x);
-        }
+        self.kept.keep(mode, x, [n, c, h, w]);
         y
     }
 
     fn backward(&mut self, grad: Tensor) -> Tensor {
-        let Some(shape @ [n, c, h, w]) = self.input_shape.take() else {
+        let Some(shape @ [n, c, h, w]) = self.kept.input_shape.take() else {
             no_train_forward(self.type_name())
         };
-        if grad.shape() != [n, c] {
-            check_grad_shape(grad.shape(), &[n, c]);
-        }
-        let grad = contiguous(grad);
-        let mut dx = recycle(self.spare_input.take(), &shape);
-        let (gs, ds) = (
-            grad.as_slice().expect("standard"),
-            dx.as_slice_mut().expect("standard"),
-        );
         let count = (h * w) as f32;
-        vectorized(
-            #[inline(always)]
-            || {
-                for (&g, plane) in gs.iter().zip(ds.chunks_exact_mut(h * w)) {
-                    plane.fill(g / count);
-                }
-            },
-        );
-        self.spare = Some(grad);
-        dx
+        self.kept.backward(shape, grad, &[n, c], |gs, ds| {
+            vectorized(
+                #[inline(always)]
+                || {
+                    for (&g, plane) in gs.iter().zip(ds.chunks_exact_mut(h * w)) {
+                        plane.fill(g / count);
+                    }
+                },
+            )
+        })
     }
 }
 

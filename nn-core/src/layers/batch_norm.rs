@@ -1,7 +1,8 @@
 //! Batch normalisation over the batch dimension, per feature.
 
+use super::batch_stats::{values, BatchStats};
 use super::par;
-use crate::layer::{contiguous, flatten, Layer, Mode, ParamKind, Saved, Visitor};
+use crate::layer::{contiguous, flatten, Layer, Mode, Saved, Visitor};
 use crate::linalg::vectorized;
 use crate::tensor::Tensor;
 use ndarray::{Array1, Dimension, IxDyn};
@@ -35,15 +36,7 @@ use ndarray::{Array1, Dimension, IxDyn};
 #[derive(Clone, Debug)]
 pub struct BatchNorm {
     features: usize,
-    momentum: f32,
-    eps: f32,
-    weight: Tensor,
-    bias: Tensor,
-    weight_grad: Tensor,
-    bias_grad: Tensor,
-    running_mean: Tensor,
-    running_var: Tensor,
-    num_batches_tracked: Tensor,
+    stats: BatchStats,
     /// The normalised input of the last Train forward, in the input's shape (and so the
     /// gradient's).
     x_hat: Saved<f32>,
@@ -62,18 +55,9 @@ impl BatchNorm {
     /// defaults).
     pub fn new(features: usize) -> Self {
         assert!(features > 0, "BatchNorm::new: features must be at least 1");
-        let d = IxDyn(&[features]);
         BatchNorm {
             features,
-            momentum: 0.1,
-            eps: 1e-5,
-            weight: Tensor::ones(d.clone()),
-            bias: Tensor::zeros(d.clone()),
-            weight_grad: Tensor::zeros(d.clone()),
-            bias_grad: Tensor::zeros(d.clone()),
-            running_mean: Tensor::zeros(d.clone()),
-            running_var: Tensor::ones(d),
-            num_batches_tracked: Tensor::zeros(IxDyn(&[])),
+            stats: BatchStats::new(features),
             x_hat: Saved::new(),
             inv_std: Array1::zeros(features),
             scratch: Array1::zeros(features),
@@ -91,22 +75,14 @@ impl BatchNorm {
     /// exactly the rest of 1, so the two weights sum to one; for 0.1 they are 0.9 and
     /// 0.100000024, bit for bit the seed's `0.9 * running + (1 - 0.9) * batch`.
     pub fn with_momentum(mut self, momentum: f32) -> Self {
-        assert!(
-            (0.0..=1.0).contains(&momentum),
-            "BatchNorm: momentum must be in [0, 1], got {momentum}"
-        );
-        self.momentum = momentum;
+        self.stats.set_momentum("BatchNorm", momentum);
         self
     }
 
     /// Sets the constant added to the variance before the square root (`eps > 0`); 1e-7 gives
     /// the seed notebook's numbers.
     pub fn with_eps(mut self, eps: f32) -> Self {
-        assert!(
-            eps > 0.0 && eps.is_finite(),
-            "BatchNorm: eps must be positive, got {eps}"
-        );
-        self.eps = eps;
+        self.stats.set_eps("BatchNorm", eps);
         self
     }
 
@@ -117,35 +93,29 @@ impl BatchNorm {
 
     /// The weight of the new batch in the running statistics (PyTorch's `momentum`).
     pub fn momentum(&self) -> f32 {
-        self.momentum
+        self.stats.momentum
     }
 
     /// The variance epsilon.
     pub fn eps(&self) -> f32 {
-        self.eps
+        self.stats.eps
     }
 
     /// The running mean used in Eval.
     pub fn running_mean(&self) -> &Tensor {
-        &self.running_mean
+        &self.stats.running_mean
     }
 
     /// The running (biased) variance used in Eval.
     pub fn running_var(&self) -> &Tensor {
-        &self.running_var
+        &self.stats.running_var
     }
 
     /// How many Train forwards have updated the running statistics (PyTorch's
     /// `num_batches_tracked`).
     pub fn num_batches_tracked(&self) -> u64 {
-        self.num_batches_tracked.sum() as u64
+        self.stats.num_batches_tracked.sum() as u64
     }
-}
-
-/// The elements of one of the layer's own vectors, all built as `[features]` in standard layout
-/// (visitors hand out views, which cannot replace them).
-fn values(t: &Tensor) -> &[f32] {
-    t.as_slice().expect("built in standard layout")
 }
 
 impl Layer for BatchNorm {
@@ -155,16 +125,15 @@ impl Layer for BatchNorm {
         let f = self.features;
         let n = x.nrows();
         let xs = x.as_slice_mut().expect("flatten gives standard layout");
-        let weight = values(&self.weight);
-        let bias = values(&self.bias);
         if mode == Mode::Eval {
-            let mean = values(&self.running_mean);
-            let var = values(&self.running_var);
+            let (weight, bias) = (values(&self.stats.weight), values(&self.stats.bias));
+            let mean = values(&self.stats.running_mean);
+            let var = values(&self.stats.running_var);
             let (scale, shift) = (
                 self.eval_scale.as_slice_mut().expect("own buffer"),
                 self.eval_shift.as_slice_mut().expect("own buffer"),
             );
-            let eps = self.eps;
+            let eps = self.stats.eps;
             // Fold everything into y = x * scale + shift: one multiply-add per element.
             let params = weight.iter().zip(bias).zip(mean).zip(var);
             for ((s, t), (((&g, &b), &m), &v)) in scale.iter_mut().zip(shift.iter_mut()).zip(params) {
@@ -191,12 +160,11 @@ impl Layer for BatchNorm {
         let inv_n = 1.0 / n as f32;
         // Complementary weights (see `with_momentum`): 1 - keep is exact for keep in [0.5, 1],
         // and for keep below 0.5 both subtractions are.
-        let keep = 1.0 - self.momentum;
-        let (batch_weight, eps) = (1.0 - keep, self.eps);
+        let keep = 1.0 - self.stats.momentum;
+        let (batch_weight, eps) = (1.0 - keep, self.stats.eps);
         let mean = self.scratch.as_slice_mut().expect("own buffer");
         let inv_std = self.inv_std.as_slice_mut().expect("own buffer");
-        let running_mean = self.running_mean.as_slice_mut().expect("checked standard layout");
-        let running_var = self.running_var.as_slice_mut().expect("checked standard layout");
+        let stats = &mut self.stats;
         let x_hat = self
             .x_hat
             .prepare(shape.slice())
@@ -230,20 +198,14 @@ impl Layer for BatchNorm {
                 // statistics at all (0/0): neither may pull the running statistics that Eval
                 // uses (towards 0 or to NaN).
                 if n >= 2 {
-                    let stats = var
-                        .iter()
-                        .zip(&*mean)
-                        .zip(running_mean.iter_mut())
-                        .zip(running_var.iter_mut());
-                    for (((&batch_var, &m), rm), rv) in stats {
-                        *rm = keep * *rm + batch_weight * m;
-                        *rv = keep * *rv + batch_weight * batch_var;
-                    }
+                    let batch = mean.iter().copied().zip(var.iter().copied());
+                    stats.track(keep, batch_weight, batch);
                 }
                 for s in var.iter_mut() {
                     *s = 1.0 / (*s + eps).sqrt();
                 }
                 let inv_std = &*var;
+                let (weight, bias) = (values(&stats.weight), values(&stats.bias));
                 for (row, h_row) in xs.chunks_exact_mut(f).zip(x_hat.chunks_exact_mut(f)) {
                     let per_feature = mean.iter().zip(inv_std).zip(weight).zip(bias);
                     for ((v, h), (((&m, &s), &g), &b)) in
@@ -255,9 +217,6 @@ impl Layer for BatchNorm {
                 }
             },
         );
-        if n >= 2 {
-            self.num_batches_tracked += 1.0;
-        }
         x.into_shape_with_order(shape).expect("same size")
     }
 
@@ -274,9 +233,17 @@ impl Layer for BatchNorm {
             .into_shape_with_order((n, features))
             .expect("standard layout reshapes");
         let gs = g.as_slice_mut().expect("standard layout");
-        let weight = values(&self.weight);
-        let weight_grad = self.weight_grad.as_slice_mut().expect("checked standard layout");
-        let bias_grad = self.bias_grad.as_slice_mut().expect("checked standard layout");
+        let weight = values(&self.stats.weight);
+        let weight_grad = self
+            .stats
+            .weight_grad
+            .as_slice_mut()
+            .expect("checked standard layout");
+        let bias_grad = self
+            .stats
+            .bias_grad
+            .as_slice_mut()
+            .expect("checked standard layout");
         let coef = self.scratch.as_slice_mut().expect("own buffer");
         let inv_std = self.inv_std.as_slice().expect("own buffer");
         let n_f = n as f32;
@@ -310,11 +277,7 @@ impl Layer for BatchNorm {
     }
 
     fn visit(&mut self, v: &mut Visitor<'_>) {
-        v.param("weight", &mut self.weight, &mut self.weight_grad, ParamKind::Norm);
-        v.param("bias", &mut self.bias, &mut self.bias_grad, ParamKind::Norm);
-        v.buffer("running_mean", &mut self.running_mean);
-        v.buffer("running_var", &mut self.running_var);
-        v.buffer("num_batches_tracked", &mut self.num_batches_tracked);
+        self.stats.visit(v);
     }
 
     fn type_name(&self) -> String {

@@ -1,12 +1,13 @@
 //! Batch normalisation per channel of image batches (PyTorch's `BatchNorm2d`).
 
+use super::batch_stats::{values, values_mut, BatchStats};
 use super::nchw::{check_images, recycle, sum_map, sum_zip};
 use super::par::{self, PARTS};
 use crate::layer::{check_grad_shape, contiguous, no_train_forward};
-use crate::layer::{Layer, Mode, ParamKind, Visitor};
+use crate::layer::{Layer, Mode, Visitor};
 use crate::linalg::vectorized;
 use crate::tensor::Tensor;
-use ndarray::{ArrayViewMut2, ArrayViewMut3, Axis, IxDyn};
+use ndarray::{ArrayViewMut2, ArrayViewMut3, Axis};
 
 /// Batch normalisation of `[N, C, H, W]` batches per channel: each channel is normalised over
 /// its `N * H * W` values, then scaled by `weight` and shifted by `bias` (one each per channel).
@@ -34,16 +35,7 @@ use ndarray::{ArrayViewMut2, ArrayViewMut3, Axis, IxDyn};
 #[derive(Clone, Debug)]
 pub struct BatchNorm2d {
     channels: usize,
-    eps: f32,
-    momentum: f32,
-    weight: Tensor,
-    bias: Tensor,
-    weight_grad: Tensor,
-    bias_grad: Tensor,
-    running_mean: Tensor,
-    running_var: Tensor,
-    /// A scalar (shape `[]`), as PyTorch's; f32 like every tensor here (exact to 2^24).
-    num_batches_tracked: Tensor,
+    stats: BatchStats,
     /// The input of the last Train forward: backward recomputes the normalised input from it
     /// (cheaper than writing it out in forward and reading it back).
     input: Option<Tensor>,
@@ -59,18 +51,9 @@ impl BatchNorm2d {
     /// Normalisation of `channels` channels: weight 1, bias 0, running mean 0 and variance 1.
     pub fn new(channels: usize) -> Self {
         assert!(channels > 0, "BatchNorm2d: channels must be at least 1");
-        let c = IxDyn(&[channels]);
         BatchNorm2d {
             channels,
-            eps: 1e-5,
-            momentum: 0.1,
-            weight: Tensor::ones(c.clone()),
-            bias: Tensor::zeros(c.clone()),
-            weight_grad: Tensor::zeros(c.clone()),
-            bias_grad: Tensor::zeros(c.clone()),
-            running_mean: Tensor::zeros(c.clone()),
-            running_var: Tensor::ones(c),
-            num_batches_tracked: Tensor::zeros(IxDyn(&[])),
+            stats: BatchStats::new(channels),
             input: None,
             mean: vec![0.0; channels],
             inv_std: vec![0.0; channels],
@@ -81,21 +64,13 @@ impl BatchNorm2d {
     /// Sets the weight of each new batch in the running statistics (`0 <= momentum <= 1`;
     /// PyTorch's meaning and default, 0.1).
     pub fn with_momentum(mut self, momentum: f32) -> Self {
-        assert!(
-            (0.0..=1.0).contains(&momentum),
-            "BatchNorm2d: momentum must be in [0, 1], got {momentum}"
-        );
-        self.momentum = momentum;
+        self.stats.set_momentum("BatchNorm2d", momentum);
         self
     }
 
     /// Sets the constant added to the variance before the square root (`eps > 0`).
     pub fn with_eps(mut self, eps: f32) -> Self {
-        assert!(
-            eps > 0.0 && eps.is_finite(),
-            "BatchNorm2d: eps must be positive, got {eps}"
-        );
-        self.eps = eps;
+        self.stats.set_eps("BatchNorm2d", eps);
         self
     }
 
@@ -106,27 +81,27 @@ impl BatchNorm2d {
 
     /// The running-statistics momentum.
     pub fn momentum(&self) -> f32 {
-        self.momentum
+        self.stats.momentum
     }
 
     /// The variance epsilon.
     pub fn eps(&self) -> f32 {
-        self.eps
+        self.stats.eps
     }
 
     /// The running mean used in Eval, `[C]`.
     pub fn running_mean(&self) -> &Tensor {
-        &self.running_mean
+        &self.stats.running_mean
     }
 
     /// The running (unbiased) variance used in Eval, `[C]`.
     pub fn running_var(&self) -> &Tensor {
-        &self.running_var
+        &self.stats.running_var
     }
 
     /// How many Train batches have updated the running statistics.
     pub fn num_batches_tracked(&self) -> f32 {
-        self.num_batches_tracked.sum()
+        self.stats.num_batches_tracked.sum()
     }
 }
 
@@ -178,26 +153,16 @@ struct Channels<'a> {
     out: (&'a mut [f32], &'a mut [f32]),
 }
 
-/// The elements of one of the layer's own tensors (built in standard layout; visitors hand out
-/// views, which cannot replace them).
-fn values(t: &Tensor) -> &[f32] {
-    t.as_slice().expect("built in standard layout")
-}
-
-fn values_mut(t: &mut Tensor) -> &mut [f32] {
-    t.as_slice_mut().expect("built in standard layout")
-}
-
 impl Layer for BatchNorm2d {
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         let ([n, c, h, w], _) = check_images(&x, Some(self.channels), None);
         let mut x = contiguous(x);
         let (hw, m) = (h * w, n * h * w);
-        let (weight, bias) = (values(&self.weight), values(&self.bias));
+        let (weight, bias) = (values(&self.stats.weight), values(&self.stats.bias));
         if mode == Mode::Eval {
             let xs = x.as_slice_mut().expect("standard layout");
-            let (mean, var) = (values(&self.running_mean), values(&self.running_var));
-            let eps = self.eps;
+            let (mean, var) = (values(&self.stats.running_mean), values(&self.stats.running_var));
+            let eps = self.stats.eps;
             vectorized(
                 #[inline(always)]
                 || {
@@ -216,7 +181,7 @@ impl Layer for BatchNorm2d {
         }
 
         let xs = x.as_slice().expect("standard layout");
-        let (momentum, eps) = (self.momentum, self.eps);
+        let (momentum, eps) = (self.stats.momentum, self.stats.eps);
         let mut y = recycle(self.spare.take(), x.shape());
         let ys = y.as_slice_mut().expect("standard layout");
         let (mean, var) = (&mut self.mean, &mut self.inv_std);
@@ -250,18 +215,14 @@ impl Layer for BatchNorm2d {
                 },
             )
         });
-        let running = values_mut(&mut self.running_mean).iter_mut();
-        let running = running.zip(values_mut(&mut self.running_var));
-        for ((rm, rv), (&mean, v)) in running.zip(self.mean.iter().zip(self.inv_std.iter_mut())) {
-            if m >= 2 {
-                let unbiased = (f64::from(*v) * m as f64 / (m - 1) as f64) as f32;
-                *rm = (1.0 - momentum) * *rm + momentum * mean;
-                *rv = (1.0 - momentum) * *rv + momentum * unbiased;
-            }
-            *v = inv_std(*v, eps);
-        }
         if m >= 2 {
-            self.num_batches_tracked += 1.0;
+            let unbiased = |v: f32| (f64::from(v) * m as f64 / (m - 1) as f64) as f32;
+            let batch = self.mean.iter().zip(&self.inv_std);
+            let batch = batch.map(|(&mean, &var)| (mean, unbiased(var)));
+            self.stats.track(1.0 - momentum, momentum, batch);
+        }
+        for v in &mut self.inv_std {
+            *v = inv_std(*v, eps);
         }
         self.input = Some(x);
         y
@@ -281,10 +242,10 @@ impl Layer for BatchNorm2d {
         let xs = x.as_slice().expect("kept in standard layout");
         let mut grad = contiguous(grad);
         let gs = grad.as_slice_mut().expect("standard layout");
-        let weight = values(&self.weight);
+        let weight = values(&self.stats.weight);
         let (mean, inv_std) = (&self.mean, &self.inv_std);
-        let weight_grad = values_mut(&mut self.weight_grad);
-        let bias_grad = values_mut(&mut self.bias_grad);
+        let weight_grad = values_mut(&mut self.stats.weight_grad);
+        let bias_grad = values_mut(&mut self.stats.bias_grad);
         for_channels(gs, (n, c, hw), (bias_grad, weight_grad), |ch, mut g| {
             vectorized(
                 #[inline(always)]
@@ -315,11 +276,7 @@ impl Layer for BatchNorm2d {
     }
 
     fn visit(&mut self, v: &mut Visitor<'_>) {
-        v.param("weight", &mut self.weight, &mut self.weight_grad, ParamKind::Norm);
-        v.param("bias", &mut self.bias, &mut self.bias_grad, ParamKind::Norm);
-        v.buffer("running_mean", &mut self.running_mean);
-        v.buffer("running_var", &mut self.running_var);
-        v.buffer("num_batches_tracked", &mut self.num_batches_tracked);
+        self.stats.visit(v);
     }
 
     fn type_name(&self) -> String {
@@ -332,6 +289,7 @@ mod tests {
     use super::*;
     use crate::gradcheck::gradcheck;
     use crate::layer::{backward_child, for_each_buffer, for_each_param, forward_child, param_names};
+    use ndarray::IxDyn;
 
     fn input(shape: &[usize]) -> Tensor {
         Tensor::from_shape_fn(IxDyn(shape), |i| {
@@ -451,9 +409,9 @@ mod tests {
             (
                 y,
                 dx,
-                bn.weight_grad.clone(),
-                bn.bias_grad.clone(),
-                bn.running_var.clone(),
+                bn.stats.weight_grad.clone(),
+                bn.stats.bias_grad.clone(),
+                bn.stats.running_var.clone(),
             )
         };
         let one = run(1);

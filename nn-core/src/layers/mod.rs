@@ -13,6 +13,7 @@ mod activation;
 mod avg_pool;
 mod batch_norm;
 mod batch_norm2d;
+mod batch_stats;
 mod conv2d;
 mod conv_tiles;
 mod dropout;

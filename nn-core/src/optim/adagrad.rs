@@ -56,16 +56,22 @@ impl UpdateRule for AdaGradRule {
     }
 
     fn update(&self, u: Update<'_>) {
-        let (lr, eff, eps) = (u.lr, u.effective, self.eps);
-        let [h] = u.slots else {
-            unreachable!("AdaGrad has one slot")
-        };
-        Zip::from(u.value).and(u.grad).and(h).for_each(|w, &g, h| {
-            let g = eff.at(g, *w);
-            *h += g * g;
-            *w -= lr * g / (h.sqrt() + eps);
-        });
+        squared_gradient_update(u, self.eps, |h, g| h + g * g);
     }
+}
+
+/// `h = accumulate(h, g); theta -= lr * g / (sqrt(h) + eps)`, `g` being the effective gradient:
+/// AdaGrad's and RMSProp's step, which differ only in how `h` gathers the squared gradients.
+pub(super) fn squared_gradient_update(u: Update<'_>, eps: f32, accumulate: impl Fn(f32, f32) -> f32) {
+    let (lr, eff) = (u.lr, u.effective);
+    let [h] = u.slots else {
+        unreachable!("the squared-gradient rules have one slot")
+    };
+    Zip::from(u.value).and(u.grad).and(h).for_each(|w, &g, h| {
+        let g = eff.at(g, *w);
+        *h = accumulate(*h, g);
+        *w -= lr * g / (h.sqrt() + eps);
+    });
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! RMSProp, AdaGrad with a decaying average of squared gradients: [`RmsProp`].
 
+use super::adagrad::squared_gradient_update;
 use super::driver::Optim;
 use super::rule::{check_positive, check_unit_interval, Slot, Update, UpdateRule};
-use ndarray::Zip;
 use serde::{Deserialize, Serialize};
 
 /// RMSProp: `h = decay * h + (1 - decay) * g * g; theta -= lr * g / (sqrt(h) + eps)`, with `h`
@@ -79,15 +79,8 @@ impl UpdateRule for RmsPropRule {
     }
 
     fn update(&self, u: Update<'_>) {
-        let (lr, eff, decay, eps) = (u.lr, u.effective, self.decay, self.eps);
-        let [h] = u.slots else {
-            unreachable!("RmsProp has one slot")
-        };
-        Zip::from(u.value).and(u.grad).and(h).for_each(|w, &g, h| {
-            let g = eff.at(g, *w);
-            *h = decay * *h + (1.0 - decay) * g * g;
-            *w -= lr * g / (h.sqrt() + eps);
-        });
+        let decay = self.decay;
+        squared_gradient_update(u, self.eps, |h, g| decay * h + (1.0 - decay) * g * g);
     }
 }
 
