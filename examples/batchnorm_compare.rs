@@ -8,7 +8,6 @@ mod common;
 
 use clap::Parser;
 use common::compare::{report, run_all, CompareFlags, Run};
-use nn::mlp::{Activation, Mlp};
 use nn::prelude::*;
 
 /// Train a 5x100 ReLU MLP with SGD, with and without BatchNorm, on the same batches
@@ -30,21 +29,7 @@ fn main() -> nn::Result<()> {
     let data = flags.load()?;
     let runs = [("with BatchNorm", true), ("without BatchNorm", false)]
         .into_iter()
-        .map(|(name, batch_norm)| Run {
-            name: name.to_string(),
-            build: Box::new(move |rng: &mut Rng| -> Box<dyn Layer> {
-                Box::new(
-                    Mlp::builder(784, &[100; 5], 10)
-                        .activation(Activation::Relu)
-                        .init(Init::He)
-                        .batch_norm(batch_norm)
-                        // The input is data, which needs no gradient: skip that product.
-                        .input_grad(false)
-                        .build(rng),
-                )
-            }),
-            optimizer: Box::new(Sgd::new(lr)),
-        })
+        .map(|(name, batch_norm)| Run::deep_relu_mlp(name, Init::He, batch_norm, lr))
         .collect();
     let outcomes = run_all(runs, &data, &flags)?;
     report(&outcomes, &flags, "batchnorm.png", "BatchNorm")

@@ -16,9 +16,7 @@
 mod common;
 
 use clap::Parser;
-use common::flags::{OptimFlags, OutFlag, TrainFlags};
-use nn::prelude::*;
-use std::path::PathBuf;
+use common::training::{Job, RunFlags};
 
 /// The network, defined once in `common/nets.rs` (evaluate and predict load it too).
 pub use common::nets::Cnn;
@@ -34,6 +32,14 @@ fn default_lr(optimizer: &str) -> f32 {
     }
 }
 
+/// The network on the IDX files' image shape with one channel (batches of `[N, 1, 28, 28]`), at
+/// the rates above.
+const JOB: Job<Cnn> = Job {
+    new_net: Cnn::new,
+    sample_shape: &[1, 28, 28],
+    default_lr,
+};
+
 /// Trains a convolutional network (three conv-BatchNorm2d-ReLU-maxpool blocks, dropout, Linear)
 /// on MNIST images and reports its test accuracy.
 #[derive(Parser)]
@@ -45,102 +51,10 @@ fn default_lr(optimizer: &str) -> f32 {
 #[command(mut_arg("out", |a| a.default_value("out/cnn_mnist")))]
 struct Cli {
     #[command(flatten)]
-    train: TrainFlags,
-    #[command(flatten)]
-    optim: OptimFlags,
-    #[command(flatten)]
-    data: common::DataFlags,
-    #[command(flatten)]
-    out: OutFlag,
+    run: RunFlags,
 }
 
 fn main() {
     let cli = Cli::parse();
-    if let Err(e) = cli.optim.check_patience::<Cli>(cli.data.valid_fraction.value()) {
-        e.exit();
-    }
-    match run(&cli) {
-        Ok(accuracy) => println!("test_accuracy={accuracy:.4}"),
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(1);
-        }
-    }
-}
-
-fn run(cli: &Cli) -> nn::Result<f32> {
-    let (t, o, out) = (&cli.train, &cli.optim, &cli.out.dir);
-    let lr = o.lr.or(default_lr(&o.optimizer));
-    // Now, not after training: a bad --out must not cost the run.
-    nn::fsutil::prepare_output_dir(out)?;
-    let mut net = Cnn::new(&mut seeded(t.seed));
-    println!("{}", nn::summary(&mut net, &[1, 1, 28, 28]));
-
-    let data = common::load_data(&cli.data, t.seed)?;
-    // The IDX files' image shape, with one channel: batches come out as [N, 1, 28, 28].
-    let images = |d: Dataset| d.with_feature_shape(&[1, 28, 28]);
-    let data = common::Data {
-        name: data.name,
-        train: images(data.train)?,
-        valid: images(data.valid)?,
-        test: images(data.test)?,
-    };
-    println!(
-        "{}: {} training, {} validation, {} test images",
-        data.name,
-        data.train.len(),
-        data.valid.len(),
-        data.test.len()
-    );
-    println!(
-        "{} lr={} batch_size={} epochs={} seed={}",
-        o.optimizer, lr, t.batch_size, t.epochs, t.seed
-    );
-
-    let mut opt = common::optimizer(&o.optimizer, lr);
-    opt.set_weight_decay(o.weight_decay);
-    let mut trainer = Trainer::new(opt)
-        .epochs(t.epochs)
-        .batch_size(t.batch_size)
-        .seed(t.seed)
-        .schedule(match o.schedule.as_str() {
-            "cosine" => LrSchedule::cosine(t.epochs),
-            "step" => LrSchedule::StepDecay {
-                every: t.epochs.div_ceil(3).max(1),
-                gamma: 0.1,
-            },
-            _ => LrSchedule::Constant,
-        });
-    if o.patience > 0 {
-        trainer = trainer.early_stopping(EarlyStopping::new(o.patience));
-    }
-    let history = match trainer.fit(&mut net, &data.train, data.valid()) {
-        Ok(history) => history,
-        Err(e) => {
-            // Keep the curve up to the failure (a diverging loss): it shows how the run went.
-            let path = out.join("history.csv");
-            if !trainer.history().is_empty() && trainer.history().save_csv(&path).is_ok() {
-                eprintln!("wrote {} (the epochs before the failure)", path.display());
-            }
-            return Err(e);
-        }
-    };
-    let test = trainer.evaluate(&mut net, &data.test)?;
-
-    let path = |name: &str| -> PathBuf { out.join(name) };
-    let files = [
-        path("history.csv"),
-        path("curves.png"),
-        path("model.safetensors"),
-        path("optimizer.json"),
-    ];
-    history.save_csv(&files[0])?;
-    history.plot(&files[1])?;
-    nn::save(&mut net, &files[2])?;
-    trainer.optimizer().state().save_json(&files[3])?;
-    for f in &files {
-        println!("wrote {}", f.display());
-    }
-    println!("test_loss={:.4}", test.loss);
-    Ok(test.accuracy)
+    common::training::main::<Cli, _>(&cli.run, JOB);
 }

@@ -9,7 +9,6 @@ mod common;
 
 use clap::Parser;
 use common::compare::{report, run_all, CompareFlags, Run};
-use nn::mlp::{Activation, Mlp};
 use nn::prelude::*;
 
 /// Train a 5x100 ReLU MLP with SGD from three weight initialisations: std 0.01, Xavier, He
@@ -35,20 +34,7 @@ fn main() -> nn::Result<()> {
         ("He", Init::He),
     ]
     .into_iter()
-    .map(|(name, init)| Run {
-        name: name.to_string(),
-        build: Box::new(move |rng: &mut Rng| -> Box<dyn Layer> {
-            Box::new(
-                Mlp::builder(784, &[100; 5], 10)
-                    .activation(Activation::Relu)
-                    .init(init)
-                    // The input is data, which needs no gradient: skip that product.
-                    .input_grad(false)
-                    .build(rng),
-            )
-        }),
-        optimizer: Box::new(Sgd::new(lr)),
-    })
+    .map(|(name, init)| Run::deep_relu_mlp(name, init, false, lr))
     .collect();
     let outcomes = run_all(runs, &data, &flags)?;
     report(&outcomes, &flags, "weight_init.png", "Weight initialisation")

@@ -4,9 +4,10 @@
 use super::data::{load_data, Data, DataFlags};
 use super::flags::{OutFlag, TrainFlags};
 use clap::Args;
+use nn::mlp::{Activation, Mlp};
 use nn::plot::plot_runs;
 use nn::train::{Evaluation, TrainError, Trainer};
-use nn::{Layer, Optimizer, Rng};
+use nn::{Init, Layer, Optimizer, Rng, Sgd};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -46,6 +47,28 @@ pub struct Run {
     pub build: BuildNet,
     /// The optimizer for this run.
     pub optimizer: Box<dyn Optimizer>,
+}
+
+impl Run {
+    /// The comparisons' deep MLP (784 -> five hidden layers of 100 -> 10, ReLU) from `init`,
+    /// with or without BatchNorm, trained with plain SGD at `lr`.
+    pub fn deep_relu_mlp(name: &str, init: Init, batch_norm: bool, lr: f32) -> Run {
+        Run {
+            name: name.to_string(),
+            build: Box::new(move |rng: &mut Rng| -> Box<dyn Layer> {
+                Box::new(
+                    Mlp::builder(784, &[100; 5], 10)
+                        .activation(Activation::Relu)
+                        .init(init)
+                        .batch_norm(batch_norm)
+                        // The input is data, which needs no gradient: skip that product.
+                        .input_grad(false)
+                        .build(rng),
+                )
+            }),
+            optimizer: Box::new(Sgd::new(lr)),
+        }
+    }
 }
 
 /// What one run produced.

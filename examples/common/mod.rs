@@ -1,6 +1,7 @@
 //! Code shared by the examples: the flags they share (clap `Args` structs), the data flags with
 //! loading and splitting the dataset, choosing an optimizer by name, the networks (`--arch`),
-//! reading users' pictures of digits, what evaluate measures, and the comparison driver.
+//! reading users' pictures of digits, what evaluate measures, the comparison driver, the training
+//! run of mlp_batchnorm and cnn_mnist, and the benchmarks' stopwatch and run.
 //!
 //! ```ignore
 //! #[path = "common/mod.rs"]
@@ -20,6 +21,7 @@
 //! ```
 #![allow(dead_code, unused_imports)] // each example uses a different part
 
+pub mod bench;
 pub mod compare;
 pub mod data;
 pub mod digits;
@@ -28,6 +30,7 @@ pub mod flags;
 pub mod nets;
 pub mod optim;
 pub mod timed;
+pub mod training;
 
 pub use data::{load_data, Data, DataFlags, DataSource, Fraction, DATASETS};
 pub use optim::{default_lr, optimizer, OPTIMIZERS};

@@ -1,0 +1,223 @@
+//! The training benchmarks' shared part (bench_mlp, bench_cnn): synthetic data, the bare epoch
+//! loop, timing the epochs and inference, and printing them with the per-layer profile.
+
+use super::timed::{median, time_inference};
+use nn::data::{Batches, Dataset};
+use nn::prelude::*;
+use rand::Rng as _;
+use std::time::{Duration, Instant};
+
+/// A benchmark's network: a layer built of `Timed` layers, whose stopwatches it reads.
+pub trait TimedNet: Layer {
+    /// Each layer's name with its forward and backward time so far; then zeroes the timers and
+    /// switches them on or off.
+    fn timers(&mut self, on: bool) -> Vec<(&'static str, Duration, Duration)>;
+}
+
+/// The arithmetic a benchmark counts, for its GFLOP/s.
+pub struct Flop {
+    /// Floating-point operations of one training epoch of `samples` samples.
+    pub epoch: fn(samples: usize) -> f64,
+    /// Multiply-adds per sample of the named layer's forward (`true`) or backward pass, for the
+    /// layers counted.
+    pub layer_macs: fn(name: &str, forward: bool) -> Option<usize>,
+}
+
+/// How a benchmark runs once the data are loaded.
+pub struct Setup {
+    /// Timed epochs after the warm-up epoch.
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Timed inference forwards, of which the median is reported.
+    pub infer_rounds: usize,
+    /// Whether to print the profile per layer and step phase.
+    pub profile: bool,
+    /// What GFLOP/s are shown from; `None` shows none.
+    pub flop: Option<Flop>,
+}
+
+/// Where a step's time goes outside the layers.
+#[derive(Default)]
+pub struct StepTimes {
+    batch: Duration,
+    loss: Duration,
+    optimizer: Duration,
+}
+
+/// `n` synthetic samples of `shape`: uniform random byte pixels and uniform labels from `seed`.
+pub fn synthetic(n: usize, shape: &[usize], seed: u64) -> nn::Result<Dataset> {
+    let mut rng = nn::seeded(seed);
+    let mut pixels = vec![0u8; n * shape.iter().product::<usize>()];
+    rng.fill(pixels.as_mut_slice());
+    let labels = (0..n).map(|_| rng.random_range(0..10)).collect();
+    Dataset::from_u8(pixels, shape, labels, 10)
+}
+
+/// One epoch over `batches`, written out step by step: batch -> forward(Train) -> loss ->
+/// backward -> optimizer step. Returns the last batch's loss. (This is what `Trainer::fit` does
+/// per epoch, minus its metrics; the benchmark keeps the loop bare so that it times the network
+/// only.)
+fn train_epoch(
+    net: &mut impl Layer,
+    batches: &mut Batches<'_>,
+    loss_fn: &mut SoftmaxCrossEntropy,
+    optimizer: &mut Adam,
+    times: &mut StepTimes,
+) -> Result<f32, Box<dyn std::error::Error>> {
+    let mut loss = f32::NAN;
+    let mut t = Instant::now();
+    while let Some(batch) = batches.next_batch() {
+        let now = Instant::now();
+        times.batch += now - t;
+        let logits = net.forward(std::mem::take(&mut batch.images), Mode::Train);
+        let t_loss = Instant::now();
+        loss = loss_fn.forward(logits, Targets::Classes(&batch.labels));
+        let grad = loss_fn.backward();
+        times.loss += t_loss.elapsed();
+        // The input gradient has the batch's shape: handing it back makes it the next batch's
+        // buffer, so no step allocates one.
+        batch.images = net.backward(grad);
+        let t_opt = Instant::now();
+        optimizer.step(net)?;
+        t = Instant::now();
+        times.optimizer += t - t_opt;
+    }
+    if !loss.is_finite() {
+        return Err(format!("the loss diverged to {loss}").into());
+    }
+    Ok(loss)
+}
+
+/// Trains `net` on `train` with Adam (lr 1e-3, betas 0.9 / 0.999, eps 1e-8): one warm-up epoch,
+/// then `setup.epochs` timed ones, a line each; then times inference on `infer`; prints the
+/// profile if asked, and last the line
+/// `median_epoch_s=<f> samples_per_s=<f> infer_samples_per_s=<f>`.
+pub fn run(
+    net: &mut impl TimedNet,
+    train: &Dataset,
+    infer: &Dataset,
+    setup: &Setup,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let epochs = setup.epochs;
+    let mut loss_fn = SoftmaxCrossEntropy::new();
+    let mut optimizer = Adam::new(1e-3).with_betas(0.9, 0.999).with_eps(1e-8);
+    let mut batches = train.batches(setup.batch_size, 1);
+
+    let warm = Instant::now();
+    let loss = train_epoch(
+        net,
+        &mut batches,
+        &mut loss_fn,
+        &mut optimizer,
+        &mut StepTimes::default(),
+    )?;
+    println!(
+        "warm-up epoch: {:.3} s, loss {loss:.4}",
+        warm.elapsed().as_secs_f64()
+    );
+
+    net.timers(setup.profile);
+    let mut steps = StepTimes::default();
+    let mut epoch_s = Vec::with_capacity(epochs);
+    let flop = setup.flop.as_ref().map(|f| (f.epoch)(train.len()));
+    for epoch in 1..=epochs {
+        let start = Instant::now();
+        let loss = train_epoch(net, &mut batches, &mut loss_fn, &mut optimizer, &mut steps)?;
+        let s = start.elapsed().as_secs_f64();
+        epoch_s.push(s);
+        let rate = match flop {
+            Some(flop) => format!(", {:.1} GFLOP/s", flop / s / 1e9),
+            None => String::new(),
+        };
+        println!(
+            "epoch {epoch}/{epochs}: {s:.3} s, {:.0} samples/s{rate}, loss {loss:.4}",
+            train.len() as f64 / s
+        );
+    }
+    let layers = net.timers(false);
+
+    // Inference: Eval forward of the whole set as one batch, `infer_rounds` times.
+    let n_infer = infer.len();
+    net.timers(setup.profile);
+    let (accuracy, mut infer_s) = time_inference(net, infer, setup.infer_rounds);
+    let infer_median = median(&mut infer_s);
+    println!(
+        "inference: {n_infer} samples at batch {n_infer}: {infer_median:.4} s median of {}, \
+         accuracy {accuracy:.4}",
+        setup.infer_rounds
+    );
+    let infer_layers = net.timers(false);
+
+    if setup.profile {
+        print_profile(
+            &layers,
+            &steps,
+            epoch_s.iter().sum(),
+            epochs * batches.batches_per_epoch(),
+            setup,
+        );
+        println!("inference profile: milliseconds per forward of {n_infer} samples");
+        let total: f64 = infer_s.iter().sum::<f64>() * 1e3 / infer_s.len() as f64;
+        let mut layers_ms = 0.0;
+        for (name, fwd, _) in infer_layers {
+            let ms = fwd.as_secs_f64() * 1e3 / infer_s.len() as f64;
+            layers_ms += ms;
+            println!("  {name:<16} {ms:8.2} ms {:5.1} %", 100.0 * ms / total);
+        }
+        let other = total - layers_ms;
+        println!("  {:<16} {other:8.2} ms {:5.1} %", "other", 100.0 * other / total);
+    }
+
+    let median_epoch = median(&mut epoch_s);
+    println!(
+        "median_epoch_s={median_epoch:.4} samples_per_s={:.0} infer_samples_per_s={:.0}",
+        train.len() as f64 / median_epoch,
+        n_infer as f64 / infer_median
+    );
+    Ok(())
+}
+
+/// The per-layer and per-phase breakdown of the timed epochs, in microseconds per step, with the
+/// GFLOP/s of the layers `setup.flop` counts (and then the batch size, which they depend on).
+fn print_profile(
+    layers: &[(&'static str, Duration, Duration)],
+    steps: &StepTimes,
+    total_s: f64,
+    n_steps: usize,
+    setup: &Setup,
+) {
+    let batch = setup.batch_size;
+    let us = |d: Duration| d.as_secs_f64() * 1e6 / n_steps as f64;
+    let of_batch = match setup.flop {
+        Some(_) => format!(" of {batch}"),
+        None => String::new(),
+    };
+    println!("profile: microseconds per step ({n_steps} steps{of_batch}), share of the timed epochs");
+    let total_us = total_s * 1e6 / n_steps as f64;
+    let gflops = |macs: usize, t_us: f64| 2.0 * (macs * batch) as f64 / (t_us * 1e3);
+    let row = |name: &str, t: f64, extra: String| {
+        println!("  {name:<16} {t:8.1} us {:5.1} %{extra}", 100.0 * t / total_us)
+    };
+    let rate = |name: &str, fwd: bool, t: f64| -> String {
+        match setup.flop.as_ref().and_then(|f| (f.layer_macs)(name, fwd)) {
+            Some(macs) => format!("  {:6.1} GFLOP/s", gflops(macs, t)),
+            None => String::new(),
+        }
+    };
+    let mut accounted = 0.0;
+    for &(name, fwd, _) in layers {
+        row(&format!("{name} forward"), us(fwd), rate(name, true, us(fwd)));
+        accounted += us(fwd);
+    }
+    row("loss", us(steps.loss), String::new());
+    accounted += us(steps.loss);
+    for &(name, _, bwd) in layers.iter().rev() {
+        row(&format!("{name} backward"), us(bwd), rate(name, false, us(bwd)));
+        accounted += us(bwd);
+    }
+    row("optimizer step", us(steps.optimizer), String::new());
+    row("batch fill", us(steps.batch), String::new());
+    accounted += us(steps.optimizer) + us(steps.batch);
+    row("other", total_us - accounted, String::new());
+    row("total", total_us, String::new());
+}

@@ -1,0 +1,127 @@
+//! The training run of mlp_batchnorm and cnn_mnist: their flags, and training a network with a
+//! held-out validation split, evaluating it on the test set and writing its files.
+
+use super::flags::{OptimFlags, OutFlag, TrainFlags};
+use super::DataFlags;
+use clap::{Args, CommandFactory};
+use nn::prelude::*;
+use std::path::PathBuf;
+
+/// The flags of a training run: how long, which optimizer, which data and where to write.
+#[derive(Args, Clone, Debug)]
+pub struct RunFlags {
+    #[command(flatten)]
+    pub train: TrainFlags,
+    #[command(flatten)]
+    pub optim: OptimFlags,
+    #[command(flatten)]
+    pub data: DataFlags,
+    #[command(flatten)]
+    pub out: OutFlag,
+}
+
+/// What an example trains: its network and the defaults that suit it.
+pub struct Job<N> {
+    /// The network, from the seeded generator.
+    pub new_net: fn(&mut Rng) -> N,
+    /// One sample's shape as the network takes it (`[784]`, or `[1, 28, 28]` for images).
+    pub sample_shape: &'static [usize],
+    /// The learning rate used without `--lr`, per optimizer name.
+    pub default_lr: fn(&str) -> f32,
+}
+
+/// The whole of an example's `main`: checks the flags as a usage error of the command `C`,
+/// trains, and prints `test_accuracy=<fraction>` last, or the error with exit code 1.
+pub fn main<C: CommandFactory, N: Layer>(flags: &RunFlags, job: Job<N>) {
+    if let Err(e) = flags.optim.check_patience::<C>(flags.data.valid_fraction.value()) {
+        e.exit();
+    }
+    match run(flags, job) {
+        Ok(accuracy) => println!("test_accuracy={accuracy:.4}"),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Trains `job`'s network as `flags` say, writes `history.csv`, `curves.png`,
+/// `model.safetensors` and `optimizer.json` into `--out`, and returns the test accuracy.
+pub fn run<N: Layer>(flags: &RunFlags, job: Job<N>) -> nn::Result<f32> {
+    let (t, o, out) = (&flags.train, &flags.optim, &flags.out.dir);
+    let lr = o.lr.or((job.default_lr)(&o.optimizer));
+    // Now, not after training: a bad --out must not cost the run.
+    nn::fsutil::prepare_output_dir(out)?;
+    let mut net = (job.new_net)(&mut seeded(t.seed));
+    println!(
+        "{}",
+        nn::summary(&mut net, &[[1].as_slice(), job.sample_shape].concat())
+    );
+
+    let data = super::load_data(&flags.data, t.seed)?;
+    let samples = |d: Dataset| d.with_feature_shape(job.sample_shape);
+    let data = super::Data {
+        name: data.name,
+        train: samples(data.train)?,
+        valid: samples(data.valid)?,
+        test: samples(data.test)?,
+    };
+    println!(
+        "{}: {} training, {} validation, {} test images",
+        data.name,
+        data.train.len(),
+        data.valid.len(),
+        data.test.len()
+    );
+    println!(
+        "{} lr={} batch_size={} epochs={} seed={}",
+        o.optimizer, lr, t.batch_size, t.epochs, t.seed
+    );
+
+    let mut opt = super::optimizer(&o.optimizer, lr);
+    opt.set_weight_decay(o.weight_decay);
+    let mut trainer = Trainer::new(opt)
+        .epochs(t.epochs)
+        .batch_size(t.batch_size)
+        .seed(t.seed)
+        .schedule(match o.schedule.as_str() {
+            "cosine" => LrSchedule::cosine(t.epochs),
+            "step" => LrSchedule::StepDecay {
+                every: t.epochs.div_ceil(3).max(1),
+                gamma: 0.1,
+            },
+            _ => LrSchedule::Constant,
+        });
+    if o.patience > 0 {
+        trainer = trainer.early_stopping(EarlyStopping::new(o.patience));
+    }
+    let history = match trainer.fit(&mut net, &data.train, data.valid()) {
+        Ok(history) => history,
+        Err(e) => {
+            // Keep the curve up to the failure (a diverging loss): it shows how the run went.
+            let path = out.join("history.csv");
+            if !trainer.history().is_empty() && trainer.history().save_csv(&path).is_ok() {
+                eprintln!("wrote {} (the epochs before the failure)", path.display());
+            }
+            return Err(e);
+        }
+    };
+    let test = trainer.evaluate(&mut net, &data.test)?;
+
+    let path = |name: &str| -> PathBuf { out.join(name) };
+    let files = [
+        path("history.csv"),
+        path("curves.png"),
+        path("model.safetensors"),
+        path("optimizer.json"),
+    ];
+    history.save_csv(&files[0])?;
+    history.plot(&files[1])?;
+    nn::save(&mut net, &files[2])?;
+    trainer.optimizer().state().save_json(&files[3])?;
+    for f in &files {
+        println!("wrote {}", f.display());
+    }
+    println!("test_loss={:.4}", test.loss);
+    Ok(test.accuracy)
+}
