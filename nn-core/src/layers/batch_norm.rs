@@ -27,7 +27,7 @@ use ndarray::{Array1, Dimension, IxDyn};
 ///   statistics carried over from a PyTorch checkpoint normalise the same way.
 ///   [`BatchNorm::with_eps`] changes it.
 ///
-/// Parameters `weight` (ones) and `bias` (zeros), both [`ParamKind::Norm`] (the seed's `gamma`
+/// Parameters `weight` (ones) and `bias` (zeros), both [`ParamKind::Norm`](crate::layer::ParamKind::Norm) (the seed's `gamma`
 /// and `beta`, named as in PyTorch); buffers `running_mean` (zeros) and `running_var` (ones), all
 /// of shape `[features]`, and `num_batches_tracked`, the number of Train forwards that updated
 /// the running statistics, as an f32 of shape `[]` (exact up to 2^24). These are the names, shapes
