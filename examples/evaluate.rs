@@ -60,7 +60,7 @@ fn run(arch: &str, model: &Path, data: &DataFlags, out: &Path) -> nn::Result<f64
     nn::fsutil::prepare_output_dir(out)?;
     let mut net = common::nets::load(arch, model)?;
     let test = common::load_data(data, nn::DEFAULT_SEED)?.test;
-    let probabilities = common::digits::dataset_probabilities(&mut *net, &test);
+    let probabilities = nn::train::predict(&mut *net, &test, 100);
     let confusion = Confusion::new(&predicted_classes(&probabilities), test.labels(), test.classes());
     println!("{}: {} test images\n", model.display(), test.len());
     print!("{}", confusion.per_class_table());

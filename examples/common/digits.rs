@@ -47,14 +47,7 @@ pub fn read_digit(path: &Path) -> Result<[u8; PIXELS], String> {
 /// The class probabilities `net` gives each digit, `[digits.len(), 10]`.
 pub fn probabilities(net: &mut dyn Layer, digits: &[[u8; PIXELS]]) -> nn::Result<Tensor> {
     let data = Dataset::from_u8(digits.concat(), &[PIXELS], vec![0; digits.len()], 10)?;
-    Ok(dataset_probabilities(net, &data))
-}
-
-/// The class probabilities `net` gives each sample of `data`, `[data.len(), classes]`, in Eval
-/// mode, the pixels normalised by the library's batch path as in training.
-pub fn dataset_probabilities(net: &mut dyn Layer, data: &Dataset) -> Tensor {
-    // A trainer only for its prediction loop: the optimizer never steps.
-    Trainer::new(Sgd::new(0.1)).batch_size(100).predict(net, data)
+    Ok(nn::train::predict(net, &data, 100))
 }
 
 /// One file's result: its most probable classes, best first.

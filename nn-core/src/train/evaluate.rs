@@ -65,18 +65,7 @@ impl<O: Optimizer> Trainer<O> {
     /// Probabilities rather than class indices, so that a caller can also see how sure the model
     /// is; the predicted class of each row is its argmax ([`Trainer::predict_classes`]).
     pub fn predict(&mut self, net: &mut dyn Layer, data: &Dataset) -> Tensor {
-        let mut parts = Vec::with_capacity(data.len().div_ceil(self.batch_size));
-        let mut batches = data.batches_in_order(self.batch_size);
-        while let Some(batch) = batches.next_batch() {
-            let mut scores = net.forward(std::mem::take(&mut batch.images), Mode::Eval);
-            softmax_rows(&mut scores);
-            parts.push(scores);
-        }
-        if parts.is_empty() {
-            return Tensor::zeros(vec![0, data.classes()]);
-        }
-        let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
-        ndarray::concatenate(Axis(0), &views).expect("every batch has the same number of classes")
+        predict(net, data, self.batch_size)
     }
 
     /// The predicted class of each sample of `data` (the argmax of [`Trainer::predict`]'s rows).
@@ -84,6 +73,28 @@ impl<O: Optimizer> Trainer<O> {
         let p = self.predict(net, data);
         p.rows().into_iter().map(argmax).collect()
     }
+}
+
+/// The class probabilities `net` gives each sample of `data`, `[N, classes]` in dataset order:
+/// the softmax of its Eval-mode outputs, in batches of `batch_size` (Keras' `model.predict`).
+/// For a trained model and no trainer at hand; [`Trainer::predict`] is the same with the
+/// trainer's batch size.
+///
+/// # Panics
+/// If `batch_size` is 0.
+pub fn predict(net: &mut dyn Layer, data: &Dataset, batch_size: usize) -> Tensor {
+    let mut parts = Vec::with_capacity(data.len().div_ceil(batch_size.max(1)));
+    let mut batches = data.batches_in_order(batch_size);
+    while let Some(batch) = batches.next_batch() {
+        let mut scores = net.forward(std::mem::take(&mut batch.images), Mode::Eval);
+        softmax_rows(&mut scores);
+        parts.push(scores);
+    }
+    if parts.is_empty() {
+        return Tensor::zeros(vec![0, data.classes()]);
+    }
+    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+    ndarray::concatenate(Axis(0), &views).expect("every batch has the same number of classes")
 }
 
 #[cfg(test)]
@@ -130,6 +141,18 @@ mod tests {
             Targets::Classes(data.labels()),
         );
         assert_eq!(&p, loss.probabilities());
+        // Without a trainer, in any batch size: the same rows in the same order (a Linear's
+        // rows do not depend on the other rows of their batch).
+        for batch_size in [1, 7, 40] {
+            let q = predict(&mut net, &data, batch_size);
+            assert_eq!(q.shape(), p.shape());
+            let worst = p
+                .iter()
+                .zip(&q)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst <= 1e-6, "batch size {batch_size}: {worst}");
+        }
     }
 
     #[test]

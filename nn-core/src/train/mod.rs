@@ -17,7 +17,7 @@ pub mod trainer;
 
 pub use early_stopping::{EarlyStopping, Verdict};
 pub use error::TrainError;
-pub use evaluate::Evaluation;
+pub use evaluate::{predict, Evaluation};
 pub use history::{EpochRecord, History};
 pub use progress::Verbosity;
 pub use schedule::LrSchedule;
