@@ -210,17 +210,24 @@ pub fn contiguous(t: Tensor) -> Tensor {
     }
 }
 
+/// The message of the panic `f` raises (empty if its payload is not text), for tests of the
+/// panics that name a layer and shapes.
+///
+/// # Panics
+/// If `f` returns without panicking.
+#[cfg(test)]
+pub(crate) fn panic_message(f: impl FnOnce()) -> String {
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("must panic");
+    err.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::layer::{backward_child, forward_child, Layer, Mode};
-
-    fn panic_message(f: impl FnOnce()) -> String {
-        let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("must panic");
-        err.downcast_ref::<String>()
-            .cloned()
-            .expect("a formatted message")
-    }
 
     /// Doubles its input and keeps a copy of it, for checking `Saved` through a real layer.
     #[derive(Default)]

@@ -389,17 +389,9 @@ impl Layer for Conv2d {
 mod tests {
     use super::*;
     use crate::gradcheck::gradcheck;
-    use crate::layer::{backward_child, for_each_param, forward_child, param_names};
+    use crate::layer::{backward_child, for_each_param, forward_child, panic_message, param_names};
     use crate::linalg::set_num_threads;
     use crate::rng::seeded;
-
-    fn panic_message(f: impl FnOnce()) -> String {
-        let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("must panic");
-        err.downcast_ref::<String>()
-            .cloned()
-            .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default()
-    }
 
     /// The convolution by its definition, in f64.
     fn naive(conv: &Conv2d, x: &Tensor) -> Tensor {

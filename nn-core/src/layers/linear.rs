@@ -217,14 +217,9 @@ impl Layer for Linear {
 mod tests {
     use super::*;
     use crate::gradcheck::gradcheck;
-    use crate::layer::{forward_child, param_names};
+    use crate::layer::{forward_child, panic_message, param_names};
     use crate::layers::assert_close;
     use crate::rng::seeded;
-
-    fn panic_message(f: impl FnOnce()) -> String {
-        let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("must panic");
-        err.downcast_ref::<String>().cloned().unwrap_or_default()
-    }
 
     #[test]
     fn forward_is_x_times_w_transposed_plus_b() {

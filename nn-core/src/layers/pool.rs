@@ -114,20 +114,12 @@ pub(super) fn for_planes(
 pub(super) mod tests {
     use super::super::{AvgPool2d, GlobalAvgPool2d, MaxPool2d};
     use crate::layer::Layer;
-    use crate::layer::Mode;
     use crate::layer::{backward_child, forward_child};
+    use crate::layer::{panic_message, Mode};
     use crate::rng::seeded;
     use crate::tensor::Tensor;
     use ndarray::IxDyn;
     use rand::seq::SliceRandom;
-
-    pub(in crate::layers) fn panic_message(f: impl FnOnce()) -> String {
-        let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("must panic");
-        err.downcast_ref::<String>()
-            .cloned()
-            .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default()
-    }
 
     pub(in crate::layers) fn t(shape: &[usize], v: &[f32]) -> Tensor {
         Tensor::from_shape_vec(IxDyn(shape), v.to_vec()).unwrap()
