@@ -45,7 +45,7 @@ struct Cnn {
 const FORWARD_MACS: [usize; 3] = [26 * 26 * 32 * 9, 11 * 11 * 64 * 32 * 9, 1600 * 10];
 
 impl Cnn {
-    fn new(rng: &mut Rng) -> Self {
+    fn new(rng: &mut StdRng) -> Self {
         Cnn {
             // The first layer's input is data: no gradient needed for it (PyTorch skips it too).
             conv1: Timed::new(Conv2d::new(1, 32, 3, Init::He, rng).with_input_grad(false)),

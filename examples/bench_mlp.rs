@@ -41,7 +41,7 @@ struct Mlp {
 }
 
 impl Mlp {
-    fn new(rng: &mut Rng) -> Self {
+    fn new(rng: &mut StdRng) -> Self {
         Mlp {
             // The first layer's input is data: no gradient needed for it (PyTorch skips it too).
             fc1: Timed::new(Linear::new(784, 128, Init::He, rng).with_input_grad(false)),

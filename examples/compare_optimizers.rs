@@ -31,7 +31,7 @@ fn main() -> nn::Result<()> {
             let lr = common::default_lr(name);
             Run {
                 name: format!("{name} (lr {lr})"),
-                build: Box::new(|rng: &mut Rng| -> Box<dyn Layer> {
+                build: Box::new(|rng: &mut StdRng| -> Box<dyn Layer> {
                     Box::new(
                         Mlp::builder(784, &[100, 100, 100, 100], 10)
                             .activation(Activation::Relu)

@@ -167,7 +167,7 @@ fn largest_number(text: &[u8]) -> f64 {
 }
 
 /// One random mutation (or a few) of `seed`.
-fn mutate(seed: &[u8], rng: &mut Rng, text: bool) -> Vec<u8> {
+fn mutate(seed: &[u8], rng: &mut StdRng, text: bool) -> Vec<u8> {
     let mut b = seed.to_vec();
     for _ in 0..rng.random_range(1..=3) {
         let len = b.len().max(1);
@@ -212,7 +212,7 @@ fn mutate(seed: &[u8], rng: &mut Rng, text: bool) -> Vec<u8> {
 }
 
 /// Replaces one number in JSON text with an interesting one.
-fn replace_number(b: &mut Vec<u8>, rng: &mut Rng) {
+fn replace_number(b: &mut Vec<u8>, rng: &mut StdRng) {
     let starts: Vec<usize> = (0..b.len())
         .filter(|&i| {
             (b[i].is_ascii_digit() || b[i] == b'-')
@@ -290,7 +290,7 @@ fn optimizers() -> Vec<Box<dyn Optimizer>> {
     ]
 }
 
-fn fuzz_idx(rng: &mut Rng, deadline: Instant, tally: &mut Tally) {
+fn fuzz_idx(rng: &mut StdRng, deadline: Instant, tally: &mut Tally) {
     let mut pixels = vec![0u8; 6 * 28 * 28];
     rng.fill(&mut pixels[..]);
     let images = idx::encode(&[6, 28, 28], &pixels);
@@ -318,7 +318,7 @@ fn fuzz_idx(rng: &mut Rng, deadline: Instant, tally: &mut Tally) {
     }
 }
 
-fn fuzz_checkpoint(dir: &Path, rng: &mut Rng, deadline: Instant, tally: &mut Tally) {
+fn fuzz_checkpoint(dir: &Path, rng: &mut StdRng, deadline: Instant, tally: &mut Tally) {
     let seed_path = dir.join("seed.safetensors");
     let mut model = net();
     backward_once(&mut model); // running statistics that are not the initial ones
@@ -345,7 +345,7 @@ fn fuzz_checkpoint(dir: &Path, rng: &mut Rng, deadline: Instant, tally: &mut Tal
     }
 }
 
-fn fuzz_optimizer_state(dir: &Path, rng: &mut Rng, deadline: Instant, tally: &mut Tally) {
+fn fuzz_optimizer_state(dir: &Path, rng: &mut StdRng, deadline: Instant, tally: &mut Tally) {
     // One seed per algorithm: its state after two steps.
     let mut seeds = Vec::new();
     for mut opt in optimizers() {

@@ -12,12 +12,15 @@ pub use nn_derive::Sequential;
 /// rather than a dependency of your own, whose version might not match.
 pub use nn_core::ndarray;
 
+/// The rand crate behind nn's [`StdRng`]: `use nn::rand::Rng as _;` for `rng.random_range(..)`.
+pub use nn_core::rand;
+
 /// Everything a typical training program needs, and everything a custom layer needs:
 /// `use nn::prelude::*;`.
 pub mod prelude {
     pub use nn_core::data::{Batch, Dataset, FashionMnist, Mnist};
     pub use nn_core::train::{EarlyStopping, Evaluation, History, LrSchedule, Trainer, Verbosity};
-    pub use nn_core::{accuracy, gradcheck, seeded, Init, Rng, SoftmaxCrossEntropy, Targets};
+    pub use nn_core::{accuracy, gradcheck, seeded, Init, SoftmaxCrossEntropy, StdRng, Targets};
     pub use nn_core::{Activation, Mlp};
     pub use nn_core::{AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd};
     pub use nn_core::{AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool2d, MaxPool2d};

@@ -29,7 +29,7 @@ struct Cnn {
 }
 
 impl Cnn {
-    fn new(rng: &mut Rng) -> Self {
+    fn new(rng: &mut StdRng) -> Self {
         Cnn {
             conv1: Conv2d::new(1, 32, 3, Init::He, rng).with_input_grad(false),
             bn1: BatchNorm2d::new(32),

@@ -24,7 +24,7 @@ struct Dense {
 }
 
 impl Dense {
-    fn new(inputs: usize, outputs: usize, rng: &mut Rng) -> Self {
+    fn new(inputs: usize, outputs: usize, rng: &mut StdRng) -> Self {
         let weight = Init::Xavier.sample(&[outputs, inputs], inputs, rng);
         Dense {
             grad_weight: Tensor::zeros(weight.raw_dim()),

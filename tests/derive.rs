@@ -24,7 +24,7 @@ struct Affine {
 }
 
 impl Affine {
-    fn new(inputs: usize, outputs: usize, rng: &mut nn::Rng) -> Self {
+    fn new(inputs: usize, outputs: usize, rng: &mut nn::StdRng) -> Self {
         let scale = 1.0 / (inputs as f32).sqrt();
         Affine {
             weight: ArrayD::from_shape_fn(IxDyn(&[outputs, inputs]), |_| rng.random_range(-scale..scale)),
@@ -160,11 +160,11 @@ impl Layer for Tag {
     }
 }
 
-fn rng() -> nn::Rng {
+fn rng() -> nn::StdRng {
     nn::seeded(nn::DEFAULT_SEED)
 }
 
-fn random(shape: &[usize], rng: &mut nn::Rng) -> Tensor {
+fn random(shape: &[usize], rng: &mut nn::StdRng) -> Tensor {
     ArrayD::from_shape_fn(IxDyn(shape), |_| rng.random_range(-1.0..1.0))
 }
 
@@ -194,7 +194,7 @@ struct Net {
 }
 
 impl Net {
-    fn new(with_drop: bool, rng: &mut nn::Rng) -> Self {
+    fn new(with_drop: bool, rng: &mut nn::StdRng) -> Self {
         Net {
             fc1: Affine::new(4, 5, rng),
             act1: Tanh::default(),

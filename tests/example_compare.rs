@@ -20,7 +20,7 @@ fn data(offset: usize) -> Dataset {
 fn run(name: &str, lr: f32) -> Run {
     Run {
         name: name.to_string(),
-        build: Box::new(|rng: &mut Rng| -> Box<dyn Layer> { Box::new(Linear::new(4, 3, Init::He, rng)) }),
+        build: Box::new(|rng: &mut StdRng| -> Box<dyn Layer> { Box::new(Linear::new(4, 3, Init::He, rng)) }),
         optimizer: Box::new(Sgd::new(lr)),
     }
 }

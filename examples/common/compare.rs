@@ -7,7 +7,7 @@ use clap::Args;
 use nn::mlp::{Activation, Mlp};
 use nn::plot::plot_runs;
 use nn::train::{Evaluation, TrainError, Trainer};
-use nn::{Init, Layer, Optimizer, Rng, Sgd};
+use nn::{Init, Layer, Optimizer, Sgd, StdRng};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -36,7 +36,7 @@ impl CompareFlags {
 }
 
 /// Builds a network from an RNG seeded by `--seed`.
-pub type BuildNet = Box<dyn Fn(&mut Rng) -> Box<dyn Layer>>;
+pub type BuildNet = Box<dyn Fn(&mut StdRng) -> Box<dyn Layer>>;
 
 /// One configuration to train: a name for the table and legend, a way to build the network from
 /// the shared seed, and its optimizer.
@@ -55,7 +55,7 @@ impl Run {
     pub fn deep_relu_mlp(name: &str, init: Init, batch_norm: bool, lr: f32) -> Run {
         Run {
             name: name.to_string(),
-            build: Box::new(move |rng: &mut Rng| -> Box<dyn Layer> {
+            build: Box::new(move |rng: &mut StdRng| -> Box<dyn Layer> {
                 Box::new(
                     Mlp::builder(784, &[100; 5], 10)
                         .activation(Activation::Relu)

@@ -22,7 +22,7 @@ pub struct SeedNet {
 
 impl SeedNet {
     /// 784 -> 128 -> 64 -> 10 with He-initialised weights drawn from `rng`.
-    pub fn new(rng: &mut Rng) -> Self {
+    pub fn new(rng: &mut StdRng) -> Self {
         SeedNet {
             // The input is data, which needs no gradient: skip that matrix product.
             fc1: Linear::new(784, 128, Init::He, rng).with_input_grad(false),
@@ -61,9 +61,9 @@ impl Cnn {
     /// `[N, 1, 28, 28]` -> 32 x 14 x 14 -> 64 x 7 x 7 -> 128 x 3 x 3 -> 10, He-initialised
     /// weights drawn from `rng`. The convolutions pad by 1 ("same"); each pooling halves the
     /// size (7 to 3 drops the last row and column, as PyTorch's floor rule does).
-    pub fn new(rng: &mut Rng) -> Self {
+    pub fn new(rng: &mut StdRng) -> Self {
         let conv =
-            |cin, cout, rng: &mut Rng| Conv2d::builder(cin, cout, 3).padding_same().build(Init::He, rng);
+            |cin, cout, rng: &mut StdRng| Conv2d::builder(cin, cout, 3).padding_same().build(Init::He, rng);
         Cnn {
             // The input is data, which needs no gradient: skip that product and col2im.
             conv1: conv(1, 32, rng).with_input_grad(false),

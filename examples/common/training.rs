@@ -23,7 +23,7 @@ pub struct RunFlags {
 /// What an example trains: its network and the defaults that suit it.
 pub struct Job<N> {
     /// The network, from the seeded generator.
-    pub new_net: fn(&mut Rng) -> N,
+    pub new_net: fn(&mut StdRng) -> N,
     /// One sample's shape as the network takes it (`[784]`, or `[1, 28, 28]` for images).
     pub sample_shape: &'static [usize],
     /// The learning rate used without `--lr`, per optimizer name.

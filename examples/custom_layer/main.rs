@@ -24,7 +24,7 @@ struct Block {
 }
 
 impl Block {
-    fn new(width: usize, rng: &mut Rng) -> Self {
+    fn new(width: usize, rng: &mut StdRng) -> Self {
         Block {
             fc1: Linear::new(width, width, Init::He, rng),
             act: LeakyRelu::new(0.01),
@@ -44,7 +44,7 @@ struct Net {
 }
 
 impl Net {
-    fn new(rng: &mut Rng) -> Self {
+    fn new(rng: &mut StdRng) -> Self {
         Net {
             fc_in: Linear::new(784, 128, Init::He, rng),
             bn: BatchNorm::new(128),

@@ -26,7 +26,7 @@
 //! your own input to [`GradCheck::check_input`] if your layer has kinks elsewhere.
 
 use crate::layer::{for_each_buffer, for_each_param, Layer, Mode};
-use crate::rng::{seeded, Rng};
+use crate::rng::{seeded, StdRng};
 use crate::tensor::Tensor;
 use ndarray::IxDyn;
 use rand::Rng as _;
@@ -66,7 +66,7 @@ impl Default for GradCheck {
 }
 
 /// A random input for gradient checks: magnitudes in `[0.1, 1]`, random signs.
-fn random_input(shape: &[usize], rng: &mut Rng) -> Tensor {
+fn random_input(shape: &[usize], rng: &mut StdRng) -> Tensor {
     Tensor::from_shape_simple_fn(IxDyn(shape), || {
         let magnitude: f32 = rng.random_range(0.1..=1.0);
         if rng.random::<bool>() {
@@ -189,7 +189,7 @@ impl GradCheck {
             .collect()
     }
 
-    fn run<L: Layer + ?Sized>(&self, layer: &mut L, x: Tensor, rng: &mut Rng) -> GradReport {
+    fn run<L: Layer + ?Sized>(&self, layer: &mut L, x: Tensor, rng: &mut StdRng) -> GradReport {
         // Train forwards update buffers (BatchNorm's running statistics); put them back after.
         let mut saved_buffers = Vec::new();
         for_each_buffer(layer, |_, t| saved_buffers.push(t.to_owned()));

@@ -3,7 +3,7 @@
 //! Every scheme draws `N(0, std)` samples from an RNG the caller seeded, so two runs with one
 //! seed give bit-identical weights. Biases start at zero (see [`crate::layers::Linear`]).
 
-use crate::rng::Rng;
+use crate::rng::StdRng;
 use crate::tensor::Tensor;
 use ndarray::IxDyn;
 use rand::Rng as _;
@@ -48,7 +48,7 @@ impl Init {
     /// let w = Init::He.sample(&[128, 784], 784, &mut seeded(4321));
     /// assert_eq!(w.shape(), &[128, 784]);
     /// ```
-    pub fn sample(self, shape: &[usize], fan_in: usize, rng: &mut Rng) -> Tensor {
+    pub fn sample(self, shape: &[usize], fan_in: usize, rng: &mut StdRng) -> Tensor {
         let std = self.std(fan_in);
         // Sample in f64 and round once, so the f32 weights are the nearest values to std * z.
         Tensor::from_shape_simple_fn(IxDyn(shape), || {

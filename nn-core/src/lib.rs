@@ -25,6 +25,10 @@ pub mod train;
 /// dependency of its own (and cannot pick a version whose arrays are a different type).
 pub use ndarray;
 
+/// The rand crate nn's RNGs come from: `nn::rand::Rng` for `random_range` and the other draws on
+/// an [`StdRng`], without a dependency (and a version to keep in step) of your own.
+pub use rand;
+
 pub use checkpoint::{load, load_with, save, CheckpointError, Snapshot};
 pub use data::{Batch, Batches, Dataset, FashionMnist, Mnist};
 pub use error::{Error, Result};
@@ -42,6 +46,6 @@ pub use mlp::{Activation, Mlp, MlpBuilder};
 pub use optim::{
     l2_penalty, AdaGrad, Adam, AdamW, Momentum, Nesterov, OptimError, Optimizer, OptimizerState, RmsProp, Sgd,
 };
-pub use rng::{seeded, Rng, DEFAULT_SEED};
+pub use rng::{seeded, StdRng, DEFAULT_SEED};
 pub use summary::{summary, Summary};
 pub use tensor::{Tensor, TensorView, TensorViewMut};

@@ -4,7 +4,7 @@
 use crate::init::Init;
 use crate::layer::{backward_child, forward_child, Layer, Mode};
 use crate::layers::{BatchNorm, Dropout, Linear, Relu, Sigmoid, Tanh};
-use crate::rng::Rng;
+use crate::rng::StdRng;
 use crate::tensor::Tensor;
 use std::fmt;
 
@@ -196,7 +196,7 @@ impl MlpBuilder {
     ///
     /// # Panics
     /// If a size is 0.
-    pub fn build(self, rng: &mut Rng) -> Mlp {
+    pub fn build(self, rng: &mut StdRng) -> Mlp {
         assert!(
             self.input > 0 && self.output > 0 && self.hidden.iter().all(|&h| h > 0),
             "Mlp: every layer size must be at least 1, got input {}, hidden {:?}, output {}",

@@ -33,7 +33,7 @@ pub use batches::{Batch, Batches};
 
 use super::DataError;
 use crate::error::Result;
-use crate::rng::Rng;
+use crate::rng::StdRng;
 use crate::tensor::Tensor;
 use ndarray::IxDyn;
 use rand::seq::SliceRandom;
@@ -228,7 +228,7 @@ impl Dataset {
     /// Splits off `n_valid` randomly chosen samples for validation: returns `(train, valid)`.
     /// The shuffle comes from `rng`, so the same seed gives the same split. MNIST's usual split is
     /// `split_valid(10_000, ..)` (50,000 / 10,000), as in the seed notebook.
-    pub fn split_valid(&self, n_valid: usize, rng: &mut Rng) -> Result<(Dataset, Dataset)> {
+    pub fn split_valid(&self, n_valid: usize, rng: &mut StdRng) -> Result<(Dataset, Dataset)> {
         if n_valid > self.len() {
             return Err(DataError::SplitTooLarge {
                 n_valid,

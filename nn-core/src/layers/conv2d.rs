@@ -7,7 +7,7 @@ use super::nchw::{check_images, recycle, Size2, Window};
 use crate::init::Init;
 use crate::layer::{check_grad_shape, contiguous, no_train_forward};
 use crate::layer::{Layer, Mode, ParamKind, Visitor};
-use crate::rng::Rng;
+use crate::rng::StdRng;
 use crate::tensor::Tensor;
 use ndarray::IxDyn;
 
@@ -102,7 +102,7 @@ impl Conv2dBuilder {
     }
 
     /// The layer with weights drawn by `init` (fan-in `in / groups * kh * kw`) and zero biases.
-    pub fn build(self, init: Init, rng: &mut Rng) -> Conv2d {
+    pub fn build(self, init: Init, rng: &mut StdRng) -> Conv2d {
         self.check();
         let (k, cg) = (self.kernel, self.in_channels / self.groups.max(1));
         let weight = init.sample(&[self.out_channels, cg, k.h, k.w], cg * k.h * k.w, rng);
@@ -200,7 +200,7 @@ impl Conv2d {
         out_channels: usize,
         kernel: impl Into<Size2>,
         init: Init,
-        rng: &mut Rng,
+        rng: &mut StdRng,
     ) -> Self {
         Self::builder(in_channels, out_channels, kernel).build(init, rng)
     }

@@ -2,7 +2,7 @@
 
 use crate::layer::Saved;
 use crate::layer::{Layer, Mode};
-use crate::rng::{seeded, Rng};
+use crate::rng::{seeded, StdRng};
 use crate::tensor::Tensor;
 use ndarray::Zip;
 use rand::Rng as _;
@@ -34,7 +34,7 @@ pub enum DropoutKind {
 pub struct Dropout {
     p: f32,
     kind: DropoutKind,
-    rng: Rng,
+    rng: StdRng,
     keep: Saved<bool>,
     frozen: bool,
 }
@@ -54,7 +54,7 @@ impl Dropout {
 
     /// Inverted dropout whose RNG is seeded from `rng`, so layers built from one generator get
     /// different, reproducible streams.
-    pub fn from_rng(p: f32, rng: &mut Rng) -> Self {
+    pub fn from_rng(p: f32, rng: &mut StdRng) -> Self {
         Self::new(p, rng.random())
     }
 

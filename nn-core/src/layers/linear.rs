@@ -3,7 +3,7 @@
 use crate::init::Init;
 use crate::layer::{check_grad_shape, contiguous, flatten, Layer, Mode, ParamKind, Saved, Visitor};
 use crate::linalg::{matmul_into, vectorized};
-use crate::rng::Rng;
+use crate::rng::StdRng;
 use crate::tensor::Tensor;
 use ndarray::{Array2, ArrayView1, ArrayView2, Ix1, Ix2, IxDyn};
 
@@ -41,7 +41,7 @@ pub struct Linear {
 impl Linear {
     /// A layer from `in_features` to `out_features` with weights drawn by `init` from `rng` and
     /// zero biases.
-    pub fn new(in_features: usize, out_features: usize, init: Init, rng: &mut Rng) -> Self {
+    pub fn new(in_features: usize, out_features: usize, init: Init, rng: &mut StdRng) -> Self {
         assert!(
             in_features > 0 && out_features > 0,
             "Linear::new: features must be at least 1, got {in_features} -> {out_features}"
