@@ -5,7 +5,7 @@
 //! Both are verified with the public gradient check, then used as fields of a derived network that
 //! trains on MNIST. The last line is `test_accuracy=<fraction>`, as in the main example.
 //!
-//! `cargo run --release --example custom_layer -- --data-dir ../shared/data/mnist-10k`
+//! `cargo run --release --example custom_layer -- --data-dir nn-core/data/mnist-10k`
 
 #[path = "../common/mod.rs"]
 mod common;
