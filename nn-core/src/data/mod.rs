@@ -60,4 +60,5 @@ pub use loader::{IdxDataset, Loader, Spec};
 pub use mnist::{FashionMnist, Mnist, FASHION_MNIST, MNIST};
 pub use source::{DataSource, FillContext};
 pub use standardize::Standardizer;
-pub use targets::{batch_shape, one_hot, TargetKind, Targets};
+pub(crate) use targets::batch_shape;
+pub use targets::{one_hot, TargetKind, Targets};

@@ -94,7 +94,7 @@ impl fmt::Display for TargetKind<'_> {
 }
 
 /// `[N, 2, 3]` for a per-sample shape `[2, 3]`: how shapes read in messages.
-pub fn batch_shape(sample: &[usize]) -> String {
+pub(crate) fn batch_shape(sample: &[usize]) -> String {
     let mut s = "[N".to_string();
     for d in sample {
         s.push_str(&format!(", {d}"));
