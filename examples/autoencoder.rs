@@ -5,7 +5,7 @@
 //!
 //! ```sh
 //! cargo run --release --example autoencoder                      # MNIST: MNIST_DIR, cache or download
-//! cargo run --release --example autoencoder -- --loss mse --data-dir ../shared/data/mnist-10k
+//! cargo run --release --example autoencoder -- --loss mse --data-dir nn-core/data/mnist-10k
 //! ```
 //!
 //! Writes `history.csv`, `curves.png`, `model.safetensors`, `optimizer.json` and
