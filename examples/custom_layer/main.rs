@@ -114,6 +114,6 @@ fn main() -> nn::Result<()> {
     trainer.fit(&mut net, &data.train, data.valid())?;
     let test = trainer.evaluate(&mut net, &data.test)?;
     println!("test_loss={:.4}", test.loss);
-    println!("test_accuracy={:.4}", test.accuracy);
+    println!("test_accuracy={:.4}", test.metric("acc").unwrap_or(f32::NAN));
     Ok(())
 }
