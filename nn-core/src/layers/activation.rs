@@ -2,7 +2,7 @@
 //! its derivative needs, in a buffer reused across steps.
 
 use super::par;
-use crate::layer::{contiguous, Saved};
+use crate::layer::{contiguous, InputGrad, Saved, TrainingPlan};
 use crate::layer::{Layer, Mode};
 use crate::linalg::vectorized;
 use crate::tensor::Tensor;
@@ -16,6 +16,7 @@ use ndarray::Zip;
 #[derive(Clone, Debug, Default)]
 pub struct Relu {
     positive: Saved<bool>,
+    input_grad: InputGrad,
 }
 
 impl Relu {
@@ -65,6 +66,9 @@ impl Layer for Relu {
     fn backward(&mut self, grad: Tensor) -> Tensor {
         let mut grad = contiguous(grad);
         let mask = self.positive.take(grad.shape(), "Relu");
+        if !self.input_grad.0 {
+            return grad;
+        }
         let gs = grad.as_slice_mut().expect("standard layout");
         let ms = mask.as_slice().expect("a stash is standard layout");
         vectorized(
@@ -79,12 +83,17 @@ impl Layer for Relu {
         );
         grad
     }
+
+    fn prepare(&mut self, plan: &mut TrainingPlan<'_>) {
+        self.input_grad = InputGrad(plan.input_grad());
+    }
 }
 
 /// The logistic function `1 / (1 + e^-x)`. Keeps its output for backward: `dy/dx = y (1 - y)`.
 #[derive(Clone, Debug, Default)]
 pub struct Sigmoid {
     output: Saved<f32>,
+    input_grad: InputGrad,
 }
 
 impl Sigmoid {
@@ -106,8 +115,15 @@ impl Layer for Sigmoid {
 
     fn backward(&mut self, mut grad: Tensor) -> Tensor {
         let y = self.output.take(grad.shape(), "Sigmoid");
+        if !self.input_grad.0 {
+            return grad;
+        }
         Zip::from(&mut grad).and(y).for_each(|g, &y| *g *= y * (1.0 - y));
         grad
+    }
+
+    fn prepare(&mut self, plan: &mut TrainingPlan<'_>) {
+        self.input_grad = InputGrad(plan.input_grad());
     }
 }
 
@@ -115,6 +131,7 @@ impl Layer for Sigmoid {
 #[derive(Clone, Debug, Default)]
 pub struct Tanh {
     output: Saved<f32>,
+    input_grad: InputGrad,
 }
 
 impl Tanh {
@@ -135,8 +152,15 @@ impl Layer for Tanh {
 
     fn backward(&mut self, mut grad: Tensor) -> Tensor {
         let y = self.output.take(grad.shape(), "Tanh");
+        if !self.input_grad.0 {
+            return grad;
+        }
         Zip::from(&mut grad).and(y).for_each(|g, &y| *g *= 1.0 - y * y);
         grad
+    }
+
+    fn prepare(&mut self, plan: &mut TrainingPlan<'_>) {
+        self.input_grad = InputGrad(plan.input_grad());
     }
 }
 

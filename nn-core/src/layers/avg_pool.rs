@@ -4,7 +4,7 @@
 use super::nchw::{check_images, recycle, sum_map, Size2, Window};
 use super::pool::{for_each_window, pool_window};
 use crate::layer::{check_grad_shape, contiguous, no_train_forward};
-use crate::layer::{layer_panic, Layer, Mode};
+use crate::layer::{layer_panic, InputGrad, Layer, Mode, TrainingPlan};
 use crate::linalg::vectorized;
 use crate::tensor::Tensor;
 
@@ -69,6 +69,8 @@ struct Kept {
     input_shape: Option<[usize; 4]>,
     spare_input: Option<Tensor>,
     spare: Option<Tensor>,
+    /// Whether backward computes the input gradient (see [`Layer::prepare`]).
+    input_grad: InputGrad,
 }
 
 impl Kept {
@@ -100,10 +102,13 @@ impl Kept {
         }
         let grad = contiguous(grad);
         let mut dx = recycle(self.spare_input.take(), &input);
-        spread(
-            grad.as_slice().expect("standard"),
-            dx.as_slice_mut().expect("standard"),
-        );
+        // When nothing before needs a gradient, the buffer goes back unread.
+        if self.input_grad.0 {
+            spread(
+                grad.as_slice().expect("standard"),
+                dx.as_slice_mut().expect("standard"),
+            );
+        }
         self.spare = Some(grad);
         dx
     }
@@ -163,6 +168,10 @@ impl Layer for AvgPool2d {
                 },
             )
         })
+    }
+
+    fn prepare(&mut self, plan: &mut TrainingPlan<'_>) {
+        self.kept.input_grad = InputGrad(plan.input_grad());
     }
 
     fn type_name(&self) -> String {
@@ -237,6 +246,9 @@ impl Layer for GlobalAvgPool2d {
                 },
             )
         })
+    }
+    fn prepare(&mut self, plan: &mut TrainingPlan<'_>) {
+        self.kept.input_grad = InputGrad(plan.input_grad());
     }
 }
 

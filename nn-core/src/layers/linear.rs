@@ -1,7 +1,9 @@
 //! The fully connected layer (the seed's `FCLayer`): `y = x W^T + b`.
 
 use crate::init::Init;
-use crate::layer::{check_grad_shape, contiguous, flatten, Layer, Mode, ParamKind, Saved, Visitor};
+use crate::layer::{
+    check_grad_shape, contiguous, flatten, Layer, Mode, Needs, ParamKind, Saved, TrainingPlan, Visitor,
+};
 use crate::linalg::{matmul_into, vectorized};
 use crate::rng::StdRng;
 use crate::tensor::Tensor;
@@ -36,6 +38,8 @@ pub struct Linear {
     spare: Option<Tensor>,
     /// Whether backward computes the input gradient (see [`Linear::with_input_grad`]).
     input_grad: bool,
+    /// Which gradients the trainer's plan needs (see [`Layer::prepare`]).
+    needs: Needs,
 }
 
 impl Linear {
@@ -73,6 +77,7 @@ impl Linear {
             input_shape: Vec::with_capacity(4),
             spare: None,
             input_grad: true,
+            needs: Needs::default(),
         }
     }
 
@@ -166,31 +171,37 @@ impl Layer for Linear {
         let g = contiguous(grad)
             .into_dimensionality::<Ix2>()
             .expect("checked 2-D");
-        let mut wg = self
-            .weight_grad
-            .view_mut()
-            .into_dimensionality::<Ix2>()
-            .expect("2-D");
-        matmul_into(g.t(), x.view(), wg.view_mut(), false);
-        let bg = self.bias_grad.as_slice_mut().expect("built in standard layout");
-        let rows = g.as_slice().expect("standard layout");
-        // Column sums, row after row: the same order of additions as a plain loop over rows.
-        vectorized(
-            #[inline(always)]
-            || {
-                bg.fill(0.0);
-                for row in rows.chunks_exact(bg.len()) {
-                    for (acc, &v) in bg.iter_mut().zip(row) {
-                        *acc += v;
+        if self.needs.weight {
+            let mut wg = self
+                .weight_grad
+                .view_mut()
+                .into_dimensionality::<Ix2>()
+                .expect("2-D");
+            matmul_into(g.t(), x.view(), wg.view_mut(), false);
+        }
+        if self.needs.bias {
+            let bg = self.bias_grad.as_slice_mut().expect("built in standard layout");
+            let rows = g.as_slice().expect("standard layout");
+            // Column sums, row after row: the same order of additions as a plain loop over rows.
+            vectorized(
+                #[inline(always)]
+                || {
+                    bg.fill(0.0);
+                    for row in rows.chunks_exact(bg.len()) {
+                        for (acc, &v) in bg.iter_mut().zip(row) {
+                            *acc += v;
+                        }
                     }
-                }
-            },
-        );
+                },
+            );
+        }
         // The input is no longer needed: its buffer (same size as the input gradient) takes dx.
-        if self.input_grad {
+        // Without `with_input_grad` it holds zeros, as promised; when only the plan needs no input
+        // gradient, nothing reads it, so it is handed back as it is.
+        if self.input_grad && self.needs.input {
             let (w, _) = self.params();
             matmul_into(g.view(), w, x.view_mut(), false);
-        } else {
+        } else if !self.input_grad {
             x.fill(0.0);
         }
         self.spare = Some(g.into_dyn());
@@ -206,6 +217,12 @@ impl Layer for Linear {
             ParamKind::Weight,
         );
         v.param("bias", &mut self.bias, &mut self.bias_grad, ParamKind::Bias);
+    }
+
+    /// A frozen weight or bias skips its gradient (a product, a sum), an input that needs no
+    /// gradient skips the input-gradient product.
+    fn prepare(&mut self, plan: &mut TrainingPlan<'_>) {
+        self.needs = Needs::from_plan(plan);
     }
 
     fn type_name(&self) -> String {

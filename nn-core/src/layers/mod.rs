@@ -23,6 +23,8 @@ mod linear;
 mod max_pool;
 mod nchw;
 mod par;
+#[cfg(test)]
+mod plan_tests;
 mod pool;
 
 pub use activation::{Relu, Sigmoid, Tanh};
