@@ -56,6 +56,14 @@ impl OptimizerState {
     /// from a diverged run that should not be resumed), or on an I/O error.
     pub fn save_json(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
+        self.check_finite(path)?;
+        let text = serde_json::to_vec(self).expect("an OptimizerState serialises: its keys are strings");
+        crate::fsutil::atomic_write_bytes(path, &text)
+    }
+
+    /// Fails, naming `path` (the file it was to be written to), if a slot value is NaN or
+    /// infinite: JSON cannot hold them, and such state comes from a diverged run.
+    pub(crate) fn check_finite(&self, path: &Path) -> Result<()> {
         for (name, record) in &self.params {
             if let Some((slot, _)) = record
                 .slots
@@ -69,8 +77,7 @@ impl OptimizerState {
                 .into());
             }
         }
-        let text = serde_json::to_vec(self).expect("an OptimizerState serialises: its keys are strings");
-        crate::fsutil::atomic_write_bytes(path, &text)
+        Ok(())
     }
 
     /// Reads a state written by [`OptimizerState::save_json`]. The state is checked further when
