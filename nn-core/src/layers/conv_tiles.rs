@@ -7,7 +7,7 @@
 //! cache; the patch matrices are recomputed in backward rather than kept for the whole batch.
 
 use super::im2col::{col2im, im2col, Patches};
-use super::nchw::sum_map;
+use super::nchw::{elements, sum_map, Size2};
 use super::par::{self, PARTS};
 use crate::linalg::{matmul_into_serial, vectorized};
 use ndarray::{s, ArrayView2, ArrayViewMut2};
@@ -59,6 +59,42 @@ fn tile_images(p: &Patches) -> usize {
 }
 
 impl Tiles {
+    /// Makes room in every part's buffers for a pass over `n` images, so that the passes
+    /// themselves (on nn's threads) never grow them; `Err` gives the shape of a buffer the
+    /// allocator refused (or whose size overflows), for the layer to report.
+    pub fn reserve(&mut self, p: &Patches, out_channels: usize, n: usize) -> Result<(), Vec<usize>> {
+        let images = self.fixed.unwrap_or_else(|| tile_images(p)).min(n).max(1);
+        let columns = p
+            .output
+            .h
+            .checked_mul(p.pitch())
+            .and_then(|c| c.checked_mul(images));
+        let columns = columns.ok_or_else(|| vec![p.rows(), images, p.output.h, p.pitch()])?;
+        let padded = p.padded();
+        let mut buffers = [
+            (vec![p.rows(), columns], 0),
+            (vec![out_channels, columns], 0),
+            (vec![p.channels, padded.h, padded.w], 0),
+        ];
+        if !(p.wide() && p.window.padding != Size2::from(0)) {
+            buffers[2].0 = vec![0];
+        }
+        for (shape, len) in &mut buffers {
+            *len = elements(shape).ok_or_else(|| shape.clone())?;
+        }
+        if self.scratch.len() < PARTS {
+            self.scratch.resize(PARTS, Scratch::default());
+        }
+        for s in self.scratch.iter_mut().take(n.div_ceil(images).min(PARTS)) {
+            for (buf, (shape, len)) in [&mut s.col, &mut s.out, &mut s.padded].into_iter().zip(&buffers) {
+                if let Some(more) = len.checked_sub(buf.len()) {
+                    buf.try_reserve_exact(more).map_err(|_| shape.clone())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// `y = conv(x)` for `n` images: `x` is `[n, in, H, W]`, `y` `[n, out, OH, OW]`.
     pub fn forward(&mut self, p: &Patches, w: &Weights<'_>, n: usize, x: &mut [f32], y: &mut [f32]) {
         self.run(p, w, n, x, y, None);
