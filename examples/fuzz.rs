@@ -21,6 +21,7 @@
 mod common;
 
 use clap::Parser;
+use common::image_layers::Config;
 use nn::data::idx::{self, IdxKind};
 use nn::layer::for_each_param;
 use nn::optim::OptimizerState;
@@ -42,9 +43,13 @@ static PEAK: AtomicUsize = AtomicUsize::new(0);
 // statistics.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(live, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
+        let ptr = unsafe { System.alloc(layout) };
+        // A refused request (null) holds no memory: layers ask for absurd buffers fallibly.
+        if !ptr.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        ptr
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
@@ -72,16 +77,19 @@ enum Outcome {
     HugeAllocation,
     ChangedOnError,
     NonFiniteStep,
+    /// A result differs from the reference computation.
+    Wrong,
 }
 
 impl Outcome {
-    const ALL: [Outcome; 6] = [
+    const ALL: [Outcome; 7] = [
         Outcome::Accepted,
         Outcome::Refused,
         Outcome::Panicked,
         Outcome::HugeAllocation,
         Outcome::ChangedOnError,
         Outcome::NonFiniteStep,
+        Outcome::Wrong,
     ];
     fn is_failure(self) -> bool {
         !matches!(self, Outcome::Accepted | Outcome::Refused)
@@ -91,7 +99,7 @@ impl Outcome {
 /// Counts per outcome, and the first input that broke each rule.
 struct Tally {
     name: &'static str,
-    counts: [u64; 6],
+    counts: [u64; 7],
     first: Vec<(Outcome, Vec<u8>, String)>,
 }
 
@@ -99,7 +107,7 @@ impl Tally {
     fn new(name: &'static str) -> Self {
         Tally {
             name,
-            counts: [0; 6],
+            counts: [0; 7],
             first: Vec::new(),
         }
     }
@@ -412,6 +420,47 @@ fn fuzz_optimizer_state(dir: &Path, rng: &mut StdRng, deadline: Instant, tally: 
     }
 }
 
+/// Random valid Conv2d, MaxPool2d and AvgPool2d configurations against the f64 reference, and
+/// one in ten with an absurd size, which must run or panic naming the layer (never wrap around,
+/// abort on allocation or panic elsewhere).
+fn fuzz_image_layers(rng: &mut StdRng, deadline: Instant, tally: &mut Tally) {
+    while Instant::now() < deadline {
+        let absurd = rng.random_bool(0.1);
+        let config = if absurd {
+            Config::absurd(rng)
+        } else {
+            Config::random(rng)
+        };
+        let (result, peak) = peak_of(|| {
+            guarded(|| {
+                if absurd {
+                    config.run(rng);
+                    Ok(())
+                } else {
+                    config.check(rng)
+                }
+            })
+        });
+        let outcome = match &result {
+            Err(message) if message.starts_with(config.layer_name()) => Outcome::Refused,
+            Err(_) => Outcome::Panicked,
+            _ if peak > LAYER_PEAK => Outcome::HugeAllocation,
+            Ok(Err(_)) => Outcome::Wrong,
+            Ok(Ok(())) => Outcome::Accepted,
+        };
+        let text = format!("{config:?}");
+        tally.record(outcome, text.as_bytes(), || match &result {
+            Err(message) => format!("panic: {message}"),
+            Ok(Err(difference)) => difference.clone(),
+            Ok(Ok(())) => format!("peak allocation {peak} bytes"),
+        });
+    }
+}
+
+/// The most an image layer may allocate on the fuzzer's small inputs; the absurd configurations
+/// ask for terabytes, which the layer must request fallibly and refuse.
+const LAYER_PEAK: usize = 256 << 20;
+
 fn scratch_dir() -> PathBuf {
     let base = if Path::new("/dev/shm").is_dir() {
         PathBuf::from("/dev/shm")
@@ -440,28 +489,38 @@ fn main() {
     // Panics are expected outcomes to count, not output.
     std::panic::set_hook(Box::new(|_| {}));
     let dir = scratch_dir();
-    let share = Duration::from_secs_f64(seconds / 3.0);
+    let share = Duration::from_secs_f64(seconds / 4.0);
     let mut rng = seeded(seed);
     let mut tallies = [
         Tally::new("idx::decode"),
         Tally::new("nn::load"),
         Tally::new("Optimizer::load_state"),
+        Tally::new("image layers"),
     ];
     let start = Instant::now();
     fuzz_idx(&mut rng, start + share, &mut tallies[0]);
     fuzz_checkpoint(&dir, &mut rng, start + 2 * share, &mut tallies[1]);
     fuzz_optimizer_state(&dir, &mut rng, start + 3 * share, &mut tallies[2]);
+    fuzz_image_layers(&mut rng, start + 4 * share, &mut tallies[3]);
     let _ = std::fs::remove_dir_all(&dir);
 
     println!(
-        "{:<24}{:>12}{:>10}{:>10}{:>8}{:>10}{:>10}{:>10}",
-        "target", "executions", "accepted", "refused", "panics", "huge_alloc", "changed", "nonfinite"
+        "{:<24}{:>12}{:>10}{:>10}{:>8}{:>10}{:>10}{:>10}{:>8}",
+        "target",
+        "executions",
+        "accepted",
+        "refused",
+        "panics",
+        "huge_alloc",
+        "changed",
+        "nonfinite",
+        "wrong"
     );
     let mut failures = 0;
     for t in &tallies {
         let c = t.counts;
         println!(
-            "{:<24}{:>12}{:>10}{:>10}{:>8}{:>10}{:>10}{:>10}",
+            "{:<24}{:>12}{:>10}{:>10}{:>8}{:>10}{:>10}{:>10}{:>8}",
             t.name,
             t.executions(),
             c[0],
@@ -469,13 +528,14 @@ fn main() {
             c[2],
             c[3],
             c[4],
-            c[5]
+            c[5],
+            c[6]
         );
         for (outcome, input, detail) in &t.first {
             failures += 1;
             // JSON is shown as text, binary formats as hex: either is enough to write a test.
             let hex: String = match std::str::from_utf8(input) {
-                Ok(text) if t.name.contains("load_state") => text.to_string(),
+                Ok(text) if t.name.contains("load_state") || t.name.contains("layers") => text.to_string(),
                 _ => input.iter().take(4096).map(|b| format!("{b:02x}")).collect(),
             };
             println!(

@@ -2,7 +2,7 @@
 //! [`GlobalAvgPool2d`] (the mean of each plane).
 
 use super::nchw::{check_images, recycle, sum_map, Size2, Window};
-use super::pool::{for_each_window, pool_window, taps};
+use super::pool::{for_each_window, pool_window};
 use crate::layer::{check_grad_shape_in, contiguous, no_train_forward};
 use crate::layer::{Layer, Mode};
 use crate::linalg::vectorized;
@@ -29,7 +29,6 @@ impl AvgPool2d {
     /// Average pooling with a `kernel` moving by the kernel, no padding.
     pub fn new(kernel: impl Into<Size2>) -> Self {
         let kernel = kernel.into();
-        taps("AvgPool2d", kernel, usize::MAX, "");
         AvgPool2d {
             window: pool_window("AvgPool2d", kernel, kernel, 0.into()),
             kept: Kept::default(),

@@ -3,7 +3,7 @@
 
 use super::conv_tiles::{Tiles, Weights};
 use super::im2col::Patches;
-use super::nchw::{check_images, recycle, too_large, Size2, Window};
+use super::nchw::{check_images, probe, recycle, too_large, Size2, Window};
 use crate::init::Init;
 use crate::layer::{check_grad_shape_in, contiguous, no_train_forward, TypeName};
 use crate::layer::{Layer, Mode, ParamKind, Visitor};
@@ -105,7 +105,10 @@ impl Conv2dBuilder {
     pub fn build(self, init: Init, rng: &mut StdRng) -> Conv2d {
         let fan_in = self.check();
         let (k, cg) = (self.kernel, self.in_channels / self.groups);
-        let weight = init.sample(&[self.out_channels, cg, k.h, k.w], fan_in, rng);
+        let shape = [self.out_channels, cg, k.h, k.w];
+        // A 2^20 x 2^20 kernel is a panic here, not an abort in the allocator.
+        probe::<f32>(&shape, "Conv2d");
+        let weight = init.sample(&shape, fan_in, rng);
         let bias = self.bias.then(|| Tensor::zeros(IxDyn(&[self.out_channels])));
         self.from_parts(weight, bias)
     }
@@ -179,9 +182,17 @@ impl Conv2dBuilder {
                 "Conv2d: padding_same needs stride 1 and an odd kernel, got kernel {k}, stride {s}"
             );
         }
+        // The options as given first, so that resolving padding_same cannot overflow.
+        let given = Window {
+            kernel: k,
+            stride: s,
+            padding: self.padding,
+            dilation: d,
+        };
+        given.check("Conv2d");
         self.window().check("Conv2d");
         let cg = self.in_channels / self.groups;
-        let fan_in = k.h.checked_mul(k.w).and_then(|taps| taps.checked_mul(cg));
+        let fan_in = (k.h * k.w).checked_mul(cg);
         let weight = fan_in.and_then(|f| f.checked_mul(self.out_channels));
         // The most f32 values one allocation can hold (isize::MAX bytes).
         const MAX_VALUES: usize = isize::MAX as usize / 4;
@@ -737,32 +748,49 @@ mod tests {
     /// and the limit, before anything is allocated or any arithmetic wraps.
     #[test]
     fn absurd_sizes_are_clear_panics_naming_the_layer() {
+        // A 2^32 kernel had 2^64 taps, which wrapped to a fan-in of 0.
         let msg = panic_message(|| {
             Conv2d::new(1, 1, 1usize << 32, Init::He, &mut seeded(1));
         });
         assert_eq!(
             msg,
-            "Conv2d: a weight of shape [1, 1, 4294967296, 4294967296] holds more values than one \
-             allocation can (2305843009213693951); check the kernel size and channel counts"
+            "Conv2d: kernel, stride, padding and dilation are limited to 65536 per axis, got \
+             kernel 4294967296x4294967296"
         );
+        // Padding 2^20 on a 28x28 image asked for a 2097178x2097178 output: 17.6 TB.
         let msg = panic_message(|| {
             Conv2d::builder(1, 1, 3)
-                .dilation(1usize << 63)
+                .padding(1 << 20)
                 .build(Init::He, &mut seeded(1));
         });
-        assert!(msg.starts_with("Conv2d: the window does not fit"), "{msg}");
-        // 28x28 padded by 2^20 gives a 2097178x2097178 output: 17.6 TB, asked of the allocator
-        // (which refuses) rather than aborting the process.
-        let mut conv = Conv2d::builder(1, 1, 3)
-            .padding(1 << 20)
-            .build(Init::He, &mut seeded(1));
+        assert!(msg.ends_with("got padding 1048576x1048576"), "{msg}");
         let msg = panic_message(|| {
-            conv.forward(Tensor::zeros(IxDyn(&[1, 1, 28, 28])), Mode::Eval);
+            Conv2d::builder(1, 1, (300, 300)).build(Init::He, &mut seeded(1));
         });
         assert_eq!(
             msg,
-            "Conv2d(1 -> 1, 3x3, padding 1048576): a buffer of shape [1, 1, 2097178, 2097178] \
-             needs 17.6 TB, more than can be allocated; check the layer's options (padding, \
+            "Conv2d: at most 65536 taps per window (kernel height x width), got a 300x300 kernel \
+             (90000 taps)"
+        );
+        let msg = panic_message(|| {
+            Conv2d::new(1 << 40, 1 << 40, 3, Init::He, &mut seeded(1));
+        });
+        assert!(
+            msg.starts_with("Conv2d: a weight of shape [1099511627776, 1099511627776, 3, 3]"),
+            "{msg}"
+        );
+        // Within the limits, a buffer the allocator refuses is a panic naming the layer, not an
+        // abort: padding 65536 on both axes of 64 channels asks for 4.4 TB.
+        let mut conv = Conv2d::builder(64, 64, 3)
+            .padding(1 << 16)
+            .build(Init::He, &mut seeded(1));
+        let msg = panic_message(|| {
+            conv.forward(Tensor::zeros(IxDyn(&[1, 64, 28, 28])), Mode::Eval);
+        });
+        assert_eq!(
+            msg,
+            "Conv2d(64 -> 64, 3x3, padding 65536): a buffer of shape [1, 64, 131098, 131098] \
+             needs 4.4 TB, more than can be allocated; check the layer's options (padding, \
              dilation, channels) and the input's size"
         );
     }

@@ -2,7 +2,7 @@
 //! maximum and NaN winning, as in PyTorch.
 
 use super::nchw::{check_images, recycle, Size2, Window};
-use super::pool::{for_each_window, for_planes, pool_window, taps, Idx, Planes};
+use super::pool::{for_each_window, for_planes, pool_window, Idx, Planes};
 use crate::layer::{contiguous, Saved};
 use crate::layer::{Layer, Mode};
 use crate::linalg::vectorized;
@@ -182,7 +182,6 @@ impl MaxPool2d {
     /// Max pooling with a `kernel` (`2` or `(2, 3)`) moving by the kernel, no padding.
     pub fn new(kernel: impl Into<Size2>) -> Self {
         let kernel = kernel.into();
-        taps("MaxPool2d", kernel, 1 << 16, " (the argmax is kept as 16 bits)");
         MaxPool2d {
             window: pool_window("MaxPool2d", kernel, kernel, 0.into()),
             argmax: Saved::default(),

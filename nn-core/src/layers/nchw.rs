@@ -34,6 +34,15 @@ impl fmt::Display for Size2 {
     }
 }
 
+/// The largest kernel, stride, padding or dilation an image layer takes, per axis: 4 times the
+/// side of the largest pictures nn decodes by default, far beyond any useful window, and small
+/// enough that no size computed from a window overflows.
+pub const MAX_WINDOW: usize = 1 << 16;
+
+/// The most taps (kernel height x width) a window may have: a 256x256 kernel. Max pooling keeps
+/// the winning tap in 16 bits; for convolutions it bounds the weight per channel pair.
+pub const MAX_TAPS: usize = 1 << 16;
+
 /// A window sliding over an image: its size, step, zero padding per side and dilation (the
 /// spacing of the taps), as PyTorch's convolution and pooling layers define them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,8 +64,8 @@ impl Window {
         }
     }
 
-    /// The rows and columns one window covers, dilation included. Cannot overflow once
-    /// [`Window::check`] has passed.
+    /// The rows and columns one window covers, dilation included (at most 2^32 once
+    /// [`Window::check`] has passed).
     pub fn span(&self) -> Size2 {
         Size2 {
             h: self.dilation.h * (self.kernel.h - 1) + 1,
@@ -64,22 +73,30 @@ impl Window {
         }
     }
 
-    /// Panics, naming `layer`, unless the window's own arithmetic fits in `usize`: the span
-    /// `dilation * (kernel - 1) + 1` and the padding on both sides, `2 * padding`. Layers call
-    /// it when built (the options are already known to be at least 1 where they must be).
+    /// Panics, naming `layer` and the limit, unless every option is at most [`MAX_WINDOW`]
+    /// per axis and the window has at most [`MAX_TAPS`] taps. Layers call it when built, so
+    /// that absurd options (a 2^32 kernel, padding 2^20 on a 28x28 image, which asks for
+    /// 17.6 TB) are a clear panic before any allocation, and no size computed from the window
+    /// (its span, the padded input, the output) can overflow.
     pub fn check(&self, layer: &str) {
-        let fits = |k: usize, d: usize, p: usize| {
-            (k - 1).checked_mul(d).and_then(|s| s.checked_add(1)).is_some() && p.checked_mul(2).is_some()
-        };
+        for (name, v) in [
+            ("kernel", self.kernel),
+            ("stride", self.stride),
+            ("padding", self.padding),
+            ("dilation", self.dilation),
+        ] {
+            assert!(
+                v.h <= MAX_WINDOW && v.w <= MAX_WINDOW,
+                "{layer}: kernel, stride, padding and dilation are limited to {MAX_WINDOW} per \
+                 axis, got {name} {v}"
+            );
+        }
+        let taps = self.kernel.h * self.kernel.w;
         assert!(
-            fits(self.kernel.h, self.dilation.h, self.padding.h)
-                && fits(self.kernel.w, self.dilation.w, self.padding.w),
-            "{layer}: the window does not fit in memory addresses: kernel {} dilated by {} with \
-             padding {} spans more than {} pixels",
-            self.kernel,
-            self.dilation,
-            self.padding,
-            usize::MAX
+            taps <= MAX_TAPS,
+            "{layer}: at most {MAX_TAPS} taps per window (kernel height x width), got a {} kernel \
+             ({taps} taps)",
+            self.kernel
         );
     }
 
@@ -232,9 +249,7 @@ pub(crate) fn recycle(buf: Option<Tensor>, shape: &[usize], layer: impl Display)
     // written here), which spares an Eval forward of a large batch one pass over its output.
     // There is no fallible calloc, so a probe first asks for the memory without touching it.
     let Some(buf) = buf else {
-        if Vec::<f32>::new().try_reserve_exact(len).is_err() {
-            too_large::<f32>(shape, layer)
-        }
+        probe::<f32>(shape, layer);
         return Tensor::zeros(IxDyn(shape));
     };
     let mut data = buf.into_raw_vec_and_offset().0;
@@ -245,6 +260,15 @@ pub(crate) fn recycle(buf: Option<Tensor>, shape: &[usize], layer: impl Display)
     }
     data.resize(len, 0.0);
     Tensor::from_shape_vec(IxDyn(shape), data).expect("resized to the shape's length")
+}
+
+/// Panics, naming `layer`, unless the allocator grants a buffer of `shape` (elements of `T`);
+/// the memory is released at once, untouched, for the caller's own (infallible) allocation.
+pub(crate) fn probe<T>(shape: &[usize], layer: impl Display) {
+    let granted = elements(shape).is_some_and(|len| Vec::<T>::new().try_reserve_exact(len).is_ok());
+    if !granted {
+        too_large::<T>(shape, layer)
+    }
 }
 
 /// The number of elements of `shape`, `None` beyond `usize`.

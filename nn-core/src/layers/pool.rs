@@ -32,15 +32,6 @@ pub(super) fn pool_window(what: &str, kernel: Size2, stride: Size2, padding: Siz
     window
 }
 
-/// The taps of a `kernel` window, `kh * kw`, or a panic naming `what` if they exceed `limit`
-/// (or `usize`: a 2^32 x 2^32 kernel must not wrap around to 0 taps).
-pub(super) fn taps(what: &str, kernel: Size2, limit: usize, why: &str) -> usize {
-    match kernel.h.checked_mul(kernel.w) {
-        Some(taps) if taps <= limit => taps,
-        _ => panic!("{what}: at most {limit} taps per window{why}, got a {kernel} kernel"),
-    }
-}
-
 /// Walks the windows of one `[h, w]` plane: `f(o, y0..y1, x0..x1)` for output index `o`.
 #[inline(always)]
 pub(super) fn for_each_window(
@@ -220,14 +211,19 @@ pub(super) mod tests {
         });
         assert_eq!(
             msg,
-            "MaxPool2d: at most 65536 taps per window (the argmax is kept as 16 bits), got a \
-             4294967296x4294967296 kernel"
+            "MaxPool2d: kernel, stride, padding and dilation are limited to 65536 per axis, got \
+             kernel 4294967296x4294967296"
         );
         let msg = panic_message(|| {
             AvgPool2d::new(huge);
         });
+        assert!(msg.starts_with("AvgPool2d: kernel, stride, padding"), "{msg}");
+        // 2^32 taps within the per-axis limit: past the 16-bit argmax.
+        let msg = panic_message(|| {
+            MaxPool2d::new(1 << 16);
+        });
         assert!(
-            msg.starts_with("AvgPool2d: at most 18446744073709551615 taps per window, got a 4294967296x"),
+            msg.starts_with("MaxPool2d: at most 65536 taps per window"),
             "{msg}"
         );
         let msg = panic_message(|| {
