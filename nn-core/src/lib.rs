@@ -29,7 +29,7 @@ pub use ndarray;
 /// an [`StdRng`], without a dependency (and a version to keep in step) of your own.
 pub use rand;
 
-pub use checkpoint::{load, load_with, save, CheckpointError, Snapshot};
+pub use checkpoint::{load, load_with, save, CheckpointError, LoadOptions, Snapshot};
 pub use data::{Batch, Batches, Dataset, FashionMnist, Mnist};
 pub use error::{Error, Result};
 pub use gradcheck::{gradcheck, GradCheck, GradReport};
