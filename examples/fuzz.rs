@@ -1,21 +1,29 @@
-//! A mutation fuzzer for nn's three parsers of untrusted bytes, on stable Rust: `idx::decode`
-//! (dataset files), `nn::load` (checkpoints) and `Optimizer::load_state` (saved optimizer state).
+//! A fuzzer for nn's parsers of untrusted bytes and its image layers, on stable Rust:
+//! `idx::decode` (dataset files), `nn::load` (checkpoints), `Optimizer::load_state` (saved
+//! optimizer state), `vision::decode_bytes` (pictures), and random Conv2d/MaxPool2d/AvgPool2d
+//! configurations against a direct f64 reference.
 //!
-//! Each round takes a valid input, mutates it (bit flips, interesting integers and numbers,
-//! cuts, splices, duplicated chunks) and checks the rules nn promises for bad input:
+//! Each round of a parser takes a valid input, mutates it (bit flips, interesting integers and
+//! numbers, cuts, splices, duplicated chunks) and checks the rules nn promises for bad input:
 //! - no panic (each call runs under `catch_unwind`);
 //! - no allocation out of proportion to the input (a counting global allocator records the peak
-//!   of each call; decoding may not ask for more than 64× the input plus 1 MiB);
+//!   of each call; decoding may not ask for more than 64× the input plus 1 MiB; pictures are
+//!   decoded reduced, or within small limits, so what they may hold is that too);
 //! - a failed `nn::load` or `load_state` leaves the model and the optimizer as they were;
-//! - a state that `load_state` accepts, whose numbers are all at most 1e30, steps to finite
-//!   weights (no silent NaN).
+//! - what `nn::load` accepts is finite, and a state `load_state` accepts steps to finite weights
+//!   or refuses the step, changing nothing (no silent NaN);
+//! - a decoded picture has the size asked for.
+//!
+//! Each round of the image layers checks a random valid configuration against the reference
+//! (forward, input gradient, parameter gradients), or an absurd one (a 2^32 kernel, padding
+//! 2^62), which must be refused by a panic naming the layer.
 //!
 //! ```sh
 //! cargo run --release --example fuzz -- --seconds 60 [--seed 1]
 //! ```
 //!
 //! It prints executions and outcomes per target and exits with code 1 if any rule was broken,
-//! printing the first offending input of each kind (hex) so that it can become a test.
+//! printing the first offending input of each kind (hex, or text) so that it can become a test.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -26,6 +34,7 @@ use nn::data::idx::{self, IdxKind};
 use nn::layer::for_each_param;
 use nn::optim::OptimizerState;
 use nn::prelude::*;
+use nn::vision::{decode_bytes, Colour, DecodeOptions, Limits, Size};
 use rand::Rng as _;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -438,6 +447,95 @@ fn fuzz_image_layers(rng: &mut StdRng, deadline: Instant, tally: &mut Tally) {
     }
 }
 
+/// Valid PNGs to mutate: the committed pictures of digits (palette, 16-bit, grey and alpha,
+/// RGBA, RGB) and small encodings of the other layouts (1-bit grey, a colour key, a palette
+/// with transparency).
+fn picture_seeds() -> Vec<Vec<u8>> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/digits");
+    let mut seeds: Vec<Vec<u8>> = std::fs::read_dir(dir)
+        .expect("the committed pictures")
+        .map(|entry| std::fs::read(entry.expect("a directory entry").path()).expect("a picture"))
+        .collect();
+    let encode = |(w, h): (u32, u32),
+                  colour,
+                  depth,
+                  palette: Option<Vec<u8>>,
+                  trns: Option<Vec<u8>>,
+                  data: Vec<u8>| {
+        let mut bytes = Vec::new();
+        let mut encoder = png::Encoder::new(&mut bytes, w, h);
+        encoder.set_color(colour);
+        encoder.set_depth(depth);
+        if let Some(p) = palette {
+            encoder.set_palette(p);
+        }
+        if let Some(t) = trns {
+            encoder.set_trns(t);
+        }
+        let mut writer = encoder.write_header().expect("a header");
+        writer.write_image_data(&data).expect("image data");
+        writer.finish().expect("a whole file");
+        bytes
+    };
+    use png::{BitDepth, ColorType};
+    seeds.push(encode(
+        (13, 7),
+        ColorType::Grayscale,
+        BitDepth::One,
+        None,
+        None,
+        vec![0x5a; 14],
+    ));
+    seeds.push(encode(
+        (5, 4),
+        ColorType::Rgb,
+        BitDepth::Eight,
+        None,
+        Some(vec![0, 9, 0, 9, 0, 9]),
+        (0..60).collect(),
+    ));
+    let palette = (0..12).map(|i| i * 20).collect();
+    seeds.push(encode(
+        (9, 3),
+        ColorType::Indexed,
+        BitDepth::Two,
+        Some(palette),
+        Some(vec![0, 128]),
+        vec![0x1b; 9],
+    ));
+    seeds
+}
+
+fn fuzz_pictures(rng: &mut StdRng, deadline: Instant, tally: &mut Tally) {
+    let seeds = picture_seeds();
+    let limits = Limits {
+        max_side: 4096,
+        max_pixels: 1 << 16,
+    };
+    let options = [
+        DecodeOptions::new(Colour::Grey).limits(limits),
+        DecodeOptions::new(Colour::Rgb).size(Size::Within(16)),
+        DecodeOptions::new(Colour::Grey).size(Size::Exact { width: 8, height: 8 }),
+        DecodeOptions::new(Colour::Rgb).size(Size::Exact { width: 40, height: 3 }),
+    ];
+    while Instant::now() < deadline {
+        let input = mutate(&seeds[rng.random_range(0..seeds.len())], rng, false);
+        let options = &options[rng.random_range(0..options.len())];
+        let (result, peak) = peak_of(|| guarded(|| decode_bytes(&input, options)));
+        let outcome = match &result {
+            Err(_) => Outcome::Panicked,
+            _ if peak > 64 * input.len() + (1 << 20) => Outcome::HugeAllocation,
+            Ok(Ok(p)) if p.pixels.len() != p.width * p.height * p.colour.channels() => Outcome::Wrong,
+            Ok(Ok(_)) => Outcome::Accepted,
+            Ok(Err(_)) => Outcome::Refused,
+        };
+        tally.record(outcome, &input, || match &result {
+            Err(message) => format!("panic: {message}"),
+            Ok(_) => format!("peak allocation {peak} bytes for {} input bytes", input.len()),
+        });
+    }
+}
+
 /// The most an image layer may allocate on the fuzzer's small inputs; the absurd configurations
 /// ask for terabytes, which the layer must request fallibly and refuse.
 const LAYER_PEAK: usize = 256 << 20;
@@ -453,11 +551,12 @@ fn scratch_dir() -> PathBuf {
     dir
 }
 
-/// Mutation-fuzzes idx::decode, nn::load and Optimizer::load_state; exits 1 if a rule was broken.
+/// Fuzzes idx::decode, nn::load, Optimizer::load_state, vision::decode_bytes and the image
+/// layers; exits 1 if a rule was broken.
 #[derive(Parser)]
 #[command(name = env!("CARGO_CRATE_NAME"), version)]
 struct Cli {
-    /// Seconds of fuzzing, shared equally by the three targets
+    /// Seconds of fuzzing, shared equally by the five targets
     #[arg(long, value_name = "S", default_value_t = 60.0, value_parser = common::flags::positive_seconds, allow_hyphen_values = true)]
     seconds: f64,
     /// Seed of the mutations
@@ -470,23 +569,25 @@ fn main() {
     // Panics are expected outcomes to count, not output.
     std::panic::set_hook(Box::new(|_| {}));
     let dir = scratch_dir();
-    let share = Duration::from_secs_f64(seconds / 4.0);
+    let share = Duration::from_secs_f64(seconds / 5.0);
     let mut rng = seeded(seed);
     let mut tallies = [
         Tally::new("idx::decode"),
         Tally::new("nn::load"),
         Tally::new("Optimizer::load_state"),
+        Tally::new("vision::decode_bytes"),
         Tally::new("image layers"),
     ];
     let start = Instant::now();
     fuzz_idx(&mut rng, start + share, &mut tallies[0]);
     fuzz_checkpoint(&dir, &mut rng, start + 2 * share, &mut tallies[1]);
     fuzz_optimizer_state(&dir, &mut rng, start + 3 * share, &mut tallies[2]);
-    fuzz_image_layers(&mut rng, start + 4 * share, &mut tallies[3]);
+    fuzz_pictures(&mut rng, start + 4 * share, &mut tallies[3]);
+    fuzz_image_layers(&mut rng, start + 5 * share, &mut tallies[4]);
     let _ = std::fs::remove_dir_all(&dir);
 
     println!(
-        "{:<24}{:>12}{:>10}{:>10}{:>8}{:>10}{:>10}{:>10}{:>8}",
+        "{:<24}{:>12}{:>10}{:>10}{:>8}{:>11}{:>10}{:>10}{:>8}",
         "target",
         "executions",
         "accepted",
@@ -501,7 +602,7 @@ fn main() {
     for t in &tallies {
         let c = t.counts;
         println!(
-            "{:<24}{:>12}{:>10}{:>10}{:>8}{:>10}{:>10}{:>10}{:>8}",
+            "{:<24}{:>12}{:>10}{:>10}{:>8}{:>11}{:>10}{:>10}{:>8}",
             t.name,
             t.executions(),
             c[0],

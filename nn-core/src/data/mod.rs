@@ -9,15 +9,14 @@
 //! [`Spec`]), `cache.rs` (the verified cache, filled by downloading), `download.rs` (mirrors,
 //! digests, deadlines, progress; temporary files are `fsutil`'s), `idx.rs` (the format parser),
 //! `error.rs` (what can go wrong), `dataset.rs` (dataset, split, batches). `cache.rs` and
-//! `download.rs` are compiled only with the `download` feature. Beside the load, `digit.rs`
-//! prepares a user's picture as an MNIST digit.
+//! `download.rs` are compiled only with the `download` feature. A user's pictures are
+//! [`crate::vision`]'s.
 
 #[cfg(feature = "download")]
 mod cache;
 #[cfg(all(test, feature = "download"))]
 mod cache_tests;
 mod dataset;
-pub mod digit;
 #[cfg(feature = "download")]
 pub mod download;
 mod error;
@@ -34,7 +33,6 @@ mod tests;
 #[cfg(feature = "download")]
 pub use cache::Digests;
 pub use dataset::{one_hot, Batch, Batches, Dataset};
-pub use digit::{mnist_digit, Channels, ImageError};
 #[cfg(feature = "download")]
 pub use download::Expected;
 pub use error::DataError;
