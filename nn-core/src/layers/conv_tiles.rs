@@ -71,24 +71,33 @@ impl Tiles {
             .and_then(|c| c.checked_mul(images));
         let columns = columns.ok_or_else(|| vec![p.rows(), images, p.output.h, p.pitch()])?;
         let padded = p.padded();
-        let mut buffers = [
-            (vec![p.rows(), columns], 0),
-            (vec![out_channels, columns], 0),
-            (vec![p.channels, padded.h, padded.w], 0),
-        ];
-        if !(p.wide() && p.window.padding != Size2::from(0)) {
-            buffers[2].0 = vec![0];
-        }
-        for (shape, len) in &mut buffers {
-            *len = elements(shape).ok_or_else(|| shape.clone())?;
+        let padding = p.wide() && p.window.padding != Size2::from(0);
+        // Shapes on the stack: a steady step allocates nothing here.
+        let (col, out, pad) = (
+            [p.rows(), columns],
+            [out_channels, columns],
+            if padding {
+                [p.channels, padded.h, padded.w]
+            } else {
+                [0; 3]
+            },
+        );
+        let shapes: [&[usize]; 3] = [&col, &out, &pad];
+        let mut lens = [0; 3];
+        for (len, shape) in lens.iter_mut().zip(shapes) {
+            *len = elements(shape).ok_or_else(|| shape.to_vec())?;
         }
         if self.scratch.len() < PARTS {
             self.scratch.resize(PARTS, Scratch::default());
         }
         for s in self.scratch.iter_mut().take(n.div_ceil(images).min(PARTS)) {
-            for (buf, (shape, len)) in [&mut s.col, &mut s.out, &mut s.padded].into_iter().zip(&buffers) {
+            for ((buf, &len), shape) in [&mut s.col, &mut s.out, &mut s.padded]
+                .into_iter()
+                .zip(&lens)
+                .zip(shapes)
+            {
                 if let Some(more) = len.checked_sub(buf.len()) {
-                    buf.try_reserve_exact(more).map_err(|_| shape.clone())?;
+                    buf.try_reserve_exact(more).map_err(|_| shape.to_vec())?;
                 }
             }
         }
