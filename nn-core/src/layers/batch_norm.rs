@@ -2,7 +2,9 @@
 
 use super::batch_stats::{values, BatchStats};
 use super::par;
-use crate::layer::{check_grad_shape, contiguous, flatten, Layer, Mode, Needs, Saved, TrainingPlan, Visitor};
+use crate::layer::{
+    check_grad_shape_in, contiguous, flatten_in, Layer, Mode, Needs, Saved, TrainingPlan, TypeName, Visitor,
+};
 use crate::linalg::vectorized;
 use crate::tensor::Tensor;
 use ndarray::{Array1, Dimension, IxDyn};
@@ -134,7 +136,7 @@ impl BatchNorm {
 impl Layer for BatchNorm {
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         let shape = IxDyn(x.shape());
-        let mut x = flatten(x, self.features);
+        let mut x = flatten_in(TypeName(&*self), x, self.features);
         let f = self.features;
         let n = x.nrows();
         let xs = x.as_slice_mut().expect("flatten gives standard layout");
@@ -326,7 +328,7 @@ impl BatchNorm {
     fn frozen_backward(&mut self, grad: Tensor) -> Tensor {
         self.frozen_ready = false;
         if grad.shape() != self.frozen_shape.as_slice() {
-            check_grad_shape(grad.shape(), &self.frozen_shape);
+            check_grad_shape_in(TypeName(&*self), grad.shape(), &self.frozen_shape);
         }
         if !self.needs.input {
             return grad;
