@@ -135,6 +135,23 @@ impl ParamGroup {
         }
     }
 
+    /// Fills the rate and the decay left unset with the optimizer's.
+    pub(super) fn resolve(mut self, lr: f32, weight_decay: f32) -> Self {
+        self.lr.get_or_insert(lr);
+        self.weight_decay.get_or_insert(weight_decay);
+        self
+    }
+
+    /// Sets the rate (schedules, restoring state).
+    pub(super) fn set_lr(&mut self, lr: f32) {
+        self.lr = Some(lr);
+    }
+
+    /// Sets the decay (restoring state).
+    pub(super) fn set_weight_decay(&mut self, lambda: f32) {
+        self.weight_decay = Some(lambda);
+    }
+
     /// How the group chooses, as saved state records it: `prefix:<path>` or `predicate`.
     pub(super) fn selector(&self) -> String {
         match &self.select {
@@ -154,6 +171,55 @@ impl fmt::Debug for ParamGroup {
             .field("frozen", &self.frozen)
             .finish()
     }
+}
+
+/// The index of the group in `groups` that claims `name`, if any (the first: groups claiming one
+/// parameter twice are refused before any step).
+pub(super) fn group_of(groups: &[ParamGroup], name: &str) -> Option<usize> {
+    groups.iter().position(|g| g.claims(name))
+}
+
+/// Up to three layer paths or parameter names of the model (every prefix of `names` that ends
+/// at a `.`, and the names themselves) closest to `wanted` by edit distance, closest first.
+pub(super) fn closest_paths(wanted: &str, names: &[String]) -> Vec<String> {
+    let mut paths: Vec<&str> = Vec::new();
+    for name in names {
+        for (i, _) in name.match_indices('.').chain(std::iter::once((name.len(), ""))) {
+            let path = &name[..i];
+            if !paths.contains(&path) {
+                paths.push(path);
+            }
+        }
+    }
+    let mut ranked: Vec<(usize, usize, &str)> = paths
+        .iter()
+        .enumerate()
+        .map(|(order, p)| (edit_distance(wanted, p), order, *p))
+        .collect();
+    ranked.sort();
+    ranked
+        .into_iter()
+        .take(3)
+        .map(|(_, _, p)| p.to_string())
+        .collect()
+}
+
+/// The Levenshtein distance between `a` and `b`, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let next = (diagonal + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
 }
 
 /// Panics with `group: message` for an invalid setting given in code.
@@ -177,6 +243,29 @@ mod tests {
         let p = ParamGroup::matching("biases", |n| n.ends_with(".bias"));
         assert!(p.claims("fc1.bias") && !p.claims("fc1.weight"));
         assert_eq!(p.selector(), "predicate");
+    }
+
+    #[test]
+    fn unset_settings_take_the_optimizer_s_when_added() {
+        let g = ParamGroup::prefix("a").lr(0.5).resolve(0.1, 0.01);
+        assert_eq!((g.learning_rate(), g.decay()), (0.5, 0.01));
+    }
+
+    #[test]
+    fn the_closest_paths_are_layers_and_parameters_by_edit_distance() {
+        let names: Vec<String> = [
+            "conv1.weight",
+            "bn1.weight",
+            "fc.weight",
+            "fc.bias",
+            "block.conv2.weight",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(closest_paths("conv", &names), ["conv1", "bn1", "fc"]);
+        assert_eq!(closest_paths("block.conv1", &names)[0], "block.conv2");
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
     #[test]

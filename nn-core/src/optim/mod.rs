@@ -65,6 +65,8 @@ mod sgd;
 mod state;
 
 #[cfg(test)]
+mod group_tests;
+#[cfg(test)]
 mod tests;
 
 pub use adagrad::{AdaGrad, AdaGradRule};
@@ -82,7 +84,7 @@ pub use rule::{
     MAX_STEP,
 };
 pub use sgd::{Sgd, SgdRule};
-pub use state::{OptimizerState, ParamRecord};
+pub use state::{GroupRecord, OptimizerState, ParamRecord};
 
 use crate::error::Result;
 use crate::layer::Layer;
