@@ -58,7 +58,8 @@ impl<'a> TrainingPlan<'a> {
     pub fn new(frozen: FrozenFn<'a>) -> Self {
         TrainingPlan {
             frozen,
-            path: String::new(),
+            // Room for the paths of most networks, so that telling one costs one allocation.
+            path: String::with_capacity(64),
             input: false,
             epoch: None,
             norm_stats_frozen: false,

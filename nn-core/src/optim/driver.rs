@@ -562,7 +562,10 @@ impl<R: UpdateRule> Optimizer for Optim<R> {
     }
 
     fn check_model(&mut self, model: &mut dyn Layer) -> Result<()> {
-        self.check(model, false)?;
+        // Without new groups or restored state, the first step has nothing more to find.
+        if self.check_groups || self.check_names {
+            self.check(model, false)?;
+        }
         Ok(())
     }
 }

@@ -8,6 +8,7 @@ mod cnn_step;
 mod optimizer_step;
 mod steady_step;
 mod trainer;
+mod training_control;
 mod training_step;
 mod value_steps;
 
