@@ -1,6 +1,6 @@
 //! A Keras-style table of a network: each leaf layer's name, type, output shape and parameter count.
 
-use crate::layer::{forward_child, param_count, Layer, Mode};
+use crate::layer::{for_each_param, forward_child, param_count, Layer, Mode};
 use crate::tensor::Tensor;
 use ndarray::IxDyn;
 use std::fmt;
@@ -14,8 +14,10 @@ pub struct SummaryRow {
     pub type_name: String,
     /// Output shape for the input shape the summary was made with.
     pub output_shape: Vec<usize>,
-    /// Trainable scalars in this layer.
+    /// Parameter scalars in this layer (frozen ones included).
     pub params: usize,
+    /// How many of them are frozen ([`summary_frozen`]); 0 from [`summary`].
+    pub frozen: usize,
 }
 
 /// The layers of a network in forward order, with the total parameter count. Printed with `{}`.
@@ -23,8 +25,10 @@ pub struct SummaryRow {
 pub struct Summary {
     /// One row per leaf layer, in forward order.
     pub rows: Vec<SummaryRow>,
-    /// Trainable scalars in the whole network.
+    /// Parameter scalars in the whole network (frozen ones included).
     pub total_params: usize,
+    /// How many of them are frozen ([`summary_frozen`]); 0 from [`summary`].
+    pub frozen_params: usize,
 }
 
 /// Summarises `layer` for inputs of `input_shape` (batch dimension included, e.g. `[1, 784]`).
@@ -37,7 +41,59 @@ pub fn summary(layer: &mut dyn Layer, input_shape: &[usize]) -> Summary {
     walk(layer, String::new(), input_shape.to_vec(), &mut rows);
     Summary {
         total_params: param_count(layer),
+        frozen_params: 0,
         rows,
+    }
+}
+
+/// [`summary`], with the parameters `frozen` says yes to (by full name, as
+/// [`Optimizer::is_frozen`](crate::optim::Optimizer::is_frozen) answers) counted apart: each row
+/// shows how many of its parameters are frozen, and the last line the trainable and frozen
+/// totals.
+///
+/// ```
+/// use nn_core::{layers::Linear, optim::{Adam, Optimizer}, seeded, summary::summary_frozen, Init, Layer};
+/// let mut rng = seeded(1);
+/// let mut net = vec![Linear::new(4, 3, Init::He, &mut rng), Linear::new(3, 2, Init::He, &mut rng)];
+/// let optimizer = Adam::new(1e-3).freeze("0");
+/// let s = summary_frozen(&mut net, &[1, 4], &|name| optimizer.is_frozen(name));
+/// assert_eq!((s.total_params, s.frozen_params), (23, 15));
+/// assert!(s.to_string().ends_with("total parameters: 23 (trainable: 8, frozen: 15)"));
+/// ```
+pub fn summary_frozen(
+    layer: &mut dyn Layer,
+    input_shape: &[usize],
+    frozen: &dyn Fn(&str) -> bool,
+) -> Summary {
+    let mut s = summary(layer, input_shape);
+    let mut sizes = Vec::new();
+    for_each_param(layer, |name, p| {
+        if frozen(name) {
+            sizes.push((name.to_string(), p.value.len()));
+        }
+    });
+    for row in &mut s.rows {
+        row.frozen = sizes
+            .iter()
+            .filter(|(name, _)| {
+                row.name == "(root)"
+                    || name
+                        .strip_prefix(row.name.as_str())
+                        .is_some_and(|r| r.starts_with('.'))
+            })
+            .map(|(_, n)| n)
+            .sum();
+    }
+    s.frozen_params = sizes.iter().map(|(_, n)| n).sum();
+    s
+}
+
+/// A row's parameter cell: the count, and how many are frozen when some are.
+fn params_cell(row: &SummaryRow) -> String {
+    match row.frozen {
+        0 => row.params.to_string(),
+        f if f == row.params => format!("{f} frozen"),
+        f => format!("{} ({f} frozen)", row.params),
     }
 }
 
@@ -69,6 +125,7 @@ fn walk(layer: &mut dyn Layer, path: String, shape: Vec<usize>, rows: &mut Vec<S
         type_name: layer.type_name(),
         output_shape: output.shape().to_vec(),
         params: param_count(layer),
+        frozen: 0,
     };
     rows.push(row);
     output.shape().to_vec()
@@ -106,11 +163,22 @@ impl fmt::Display for Summary {
             writeln!(
                 f,
                 "{:<w_name$}  {:<w_type$}  {:<w_shape$}  {:>10}",
-                row.name, row.type_name, shape, row.params
+                row.name,
+                row.type_name,
+                shape,
+                params_cell(row)
             )?;
         }
         writeln!(f, "{}", "-".repeat(width))?;
-        write!(f, "total trainable parameters: {}", self.total_params)
+        match self.frozen_params {
+            0 => write!(f, "total trainable parameters: {}", self.total_params),
+            frozen => write!(
+                f,
+                "total parameters: {} (trainable: {}, frozen: {frozen})",
+                self.total_params,
+                self.total_params - frozen
+            ),
+        }
     }
 }
 

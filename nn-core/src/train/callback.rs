@@ -3,6 +3,7 @@
 //! optimizer, the learning rates, the history), through which they can stop training or ask for
 //! a checkpoint.
 
+use crate::checkpoint::Snapshot;
 use crate::error::Result;
 use crate::layer::Layer;
 use crate::optim::Optimizer;
@@ -79,6 +80,12 @@ pub trait Callback {
     fn on_train_end(&mut self, ctx: &mut Context<'_>) -> Result<()> {
         let _ = ctx;
         Ok(())
+    }
+
+    /// Weights the callback keeps in memory (early stopping's best epoch's), if any: a
+    /// checkpoint saves them beside the callback's state and a resume restores them.
+    fn weights(&mut self) -> Option<&mut Snapshot> {
+        None
     }
 
     /// What the callback must remember across a resume, as JSON; `None` (the default) for a

@@ -47,9 +47,8 @@ pub enum Verdict {
 /// As a [`Callback`] ([`Trainer::early_stopping`](crate::train::Trainer::early_stopping) adds
 /// it), it stops training and, at the end, restores the weights (and buffers) of the best epoch
 /// if training went on past it, naming that epoch in [`History::best_epoch`](crate::train::History::best_epoch).
-/// Its counts are saved in checkpoints; the best epoch's weights are kept in memory only, so after
-/// a resume whose best epoch came before the interruption the model keeps the last epoch's
-/// weights (a [`ModelCheckpoint::best`](crate::train::ModelCheckpoint::best) keeps them on disk).
+/// Its counts and the best epoch's weights are saved in checkpoints, so a resumed run stops and
+/// restores as the uninterrupted one would.
 #[derive(Clone, Debug)]
 pub struct EarlyStopping {
     patience: usize,
@@ -67,6 +66,8 @@ struct EarlyStoppingState {
     best_epoch: Option<usize>,
     best_loss: Option<f32>,
     stale: usize,
+    /// The epoch whose weights it holds (saved beside, see [`Callback::weights`]).
+    weights_epoch: Option<usize>,
 }
 
 impl EarlyStopping {
@@ -139,11 +140,10 @@ impl Callback for EarlyStopping {
         if !ctx.has_validation() {
             return Err(TrainError::EarlyStoppingWithoutValidation.into());
         }
-        // A new run starts afresh; a resumed one keeps the counts its checkpoint restored.
+        // A new run starts afresh; a resumed one keeps what its checkpoint restored.
         if ctx.initial_epoch() == 0 {
             self.reset();
         }
-        self.weights_epoch = None;
         Ok(())
     }
 
@@ -174,7 +174,7 @@ impl Callback for EarlyStopping {
         let last = ctx.history().last().map(|r| r.epoch);
         if last == Some(best) {
             ctx.set_best_epoch(Some(best));
-        } else if self.weights_epoch == Some(best) {
+        } else if self.weights_epoch == Some(best) && !self.weights.is_empty() {
             self.weights.restore(ctx.net())?;
             ctx.set_best_epoch(Some(best));
             let loss = self.best_loss().unwrap_or(f32::NAN);
@@ -184,8 +184,8 @@ impl Callback for EarlyStopping {
         } else {
             ctx.set_best_epoch(None);
             ctx.note(&format!(
-                "early stopping: the best epoch, {best}, came before the run was resumed; its \
-                 weights were not kept, so the model keeps the last epoch's"
+                "early stopping: the best epoch, {best}, came before the run was resumed from a \
+                 checkpoint without its weights, so the model keeps the last epoch's"
             ));
         }
         Ok(())
@@ -196,6 +196,7 @@ impl Callback for EarlyStopping {
             best_epoch: self.best_epoch(),
             best_loss: self.best_loss(),
             stale: self.stale,
+            weights_epoch: self.weights_epoch,
         };
         Some(serde_json::to_value(state).expect("serialises"))
     }
@@ -216,7 +217,12 @@ impl Callback for EarlyStopping {
             }
         };
         self.stale = s.stale;
+        self.weights_epoch = s.weights_epoch;
         Ok(())
+    }
+
+    fn weights(&mut self) -> Option<&mut Snapshot> {
+        Some(&mut self.weights)
     }
 }
 

@@ -60,10 +60,12 @@ impl<O: Optimizer, L: Loss> Trainer<O, L> {
     /// needed): `model.safetensors`, the weights and buffers ([`crate::checkpoint::save`]), and
     /// `training.json`, the epochs done, the optimizer's state with its groups and frozen
     /// parameters, each group's starting rate for the schedule, every callback's state and the
-    /// history so far. Each file is written to a temporary name and renamed, the weights first;
+    /// history so far (and `callback<i>.safetensors`, weights a callback keeps, such as early
+    /// stopping's best epoch's). Each file is written to a temporary name and renamed, the
+    /// training state last;
     /// [`Trainer::resume`] refuses a directory whose two files do not belong together.
     /// [`crate::train::ModelCheckpoint`] calls this during `fit`.
-    pub fn save_checkpoint(&self, net: &mut dyn Layer, dir: impl AsRef<Path>) -> Result<()> {
+    pub fn save_checkpoint(&mut self, net: &mut dyn Layer, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|e| Error::io("creating the checkpoint directory", dir, e))?;
         let state_path = dir.join(STATE_FILE);
@@ -92,6 +94,19 @@ impl<O: Optimizer, L: Loss> Trainer<O, L> {
             history: self.history.to_csv(),
         };
         checkpoint::save(net, dir.join(MODEL_FILE))?;
+        for (i, callback) in self.callbacks.iter_mut().enumerate() {
+            let path = dir.join(weights_file(i));
+            match callback.weights() {
+                Some(weights) if !weights.is_empty() => weights.save(&path)?,
+                // No stale file from an earlier save may pass for this one's.
+                _ => match std::fs::remove_file(&path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(Error::io("removing", path, e));
+                    }
+                    _ => {}
+                },
+            }
+        }
         let json = serde_json::to_vec_pretty(&state).expect("a training state serialises");
         atomic_write_bytes(&state_path, &json)
     }
@@ -110,6 +125,7 @@ impl<O: Optimizer, L: Loss> Trainer<O, L> {
         let dir = dir.as_ref();
         let state = self.read_state(dir)?;
         let history = self.check_state(dir, &state)?;
+        let mut weights = self.read_weights(net, dir)?;
         let undo = Snapshot::capture(net);
         checkpoint::load(net, dir.join(MODEL_FILE))?;
         let restored = self.restore(net, dir, &state);
@@ -117,6 +133,11 @@ impl<O: Optimizer, L: Loss> Trainer<O, L> {
             undo.restore(net)?;
         }
         restored?;
+        for (callback, saved) in self.callbacks.iter_mut().zip(&mut weights) {
+            if let (Some(kept), Some(saved)) = (callback.weights(), saved.take()) {
+                *kept = saved;
+            }
+        }
         self.initial_epoch = state.epoch;
         self.control.base_lrs = state.base_learning_rates;
         self.resumed = Some(history);
@@ -143,6 +164,32 @@ impl<O: Optimizer, L: Loss> Trainer<O, L> {
             ));
         }
         Ok(state)
+    }
+
+    /// The weights each callback kept, read from `dir` into snapshots shaped as `net`.
+    fn read_weights(&mut self, net: &mut dyn Layer, dir: &Path) -> Result<Vec<Option<Snapshot>>> {
+        let mut all = Vec::with_capacity(self.callbacks.len());
+        for (i, callback) in self.callbacks.iter_mut().enumerate() {
+            let path = dir.join(weights_file(i));
+            if !path.exists() {
+                all.push(None);
+                continue;
+            }
+            if callback.weights().is_none() {
+                return Err(resume_error(
+                    dir,
+                    format!(
+                        "{} holds weights for {}, which keeps none",
+                        weights_file(i),
+                        callback.name()
+                    ),
+                ));
+            }
+            let mut weights = Snapshot::capture(net);
+            weights.load(&path)?;
+            all.push(Some(weights));
+        }
+        Ok(all)
     }
 
     /// Checks the trainer's settings and callbacks against `state`; gives its history.
@@ -251,6 +298,11 @@ impl<O: Optimizer, L: Loss> Trainer<O, L> {
         }
         Ok(())
     }
+}
+
+/// The file of the weights callback `index` keeps.
+fn weights_file(index: usize) -> String {
+    format!("callback{index}.safetensors")
 }
 
 fn resume_error(dir: &Path, message: String) -> Error {

@@ -319,6 +319,58 @@ mod tests {
     }
 
     #[test]
+    fn the_rates_are_pytorch_s_on_the_same_values() {
+        // tools/make_plateau_fixture.py: torch.optim.lr_scheduler.ReduceLROnPlateau stepped with
+        // each value, the rate of every group after each step, on f32 values and settings.
+        let fixture: Value =
+            serde_json::from_str(include_str!("../../../tests/fixtures/plateau_pytorch.json")).unwrap();
+        let number = |v: &Value| v.as_f64().unwrap() as f32;
+        for (k, case) in fixture["cases"].as_array().unwrap().iter().enumerate() {
+            let mode = match case["mode"].as_str().unwrap() {
+                "min" => MonitorMode::Min,
+                _ => MonitorMode::Max,
+            };
+            let min_lrs = match &case["min_lr"] {
+                Value::Array(a) => a.iter().map(number).collect(),
+                v => vec![number(v)],
+            };
+            let mut plateau = ReduceLROnPlateau::new("valid_x")
+                .mode(mode)
+                .factor(number(&case["factor"]))
+                .patience(case["patience"].as_u64().unwrap() as usize)
+                .threshold(number(&case["threshold"]))
+                .threshold_mode(match case["threshold_mode"].as_str().unwrap() {
+                    "rel" => ThresholdMode::Rel,
+                    _ => ThresholdMode::Abs,
+                })
+                .cooldown(case["cooldown"].as_u64().unwrap() as usize)
+                .min_lrs(min_lrs)
+                .eps(number(&case["eps"]));
+            let mut rates: Vec<f32> = case["lrs"].as_array().unwrap().iter().map(number).collect();
+            let values = case["values"].as_array().unwrap();
+            for (epoch, (value, expected)) in values
+                .iter()
+                .zip(case["expected"].as_array().unwrap())
+                .enumerate()
+            {
+                let value = value.as_f64().map_or(f32::NAN, |v| v as f32);
+                if plateau.step(value) {
+                    plateau.reduce(&mut rates);
+                }
+                // PyTorch keeps each rate in f64, nn in f32: equal to f32's precision.
+                for (got, want) in rates.iter().zip(expected.as_array().unwrap()) {
+                    let want = want.as_f64().unwrap();
+                    assert!(
+                        (f64::from(*got) - want).abs() <= 1e-6 * want,
+                        "case {k}, epoch {}: {rates:?} vs {expected}",
+                        epoch + 1
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn a_nan_value_is_a_bad_epoch() {
         let p = ReduceLROnPlateau::new("valid_loss").patience(0);
         assert_eq!(rates(p, &[f32::NAN, 1.0, f32::NAN]), [0.1, 0.1, 0.010000001]);
