@@ -14,9 +14,12 @@ mod avg_pool;
 mod batch_norm;
 mod batch_norm2d;
 mod batch_stats;
+#[cfg(test)]
+mod contract;
 mod conv2d;
 mod conv_tiles;
 mod dropout;
+mod elementwise;
 mod flatten;
 mod im2col;
 mod linear;
@@ -25,12 +28,14 @@ mod nchw;
 mod par;
 mod pool;
 
-pub use activation::{Relu, Sigmoid, Tanh};
+pub use activation::{Elu, Gelu, LeakyRelu, Relu, Sigmoid, Silu, Softplus, Tanh};
+pub use activation::{EluFn, GeluFn, LeakyReluFn, ReluFn, SigmoidFn, SiluFn, SoftplusFn, TanhFn};
 pub use avg_pool::{AvgPool2d, GlobalAvgPool2d};
 pub use batch_norm::BatchNorm;
 pub use batch_norm2d::BatchNorm2d;
 pub use conv2d::{Conv2d, Conv2dBuilder};
 pub use dropout::{Dropout, DropoutKind};
+pub use elementwise::{Elementwise, ElementwiseFn};
 pub use flatten::Flatten;
 pub use linear::Linear;
 pub use max_pool::MaxPool2d;
