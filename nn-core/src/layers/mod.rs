@@ -21,12 +21,17 @@ mod conv_tiles;
 mod dropout;
 mod elementwise;
 mod flatten;
+mod group_norm;
 mod im2col;
+mod layer_norm;
 mod linear;
 mod max_pool;
 mod nchw;
+mod norm_groups;
 mod par;
 mod pool;
+mod sizes;
+mod softmax;
 
 pub use activation::{Elu, Gelu, LeakyRelu, Relu, Sigmoid, Silu, Softplus, Tanh};
 pub use activation::{EluFn, GeluFn, LeakyReluFn, ReluFn, SigmoidFn, SiluFn, SoftplusFn, TanhFn};
@@ -37,9 +42,12 @@ pub use conv2d::{Conv2d, Conv2dBuilder};
 pub use dropout::{Dropout, DropoutKind};
 pub use elementwise::{Elementwise, ElementwiseFn};
 pub use flatten::Flatten;
+pub use group_norm::GroupNorm;
+pub use layer_norm::LayerNorm;
 pub use linear::Linear;
 pub use max_pool::MaxPool2d;
 pub use nchw::Size2;
+pub use softmax::Softmax;
 
 /// Asserts that two tensors have one shape and values within `tol` of each other.
 #[cfg(test)]
