@@ -435,7 +435,7 @@ mod tests {
     use super::*;
     use crate::gradcheck::gradcheck;
     use crate::layer::{backward_child, panic_message, Layer, Mode};
-    use crate::layers::contract::{check_layer, input};
+    use crate::layers::contract::{check_layer, check_threads, input};
     use crate::tensor::Tensor;
     use ndarray::IxDyn;
 
@@ -640,20 +640,9 @@ mod tests {
 
     #[test]
     fn a_large_batch_split_over_threads_gives_the_bits_of_one_thread() {
-        use crate::linalg::set_num_threads;
         // 40,000 values: above the size at which element-wise passes are split.
-        let x = input(&[100, 400]);
-        for mut layer in [Box::new(Gelu::new()) as Box<dyn Layer>, Box::new(Relu::new())] {
-            let run = |layer: &mut Box<dyn Layer>, threads| {
-                set_num_threads(threads);
-                let y = layer.forward(x.clone(), Mode::Train);
-                let dx = layer.backward(y.clone());
-                (y, dx, layer.forward(x.clone(), Mode::Eval))
-            };
-            let one = run(&mut layer, 1);
-            assert_eq!(run(&mut layer, 3), one);
-        }
-        set_num_threads(std::thread::available_parallelism().map_or(1, |n| n.get()));
+        check_threads(&mut Gelu::new(), &[100, 400]);
+        check_threads(&mut Relu::new(), &[100, 400]);
     }
 
     #[test]

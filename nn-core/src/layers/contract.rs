@@ -3,7 +3,8 @@
 //! statistics, panics that name the layer path and both shapes, and summary shapes.
 
 use crate::gradcheck::gradcheck;
-use crate::layer::{backward_child, forward_child, panic_message, Layer, Mode};
+use crate::layer::{backward_child, for_each_param, forward_child, panic_message, Layer, Mode};
+use crate::linalg::set_num_threads;
 use crate::summary::summary;
 use crate::tensor::Tensor;
 use ndarray::IxDyn;
@@ -61,4 +62,24 @@ pub(crate) fn check_layer(layer: &mut dyn Layer, shape: &[usize]) -> Vec<usize> 
         )
     );
     out
+}
+
+/// Checks that a Train forward, its backward and an Eval forward of `layer` on an input of
+/// `shape` (large enough to be split over threads) give the same bits on 1 and 3 threads:
+/// outputs, input gradient and parameter gradients.
+#[track_caller]
+pub(crate) fn check_threads(layer: &mut dyn Layer, shape: &[usize]) {
+    let x = input(shape);
+    let mut run = |threads| {
+        set_num_threads(threads);
+        let y = layer.forward(x.clone(), Mode::Train);
+        let dx = layer.backward(y.mapv(|v| v * 0.5 - 0.25));
+        let mut grads = Vec::new();
+        for_each_param(layer, |_, p| grads.push(p.grad.to_owned()));
+        (y, dx, grads, layer.forward(x.clone(), Mode::Eval))
+    };
+    let one = run(1);
+    let three = run(3);
+    set_num_threads(std::thread::available_parallelism().map_or(1, |n| n.get()));
+    assert!(one == three, "{}: 1 and 3 threads differ", layer.type_name());
 }

@@ -154,7 +154,7 @@ impl fmt::Display for Name {
 mod tests {
     use super::*;
     use crate::layer::{for_each_param, forward_child, panic_message, param_names};
-    use crate::layers::contract::{check_layer, input};
+    use crate::layers::contract::{check_layer, check_threads, input};
     use ndarray::IxDyn;
 
     /// GroupNorm by its definition in f64.
@@ -284,19 +284,6 @@ mod tests {
 
     #[test]
     fn a_large_batch_split_over_threads_gives_the_bits_of_one_thread() {
-        use crate::linalg::set_num_threads;
-        let x = input(&[16, 6, 20, 20]);
-        let run = |threads| {
-            set_num_threads(threads);
-            let mut norm = scaled(3, 6);
-            let y = norm.forward(x.clone(), Mode::Train);
-            let dx = norm.backward(y.clone());
-            let mut grads = Vec::new();
-            for_each_param(&mut norm, |_, p| grads.push(p.grad.to_owned()));
-            (y, dx, grads)
-        };
-        let one = run(1);
-        assert_eq!(run(3), one);
-        set_num_threads(std::thread::available_parallelism().map_or(1, |n| n.get()));
+        check_threads(&mut scaled(3, 6), &[16, 6, 20, 20]);
     }
 }

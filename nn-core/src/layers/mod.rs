@@ -10,6 +10,7 @@
 //! [`crate::layer::flatten`], ...), the same one a layer written outside nn uses.
 
 mod activation;
+mod adaptive_avg_pool;
 mod avg_pool;
 mod batch_norm;
 mod batch_norm2d;
@@ -30,11 +31,14 @@ mod nchw;
 mod norm_groups;
 mod par;
 mod pool;
+mod resample;
 mod sizes;
 mod softmax;
+mod upsample;
 
 pub use activation::{Elu, Gelu, LeakyRelu, Relu, Sigmoid, Silu, Softplus, Tanh};
 pub use activation::{EluFn, GeluFn, LeakyReluFn, ReluFn, SigmoidFn, SiluFn, SoftplusFn, TanhFn};
+pub use adaptive_avg_pool::AdaptiveAvgPool2d;
 pub use avg_pool::{AvgPool2d, GlobalAvgPool2d};
 pub use batch_norm::BatchNorm;
 pub use batch_norm2d::BatchNorm2d;
@@ -48,6 +52,7 @@ pub use linear::Linear;
 pub use max_pool::MaxPool2d;
 pub use nchw::Size2;
 pub use softmax::Softmax;
+pub use upsample::{Upsample, UpsampleMode};
 
 /// Asserts that two tensors have one shape and values within `tol` of each other.
 #[cfg(test)]

@@ -190,7 +190,7 @@ fn for_blocks(
 mod tests {
     use super::*;
     use crate::layer::{forward_child, panic_message};
-    use crate::layers::contract::{check_layer, input};
+    use crate::layers::contract::{check_layer, check_threads, input};
     use ndarray::{Axis, IxDyn};
 
     /// Softmax along `axis` by its definition, in f64.
@@ -264,16 +264,6 @@ mod tests {
 
     #[test]
     fn a_large_batch_split_over_threads_gives_the_bits_of_one_thread() {
-        use crate::linalg::set_num_threads;
-        let x = input(&[64, 8, 10, 10]);
-        let run = |threads| {
-            set_num_threads(threads);
-            let mut softmax = Softmax::new(1);
-            let y = softmax.forward(x.clone(), Mode::Train);
-            (y.clone(), softmax.backward(y))
-        };
-        let one = run(1);
-        assert_eq!(run(3), one);
-        set_num_threads(std::thread::available_parallelism().map_or(1, |n| n.get()));
+        check_threads(&mut Softmax::new(1), &[64, 8, 10, 10]);
     }
 }
