@@ -23,7 +23,9 @@ pub mod prelude {
     pub use nn_core::{accuracy, gradcheck, seeded, Init, SoftmaxCrossEntropy, StdRng, Targets};
     pub use nn_core::{Activation, Mlp};
     pub use nn_core::{AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd};
-    pub use nn_core::{AdaptiveAvgPool2d, GroupNorm, LayerNorm, Softmax, Upsample, UpsampleMode};
+    pub use nn_core::{
+        AdaptiveAvgPool2d, ConvTranspose2d, GroupNorm, LayerNorm, Softmax, Upsample, UpsampleMode,
+    };
     pub use nn_core::{AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool2d, MaxPool2d};
     pub use nn_core::{BatchNorm, Dropout, Linear, Relu, Sigmoid, Tanh};
     pub use nn_core::{Elementwise, ElementwiseFn, Elu, Gelu, LeakyRelu, Silu, Softplus};
