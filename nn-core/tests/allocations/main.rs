@@ -1,10 +1,12 @@
 //! Counts heap allocations of steady-state training: an optimizer step allocates nothing, a
-//! training step (of an MLP or a CNN) allocates only inside the matrix-multiply library, and the
+//! training step (of an MLP, a CNN, or a network of the newer layers) allocates only inside the
+//! matrix-multiply library, and the
 //! trainer adds nothing.
 //!
 //! One test binary for all three, because it installs a counting global allocator.
 
 mod cnn_step;
+mod new_layers_step;
 mod optimizer_step;
 mod steady_step;
 mod trainer;
