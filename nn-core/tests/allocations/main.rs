@@ -1,7 +1,6 @@
 //! Counts heap allocations of steady-state training: an optimizer step allocates nothing, a
 //! training step (of an MLP, a CNN, or a network of the newer layers) allocates only inside the
-//! matrix-multiply library, and the
-//! trainer adds nothing.
+//! matrix-multiply library, and the trainer adds nothing.
 //!
 //! One test binary for all three, because it installs a counting global allocator.
 
