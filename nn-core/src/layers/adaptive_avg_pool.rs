@@ -3,7 +3,7 @@
 
 use super::nchw::Size2;
 use super::resample::{check_planes, Resample};
-use super::sizes::checked_len;
+use super::sizes::{checked_forward_len, checked_len};
 use crate::layer::{Layer, Mode};
 use crate::tensor::Tensor;
 use std::fmt;
@@ -93,7 +93,7 @@ impl Layer for AdaptiveAvgPool2d {
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         let shape @ [n, c, h, w] = check_planes(&x);
         let out = self.output;
-        checked_len("AdaptiveAvgPool2d", "output", &[n, c, out.h, out.w]);
+        checked_forward_len("output", &[n, c, out.h, out.w]);
         self.bins.fit(Size2 { h, w }, out);
         let bins = &self.bins;
         self.buffers.forward(x, shape, out, mode, |x, y| {

@@ -4,7 +4,7 @@
 use super::conv_tiles::{Tiles, Weights};
 use super::im2col::Patches;
 use super::nchw::{check_images, recycle, sum_map, Size2, Window};
-use super::sizes::checked_len;
+use super::sizes::{checked_forward_len, checked_len};
 use crate::init::Init;
 use crate::layer::{check_grad_shape, contiguous, layer_panic, no_train_forward};
 use crate::layer::{Layer, Mode, ParamKind, Visitor};
@@ -340,7 +340,28 @@ impl Layer for ConvTranspose2d {
             ))
         };
         let shape = [n, self.out_channels, out.h, out.w];
-        checked_len("ConvTranspose2d", "output", &shape);
+        checked_forward_len("output", &shape);
+        // The scratch of the convolution seen from the output: its patch matrix per image and,
+        // with stride 1, one padded output image.
+        let (k, pad) = (self.window.kernel, self.window.padding);
+        checked_forward_len(
+            "patch matrix",
+            &[
+                self.out_channels,
+                k.h,
+                k.w,
+                h,
+                out.w.saturating_add(pad.w.saturating_mul(2)),
+            ],
+        );
+        checked_forward_len(
+            "padded output",
+            &[
+                self.out_channels,
+                out.h.saturating_add(pad.h.saturating_mul(2)),
+                out.w.saturating_add(pad.w.saturating_mul(2)),
+            ],
+        );
         let mut x = contiguous(x);
         let patches = Patches {
             channels: self.out_channels,
@@ -755,6 +776,24 @@ mod tests {
         assert_eq!(
             msg,
             "dec.up1: expected a batch of images of shape [N, 2, H, W], got shape [1, 3, 4, 4] (3 channels)"
+        );
+        // An output of the input's size, but computed from a padded image 2^41 pixels wide.
+        let mut far = ConvTranspose2d::builder(1, 1, 3)
+            .dilation(1 << 40)
+            .padding(1 << 40)
+            .build(Init::He, &mut seeded(1));
+        assert_eq!(far.output_size(2, 2), Some(Size2::from(2)));
+        let msg = panic_message(|| {
+            forward_child(
+                "dec.up1",
+                &mut far,
+                Tensor::zeros(IxDyn(&[1, 1, 2, 2])),
+                Mode::Eval,
+            );
+        });
+        assert!(
+            msg.starts_with("dec.up1: padded output [1, 2199023255554, 2199023255554] would hold more than"),
+            "{msg}"
         );
         let mut layer = ConvTranspose2d::new(2, 3, 3, Init::He, &mut seeded(1));
         layer.forward(Tensor::zeros(IxDyn(&[1, 2, 4, 4])), Mode::Train);

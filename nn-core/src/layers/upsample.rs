@@ -2,7 +2,7 @@
 
 use super::nchw::Size2;
 use super::resample::{check_planes, Resample};
-use super::sizes::{checked_len, MAX_VALUES};
+use super::sizes::{checked_forward_len, checked_len, MAX_VALUES};
 use crate::layer::{layer_panic, Layer, Mode};
 use crate::tensor::Tensor;
 use std::fmt;
@@ -239,7 +239,7 @@ impl Layer for Upsample {
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         let shape @ [n, c, h, w] = check_planes(&x);
         let out = self.output(h, w);
-        checked_len("Upsample", "output", &[n, c, out.h, out.w]);
+        checked_forward_len("output", &[n, c, out.h, out.w]);
         self.fit(Size2 { h, w }, out);
         let taps = &self.taps;
         let nearest = self.mode == UpsampleMode::Nearest;
