@@ -124,6 +124,8 @@ impl Default for EluFn {
 
 impl ElementwiseFn for EluFn {
     type Kept = f32;
+    // Calls exp, tanh or erf (see ElementwiseFn::VECTORIZE).
+    const VECTORIZE: bool = false;
     fn name(&self) -> String {
         format!("Elu(alpha={})", self.alpha)
     }
@@ -172,6 +174,8 @@ pub struct SigmoidFn;
 
 impl ElementwiseFn for SigmoidFn {
     type Kept = f32;
+    // Calls exp, tanh or erf (see ElementwiseFn::VECTORIZE).
+    const VECTORIZE: bool = false;
     fn name(&self) -> String {
         "Sigmoid".to_string()
     }
@@ -212,6 +216,8 @@ pub struct TanhFn;
 
 impl ElementwiseFn for TanhFn {
     type Kept = f32;
+    // Calls exp, tanh or erf (see ElementwiseFn::VECTORIZE).
+    const VECTORIZE: bool = false;
     fn name(&self) -> String {
         "Tanh".to_string()
     }
@@ -257,6 +263,8 @@ const TANH_KAPPA: f32 = 0.044_715;
 
 impl ElementwiseFn for GeluFn {
     type Kept = f32;
+    // Calls exp, tanh or erf (see ElementwiseFn::VECTORIZE).
+    const VECTORIZE: bool = false;
     fn name(&self) -> String {
         if self.tanh {
             "Gelu(approximate=tanh)".to_string()
@@ -323,6 +331,8 @@ pub struct SiluFn;
 
 impl ElementwiseFn for SiluFn {
     type Kept = f32;
+    // Calls exp, tanh or erf (see ElementwiseFn::VECTORIZE).
+    const VECTORIZE: bool = false;
     fn name(&self) -> String {
         "Silu".to_string()
     }
@@ -371,6 +381,8 @@ impl Default for SoftplusFn {
 
 impl ElementwiseFn for SoftplusFn {
     type Kept = f32;
+    // Calls exp, tanh or erf (see ElementwiseFn::VECTORIZE).
+    const VECTORIZE: bool = false;
     fn name(&self) -> String {
         format!("Softplus(beta={}, threshold={})", self.beta, self.threshold)
     }

@@ -114,24 +114,32 @@ impl Layer for Softmax {
 /// Softmax down each of the `inner` lanes of one `[len, inner]` block, in place, with
 /// `scratch` for the lanes' maxima and sums.
 fn softmax_block(block: &mut [f32], len: usize, inner: usize, scratch: &mut Vec<f32>) {
+    debug_assert_eq!(block.len(), len * inner);
+    scratch.clear();
+    scratch.resize(2 * inner, 0.0);
+    let (max, sum) = scratch.split_at_mut(inner);
     vectorized(
         #[inline(always)]
         || {
-            scratch.clear();
-            scratch.resize(2 * inner, 0.0);
-            let (max, sum) = scratch.split_at_mut(inner);
             max.fill(f32::NEG_INFINITY);
             for row in block.chunks_exact(inner) {
                 for (m, &v) in max.iter_mut().zip(row) {
                     *m = m.max(v);
                 }
             }
-            for row in block.chunks_exact_mut(inner) {
-                for ((v, &m), s) in row.iter_mut().zip(&*max).zip(sum.iter_mut()) {
-                    *v = (*v - m).exp();
-                    *s += *v;
-                }
-            }
+        },
+    );
+    // Outside `vectorized`: a loop around calls of `exp` is slower vectorised (see
+    // `ElementwiseFn::VECTORIZE`).
+    for row in block.chunks_exact_mut(inner) {
+        for ((v, &m), s) in row.iter_mut().zip(&*max).zip(sum.iter_mut()) {
+            *v = (*v - m).exp();
+            *s += *v;
+        }
+    }
+    vectorized(
+        #[inline(always)]
+        || {
             for s in sum.iter_mut() {
                 *s = 1.0 / *s;
             }
@@ -142,7 +150,6 @@ fn softmax_block(block: &mut [f32], len: usize, inner: usize, scratch: &mut Vec<
             }
         },
     );
-    debug_assert_eq!(block.len(), len * inner);
 }
 
 /// One part of [`for_blocks`]: its runs of `a` and `b` and its scratch.
