@@ -23,8 +23,8 @@ impl ElementwiseFn for ReluFn {
         }
     }
     #[inline(always)]
-    fn keep(&self, x: f32, _: f32) -> bool {
-        x > 0.0
+    fn value_and_kept(&self, x: f32) -> (f32, bool) {
+        (self.value(x), x > 0.0)
     }
     #[inline(always)]
     fn grad(&self, g: f32, positive: bool) -> f32 {
@@ -76,8 +76,8 @@ impl ElementwiseFn for LeakyReluFn {
         }
     }
     #[inline(always)]
-    fn keep(&self, x: f32, _: f32) -> bool {
-        x > 0.0
+    fn value_and_kept(&self, x: f32) -> (f32, bool) {
+        (self.value(x), x > 0.0)
     }
     #[inline(always)]
     fn grad(&self, g: f32, positive: bool) -> f32 {
@@ -109,7 +109,7 @@ impl LeakyRelu {
     }
 }
 
-/// [`Elu`]'s function: `x` where `x > 0`, else `alpha * (e^x - 1)`. Keeps the input.
+/// [`Elu`]'s function: `x` where `x > 0`, else `alpha * (e^x - 1)`. Keeps the derivative.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EluFn {
     alpha: f32,
@@ -124,7 +124,7 @@ impl Default for EluFn {
 
 impl ElementwiseFn for EluFn {
     type Kept = f32;
-    // Calls exp, tanh or erf (see ElementwiseFn::VECTORIZE).
+    // Calls exp (see ElementwiseFn::VECTORIZE).
     const VECTORIZE: bool = false;
     fn name(&self) -> String {
         format!("Elu(alpha={})", self.alpha)
@@ -138,16 +138,17 @@ impl ElementwiseFn for EluFn {
         }
     }
     #[inline(always)]
-    fn keep(&self, x: f32, _: f32) -> f32 {
-        x
+    fn value_and_kept(&self, x: f32) -> (f32, f32) {
+        if x > 0.0 {
+            (x, 1.0)
+        } else {
+            let e = x.exp_m1();
+            (self.alpha * e, self.alpha * (e + 1.0))
+        }
     }
     #[inline(always)]
-    fn grad(&self, g: f32, x: f32) -> f32 {
-        if x > 0.0 {
-            g
-        } else {
-            g * (self.alpha * x.exp())
-        }
+    fn grad(&self, g: f32, slope: f32) -> f32 {
+        g * slope
     }
 }
 
@@ -174,7 +175,7 @@ pub struct SigmoidFn;
 
 impl ElementwiseFn for SigmoidFn {
     type Kept = f32;
-    // Calls exp, tanh or erf (see ElementwiseFn::VECTORIZE).
+    // Calls exp (see ElementwiseFn::VECTORIZE).
     const VECTORIZE: bool = false;
     fn name(&self) -> String {
         "Sigmoid".to_string()
@@ -184,8 +185,9 @@ impl ElementwiseFn for SigmoidFn {
         sigmoid(x)
     }
     #[inline(always)]
-    fn keep(&self, _: f32, y: f32) -> f32 {
-        y
+    fn value_and_kept(&self, x: f32) -> (f32, f32) {
+        let y = sigmoid(x);
+        (y, y)
     }
     #[inline(always)]
     fn grad(&self, g: f32, y: f32) -> f32 {
@@ -216,7 +218,7 @@ pub struct TanhFn;
 
 impl ElementwiseFn for TanhFn {
     type Kept = f32;
-    // Calls exp, tanh or erf (see ElementwiseFn::VECTORIZE).
+    // Calls tanh (see ElementwiseFn::VECTORIZE).
     const VECTORIZE: bool = false;
     fn name(&self) -> String {
         "Tanh".to_string()
@@ -226,8 +228,9 @@ impl ElementwiseFn for TanhFn {
         x.tanh()
     }
     #[inline(always)]
-    fn keep(&self, _: f32, y: f32) -> f32 {
-        y
+    fn value_and_kept(&self, x: f32) -> (f32, f32) {
+        let y = x.tanh();
+        (y, y)
     }
     #[inline(always)]
     fn grad(&self, g: f32, y: f32) -> f32 {
@@ -246,7 +249,8 @@ impl Tanh {
 }
 
 /// [`Gelu`]'s function: `x * Φ(x)`, `Φ` the standard normal distribution function, exactly
-/// (with erf) or with PyTorch's tanh approximation. Keeps the input.
+/// (with erf) or with PyTorch's tanh approximation. Keeps the derivative, computed with the value
+/// (one erf or tanh per element and step).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct GeluFn {
     tanh: bool,
@@ -263,7 +267,7 @@ const TANH_KAPPA: f32 = 0.044_715;
 
 impl ElementwiseFn for GeluFn {
     type Kept = f32;
-    // Calls exp, tanh or erf (see ElementwiseFn::VECTORIZE).
+    // Calls erf, exp or tanh (see ElementwiseFn::VECTORIZE).
     const VECTORIZE: bool = false;
     fn name(&self) -> String {
         if self.tanh {
@@ -274,29 +278,27 @@ impl ElementwiseFn for GeluFn {
     }
     #[inline(always)]
     fn value(&self, x: f32) -> f32 {
-        if self.tanh {
-            let inner = TANH_BETA * (x + TANH_KAPPA * x * x * x);
-            0.5 * x * (1.0 + inner.tanh())
-        } else {
-            0.5 * x * (1.0 + libm::erff(x * SQRT_HALF))
-        }
+        // The same expression as a Train forward's (so the same bits); the slope, unused, is
+        // optimised away once inlined.
+        self.value_and_kept(x).0
     }
     #[inline(always)]
-    fn keep(&self, x: f32, _: f32) -> f32 {
-        x
-    }
-    #[inline(always)]
-    fn grad(&self, g: f32, x: f32) -> f32 {
+    fn value_and_kept(&self, x: f32) -> (f32, f32) {
         if self.tanh {
             let x2 = x * x;
             let t = (TANH_BETA * (x + TANH_KAPPA * x2 * x)).tanh();
             let d_inner = TANH_BETA * (1.0 + 3.0 * TANH_KAPPA * x2);
-            g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * d_inner)
+            let slope = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * d_inner;
+            (0.5 * x * (1.0 + t), slope)
         } else {
-            let cdf = 0.5 * (1.0 + libm::erff(x * SQRT_HALF));
+            let e = libm::erff(x * SQRT_HALF);
             let pdf = NORMAL_PDF_0 * (-0.5 * x * x).exp();
-            g * (cdf + x * pdf)
+            (0.5 * x * (1.0 + e), 0.5 * (1.0 + e) + x * pdf)
         }
+    }
+    #[inline(always)]
+    fn grad(&self, g: f32, slope: f32) -> f32 {
+        g * slope
     }
 }
 
@@ -325,13 +327,13 @@ impl Gelu {
     }
 }
 
-/// [`Silu`]'s function, `x * sigmoid(x)`. Keeps the input.
+/// [`Silu`]'s function, `x * sigmoid(x)`. Keeps the derivative, computed with the value.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct SiluFn;
 
 impl ElementwiseFn for SiluFn {
     type Kept = f32;
-    // Calls exp, tanh or erf (see ElementwiseFn::VECTORIZE).
+    // Calls exp (see ElementwiseFn::VECTORIZE).
     const VECTORIZE: bool = false;
     fn name(&self) -> String {
         "Silu".to_string()
@@ -341,13 +343,13 @@ impl ElementwiseFn for SiluFn {
         x * sigmoid(x)
     }
     #[inline(always)]
-    fn keep(&self, x: f32, _: f32) -> f32 {
-        x
+    fn value_and_kept(&self, x: f32) -> (f32, f32) {
+        let s = sigmoid(x);
+        (x * s, s * (1.0 + x * (1.0 - s)))
     }
     #[inline(always)]
-    fn grad(&self, g: f32, x: f32) -> f32 {
-        let s = sigmoid(x);
-        g * (s * (1.0 + x * (1.0 - s)))
+    fn grad(&self, g: f32, slope: f32) -> f32 {
+        g * slope
     }
 }
 
@@ -362,7 +364,7 @@ impl Silu {
 }
 
 /// [`Softplus`]'s function: `ln(1 + e^(beta x)) / beta`, or `x` where `beta x > threshold`.
-/// Keeps the input.
+/// Keeps the derivative, computed with the value.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SoftplusFn {
     beta: f32,
@@ -381,7 +383,7 @@ impl Default for SoftplusFn {
 
 impl ElementwiseFn for SoftplusFn {
     type Kept = f32;
-    // Calls exp, tanh or erf (see ElementwiseFn::VECTORIZE).
+    // Calls exp and ln_1p (see ElementwiseFn::VECTORIZE).
     const VECTORIZE: bool = false;
     fn name(&self) -> String {
         format!("Softplus(beta={}, threshold={})", self.beta, self.threshold)
@@ -396,18 +398,20 @@ impl ElementwiseFn for SoftplusFn {
         }
     }
     #[inline(always)]
-    fn keep(&self, x: f32, _: f32) -> f32 {
-        x
-    }
-    #[inline(always)]
-    fn grad(&self, g: f32, x: f32) -> f32 {
+    fn value_and_kept(&self, x: f32) -> (f32, f32) {
         let bx = x * self.beta;
         if bx > self.threshold {
-            g
-        } else {
-            // sigmoid(beta x), which cannot overflow where PyTorch's e^z / (e^z + 1) would.
-            g * sigmoid(bx)
+            return (x, 1.0);
         }
+        let e = bx.exp();
+        // The slope is sigmoid(beta x) = e / (1 + e); where e overflows (beta x > 88 under a
+        // threshold above it), its limit 1, not PyTorch's inf / inf.
+        let slope = if e.is_finite() { e / (1.0 + e) } else { 1.0 };
+        (e.ln_1p() / self.beta, slope)
+    }
+    #[inline(always)]
+    fn grad(&self, g: f32, slope: f32) -> f32 {
+        g * slope
     }
 }
 

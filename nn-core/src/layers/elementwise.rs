@@ -13,14 +13,16 @@ use crate::tensor::Tensor;
 use std::fmt;
 
 /// A function applied to each element, and its derivative: what an [`Elementwise`] layer is
-/// made of. Mark the three per-element methods `#[inline(always)]`, so that the layer's loops
-/// are compiled for the CPU's vector instructions with them inside.
+/// made of. A Train forward computes the value and what backward needs of each element in one
+/// call, so that work they share (GELU's erf, SiLU's sigmoid) is done once per step. Mark the
+/// per-element methods `#[inline(always)]`, so that the layer's loops are compiled with them
+/// inside.
 ///
 /// ```
 /// use nn_core::layers::{Elementwise, ElementwiseFn};
 /// use nn_core::{gradcheck, Layer, Mode, Tensor};
 ///
-/// /// `x^3`, whose derivative `3x^2` needs the input.
+/// /// `x^3`; backward keeps its derivative `3x^2`.
 /// #[derive(Clone, Debug, Default)]
 /// struct CubeFn;
 ///
@@ -34,12 +36,12 @@ use std::fmt;
 ///         x * x * x
 ///     }
 ///     #[inline(always)]
-///     fn keep(&self, x: f32, _y: f32) -> f32 {
-///         x
+///     fn value_and_kept(&self, x: f32) -> (f32, f32) {
+///         (x * x * x, 3.0 * x * x)
 ///     }
 ///     #[inline(always)]
-///     fn grad(&self, g: f32, x: f32) -> f32 {
-///         g * 3.0 * x * x
+///     fn grad(&self, g: f32, slope: f32) -> f32 {
+///         g * slope
 ///     }
 /// }
 ///
@@ -48,8 +50,8 @@ use std::fmt;
 /// gradcheck(&mut cube, &[3, 4]).assert_passed();
 /// ```
 pub trait ElementwiseFn: Clone + fmt::Debug + Send + Sync {
-    /// What backward needs of each element: the output (sigmoid), the input (GELU) or only
-    /// whether it was positive (ReLU, a quarter of the memory).
+    /// What backward needs of each element: the output (sigmoid), the derivative (GELU) or
+    /// only whether the input was positive (ReLU, a quarter of the memory).
     type Kept: Copy + Default + fmt::Debug + Send + Sync;
 
     /// Whether the layer's loops are compiled for the CPU's vector instructions
@@ -66,15 +68,19 @@ pub trait ElementwiseFn: Clone + fmt::Debug + Send + Sync {
     /// The layer's name in summaries and panics, such as `LeakyRelu(0.2)`.
     fn name(&self) -> String;
 
-    /// `f(x)`.
+    /// `f(x)`, for an Eval forward.
     fn value(&self, x: f32) -> f32;
 
-    /// What backward will need of an element whose input was `x` and output `y`.
-    fn keep(&self, x: f32, y: f32) -> Self::Kept;
-
-    /// The input gradient `g * f'(x)`, from the output gradient `g` and what [`keep`] kept.
+    /// `f(x)`, the same bits as [`value`], and what backward will need of this element, for a
+    /// Train forward.
     ///
-    /// [`keep`]: ElementwiseFn::keep
+    /// [`value`]: ElementwiseFn::value
+    fn value_and_kept(&self, x: f32) -> (f32, Self::Kept);
+
+    /// The input gradient `g * f'(x)`, from the output gradient `g` and what
+    /// [`value_and_kept`] kept.
+    ///
+    /// [`value_and_kept`]: ElementwiseFn::value_and_kept
     fn grad(&self, g: f32, kept: Self::Kept) -> f32;
 }
 
@@ -124,9 +130,7 @@ impl<F: ElementwiseFn> Layer for Elementwise<F> {
                     #[inline(always)]
                     || {
                         for (v, k) in xs.iter_mut().zip(ks) {
-                            let y = f.value(*v);
-                            *k = f.keep(*v, y);
-                            *v = y;
+                            (*v, *k) = f.value_and_kept(*v);
                         }
                     },
                 )

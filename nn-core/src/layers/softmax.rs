@@ -88,6 +88,16 @@ impl Layer for Softmax {
             vectorized(
                 #[inline(always)]
                 || {
+                    if inner == 1 {
+                        let mut d = 0.0;
+                        for (&g, &y) in g.iter().zip(y) {
+                            d += g * y;
+                        }
+                        for (g, &y) in g.iter_mut().zip(y) {
+                            *g = y * (*g - d);
+                        }
+                        return;
+                    }
                     dot.clear();
                     dot.resize(inner, 0.0);
                     for (g, y) in g.chunks_exact(inner).zip(y.chunks_exact(inner)) {
@@ -115,6 +125,26 @@ impl Layer for Softmax {
 /// `scratch` for the lanes' maxima and sums.
 fn softmax_block(block: &mut [f32], len: usize, inner: usize, scratch: &mut Vec<f32>) {
     debug_assert_eq!(block.len(), len * inner);
+    if inner == 1 {
+        // One contiguous lane (a softmax over the last axis): the same sums in the same order,
+        // without the per-lane bookkeeping.
+        let max = block.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+        let mut sum = 0.0;
+        for v in block.iter_mut() {
+            *v = (*v - max).exp();
+            sum += *v;
+        }
+        let r = 1.0 / sum;
+        vectorized(
+            #[inline(always)]
+            || {
+                for v in block.iter_mut() {
+                    *v *= r;
+                }
+            },
+        );
+        return;
+    }
     scratch.clear();
     scratch.resize(2 * inner, 0.0);
     let (max, sum) = scratch.split_at_mut(inner);
@@ -219,6 +249,21 @@ mod tests {
             let y = Softmax::new(dim).forward(x.clone(), Mode::Eval);
             crate::layers::assert_close(&y, &reference(&x, axis), 1e-6);
         }
+    }
+
+    /// A softmax over the last axis (one contiguous lane per block) gives the bits of the same
+    /// softmax over a middle axis of the transposed data, forward and backward.
+    #[test]
+    fn contiguous_lanes_give_the_bits_of_strided_ones() {
+        let x = input(&[3, 7]).mapv(|v| v * 3.0);
+        let g = input(&[3, 7]).mapv(|v| 0.5 - v);
+        let mut last = Softmax::new(1);
+        let (y, dx) = (last.forward(x.clone(), Mode::Train), last.backward(g.clone()));
+        let mut middle = Softmax::new(0);
+        let t = |a: &Tensor| a.t().as_standard_layout().into_owned();
+        let (yt, dxt) = (middle.forward(t(&x), Mode::Train), middle.backward(t(&g)));
+        assert_eq!(t(&yt), y);
+        assert_eq!(t(&dxt), dx);
     }
 
     #[test]
