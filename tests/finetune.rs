@@ -32,7 +32,7 @@ fn samples_are_turned_clockwise_and_labelled_by_parity() {
         pixels[i * 784 + 2 * 28 + 5] = 1.0;
     }
     let digits = Dataset::from_f32(pixels, &[784], vec![7, 4, 0], 10).unwrap();
-    let turned = task::turned_parity(&digits, 2).unwrap();
+    let turned = task::samples(&digits, 2, task::Style::Turned, task::Labels::Parity).unwrap();
     assert_eq!(turned.len(), 2);
     assert_eq!(turned.labels().unwrap(), [1, 0]);
     assert_eq!(turned.feature_shape(), [1, 28, 28]);
@@ -45,8 +45,8 @@ fn samples_are_turned_clockwise_and_labelled_by_parity() {
 #[test]
 fn the_head_stage_moves_only_the_head_and_the_second_stage_moves_everything() {
     let digits = nn::Mnist::bundled().unwrap();
-    let train = task::turned_parity(&digits.train, 40).unwrap();
-    let valid = task::turned_parity(&digits.test, 20).unwrap();
+    let train = task::samples(&digits.train, 40, task::Style::Turned, task::Labels::Parity).unwrap();
+    let valid = task::samples(&digits.test, 20, task::Style::Turned, task::Labels::Parity).unwrap();
     let mut rng = seeded(1);
     let mut net = Cnn::new(&mut rng);
     task::new_head(&mut net, 2, &mut rng);

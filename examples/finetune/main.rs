@@ -29,7 +29,7 @@ use common::nets::Cnn;
 use nn::prelude::*;
 use nn::Optimizer;
 use std::path::PathBuf;
-use task::Stage;
+use task::{Labels, Stage, Style};
 
 /// Fine-tunes an MNIST CNN to tell even from odd digits turned a quarter turn, from a few hundred
 /// samples, beside the same network trained from scratch.
@@ -43,6 +43,12 @@ struct Cli {
     /// Epochs of pretraining on upright digits when no --model is given
     #[arg(long, value_name = "N", default_value_t = 2)]
     pretrain_epochs: usize,
+    /// How the new task draws its digits
+    #[arg(long, value_name = "STYLE", value_enum, default_value_t = Style::Turned)]
+    style: Style,
+    /// What the new task's labels say
+    #[arg(long, value_name = "LABELS", value_enum, default_value_t = Labels::Parity)]
+    labels: Labels,
     /// Training samples of the new task
     #[arg(long, value_name = "N", default_value_t = 300, value_parser = common::flags::at_least_one)]
     samples: usize,
@@ -55,6 +61,15 @@ struct Cli {
     /// Epochs of the whole network (and of the network trained from scratch: the two stages')
     #[arg(long, value_name = "N", default_value_t = 10)]
     finetune_epochs: usize,
+    /// Adam's rate for the head (both stages)
+    #[arg(long, value_name = "F", default_value_t = 1e-2, value_parser = common::flags::positive)]
+    head_lr: f32,
+    /// Adam's rate for the body once unfrozen
+    #[arg(long, value_name = "F", default_value_t = 1e-3, value_parser = common::flags::positive)]
+    body_lr: f32,
+    /// Adam's rate for the network trained from scratch
+    #[arg(long, value_name = "F", default_value_t = 2e-3, value_parser = common::flags::positive)]
+    scratch_lr: f32,
     /// Samples per mini-batch
     #[arg(long, value_name = "N", default_value_t = 25, value_parser = common::flags::at_least_one)]
     batch_size: usize,
@@ -66,11 +81,6 @@ struct Cli {
     #[command(flatten)]
     out: OutFlag,
 }
-
-/// The head's rate in both stages, the body's when unfrozen, and from scratch (Adam).
-const HEAD_LR: f32 = 1e-3;
-const BODY_LR: f32 = 1e-4;
-const SCRATCH_LR: f32 = 2e-3;
 
 fn main() {
     let cli = Cli::parse();
@@ -92,13 +102,20 @@ fn run(cli: &Cli) -> nn::Result<f32> {
     };
     let digits = common::load_data(&flags, cli.seed)?;
     let needed = cli.samples + cli.valid_samples;
-    let task_train = task::turned_parity(&digits.train, cli.samples)?;
+    let task_train = task::samples(&digits.train, cli.samples, cli.style, cli.labels)?;
     let rest: Vec<usize> = (cli.samples..needed.min(digits.train.len())).collect();
-    let task_valid = task::turned_parity(&digits.train.subset(&rest)?, cli.valid_samples)?;
-    let task_test = task::turned_parity(&digits.test, digits.test.len())?;
+    let task_valid = task::samples(
+        &digits.train.subset(&rest)?,
+        cli.valid_samples,
+        cli.style,
+        cli.labels,
+    )?;
+    let task_test = task::samples(&digits.test, digits.test.len(), cli.style, cli.labels)?;
     println!(
-        "new task: {} digits turned a quarter turn, even or odd: {} training, {} validation, {} test",
+        "new task: {} digits ({:?}), labelled by {:?}: {} training, {} validation, {} test",
         digits.name,
+        cli.style,
+        cli.labels,
         task_train.len(),
         task_valid.len(),
         task_test.len()
@@ -106,7 +123,7 @@ fn run(cli: &Cli) -> nn::Result<f32> {
 
     let mut net = base(cli, &digits, needed)?;
     let mut rng = nn::seeded(cli.seed);
-    task::new_head(&mut net, 2, &mut rng);
+    task::new_head(&mut net, cli.labels.classes(), &mut rng);
     let stage = |epochs: usize, log: &str| Stage {
         epochs,
         batch_size: cli.batch_size,
@@ -114,14 +131,12 @@ fn run(cli: &Cli) -> nn::Result<f32> {
         log: Some(out.join(log)),
     };
 
-    println!("\n1. the new head alone on the frozen body (Adam {HEAD_LR})");
-    let mut head = task::train_head(
-        &mut net,
-        &stage(cli.head_epochs, "history_head.csv"),
-        HEAD_LR,
-        &task_train,
-        &task_valid,
-    )?;
+    println!(
+        "\n1. the new head alone on the frozen body (Adam {})",
+        cli.head_lr
+    );
+    let head_stage = stage(cli.head_epochs, "history_head.csv");
+    let mut head = task::train_head(&mut net, &head_stage, cli.head_lr, &task_train, &task_valid)?;
     let optimizer = head.optimizer();
     let frozen = |name: &str| optimizer.is_frozen(name);
     println!(
@@ -131,15 +146,28 @@ fn run(cli: &Cli) -> nn::Result<f32> {
     let head_accuracy = accuracy(&mut head, &mut net, &task_test)?;
     println!("head_test_accuracy={head_accuracy:.4}");
 
-    println!("\n2. everything, the body at {BODY_LR} and the head at {HEAD_LR} (one parameter group each)");
+    let rates = (cli.body_lr, cli.head_lr);
+    println!(
+        "\n2. everything, the body at {} and the head at {} (one parameter group each)",
+        rates.0, rates.1
+    );
     let stage_all = stage(cli.finetune_epochs, "history.csv");
-    let mut all = task::train_all(&mut net, &stage_all, (BODY_LR, HEAD_LR), &task_train, &task_valid)?;
+    let mut all = task::train_all(&mut net, &stage_all, rates, &task_train, &task_valid)?;
     let finetuned = accuracy(&mut all, &mut net, &task_test)?;
 
-    println!("\n3. the same network from scratch on the same samples (Adam {SCRATCH_LR})");
+    println!(
+        "\n3. the same network from scratch on the same samples (Adam {})",
+        cli.scratch_lr
+    );
     let scratch_stage = stage(cli.head_epochs + cli.finetune_epochs, "history_scratch.csv");
-    let (mut scratch, mut scratch_trainer) =
-        task::train_scratch(cli.seed, &scratch_stage, SCRATCH_LR, &task_train, &task_valid)?;
+    let (mut scratch, mut scratch_trainer) = task::train_scratch(
+        cli.seed,
+        cli.labels.classes(),
+        &scratch_stage,
+        cli.scratch_lr,
+        &task_train,
+        &task_valid,
+    )?;
     let scratch_accuracy = accuracy(&mut scratch_trainer, &mut scratch, &task_test)?;
 
     let files = [

@@ -1,12 +1,12 @@
 //! The fine-tuning task and its stages, apart from the program's flags and printing, so that
 //! tests/finetune.rs runs them too.
 //!
-//! The task: MNIST digits turned a quarter turn and labelled by parity (even or odd). A new label
-//! set needs a new head; the parity of a digit is a function of which digit it is, which a
-//! network trained on upright digits has learned to tell, from strokes that turning changes. So
-//! the frozen body's features carry over only in part: the head alone gains much, and adapting
-//! the body at a low rate gains more. From a few hundred samples, a network trained from scratch
-//! must learn ten digits' shapes through a two-way label, and falls behind.
+//! The task (by default): MNIST digits turned a quarter turn and labelled by parity, even or odd.
+//! A new label set needs a new head; the parity of a digit is a function of which digit it is,
+//! which a network trained on upright digits has learned to tell, but from strokes that turning
+//! changes. So the frozen body's features carry over only in part: the head alone learns the task
+//! to some degree, and adapting the body at a lower rate does better. `--style` and `--labels`
+//! choose other tasks of the same kind (upright or inverted digits; the digit itself).
 
 use crate::common::nets::Cnn;
 use nn::prelude::*;
@@ -19,25 +19,58 @@ pub const FEATURES: usize = 128 * 3 * 3;
 /// Side of an MNIST image.
 const SIDE: usize = 28;
 
-/// The first `count` (at most) of `digits` (MNIST images, ten classes), each turned a quarter turn
-/// clockwise, as `[1, 28, 28]` images labelled by parity: class 0 even, 1 odd.
-pub fn turned_parity(digits: &Dataset, count: usize) -> nn::Result<Dataset> {
+/// How the new task's digits are drawn: as they are, turned a quarter turn clockwise, or with
+/// ink and paper swapped (white digits on black become black on white).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Style {
+    Upright,
+    Turned,
+    Inverted,
+}
+
+/// What the new task's labels say: the digit's parity (class 0 even, 1 odd), or the digit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Labels {
+    Parity,
+    Digit,
+}
+
+impl Labels {
+    /// How many classes the head tells apart.
+    pub fn classes(self) -> usize {
+        match self {
+            Labels::Parity => 2,
+            Labels::Digit => 10,
+        }
+    }
+}
+
+/// The first `count` (at most) of `digits` (MNIST images, ten classes) drawn in `style`, as
+/// `[1, 28, 28]` images labelled as `labels` says.
+pub fn samples(digits: &Dataset, count: usize, style: Style, labels: Labels) -> nn::Result<Dataset> {
     let n = count.min(digits.len());
     let x = digits.to_tensor();
     let x = x.as_standard_layout();
     let flat = x.as_slice().expect("standard layout");
-    let labels = digits.labels().expect("MNIST has class labels");
+    let digit = digits.labels().expect("MNIST has class labels");
     let mut pixels = Vec::with_capacity(n * SIDE * SIDE);
     for image in flat.chunks_exact(SIDE * SIDE).take(n) {
-        // Turned clockwise: row r of the result is column r of the image, read bottom to top.
-        for r in 0..SIDE {
-            for c in 0..SIDE {
-                pixels.push(image[(SIDE - 1 - c) * SIDE + r]);
+        match style {
+            Style::Upright => pixels.extend_from_slice(image),
+            Style::Inverted => pixels.extend(image.iter().map(|&v| 1.0 - v)),
+            // Turned clockwise: row r of the result is column r of the image, read bottom to top.
+            Style::Turned => {
+                for r in 0..SIDE {
+                    for c in 0..SIDE {
+                        pixels.push(image[(SIDE - 1 - c) * SIDE + r]);
+                    }
+                }
             }
         }
     }
-    let parity = labels[..n].iter().map(|d| d % 2).collect();
-    Dataset::from_f32(pixels, &[1, SIDE, SIDE], parity, 2)
+    let classes = labels.classes();
+    let targets = digit[..n].iter().map(|d| d % classes).collect();
+    Dataset::from_f32(pixels, &[1, SIDE, SIDE], targets, classes)
 }
 
 /// Replaces `net`'s last Linear with a new head from the same features to `classes` outputs,
@@ -129,6 +162,7 @@ impl Callback for RatesLine {
 /// with the cosine schedule for `stage.epochs`.
 pub fn train_scratch(
     seed: u64,
+    classes: usize,
     stage: &Stage,
     lr: f32,
     train: &Dataset,
@@ -136,7 +170,7 @@ pub fn train_scratch(
 ) -> nn::Result<(Cnn, Trainer<Adam>)> {
     let mut rng = seeded(seed);
     let mut net = Cnn::new(&mut rng);
-    new_head(&mut net, 2, &mut rng);
+    new_head(&mut net, classes, &mut rng);
     let mut trainer = stage
         .trainer(Adam::new(lr))
         .schedule(LrSchedule::cosine(stage.epochs));

@@ -152,21 +152,20 @@ impl fmt::Display for Summary {
             .iter()
             .map(String::len)
             .fold("output shape".len(), usize::max);
-        let width = w_name + w_type + w_shape + 16;
+        let params: Vec<String> = self.rows.iter().map(params_cell).collect();
+        let w_params = params.iter().map(String::len).fold(10, usize::max);
+        let width = w_name + w_type + w_shape + w_params + 6;
         writeln!(
             f,
-            "{:<w_name$}  {:<w_type$}  {:<w_shape$}  {:>10}",
+            "{:<w_name$}  {:<w_type$}  {:<w_shape$}  {:>w_params$}",
             "layer", "type", "output shape", "params"
         )?;
         writeln!(f, "{}", "-".repeat(width))?;
-        for (row, shape) in self.rows.iter().zip(&shapes) {
+        for ((row, shape), params) in self.rows.iter().zip(&shapes).zip(&params) {
             writeln!(
                 f,
-                "{:<w_name$}  {:<w_type$}  {:<w_shape$}  {:>10}",
-                row.name,
-                row.type_name,
-                shape,
-                params_cell(row)
+                "{:<w_name$}  {:<w_type$}  {:<w_shape$}  {params:>w_params$}",
+                row.name, row.type_name, shape
             )?;
         }
         writeln!(f, "{}", "-".repeat(width))?;
