@@ -65,7 +65,9 @@ pub fn expand(net: &Network) -> TokenStream {
         #[allow(clippy::type_repetition_in_bounds)]
         impl #impl_generics ::nn::Layer for #ident #ty_generics #where_clause {
             // Reassigned rather than shadowed by `let`, which strict user lints would flag at
-            // the field types these statements are spanned at.
+            // the field types these statements are spanned at. `#[track_caller]` (as on every
+            // built-in forward) makes a shape panic point at the user's `net.forward(..)` line.
+            #[track_caller]
             fn forward(&mut self, mut x: ::nn::Tensor, mode: ::nn::Mode) -> ::nn::Tensor {
                 #(#forward)*
                 x

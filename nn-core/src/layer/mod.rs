@@ -70,6 +70,7 @@ pub trait Layer {
 }
 
 impl<L: Layer + ?Sized> Layer for Box<L> {
+    #[track_caller]
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         (**self).forward(x, mode)
     }
@@ -90,6 +91,7 @@ impl<L: Layer + ?Sized> Layer for Box<L> {
 /// An optional layer: `None` is the identity (a layer switched off by configuration), `Some`
 /// behaves exactly as the layer it holds, under the same name.
 impl<L: Layer> Layer for Option<L> {
+    #[track_caller]
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         match self {
             Some(layer) => layer.forward(x, mode),
@@ -122,6 +124,7 @@ impl<L: Layer> Layer for Option<L> {
 
 /// A chain of layers named `0`, `1`, …: a network built at run time is a `Vec<Box<dyn Layer>>`.
 impl<L: Layer> Layer for Vec<L> {
+    #[track_caller]
     fn forward(&mut self, mut x: Tensor, mode: Mode) -> Tensor {
         for (i, layer) in self.iter_mut().enumerate() {
             x = forward_child(IndexName::new(i).as_str(), layer, x, mode);

@@ -36,7 +36,10 @@ impl Drop for PathGuard {
 }
 
 /// Runs `layer.forward` with `name` appended to the current layer path. Containers (and the code
-/// `#[derive(Sequential)]` generates) call this so that errors name the failing layer.
+/// `#[derive(Sequential)]` generates) call this so that errors name the failing layer. It passes
+/// its caller's location on (`#[track_caller]`), so a shape panic points at the line that called
+/// the container's `forward`, not into nn.
+#[track_caller]
 pub fn forward_child<L: Layer + ?Sized>(name: &str, layer: &mut L, x: Tensor, mode: Mode) -> Tensor {
     let _guard = PathGuard::push(name);
     layer.forward(x, mode)

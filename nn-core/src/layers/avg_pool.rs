@@ -110,6 +110,7 @@ impl Kept {
 }
 
 impl Layer for AvgPool2d {
+    #[track_caller]
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         let ([n, c, h, w], out) = check_images(&x, None, Some(&self.window));
         let x = contiguous(x);
@@ -195,6 +196,7 @@ impl GlobalAvgPool2d {
 }
 
 impl Layer for GlobalAvgPool2d {
+    #[track_caller]
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         let ([n, c, h, w], _) = check_images(&x, None, None);
         if h * w == 0 {

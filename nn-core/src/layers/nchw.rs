@@ -113,6 +113,7 @@ impl Window {
 /// Panics unless `x` is a batch of images `[N, C, H, W]` with `channels` channels (any, if
 /// `None`) that `window` fits into; returns `(N, C, H, W)` and the output size. The message
 /// names the layer path and both shapes.
+#[track_caller]
 pub(crate) fn check_images(
     x: &Tensor,
     channels: Option<usize>,
