@@ -37,7 +37,7 @@ fn main() {
         images,
     } = Cli::parse();
     let results = match common::nets::load(&arch, &model)
-        .and_then(|mut net| common::digits::predict_files(&mut *net, &images))
+        .and_then(|mut net| Ok(common::digits::predict_files(&mut *net, &images)?))
     {
         Ok(results) => results,
         Err(e) => {
