@@ -14,7 +14,7 @@ pub(crate) use helpers::no_train_forward;
 #[cfg(test)]
 pub(crate) use helpers::panic_message;
 pub use helpers::{check_grad_shape, contiguous, flatten, Saved};
-pub use path::{backward_child, current_path, forward_child, layer_panic};
+pub use path::{as_layer, backward_child, current_path, forward_child, layer_panic, visit_child};
 pub use visitor::{for_each_buffer, for_each_param, param_count, param_names, Param, ParamKind, Visitor};
 
 use crate::tensor::Tensor;
