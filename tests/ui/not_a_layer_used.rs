@@ -1,21 +1,10 @@
 use nn::prelude::*;
 
-struct Id;
-
-impl Layer for Id {
-    fn forward(&mut self, x: Tensor, _mode: Mode) -> Tensor {
-        x
-    }
-    fn backward(&mut self, grad: Tensor) -> Tensor {
-        grad
-    }
-}
-
 // A field that is not a layer is one error, at the field, however the struct is used: the
 // derived impl carries no bound that fails at each use.
 #[derive(Sequential)]
 struct Net {
-    fc: Id,
+    act: Relu,
     name: String,
 }
 
@@ -29,7 +18,7 @@ fn count<L: Layer>(layer: &mut L) -> usize {
 
 fn main() {
     let mut net = Net {
-        fc: Id,
+        act: Relu::new(),
         name: String::new(),
     };
     let y = net.forward(Tensor::zeros(vec![1, 2]), Mode::Train);
