@@ -1,7 +1,6 @@
 //! `evaluate`'s logic (examples/common/evaluation.rs); its figures are `nn::plot`'s, tested there.
 
-#[path = "../examples/common/mod.rs"]
-mod common;
+use crate::common;
 
 use common::evaluation::{predicted_classes, worst_mistakes, Confusion, Mistake};
 use nn::Tensor;
