@@ -1,8 +1,7 @@
 //! The integration tests, written as a user would write code, in one test binary: each file in
 //! this directory is a module here. One binary links once instead of once per file and compiles
-//! the generic code the files share once, which made `cargo test` minutes faster on 2 cores
-//! (docs/DESIGN.md, "Tests"). `mnist_smoke.rs`, which needs real MNIST and a release build, is
-//! a test target of its own (Cargo.toml).
+//! the code the files share once (docs/DESIGN.md, "Tests"). `mnist_smoke.rs`, which needs real
+//! MNIST and a release build, is a test target of its own (Cargo.toml).
 //!
 //! `autotests` is off, so a new file here runs only once it is listed below;
 //! `every_test_file_is_a_module` fails until it is.
