@@ -25,6 +25,7 @@ pub mod prelude {
     pub use nn_core::{AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd};
     pub use nn_core::{AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool2d, MaxPool2d};
     pub use nn_core::{BatchNorm, Dropout, Linear, Relu, Sigmoid, Tanh};
+    pub use nn_core::{Concat, Residual};
     pub use nn_core::{Layer, Mode, Tensor};
     pub use nn_derive::Sequential;
     // Writing a layer: named parameters, the layer path in panics, what backward needs.

@@ -39,6 +39,7 @@ pub use layer::{
 };
 pub use layers::{AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool2d, MaxPool2d};
 pub use layers::{BatchNorm, Dropout, DropoutKind, Linear, Relu, Sigmoid, Tanh};
+pub use layers::{Concat, Residual};
 pub use linalg::{num_threads, set_num_threads};
 pub use loss::{SoftmaxCrossEntropy, Targets};
 pub use metrics::{accuracy, count_correct};

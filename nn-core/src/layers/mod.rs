@@ -1,5 +1,7 @@
 //! The built-in layers: [`Linear`], the activations [`Relu`], [`Sigmoid`] and [`Tanh`],
-//! [`Dropout`] and [`BatchNorm`].
+//! [`Dropout`] and [`BatchNorm`], the image layers, and the blocks whose input takes several
+//! paths, [`Residual`] and [`Concat`] (with `#[sequential(shortcut)]`, see
+//! [`crate::layer::branch`]).
 //!
 //! Every layer works on the tensor it is handed: activations, dropout and batch normalisation
 //! transform their input in place and return it, and [`Linear`] writes its input gradient into the
@@ -14,6 +16,7 @@ mod avg_pool;
 mod batch_norm;
 mod batch_norm2d;
 mod batch_stats;
+mod concat;
 mod conv2d;
 mod conv_tiles;
 mod dropout;
@@ -24,17 +27,20 @@ mod max_pool;
 mod nchw;
 mod par;
 mod pool;
+mod residual;
 
 pub use activation::{Relu, Sigmoid, Tanh};
 pub use avg_pool::{AvgPool2d, GlobalAvgPool2d};
 pub use batch_norm::BatchNorm;
 pub use batch_norm2d::BatchNorm2d;
+pub use concat::Concat;
 pub use conv2d::{Conv2d, Conv2dBuilder};
 pub use dropout::{Dropout, DropoutKind};
 pub use flatten::Flatten;
 pub use linear::Linear;
 pub use max_pool::MaxPool2d;
 pub use nchw::Size2;
+pub use residual::Residual;
 
 /// Asserts that two tensors have one shape and values within `tol` of each other.
 #[cfg(test)]
