@@ -1,10 +1,10 @@
-//! The networks the examples train and load, defined once: `mlp_batchnorm` and `cnn_mnist` train
-//! them, and `evaluate` and `predict` load checkpoints into them (`--arch`).
+//! The networks the examples train and load, defined once: `mlp_batchnorm`, `cnn_mnist` and
+//! `resnet_mnist` train them, and `evaluate` and `predict` load checkpoints into them (`--arch`).
 
 use nn::prelude::*;
 
 /// The architectures `--arch` accepts; the first is the default.
-pub const ARCHS: &[&str] = &["mlp", "cnn"];
+pub const ARCHS: &[&str] = &["mlp", "cnn", "resnet"];
 
 /// The seed notebook's network, defined by its fields: `#[derive(Sequential)]` runs them in
 /// order, and names their parameters after them (`fc1.weight`, `bn1.running_mean`, …), as
@@ -88,6 +88,106 @@ impl Cnn {
 /// Dropout before the classifier.
 const DROPOUT: f32 = 0.25;
 
+/// torchvision's `BasicBlock`, field for field and so with its parameter names (`conv1.weight`,
+/// `bn1.running_mean`, `downsample.0.weight`, `downsample.1.bias`): conv 3x3 (with the block's
+/// stride) -> BatchNorm2d -> ReLU -> conv 3x3 -> BatchNorm2d, plus the input or its projection,
+/// then ReLU. `#[sequential(shortcut)]` makes `downsample` run on the block's input and be added
+/// to the output of the fields before it; `None` is the identity.
+#[derive(Sequential)]
+pub struct BasicBlock {
+    pub conv1: Conv2d,
+    pub bn1: BatchNorm2d,
+    pub relu1: Relu,
+    pub conv2: Conv2d,
+    pub bn2: BatchNorm2d,
+    #[sequential(shortcut)]
+    pub downsample: Option<(Conv2d, BatchNorm2d)>,
+    pub relu: Relu,
+}
+
+impl BasicBlock {
+    /// A block from `cin` to `cout` channels whose first convolution has `stride`, with a 1x1
+    /// projection (strided, then BatchNorm2d) where the shape changes, as torchvision's ResNet
+    /// builds it; He-initialised convolutions without bias.
+    pub fn new(cin: usize, cout: usize, stride: usize, rng: &mut StdRng) -> Self {
+        BasicBlock {
+            conv1: conv(cin, cout, 3, stride, rng),
+            bn1: BatchNorm2d::new(cout),
+            relu1: Relu::new(),
+            conv2: conv(cout, cout, 3, 1, rng),
+            bn2: BatchNorm2d::new(cout),
+            downsample: (stride != 1 || cin != cout)
+                .then(|| (conv(cin, cout, 1, stride, rng), BatchNorm2d::new(cout))),
+            relu: Relu::new(),
+        }
+    }
+}
+
+/// A `k` x `k` convolution without bias, padded by `k / 2` (torchvision's `conv3x3` and `conv1x1`).
+pub fn conv(cin: usize, cout: usize, k: usize, stride: usize, rng: &mut StdRng) -> Conv2d {
+    Conv2d::builder(cin, cout, k)
+        .stride(stride)
+        .padding(k / 2)
+        .bias(false)
+        .build(Init::He, rng)
+}
+
+/// A small ResNet for `[N, 1, 28, 28]` digits with torchvision's names: a 3x3 stem, three stages
+/// of [`BasicBlock`]s (the second and third halve the size: 28 -> 14 -> 7), global average
+/// pooling and a Linear classifier. Stage `i` is `layer{i}`, its blocks `layer1.0`, `layer1.1`, ...
+#[derive(Sequential)]
+pub struct ResNet {
+    pub conv1: Conv2d,
+    pub bn1: BatchNorm2d,
+    pub relu: Relu,
+    pub layer1: Vec<BasicBlock>,
+    pub layer2: Vec<BasicBlock>,
+    pub layer3: Vec<BasicBlock>,
+    pub avgpool: GlobalAvgPool2d,
+    pub fc: Linear,
+}
+
+/// resnet_mnist's network: the channels of its three stages and blocks per stage.
+pub const RESNET_WIDTHS: [usize; 3] = [16, 32, 64];
+pub const RESNET_BLOCKS: usize = 1;
+
+impl ResNet {
+    /// resnet_mnist's network ([`RESNET_WIDTHS`], [`RESNET_BLOCKS`]), weights drawn from `rng`.
+    pub fn new(rng: &mut StdRng) -> Self {
+        Self::with_widths(RESNET_WIDTHS, RESNET_BLOCKS, rng)
+    }
+
+    /// Stages of `widths` channels with `blocks` blocks each, weights drawn from `rng`.
+    pub fn with_widths(widths: [usize; 3], blocks: usize, rng: &mut StdRng) -> Self {
+        let mut cin = widths[0];
+        let mut stage = |cout: usize, stride: usize, rng: &mut StdRng| -> Vec<BasicBlock> {
+            let blocks = (0..blocks)
+                .map(|i| {
+                    BasicBlock::new(
+                        if i == 0 { cin } else { cout },
+                        cout,
+                        if i == 0 { stride } else { 1 },
+                        rng,
+                    )
+                })
+                .collect();
+            cin = cout;
+            blocks
+        };
+        ResNet {
+            // The input is data, which needs no gradient: skip that product and col2im.
+            conv1: conv(1, widths[0], 3, 1, rng).with_input_grad(false),
+            bn1: BatchNorm2d::new(widths[0]),
+            relu: Relu::new(),
+            layer1: stage(widths[0], 1, rng),
+            layer2: stage(widths[1], 2, rng),
+            layer3: stage(widths[2], 2, rng),
+            avgpool: GlobalAvgPool2d::new(),
+            fc: Linear::new(widths[2], 10, Init::He, rng),
+        }
+    }
+}
+
 /// Hands a convolutional network flat `[N, 784]` digits as `[N, 1, 28, 28]` images (PyTorch's
 /// `nn.Unflatten`), a shape change only, under the inner network's parameter names.
 struct Images<L>(L);
@@ -120,6 +220,7 @@ pub fn load(arch: &str, path: &std::path::Path) -> nn::Result<Box<dyn Layer>> {
     let mut net: Box<dyn Layer> = match arch {
         "mlp" => Box::new(SeedNet::new(&mut seeded(nn::DEFAULT_SEED))),
         "cnn" => Box::new(Images(Cnn::new(&mut seeded(nn::DEFAULT_SEED)))),
+        "resnet" => Box::new(Images(ResNet::new(&mut seeded(nn::DEFAULT_SEED)))),
         other => panic!(
             "unknown architecture '{other}': expected one of {}",
             ARCHS.join("|")

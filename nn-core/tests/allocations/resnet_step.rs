@@ -88,8 +88,11 @@ impl Layer for BasicBlock {
     }
 }
 
+/// Layers, each with the input shape it gets in the network.
+type Shaped = Vec<(Box<dyn Layer>, Vec<usize>)>;
+
 /// The network, and each of its layers with the input shape it gets (for running them alone).
-fn network(rng: &mut StdRng) -> (Vec<Box<dyn Layer>>, Vec<(Box<dyn Layer>, Vec<usize>)>) {
+fn network(rng: &mut StdRng) -> (Vec<Box<dyn Layer>>, Shaped) {
     // [6, 1, 8, 8] -> stem [6, 4, 8, 8] -> identity block -> projection block [6, 6, 4, 4] ->
     // two branches of 2 channels [6, 4, 4, 4] -> a Residual -> pool [6, 4] -> fc [6, 3].
     let stem = conv(1, 4, 3, 1, rng).with_input_grad(false);
@@ -110,7 +113,7 @@ fn network(rng: &mut StdRng) -> (Vec<Box<dyn Layer>>, Vec<(Box<dyn Layer>, Vec<u
         Box::new(fc.clone()),
     ];
     let images = |c: usize, s: usize| vec![BATCH, c, s, s];
-    let mut alone: Vec<(Box<dyn Layer>, Vec<usize>)> = vec![
+    let mut alone: Shaped = vec![
         (Box::new(stem), images(1, 8)),
         (Box::new(BatchNorm2d::new(4)), images(4, 8)),
         (Box::new(Relu::new()), images(4, 8)),
