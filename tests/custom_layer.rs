@@ -7,7 +7,7 @@ use nn::ndarray::Ix2;
 use nn::prelude::*;
 
 // The example's layers, included as they are so that its own LeakyRelu is what is tested here
-// (the example gradient-checks its Residual itself).
+// (the example gradient-checks its residual block itself).
 #[allow(dead_code)]
 #[path = "../examples/custom_layer/layers.rs"]
 mod layers;
