@@ -89,7 +89,7 @@ fn spare(shape: &[usize]) -> Tensor {
 }
 
 /// Runs `layer.forward` as a branch named `name` of the running block: a path that starts from the
-/// block's input (the layer path and [`crate::summary`] show it so).
+/// block's input (the layer path and [`crate::summary()`] show it so).
 pub fn forward_branch<L: Layer + ?Sized>(name: &str, layer: &mut L, x: Tensor, mode: Mode) -> Tensor {
     let _guard = PathGuard::push(name);
     trace::forward(layer, x, mode, Role::Branch)

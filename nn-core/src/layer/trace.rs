@@ -1,4 +1,4 @@
-//! A record of the layers one forward runs, for [`crate::summary`]: each child a container runs
+//! A record of the layers one forward runs, for [`crate::summary()`]: each child a container runs
 //! (through [`forward_child`](super::forward_child) or a branch helper) with its path, nesting
 //! depth, role, output shape and parameter count. Off (one thread-local check) unless a summary
 //! is being made.
