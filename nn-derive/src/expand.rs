@@ -48,7 +48,7 @@ pub fn expand(net: &Network) -> TokenStream {
     let shortcut_grad = Ident::new("shortcut_grad", Span::mixed_site());
     let is_shortcut = |i: usize| net.shortcut == Some(i);
     let fork = net.shortcut.map(|_| {
-        quote! { let #input = ::nn::layer::branch::fork(&x); }
+        quote! { let #input = ::nn::layer::branch::fork(&x, mode); }
     });
     let forward = net.layers.iter().enumerate().map(|(i, field)| {
         let (member, name) = (&field.member, &field.name);

@@ -9,6 +9,10 @@
 //! a steady training step of a residual network allocates nothing. The spares are kept per
 //! thread, as the layer path is: the derive cannot add a buffer field to the user's struct.
 //!
+//! An Eval forward neither takes nor gives spares: its copies are allocated and freed, so that
+//! inference on a whole test set at once leaves no buffer of that size behind, and training
+//! after a validation pass finds its spares where it left them.
+//!
 //! [`Residual`]: crate::layers::Residual
 //! [`Concat`]: crate::layers::Concat
 
@@ -27,9 +31,12 @@ thread_local! {
     static SPARES: RefCell<Vec<Vec<f32>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A copy of `x` (in standard layout), in a spare buffer when one is free: the input of a second
-/// path, or the gradient for a second path's backward.
-pub fn fork(x: &Tensor) -> Tensor {
+/// A copy of `x` for a second path: in [`Mode::Train`] (and in backward) in standard layout, in a
+/// spare buffer when one is free; in [`Mode::Eval`] newly allocated.
+pub fn fork(x: &Tensor, mode: Mode) -> Tensor {
+    if mode == Mode::Eval {
+        return x.clone();
+    }
     let mut copy = spare(x.shape());
     match (copy.as_slice_mut(), x.as_slice()) {
         (Some(to), Some(from)) => to.copy_from_slice(from),
@@ -38,8 +45,12 @@ pub fn fork(x: &Tensor) -> Tensor {
     copy
 }
 
-/// Gives `t`'s storage back for a later [`fork`], once a block has combined its paths.
-pub fn recycle(t: Tensor) {
+/// Gives `t`'s storage back for a later [`fork`], once a block has combined its paths in a forward
+/// of `mode` (or in backward, as [`Mode::Train`]); in [`Mode::Eval`], frees it.
+pub fn recycle(t: Tensor, mode: Mode) {
+    if mode == Mode::Eval {
+        return;
+    }
     let (data, _) = t.into_raw_vec_and_offset();
     if data.capacity() == 0 {
         return;
@@ -124,7 +135,7 @@ pub fn shortcut_forward<L: Layer + ?Sized>(
         ));
     }
     body += &path;
-    recycle(path);
+    recycle(path, mode);
     body
 }
 
@@ -133,10 +144,11 @@ pub fn shortcut_forward<L: Layer + ?Sized>(
 /// [`add_input_grads`] adds it to theirs.
 pub fn shortcut_backward<L: Layer + ?Sized>(name: &str, shortcut: &mut L, grad: &Tensor) -> Tensor {
     let _guard = PathGuard::push(name);
-    shortcut.backward(fork(grad))
+    shortcut.backward(fork(grad, Mode::Train))
 }
 
-/// Adds the input gradient of a second path (`other`) to `grad`, then recycles `other`.
+/// In backward: adds the input gradient of a second path (`other`) to `grad`, then recycles
+/// `other`.
 ///
 /// Panics, naming the block path and both shapes, if they differ: a path whose backward does not
 /// return a gradient of its forward's input shape.
@@ -150,7 +162,7 @@ pub fn add_input_grads(mut grad: Tensor, other: Tensor) -> Tensor {
         ));
     }
     grad += &other;
-    recycle(other);
+    recycle(other, Mode::Train);
     grad
 }
 
@@ -184,12 +196,12 @@ mod tests {
     fn a_fork_reuses_the_storage_given_back() {
         let t = Tensor::from_elem(IxDyn(&[3, 4]), 2.0);
         let ptr = t.as_ptr();
-        recycle(t);
+        recycle(t, Mode::Train);
         let x = Tensor::from_shape_fn(IxDyn(&[2, 5]), |i| (i[0] * 5 + i[1]) as f32);
-        let copy = fork(&x);
+        let copy = fork(&x, Mode::Train);
         assert_eq!((copy.as_ptr(), &copy), (ptr, &x));
         // A transposed input is copied in logical order.
-        let copy = fork(&x.t().to_owned().reversed_axes());
+        let copy = fork(&x.t().to_owned().reversed_axes(), Mode::Train);
         assert_eq!(copy, x);
     }
 
@@ -197,9 +209,24 @@ mod tests {
     fn a_fork_takes_the_smallest_spare_that_fits() {
         let (big, small) = (Tensor::zeros(IxDyn(&[100])), Tensor::zeros(IxDyn(&[10])));
         let (pb, ps) = (big.as_ptr(), small.as_ptr());
-        recycle(big);
-        recycle(small);
-        assert_eq!(fork(&Tensor::ones(IxDyn(&[8]))).as_ptr(), ps);
-        assert_eq!(fork(&Tensor::ones(IxDyn(&[50]))).as_ptr(), pb);
+        recycle(big, Mode::Train);
+        recycle(small, Mode::Train);
+        assert_eq!(fork(&Tensor::ones(IxDyn(&[8])), Mode::Train).as_ptr(), ps);
+        assert_eq!(fork(&Tensor::ones(IxDyn(&[50])), Mode::Train).as_ptr(), pb);
+    }
+
+    #[test]
+    fn an_eval_forward_leaves_the_spares_alone() {
+        let t = Tensor::zeros(IxDyn(&[6]));
+        let ptr = t.as_ptr();
+        recycle(t, Mode::Train);
+        // An inference-sized tensor is not kept, and an Eval copy does not take the spare.
+        recycle(Tensor::zeros(IxDyn(&[1000])), Mode::Eval);
+        let x = Tensor::ones(IxDyn(&[5]));
+        let eval = fork(&x, Mode::Eval);
+        assert_ne!(eval.as_ptr(), ptr);
+        assert_eq!(eval, x);
+        assert_eq!(fork(&x, Mode::Train).as_ptr(), ptr);
+        assert_eq!(SPARES.with(|s| s.borrow().len()), 0);
     }
 }

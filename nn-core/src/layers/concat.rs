@@ -35,8 +35,8 @@ use ndarray::Dimension as _;
 #[derive(Clone, Debug, Default)]
 pub struct Concat<B> {
     branches: B,
-    /// The branches' outputs of the last forward (in standard layout), reused in backward for
-    /// their slices of the gradient.
+    /// The branches' outputs of the last Train forward (in standard layout), reused in backward
+    /// for their slices of the gradient.
     outputs: Vec<Tensor>,
     /// The gradient backward received, recycled as the next forward's output.
     spare: Option<Tensor>,
@@ -118,7 +118,7 @@ impl<B: Layer> Layer for Concat<B> {
             let x = if outputs.len() + 1 == count {
                 input.take().expect("the last branch")
             } else {
-                fork(input.as_ref().expect("not the last branch"))
+                fork(input.as_ref().expect("not the last branch"), mode)
             };
             outputs.push(contiguous(forward_branch(name, branch, x, mode)));
         });
@@ -137,6 +137,10 @@ impl<B: Layer> Layer for Concat<B> {
             offset += part;
         }
         self.ready = mode == Mode::Train;
+        if !self.ready {
+            // Backward will not need them; an inference batch's would only hold memory.
+            self.outputs.clear();
+        }
         y
     }
 

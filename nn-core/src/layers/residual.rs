@@ -26,7 +26,7 @@ pub struct Residual<B>(pub B);
 
 impl<B: Layer> Layer for Residual<B> {
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
-        let input = fork(&x);
+        let input = fork(&x, mode);
         let mut y = self.0.forward(x, mode);
         if y.shape() != input.shape() {
             layer_panic(format_args!(
@@ -39,12 +39,12 @@ impl<B: Layer> Layer for Residual<B> {
             ));
         }
         y += &input;
-        recycle(input);
+        recycle(input, mode);
         y
     }
 
     fn backward(&mut self, grad: Tensor) -> Tensor {
-        let around = fork(&grad);
+        let around = fork(&grad, Mode::Train);
         let through = self.0.backward(grad);
         add_input_grads(through, around)
     }

@@ -54,7 +54,7 @@ impl BasicBlock {
 
 impl Layer for BasicBlock {
     fn forward(&mut self, mut x: Tensor, mode: Mode) -> Tensor {
-        let shortcut_input = fork(&x);
+        let shortcut_input = fork(&x, mode);
         x = forward_child("conv1", &mut self.conv1, x, mode);
         x = forward_child("bn1", &mut self.bn1, x, mode);
         x = forward_child("relu1", &mut self.relu1, x, mode);
