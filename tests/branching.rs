@@ -362,3 +362,27 @@ fn the_summary_indents_blocks_and_marks_their_shortcuts() {
     let mixed_row = s.rows.iter().find(|r| r.name == "mixed").expect("a row");
     assert_eq!(mixed_row.output_shape, [1, 6, 5, 5]);
 }
+
+/// Field names that match the generated code's locals and arguments.
+#[derive(Sequential)]
+struct Shadowing {
+    x: Linear,
+    shortcut_input: Tanh,
+    #[sequential(shortcut)]
+    shortcut_grad: Linear,
+    grad: Tanh,
+    mode: Linear,
+}
+
+#[test]
+fn generated_code_ignores_field_names_that_match_its_locals() {
+    let rng = &mut seeded(2);
+    let mut net = Shadowing {
+        x: Linear::new(3, 4, Init::He, rng),
+        shortcut_input: Tanh::new(),
+        shortcut_grad: Linear::new(3, 4, Init::He, rng),
+        grad: Tanh::new(),
+        mode: Linear::new(4, 2, Init::He, rng),
+    };
+    gradcheck(&mut net, &[3, 3]).assert_passed();
+}
