@@ -16,7 +16,7 @@
 #[path = "../examples/common/nets.rs"]
 mod nets;
 
-use nets::ResNet;
+use nets::{ResNet, ResNetConfig};
 use nn::prelude::*;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
@@ -24,7 +24,13 @@ const BUNDLED_MNIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/nn-core/data/m
 
 /// The fixture's network: resnet_mnist's at 4, 8 and 16 channels, one block per stage.
 fn resnet() -> ResNet {
-    ResNet::with_widths([4, 8, 16], 1, &mut seeded(1))
+    let config = ResNetConfig {
+        stem: 4,
+        widths: [4, 8, 16],
+        strides: [1, 2, 2],
+        blocks: 1,
+    };
+    ResNet::with_config(config, &mut seeded(1))
 }
 
 fn fixture(name: &str) -> String {

@@ -133,8 +133,9 @@ pub fn conv(cin: usize, cout: usize, k: usize, stride: usize, rng: &mut StdRng) 
 }
 
 /// A small ResNet for `[N, 1, 28, 28]` digits with torchvision's names: a 3x3 stem, three stages
-/// of [`BasicBlock`]s (the second and third halve the size: 28 -> 14 -> 7), global average
-/// pooling and a Linear classifier. Stage `i` is `layer{i}`, its blocks `layer1.0`, `layer1.1`, ...
+/// of [`BasicBlock`]s (each may halve the size with the stride of its first block), global
+/// average pooling and a Linear classifier. Stage `i` is `layer{i}`, its blocks `layer1.0`,
+/// `layer1.1`, ...
 #[derive(Sequential)]
 pub struct ResNet {
     pub conv1: Conv2d,
@@ -147,28 +148,42 @@ pub struct ResNet {
     pub fc: Linear,
 }
 
-/// resnet_mnist's network: the channels of its three stages and blocks per stage.
-pub const RESNET_WIDTHS: [usize; 3] = [16, 32, 64];
-pub const RESNET_BLOCKS: usize = 1;
+/// The shape of a [`ResNet`].
+#[derive(Clone, Copy, Debug)]
+pub struct ResNetConfig {
+    /// Channels of the stem's convolution.
+    pub stem: usize,
+    /// Channels of each stage.
+    pub widths: [usize; 3],
+    /// The stride of each stage's first block (2 halves the size).
+    pub strides: [usize; 3],
+    /// Blocks per stage.
+    pub blocks: usize,
+}
+
+/// resnet_mnist's network.
+pub const RESNET: ResNetConfig = ResNetConfig {
+    stem: 16,
+    widths: [16, 32, 64],
+    strides: [1, 2, 2],
+    blocks: 1,
+};
 
 impl ResNet {
-    /// resnet_mnist's network ([`RESNET_WIDTHS`], [`RESNET_BLOCKS`]), weights drawn from `rng`.
+    /// resnet_mnist's network ([`RESNET`]), weights drawn from `rng`.
     pub fn new(rng: &mut StdRng) -> Self {
-        Self::with_widths(RESNET_WIDTHS, RESNET_BLOCKS, rng)
+        Self::with_config(RESNET, rng)
     }
 
-    /// Stages of `widths` channels with `blocks` blocks each, weights drawn from `rng`.
-    pub fn with_widths(widths: [usize; 3], blocks: usize, rng: &mut StdRng) -> Self {
-        let mut cin = widths[0];
-        let mut stage = |cout: usize, stride: usize, rng: &mut StdRng| -> Vec<BasicBlock> {
-            let blocks = (0..blocks)
-                .map(|i| {
-                    BasicBlock::new(
-                        if i == 0 { cin } else { cout },
-                        cout,
-                        if i == 0 { stride } else { 1 },
-                        rng,
-                    )
+    /// The network `config` describes, weights drawn from `rng`.
+    pub fn with_config(config: ResNetConfig, rng: &mut StdRng) -> Self {
+        let mut cin = config.stem;
+        let mut stage = |i: usize, rng: &mut StdRng| -> Vec<BasicBlock> {
+            let (cout, stride) = (config.widths[i], config.strides[i]);
+            let blocks = (0..config.blocks)
+                .map(|b| {
+                    let (from, stride) = if b == 0 { (cin, stride) } else { (cout, 1) };
+                    BasicBlock::new(from, cout, stride, rng)
                 })
                 .collect();
             cin = cout;
@@ -176,14 +191,14 @@ impl ResNet {
         };
         ResNet {
             // The input is data, which needs no gradient: skip that product and col2im.
-            conv1: conv(1, widths[0], 3, 1, rng).with_input_grad(false),
-            bn1: BatchNorm2d::new(widths[0]),
+            conv1: conv(1, config.stem, 3, 1, rng).with_input_grad(false),
+            bn1: BatchNorm2d::new(config.stem),
             relu: Relu::new(),
-            layer1: stage(widths[0], 1, rng),
-            layer2: stage(widths[1], 2, rng),
-            layer3: stage(widths[2], 2, rng),
+            layer1: stage(0, rng),
+            layer2: stage(1, rng),
+            layer3: stage(2, rng),
             avgpool: GlobalAvgPool2d::new(),
-            fc: Linear::new(widths[2], 10, Init::He, rng),
+            fc: Linear::new(config.widths[2], 10, Init::He, rng),
         }
     }
 }
