@@ -1,5 +1,5 @@
 //! Benchmark: trains the standard workload R, a small ResNet, and prints its speed, for
-//! side-by-side comparison with PyTorch (`../shared/bench/compare.sh --workload resnet`).
+//! side-by-side comparison with PyTorch (`bench/compare.sh --workload resnet`, docs/PERFORMANCE.md).
 //!
 //! R: stem Conv2d(1 -> 16, 3x3, padding 1, no bias) -> BatchNorm2d -> ReLU; torchvision
 //! BasicBlocks 16 -> 16, 16 -> 32 (stride 2) and 32 -> 64 (stride 2), each with a 1x1 strided
@@ -9,12 +9,12 @@
 //! line per timed epoch, then inference (Eval forward of the 10,000 test images as one batch),
 //! and last the line `median_epoch_s=<f> samples_per_s=<f> infer_samples_per_s=<f>`.
 //!
-//! The modules are numbered as in PyTorch's twin, an `nn.Sequential` (`3.conv1.weight`,
-//! `4.downsample.0.weight`, `8.bias`), so the two checkpoints share names.
+//! The modules are numbered as in PyTorch's twin (`bench/torch_resnet.py`), an `nn.Sequential`
+//! (`3.conv1.weight`, `4.downsample.0.weight`, `8.bias`), so the two checkpoints share names.
 //!
 //! ```sh
-//! cargo run --release --example bench_resnet -- --data-dir ../shared/data/mnist
-//! cargo run --release --example bench_resnet -- --data-dir ../shared/data/mnist --profile true
+//! cargo run --release --example bench_resnet -- --data-dir DIR   # DIR: the four MNIST IDX files
+//! cargo run --release --example bench_resnet -- --data-dir DIR --profile true   # where the time goes
 //! cargo run --release --example bench_resnet -- --samples 2000 --infer-samples 1000   # synthetic
 //! ```
 

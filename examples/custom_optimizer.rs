@@ -8,7 +8,7 @@
 //! optimizer. It asserts that the resumed run ends bit for bit where the straight one did, and
 //! its last line is `test_accuracy=<fraction>`, as in the main example.
 //!
-//! `cargo run --release --example custom_optimizer -- --data-dir ../shared/data/mnist-10k`
+//! `cargo run --release --example custom_optimizer -- --data-dir nn-core/data/mnist-10k`
 
 #[path = "common/mod.rs"]
 mod common;
@@ -164,7 +164,7 @@ fn main() -> nn::Result<()> {
 
     let test = t.evaluate(&mut resumed, &data.test)?;
     println!("test_loss={:.4}", test.loss);
-    println!("test_accuracy={:.4}", test.accuracy);
+    println!("test_accuracy={:.4}", test.metric("acc").unwrap_or(f32::NAN));
     Ok(())
 }
 

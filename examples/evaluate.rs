@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! cargo run --release --example evaluate -- --model out/mlp_batchnorm/model.safetensors \
-//!     --data-dir ../shared/data/mnist-10k
+//!     --data-dir nn-core/data/mnist-10k
 //! ```
 //!
 //! The checkpoint is `nn::save`'s, or a PyTorch `state_dict` of the same network saved with
@@ -14,7 +14,7 @@
 mod common;
 
 use clap::Parser;
-use common::evaluation::{predicted_classes, worst_mistakes, Confusion};
+use common::evaluation::{non_finite_rows, predicted_classes, worst_mistakes, Confusion};
 use common::flags::{ModelFlags, OutFlag};
 use common::{DataFlags, DataSource};
 use std::path::Path;
@@ -56,12 +56,24 @@ fn main() {
     }
 }
 
-fn run(arch: &str, model: &Path, data: &DataFlags, out: &Path) -> nn::Result<f64> {
+fn run(arch: &str, model: &Path, data: &DataFlags, out: &Path) -> Result<f64, Box<dyn std::error::Error>> {
     nn::fsutil::prepare_output_dir(out)?;
     let mut net = common::nets::load(arch, model)?;
     let test = common::load_data(data, nn::DEFAULT_SEED)?.test;
-    let probabilities = nn::train::predict(&mut *net, &test, 100);
-    let confusion = Confusion::new(&predicted_classes(&probabilities), test.labels(), test.classes());
+    let probabilities = nn::train::predict_proba(&mut *net, &test, 100)?;
+    // A NaN row has no argmax worth counting: a damaged model is an error, not an accuracy.
+    if let Some((first, count)) = non_finite_rows(&probabilities) {
+        return Err(format!(
+            "the model's output is not a number (NaN or infinite probabilities) for {count} of {} \
+             test images, the first being image {first}; the model's weights are damaged: train \
+             it again or load another checkpoint",
+            test.len()
+        )
+        .into());
+    }
+    let (labels, classes) = (test.labels(), test.classes());
+    let (labels, classes) = labels.zip(classes).expect("IDX test sets hold class labels");
+    let confusion = Confusion::new(&predicted_classes(&probabilities), labels, classes);
     println!("{}: {} test images\n", model.display(), test.len());
     print!("{}", confusion.per_class_table());
 
@@ -73,7 +85,7 @@ fn run(arch: &str, model: &Path, data: &DataFlags, out: &Path) -> nn::Result<f64
     );
     nn::plot::confusion_matrix(&files[0], &confusion.counts, &title)?;
     let pixels = test.pixels().expect("IDX test sets hold u8 pixels");
-    let mistakes = worst_mistakes(&probabilities, test.labels(), MISTAKES);
+    let mistakes = worst_mistakes(&probabilities, labels, MISTAKES);
     let tiles: Vec<(&[u8], String)> = mistakes
         .iter()
         .map(|m| {

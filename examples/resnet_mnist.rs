@@ -6,7 +6,7 @@
 //!
 //! ```sh
 //! cargo run --release --example resnet_mnist                      # MNIST: MNIST_DIR, cache or download
-//! cargo run --release --example resnet_mnist -- --data-dir ../shared/data/mnist
+//! cargo run --release --example resnet_mnist -- --data-dir DIR   # DIR: the four MNIST IDX files
 //! cargo run --release --example resnet_mnist -- --help
 //! ```
 //!

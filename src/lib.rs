@@ -2,7 +2,7 @@
 //! derive, and gathers what programs and custom layers need in [`prelude`].
 //!
 //! What follows is the project's README (so docs.rs and the repository's front page say the
-//! same); its first example is compiled by `cargo test`.
+//! same); every Rust example in it is compiled by `cargo test`, and those not marked `no_run` run.
 #![doc = include_str!("../README.md")]
 
 pub use nn_core::*;
@@ -18,13 +18,15 @@ pub use nn_core::rand;
 /// Everything a typical training program needs, and everything a custom layer needs:
 /// `use nn::prelude::*;`.
 pub mod prelude {
-    pub use nn_core::data::{Batch, Dataset, FashionMnist, Mnist};
+    pub use nn_core::data::{Batch, DataSource, Dataset, FashionMnist, Mnist};
     pub use nn_core::train::{EarlyStopping, Evaluation, History, LrSchedule, Trainer, Verbosity};
-    pub use nn_core::{accuracy, gradcheck, seeded, Init, SoftmaxCrossEntropy, StdRng, Targets};
+    pub use nn_core::Metric;
+    pub use nn_core::{accuracy, gradcheck, seeded, Init, StdRng, Targets};
     pub use nn_core::{Activation, Mlp};
     pub use nn_core::{AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd};
     pub use nn_core::{AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool2d, MaxPool2d};
     pub use nn_core::{BatchNorm, Dropout, Linear, Relu, Sigmoid, Tanh};
+    pub use nn_core::{BceWithLogitsLoss, HuberLoss, L1Loss, Loss, MseLoss, SoftmaxCrossEntropy};
     pub use nn_core::{Concat, Residual};
     pub use nn_core::{Layer, Mode, Tensor};
     pub use nn_derive::Sequential;

@@ -1,13 +1,13 @@
 //! Smoke test on real MNIST digits in `NN_SMOKE_MNIST_DIR` (a directory with the four IDX files,
-//! e.g. the 10,000-digit subset in `../shared/data/mnist-10k`). The tests are `#[ignore]`d so that
-//! plain `cargo test` never depends on data outside the repository; run on their own, they fail
+//! e.g. the 10,000 digits bundled in `nn-core/data/mnist-10k`). The tests are `#[ignore]`d so that
+//! plain `cargo test` stays fast and needs no data directory; run on their own, they fail
 //! when the data is absent rather than pass without checking anything:
 //!
 //! ```sh
-//! NN_SMOKE_MNIST_DIR=../shared/data/mnist-10k cargo test --release --test mnist_smoke -- --ignored
+//! NN_SMOKE_MNIST_DIR=nn-core/data/mnist-10k cargo test --release --test mnist_smoke -- --ignored
 //! ```
 
-use nn::data::Mnist;
+use nn::data::{DataSource, Mnist};
 use std::path::PathBuf;
 
 /// The data directory; panics when it is not given or not a directory.
@@ -15,21 +15,21 @@ fn smoke_dir() -> PathBuf {
     let Some(dir) = std::env::var_os("NN_SMOKE_MNIST_DIR").filter(|d| !d.is_empty()) else {
         panic!(
             "mnist_smoke needs real MNIST: set NN_SMOKE_MNIST_DIR to a directory with the four IDX \
-             files, e.g. NN_SMOKE_MNIST_DIR=../shared/data/mnist-10k"
+             files, e.g. NN_SMOKE_MNIST_DIR=nn-core/data/mnist-10k"
         );
     };
     let dir = PathBuf::from(dir);
     assert!(
         dir.is_dir(),
         "mnist_smoke: NN_SMOKE_MNIST_DIR={} is not a directory; point it at the four IDX files, \
-         e.g. ../shared/data/mnist-10k",
+         e.g. nn-core/data/mnist-10k",
         dir.display()
     );
     dir
 }
 
 #[test]
-#[ignore = "needs real MNIST: NN_SMOKE_MNIST_DIR=../shared/data/mnist-10k"]
+#[ignore = "needs real MNIST: NN_SMOKE_MNIST_DIR=nn-core/data/mnist-10k"]
 fn real_mnist_loads_splits_and_batches() {
     let dir = smoke_dir();
     let mnist = Mnist::loader()
@@ -50,9 +50,9 @@ fn real_mnist_loads_splits_and_batches() {
     }
     assert_eq!(train.feature_shape(), &[784]);
     for set in [train, test] {
-        assert_eq!(set.classes(), 10);
+        assert_eq!(set.classes(), Some(10));
         let mut counts = [0usize; 10];
-        set.labels().iter().for_each(|&l| counts[l] += 1);
+        set.labels().unwrap().iter().for_each(|&l| counts[l] += 1);
         // Every digit is common in real MNIST (about a tenth each).
         assert!(
             counts.iter().all(|&c| c * 20 > set.len()),
@@ -68,16 +68,16 @@ fn real_mnist_loads_splits_and_batches() {
     assert_eq!((fit.len(), valid.len()), (train.len() - 1000, 1000));
     let mut batches = fit.batches(100, 1).drop_last(true);
     let mut seen = 0;
-    while let Some(batch) = batches.next_batch() {
-        assert_eq!(batch.images.shape(), &[100, 784]);
-        assert!(batch.images.iter().all(|&v| (0.0..=1.0).contains(&v)));
+    while let Some(batch) = batches.next_batch().unwrap() {
+        assert_eq!(batch.inputs.shape(), &[100, 784]);
+        assert!(batch.inputs.iter().all(|&v| (0.0..=1.0).contains(&v)));
         seen += batch.len();
     }
     assert_eq!(seen, fit.len() / 100 * 100);
 }
 
 #[test]
-#[ignore = "needs real MNIST: NN_SMOKE_MNIST_DIR=../shared/data/mnist-10k"]
+#[ignore = "needs real MNIST: NN_SMOKE_MNIST_DIR=nn-core/data/mnist-10k"]
 fn real_mnist_through_the_cache_without_network() {
     let dir = smoke_dir();
     // The subset has no published digest: copy it into a cache, switch digests off, forbid

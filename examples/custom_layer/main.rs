@@ -4,7 +4,7 @@
 //! backward to write), as fields of a derived network that trains on MNIST. The last line is
 //! `test_accuracy=<fraction>`, as in the main example.
 //!
-//! `cargo run --release --example custom_layer -- --data-dir ../shared/data/mnist-10k`
+//! `cargo run --release --example custom_layer -- --data-dir nn-core/data/mnist-10k`
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -107,6 +107,6 @@ fn main() -> nn::Result<()> {
     trainer.fit(&mut net, &data.train, data.valid())?;
     let test = trainer.evaluate(&mut net, &data.test)?;
     println!("test_loss={:.4}", test.loss);
-    println!("test_accuracy={:.4}", test.accuracy);
+    println!("test_accuracy={:.4}", test.metric("acc").unwrap_or(f32::NAN));
     Ok(())
 }

@@ -20,6 +20,7 @@ pub mod summary;
 pub mod tensor;
 mod threads;
 pub mod train;
+pub mod vision;
 
 /// The ndarray crate nn's [`Tensor`] comes from, so that code using nn needs no ndarray
 /// dependency of its own (and cannot pick a version whose arrays are a different type).
@@ -29,8 +30,8 @@ pub use ndarray;
 /// an [`StdRng`], without a dependency (and a version to keep in step) of your own.
 pub use rand;
 
-pub use checkpoint::{load, load_with, save, CheckpointError, Snapshot};
-pub use data::{Batch, Batches, Dataset, FashionMnist, Mnist};
+pub use checkpoint::{load, load_with, save, CheckpointError, LoadOptions, Snapshot};
+pub use data::{one_hot, Batch, Batches, DataSource, Dataset, FashionMnist, Mnist, TargetKind, Targets};
 pub use error::{Error, Result};
 pub use gradcheck::{gradcheck, GradCheck, GradReport};
 pub use init::Init;
@@ -41,8 +42,8 @@ pub use layers::{AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool2d, MaxPo
 pub use layers::{BatchNorm, Dropout, DropoutKind, Linear, Relu, Sigmoid, Tanh};
 pub use layers::{Concat, Residual};
 pub use linalg::{num_threads, set_num_threads};
-pub use loss::{SoftmaxCrossEntropy, Targets};
-pub use metrics::{accuracy, count_correct};
+pub use loss::{BceWithLogitsLoss, HuberLoss, L1Loss, Loss, MseLoss, Reduction, SoftmaxCrossEntropy};
+pub use metrics::{accuracy, count_correct, Metric};
 pub use mlp::{Activation, Mlp, MlpBuilder};
 pub use optim::{
     l2_penalty, AdaGrad, Adam, AdamW, Momentum, Nesterov, OptimError, Optimizer, OptimizerState, RmsProp, Sgd,

@@ -13,12 +13,12 @@ mod trace;
 mod tuple;
 mod visitor;
 
-pub(crate) use helpers::no_train_forward;
 #[cfg(test)]
 pub(crate) use helpers::panic_message;
 pub use helpers::{check_grad_shape, contiguous, flatten, Saved};
-pub(crate) use path::PathGuard;
-pub use path::{backward_child, current_path, forward_child, layer_panic};
+pub(crate) use helpers::{check_grad_shape_in, flatten_in, no_train_forward};
+pub use path::{backward_child, current_path, forward_child, layer_panic, layer_panic_in};
+pub(crate) use path::{PathGuard, TypeName};
 pub use trace::Role;
 pub(crate) use trace::{record, Record};
 pub use visitor::{for_each_buffer, for_each_param, param_count, param_names, Param, ParamKind, Visitor};

@@ -3,7 +3,7 @@
 
 use super::nchw::recycle as recycle_into;
 use crate::layer::branch::{add_input_grads, fork, forward_branch};
-use crate::layer::{backward_child, check_grad_shape, contiguous, layer_panic, no_train_forward};
+use crate::layer::{backward_child, check_grad_shape, contiguous, layer_panic_in, no_train_forward};
 use crate::layer::{Layer, Mode, Visitor};
 use crate::tensor::Tensor;
 use ndarray::Dimension as _;
@@ -81,11 +81,14 @@ impl<B: Layer> Concat<B> {
             self.branches.visit_children(&mut |name, _| {
                 shapes.push(format!("`{name}` gives {:?}", outputs[shapes.len()].shape()))
             });
-            layer_panic(format_args!(
-                "cannot concatenate the branches along axis 1 (channels): {}; their outputs must \
+            layer_panic_in(
+                "Concat",
+                format_args!(
+                    "cannot concatenate the branches along axis 1 (channels): {}; their outputs must \
                  have at least 2 dimensions and agree in all but dimension 1",
-                shapes.join(", ")
-            ));
+                    shapes.join(", ")
+                ),
+            );
         }
         let mut shape = ndarray::IxDyn(first);
         shape[1] = self.outputs.iter().map(|y| y.shape()[1]).sum();
@@ -104,11 +107,14 @@ impl<B: Layer> Layer for Concat<B> {
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         let count = count_children(&mut self.branches);
         if count == 0 {
-            layer_panic(format_args!(
-                "{} has no branches: give Concat a tuple, a Vec or a derived struct whose children \
+            layer_panic_in(
+                "Concat",
+                format_args!(
+                    "{} has no branches: give Concat a tuple, a Vec or a derived struct whose children \
                  are the branches",
-                self.branches.type_name()
-            ));
+                    self.branches.type_name()
+                ),
+            );
         }
         self.outputs.clear();
         let outputs = &mut self.outputs;
@@ -123,7 +129,7 @@ impl<B: Layer> Layer for Concat<B> {
             outputs.push(contiguous(forward_branch(name, branch, x, mode)));
         });
         let shape = self.output_shape();
-        let mut y = recycle_into(self.spare.take(), shape.slice());
+        let mut y = recycle_into(self.spare.take(), shape.slice(), "Concat");
         let ys = y.as_slice_mut().expect("standard layout");
         let rows = shape[0];
         let row = ys.len() / rows.max(1);
@@ -280,10 +286,13 @@ mod tests {
         let msg = panic_message(|| {
             Concat::new(Relu::new()).forward(Tensor::zeros(vec![1, 1]), Mode::Eval);
         });
-        assert!(msg.starts_with("layer: Relu has no branches"), "{msg}");
+        assert!(msg.starts_with("Concat: Relu has no branches"), "{msg}");
         let msg = panic_message(|| {
             mixed.backward(Tensor::zeros(vec![2, 3, 6, 6]));
         });
-        assert!(msg.contains("backward called on Concat without"), "{msg}");
+        assert!(
+            msg.starts_with("Concat: backward called without a preceding Train forward"),
+            "{msg}"
+        );
     }
 }

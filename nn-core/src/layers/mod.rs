@@ -39,7 +39,7 @@ pub use dropout::{Dropout, DropoutKind};
 pub use flatten::Flatten;
 pub use linear::Linear;
 pub use max_pool::MaxPool2d;
-pub use nchw::Size2;
+pub use nchw::{Size2, MAX_TAPS, MAX_WINDOW};
 pub use residual::Residual;
 
 /// Asserts that two tensors have one shape and values within `tol` of each other.
@@ -61,9 +61,10 @@ mod tests {
     /// Layers and loss together learn XOR with plain gradient descent: the pieces fit.
     #[test]
     fn a_small_network_learns_xor() {
+        use crate::data::Targets;
         use crate::init::Init;
         use crate::layer::for_each_param;
-        use crate::loss::{SoftmaxCrossEntropy, Targets};
+        use crate::loss::{Loss, SoftmaxCrossEntropy};
         use crate::metrics::accuracy;
         use crate::rng::seeded;
         let mut rng = seeded(crate::rng::DEFAULT_SEED);

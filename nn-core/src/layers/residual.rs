@@ -1,7 +1,7 @@
 //! The residual sum `x + body(x)` around any layer that keeps its input's shape.
 
 use crate::layer::branch::{add_input_grads, fork, recycle};
-use crate::layer::{layer_panic, Layer, Mode, Visitor};
+use crate::layer::{layer_panic_in, Layer, Mode, TypeName, Visitor};
 use crate::tensor::Tensor;
 
 /// `y = x + body(x)`: a skip connection around any layer whose output has its input's shape
@@ -29,14 +29,17 @@ impl<B: Layer> Layer for Residual<B> {
         let input = fork(&x, mode);
         let mut y = self.0.forward(x, mode);
         if y.shape() != input.shape() {
-            layer_panic(format_args!(
-                "cannot add the input of shape {:?} to the output of {} of shape {:?}: the body \
+            layer_panic_in(
+                TypeName(&*self),
+                format_args!(
+                    "cannot add the input of shape {:?} to the output of {} of shape {:?}: the body \
                  of a Residual must keep its input's shape (for one that changes it, mark a \
                  projection field #[sequential(shortcut)] in a derived block)",
-                input.shape(),
-                self.0.type_name(),
-                y.shape()
-            ));
+                    input.shape(),
+                    self.0.type_name(),
+                    y.shape()
+                ),
+            );
         }
         y += &input;
         recycle(input, mode);

@@ -11,7 +11,7 @@ use nn_core::layer::branch::{add_input_grads, fork, shortcut_backward, shortcut_
 use nn_core::layer::{backward_child, forward_child};
 use nn_core::linalg::set_num_threads;
 use nn_core::{seeded, BatchNorm2d, Concat, Conv2d, GlobalAvgPool2d, Init, Layer, Linear, Mode, Relu};
-use nn_core::{Residual, StdRng, Tensor};
+use nn_core::{Residual, SoftmaxCrossEntropy, StdRng, Tensor};
 
 const BATCH: usize = 6;
 
@@ -171,7 +171,7 @@ fn a_steady_resnet_training_step_allocates_no_more_than_its_layers_alone() {
     let pixels: Vec<u8> = (0..50 * 64).map(|i| (i * 37 % 256) as u8).collect();
     let labels: Vec<usize> = (0..50).map(|i| i % 3).collect();
     let data = Dataset::from_u8(pixels, &[1, 8, 8], labels, 3).unwrap();
-    let per_step = steady_step_allocations(&mut net, &data, BATCH);
+    let per_step = steady_step_allocations(&mut net, &data, BATCH, &mut SoftmaxCrossEntropy::new());
     let layers: usize = alone
         .iter_mut()
         .map(|(layer, shape)| alone_allocations(&mut **layer, shape))
