@@ -650,7 +650,7 @@ fn generated_code_ignores_user_names_in_scope() {
 // Summary.
 
 #[test]
-fn summary_lists_the_leaves_of_a_derived_network() {
+fn summary_lists_every_layer_of_a_derived_network_blocks_first() {
     let mut net = Net::new(false, &mut rng());
     let summary = nn::summary(&mut net, &[1, 4]);
     let rows: Vec<(&str, &str, &[usize], usize)> = summary
@@ -670,10 +670,12 @@ fn summary_lists_the_leaves_of_a_derived_network() {
         [
             ("fc1", "Affine", &[1, 5][..], 25),
             ("act1", "Tanh", &[1, 5][..], 0),
+            ("block", "Block", &[1, 6][..], 42),
             ("block.fc", "Affine", &[1, 6][..], 36),
             ("block.bn", "Shift", &[1, 6][..], 6),
             ("block.act", "Tanh", &[1, 6][..], 0),
             ("drop", "None", &[1, 6][..], 0),
+            ("layers", "Vec", &[1, 6][..], 4 * 42),
             ("layers.0", "Affine", &[1, 6][..], 42),
             ("layers.1", "Affine", &[1, 6][..], 42),
             ("layers.2", "Affine", &[1, 6][..], 42),
@@ -684,7 +686,8 @@ fn summary_lists_the_leaves_of_a_derived_network() {
     assert_eq!(summary.total_params, 25 + 36 + 6 + 4 * 42 + 21);
     assert_eq!(summary.total_params, param_count(&mut net));
     let text = summary.to_string();
-    assert!(text.contains("block.bn"), "{text}");
+    // A block's layers are indented under it.
+    assert!(text.contains("\n  block.bn "), "{text}");
     assert!(text.ends_with("total trainable parameters: 256"), "{text}");
     // Summarising runs Eval forwards only: the Train-only running mean is untouched.
     assert!(net.block.bn.running_mean.iter().all(|&m| m == 0.0));

@@ -61,21 +61,33 @@ fn the_worst_mistakes_are_the_most_confident_wrong_predictions() {
     assert_eq!(worst_mistakes(&p, &labels, 1).len(), 1);
 }
 
-#[test]
-fn a_cnn_checkpoint_loads_by_arch_and_reads_flat_digits_as_images() {
+/// A checkpoint of `net` loads into `--arch arch`, which takes digits flat as predict and
+/// evaluate hand them over, and computes what `net` computes on the images.
+fn loads_by_arch_and_reads_flat_digits_as_images(arch: &str, net: &mut dyn nn::Layer) {
     use nn::prelude::*;
-    let mut net = common::nets::Cnn::new(&mut seeded(7));
-    let path = std::env::temp_dir().join(format!("nn-evaluate-cnn-{}.safetensors", std::process::id()));
-    nn::save(&mut net, &path).unwrap();
-    let mut loaded = common::nets::load("cnn", &path).unwrap();
+    let path = std::env::temp_dir().join(format!("nn-evaluate-{arch}-{}.safetensors", std::process::id()));
+    nn::save(net, &path).unwrap();
+    let mut loaded = common::nets::load(arch, &path).unwrap();
     std::fs::remove_file(&path).unwrap();
     let flat = Tensor::from_shape_fn(vec![2, 784], |ix| ((ix[0] * 31 + ix[1] * 7) % 256) as f32 / 255.0);
     let images = flat.clone().into_shape_with_order(vec![2, 1, 28, 28]).unwrap();
     let expected = net.forward(images, Mode::Eval);
-    // The loaded network takes the digits flat, as predict and evaluate hand them over.
     let got = loaded.forward(flat, Mode::Eval);
     assert_eq!(got.shape(), &[2, 10]);
     assert!(got.iter().zip(&expected).all(|(a, b)| a.to_bits() == b.to_bits()));
+}
+
+#[test]
+fn a_cnn_checkpoint_loads_by_arch_and_reads_flat_digits_as_images() {
+    loads_by_arch_and_reads_flat_digits_as_images("cnn", &mut common::nets::Cnn::new(&mut nn::seeded(7)));
+}
+
+#[test]
+fn a_resnet_checkpoint_loads_by_arch_and_reads_flat_digits_as_images() {
+    loads_by_arch_and_reads_flat_digits_as_images(
+        "resnet",
+        &mut common::nets::ResNet::new(&mut nn::seeded(7)),
+    );
 }
 
 /// Issue 23.4: with one NaN in a bias, evaluate printed `test_accuracy=0.1040` and exited 0.

@@ -11,6 +11,7 @@
 #[path = "../examples/common/mod.rs"]
 mod common;
 
+mod branching;
 mod checkpoint;
 mod cnn;
 mod custom_layer;
@@ -27,6 +28,7 @@ mod new_layers;
 mod optimizers;
 mod predict;
 mod pytorch_mlp;
+mod pytorch_resnet;
 mod targets;
 mod trainer;
 

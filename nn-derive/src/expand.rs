@@ -5,7 +5,7 @@
 //! the field types, so that a field whose type is not a layer is reported at that field.
 
 use crate::parse::Network;
-use proc_macro2::{TokenStream, TokenTree};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{Generics, Ident};
@@ -44,17 +44,43 @@ pub fn expand(net: &Network) -> TokenStream {
     }
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
 
-    let forward = net.layers.iter().map(|field| {
+    // A shortcut field runs on a copy of the input, taken before the first field, and its
+    // output is added to the running output; in backward it gets a copy of the gradient of that
+    // sum, and its input gradient is added to the first field's. Locals are spanned at the
+    // macro's own site, so no user name can capture them. Fields go through `as_layer`, so that
+    // a field that is not a layer is one error, at the field.
+    let input = Ident::new("shortcut_input", Span::mixed_site());
+    let shortcut_grad = Ident::new("shortcut_grad", Span::mixed_site());
+    let is_shortcut = |i: usize| net.shortcut == Some(i);
+    let fork = net.shortcut.map(|_| {
+        quote! { let #input = ::nn::layer::branch::fork(&x, mode); }
+    });
+    let forward = net.layers.iter().enumerate().map(|(i, field)| {
         let (member, name) = (respanned(&field.member, field.ty.span()), &field.name);
-        quote_spanned! {field.ty.span()=>
-            x = ::nn::layer::forward_child(#name, ::nn::layer::as_layer(&mut self.#member), x, mode);
+        if is_shortcut(i) {
+            quote_spanned! {field.ty.span()=>
+                x = ::nn::layer::branch::shortcut_forward(#name, ::nn::layer::as_layer(&mut self.#member), x, #input, mode);
+            }
+        } else {
+            quote_spanned! {field.ty.span()=>
+                x = ::nn::layer::forward_child(#name, ::nn::layer::as_layer(&mut self.#member), x, mode);
+            }
         }
     });
-    let backward = net.layers.iter().rev().map(|field| {
+    let backward = net.layers.iter().enumerate().rev().map(|(i, field)| {
         let (member, name) = (respanned(&field.member, field.ty.span()), &field.name);
-        quote_spanned! {field.ty.span()=>
-            grad = ::nn::layer::backward_child(#name, ::nn::layer::as_layer(&mut self.#member), grad);
+        if is_shortcut(i) {
+            quote_spanned! {field.ty.span()=>
+                let #shortcut_grad = ::nn::layer::branch::shortcut_backward(#name, ::nn::layer::as_layer(&mut self.#member), &grad);
+            }
+        } else {
+            quote_spanned! {field.ty.span()=>
+                grad = ::nn::layer::backward_child(#name, ::nn::layer::as_layer(&mut self.#member), grad);
+            }
         }
+    });
+    let join = net.shortcut.map(|_| {
+        quote! { grad = ::nn::layer::branch::add_input_grads(grad, #shortcut_grad); }
     });
     let children = net.layers.iter().map(|field| {
         let (member, name) = (respanned(&field.member, field.ty.span()), &field.name);
@@ -73,12 +99,14 @@ pub fn expand(net: &Network) -> TokenStream {
             // built-in forward) makes a shape panic point at the user's `net.forward(..)` line.
             #[track_caller]
             fn forward(&mut self, mut x: ::nn::Tensor, mode: ::nn::Mode) -> ::nn::Tensor {
+                #fork
                 #(#forward)*
                 x
             }
 
             fn backward(&mut self, mut grad: ::nn::Tensor) -> ::nn::Tensor {
                 #(#backward)*
+                #join
                 grad
             }
 

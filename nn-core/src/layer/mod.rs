@@ -6,18 +6,23 @@
 //! `forward` and `backward` by value, so a layer may reuse the buffer it is handed (an activation
 //! can work in place) instead of allocating a new one every step.
 
+pub mod branch;
 mod helpers;
 mod path;
+mod trace;
+mod tuple;
 mod visitor;
 
 #[cfg(test)]
 pub(crate) use helpers::panic_message;
 pub use helpers::{check_grad_shape, contiguous, flatten, Saved};
 pub(crate) use helpers::{check_grad_shape_in, flatten_in, no_train_forward};
-pub(crate) use path::TypeName;
 pub use path::{
     as_layer, backward_child, current_path, forward_child, layer_panic, layer_panic_in, visit_child,
 };
+pub(crate) use path::{PathGuard, TypeName};
+pub use trace::Role;
+pub(crate) use trace::{record, Record};
 pub use visitor::{for_each_buffer, for_each_param, param_count, param_names, Param, ParamKind, Visitor};
 
 use crate::tensor::Tensor;

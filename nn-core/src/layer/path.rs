@@ -1,6 +1,7 @@
 //! The path of the layer now running (`block.fc2`), tracked as containers call their children,
 //! so that a panic deep in a network names the layer it came from.
 
+use crate::layer::trace::{self, Role};
 use crate::layer::{Layer, Mode};
 use crate::tensor::Tensor;
 use std::cell::RefCell;
@@ -13,10 +14,10 @@ thread_local! {
 }
 
 /// Pops one path segment when dropped, also while a panic unwinds.
-struct PathGuard(usize);
+pub(crate) struct PathGuard(usize);
 
 impl PathGuard {
-    fn push(name: &str) -> Self {
+    pub(crate) fn push(name: &str) -> Self {
         CURRENT_PATH.with(|p| {
             let mut p = p.borrow_mut();
             let len = p.len();
@@ -42,7 +43,7 @@ impl Drop for PathGuard {
 #[track_caller]
 pub fn forward_child<L: Layer + ?Sized>(name: &str, layer: &mut L, x: Tensor, mode: Mode) -> Tensor {
     let _guard = PathGuard::push(name);
-    layer.forward(x, mode)
+    trace::forward(layer, x, mode, Role::Layer)
 }
 
 /// `layer` itself, if it is a layer. The code `#[derive(Sequential)]` writes passes each field
