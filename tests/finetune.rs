@@ -2,13 +2,11 @@
 //! turned, parity-labelled samples, a head trained on a frozen body that does not move, and the
 //! whole network trained with a group per part.
 
-#[path = "../examples/common/mod.rs"]
-mod common;
 #[allow(dead_code)] // train_scratch runs in the example only
 #[path = "../examples/finetune/task.rs"]
 mod task;
 
-use common::nets::Cnn;
+use crate::common::nets::Cnn;
 use nn::prelude::*;
 use task::Stage;
 

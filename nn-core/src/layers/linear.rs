@@ -126,6 +126,7 @@ impl Linear {
 }
 
 impl Layer for Linear {
+    #[track_caller]
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         if mode == Mode::Train {
             self.input_shape.clear();
