@@ -147,6 +147,74 @@ fn a_frozen_body_keeps_its_weights_and_statistics_and_computes_no_gradient() {
     );
 }
 
+/// A residual block with a projection shortcut, by fields.
+#[derive(Sequential)]
+struct Block {
+    fc: Linear,
+    bn: BatchNorm,
+    act: Relu,
+    #[sequential(shortcut)]
+    proj: Linear,
+}
+
+/// A network of branching blocks: a Residual around a single layer, a derived block with a
+/// shortcut, and concatenated branches.
+#[derive(Sequential)]
+struct Branchy {
+    stem: Linear,
+    res: Residual<Linear>,
+    norm: Residual<BatchNorm>,
+    block: Block,
+    mixed: Concat<(Linear, Linear)>,
+    head: Linear,
+}
+
+#[test]
+fn freezing_reaches_the_layers_inside_residual_blocks_and_branches() {
+    let mut rng = seeded(4);
+    let mut net = Branchy {
+        stem: Linear::new(8, 12, Init::He, &mut rng),
+        res: Residual(Linear::new(12, 12, Init::He, &mut rng)),
+        norm: Residual(BatchNorm::new(12)),
+        block: Block {
+            fc: Linear::new(12, 10, Init::He, &mut rng),
+            bn: BatchNorm::new(10),
+            act: Relu::new(),
+            proj: Linear::new(12, 10, Init::He, &mut rng),
+        },
+        mixed: Concat::new((
+            Linear::new(10, 6, Init::He, &mut rng),
+            Linear::new(10, 6, Init::He, &mut rng),
+        )),
+        head: Linear::new(12, 3, Init::He, &mut rng),
+    };
+    // Non-trivial running statistics, so that keeping them is not keeping the initial ones.
+    net.forward(blobs(30, 9).to_tensor() * 2.0, Mode::Train);
+    let before = tensors(&mut net);
+    let frozen = ["stem", "res", "norm", "block", "mixed.0"];
+    let optimizer = frozen.iter().fold(Adam::new(0.01), |o, p| o.freeze(p));
+    let mut trainer = Trainer::new(optimizer)
+        .epochs(2)
+        .batch_size(20)
+        .freeze_norm_stats(true)
+        .silent();
+    trainer.fit(&mut net, &blobs(60, 2), None).unwrap();
+    let after = tensors(&mut net);
+    for part in frozen {
+        let part = format!("{part}.");
+        assert_eq!(under(&before, &part), under(&after, &part), "{part} changed");
+    }
+    for part in ["mixed.1.", "head."] {
+        assert_ne!(under(&before, part), under(&after, part), "{part} did not train");
+    }
+    // No frozen gradient was computed, in a Residual's body, a shortcut or a branch.
+    nn::for_each_param(&mut net, |name, p| {
+        let untouched = p.grad.iter().all(|&g| g == 0.0);
+        let trained = name.starts_with("mixed.1.") || name.starts_with("head.");
+        assert_eq!(untouched, !trained, "{name}");
+    });
+}
+
 #[test]
 fn summary_counts_trainable_and_frozen_parameters_apart() {
     let optimizer = Adam::new(0.01).freeze("fc1").freeze("bn1");
