@@ -162,7 +162,7 @@ struct Block {
 #[derive(Sequential)]
 struct Branchy {
     stem: Linear,
-    res: Residual<Linear>,
+    stem_res: Residual<Linear>,
     norm: Residual<BatchNorm>,
     block: Block,
     mixed: Concat<(Linear, Linear)>,
@@ -174,7 +174,7 @@ fn freezing_reaches_the_layers_inside_residual_blocks_and_branches() {
     let mut rng = seeded(4);
     let mut net = Branchy {
         stem: Linear::new(8, 12, Init::He, &mut rng),
-        res: Residual(Linear::new(12, 12, Init::He, &mut rng)),
+        stem_res: Residual(Linear::new(12, 12, Init::He, &mut rng)),
         norm: Residual(BatchNorm::new(12)),
         block: Block {
             fc: Linear::new(12, 10, Init::He, &mut rng),
@@ -191,7 +191,7 @@ fn freezing_reaches_the_layers_inside_residual_blocks_and_branches() {
     // Non-trivial running statistics, so that keeping them is not keeping the initial ones.
     net.forward(blobs(30, 9).to_tensor() * 2.0, Mode::Train);
     let before = tensors(&mut net);
-    let frozen = ["stem", "res", "norm", "block", "mixed.0"];
+    let frozen = ["stem", "stem_res", "norm", "block", "mixed.0"];
     let optimizer = frozen.iter().fold(Adam::new(0.01), |o, p| o.freeze(p));
     let mut trainer = Trainer::new(optimizer)
         .epochs(2)
@@ -213,6 +213,27 @@ fn freezing_reaches_the_layers_inside_residual_blocks_and_branches() {
         let trained = name.starts_with("mixed.1.") || name.starts_with("head.");
         assert_eq!(untouched, !trained, "{name}");
     });
+    // The summary counts frozen parameters by layer, a block's and its shortcut's included, and
+    // does not take `stem` for a prefix of `stem_res`.
+    let optimizer = trainer.optimizer();
+    let text = nn::summary::summary_frozen(&mut net, &[1, 8], &|n| optimizer.is_frozen(n)).to_string();
+    for (row, params) in [
+        ("stem ", " 108 frozen"),
+        ("stem_res ", " 156 frozen"),
+        ("block ", " 280 frozen"),
+        ("  block.proj ", " 130 frozen"),
+        ("mixed ", " 132 (66 frozen)"),
+        ("head ", " 39"),
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(row) && l.ends_with(params)),
+            "{row}: {text}"
+        );
+    }
+    assert!(
+        text.ends_with("total parameters: 739 (trainable: 105, frozen: 634)"),
+        "{text}"
+    );
 }
 
 #[test]

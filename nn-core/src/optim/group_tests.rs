@@ -64,6 +64,16 @@ fn a_path_that_names_nothing_is_an_error_listing_the_closest_names() {
          parameter names are `body`, `body.w`, `body.b` (see `nn::summary` for all)"
     );
     assert_eq!(net.value("head.w"), before, "nothing stepped");
+    // Closest first, whatever the model's order.
+    let err = Sgd::new(0.1)
+        .group(ParamGroup::prefix("hed"))
+        .check_model(&mut net)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("are `head`, `body`, `head.w` (see"),
+        "closest first: {err:?}"
+    );
     let mut opt = Sgd::new(0.1).freeze_where("none", |_| false);
     let err = opt.check_model(&mut net).unwrap_err().to_string();
     assert!(
@@ -79,8 +89,7 @@ fn two_groups_claiming_one_parameter_is_an_error_naming_it() {
         .group(ParamGroup::matching("weights", |n| n.ends_with(".w")).lr(0.5));
     let err = opt.check_model(&mut model()).unwrap_err().to_string();
     assert!(
-        err.starts_with("parameter `body.w` is claimed by two parameter groups")
-            || err.starts_with("parameter `head.w` is claimed by two parameter groups, `head` and `weights`"),
+        err.starts_with("parameter `head.w` is claimed by two parameter groups, `head` and `weights`;"),
         "{err}"
     );
 }
