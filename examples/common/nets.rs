@@ -1,6 +1,7 @@
 //! The networks the examples train and load, defined once: `mlp_batchnorm` and `cnn_mnist` train
 //! them, and `evaluate` and `predict` load checkpoints into them (`--arch`).
 
+use nn::layer::onnx::{Graph, OnnxError, Value};
 use nn::prelude::*;
 
 /// The architectures `--arch` accepts; the first is the default.
@@ -108,6 +109,15 @@ impl<L: Layer> Layer for Images<L> {
     }
     fn visit_children(&mut self, f: &mut dyn FnMut(&str, &mut dyn Layer)) {
         self.0.visit_children(f)
+    }
+    /// ONNX `Reshape` to `[N, 1, 28, 28]`, then the inner network's nodes under its own names.
+    fn to_onnx(&mut self, g: &mut Graph, x: Value) -> Result<Value, OnnxError> {
+        let n = g.shape_of(&x)?[0];
+        let shape = g.constant_i64("shape", &[-1, 1, 28, 28]);
+        let images = g
+            .node("Reshape", &[&x, &shape], &[])
+            .with_shape(vec![n, 1, 28, 28]);
+        self.0.to_onnx(g, images)
     }
 }
 

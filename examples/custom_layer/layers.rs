@@ -1,6 +1,7 @@
 //! The two layers of the custom_layer example, written outside the framework with nothing but
 //! `nn::prelude` and `nn::ndarray` (tests/custom_layer.rs includes this file to test them).
 
+use nn::layer::onnx::{Attr, Graph, OnnxError, Value};
 use nn::ndarray::Zip;
 use nn::prelude::*;
 
@@ -48,6 +49,11 @@ impl Layer for LeakyRelu {
     fn type_name(&self) -> String {
         format!("LeakyRelu({})", self.slope)
     }
+
+    /// ONNX has this activation as an operator of its own.
+    fn to_onnx(&mut self, g: &mut Graph, x: Value) -> Result<Value, OnnxError> {
+        Ok(g.node("LeakyRelu", &[&x], &[("alpha", Attr::Float(self.slope))]))
+    }
 }
 
 /// `y = x + inner(x)`: a skip connection around any layer whose output has its input's shape.
@@ -79,5 +85,11 @@ impl<L: Layer> Layer for Residual<L> {
 
     fn visit_children(&mut self, f: &mut dyn FnMut(&str, &mut dyn Layer)) {
         f("inner", &mut self.inner);
+    }
+
+    /// The inner layer's nodes (its parameters named `inner.…`, as in checkpoints), then `Add`.
+    fn to_onnx(&mut self, g: &mut Graph, x: Value) -> Result<Value, OnnxError> {
+        let y = g.child("inner", &mut self.inner, x.clone())?;
+        Ok(g.node("Add", &[&x, &y], &[]))
     }
 }

@@ -11,6 +11,7 @@
 use crate::checkpoint::CheckpointError;
 use crate::data::digit::ImageError;
 use crate::data::DataError;
+use crate::layer::onnx::OnnxError;
 use crate::optim::OptimError;
 use crate::train::TrainError;
 use std::path::PathBuf;
@@ -45,6 +46,10 @@ pub enum Error {
     /// Training stopped: a diverging loss, a dataset without batches (see [`TrainError`]).
     #[error(transparent)]
     Train(#[from] TrainError),
+    /// A network could not be written as ONNX: a layer without an ONNX description (see
+    /// [`OnnxError`]).
+    #[error(transparent)]
+    Onnx(#[from] OnnxError),
 }
 
 /// `Result` with nn's [`Error`].

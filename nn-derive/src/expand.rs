@@ -52,6 +52,12 @@ pub fn expand(net: &Network) -> TokenStream {
             grad = ::nn::layer::backward_child(#name, &mut self.#member, grad);
         }
     });
+    let onnx = net.layers.iter().map(|field| {
+        let (member, name) = (&field.member, &field.name);
+        quote_spanned! {field.ty.span()=>
+            x = ::nn::layer::onnx::Graph::child(g, #name, &mut self.#member, x)?;
+        }
+    });
     let children = net.layers.iter().map(|field| {
         let (member, name) = (&field.member, &field.name);
         quote_spanned! {field.ty.span()=>
@@ -85,6 +91,16 @@ pub fn expand(net: &Network) -> TokenStream {
 
             fn type_name(&self) -> ::std::string::String {
                 ::core::convert::From::from(#type_name)
+            }
+
+            // The fields in order, as forward runs them.
+            fn to_onnx(
+                &mut self,
+                g: &mut ::nn::layer::onnx::Graph,
+                mut x: ::nn::layer::onnx::Value,
+            ) -> ::core::result::Result<::nn::layer::onnx::Value, ::nn::layer::onnx::OnnxError> {
+                #(#onnx)*
+                ::core::result::Result::Ok(x)
             }
         }
     }

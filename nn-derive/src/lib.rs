@@ -17,6 +17,7 @@ use syn::{parse_macro_input, DeriveInput};
 ///   nested derived struct, `layers.3.bias` for a `Vec` field, `0.weight` in a tuple struct.
 /// - `Option<L>` fields are the identity when `None`; `Vec<L>` and `Box<dyn Layer>` work too.
 /// - `#[sequential(skip)]` leaves a field out (a config, a counter); it need not be a layer.
+/// - ONNX export (`nn::onnx::export`) writes the fields' nodes in the same order.
 ///
 /// ```
 /// use nn::prelude::*;

@@ -7,6 +7,7 @@
 //! can work in place) instead of allocating a new one every step.
 
 mod helpers;
+pub mod onnx;
 mod path;
 mod visitor;
 
@@ -18,6 +19,8 @@ pub use path::{backward_child, current_path, forward_child, layer_panic};
 pub use visitor::{for_each_buffer, for_each_param, param_count, param_names, Param, ParamKind, Visitor};
 
 use crate::tensor::Tensor;
+use onnx::{Graph, OnnxError, Value};
+use std::any::Any;
 
 /// Whether a forward pass is part of training (batch statistics, dropout active, activations kept
 /// for backward) or of evaluation (running statistics, dropout off). Passed to every forward call,
@@ -67,6 +70,24 @@ pub trait Layer {
         let base = full.split('<').next().unwrap_or(full);
         base.rsplit("::").next().unwrap_or(base).to_string()
     }
+
+    /// Adds the ONNX nodes that compute this layer's Eval output from `x` to `g`, and returns
+    /// that output (see [`onnx`]). Containers translate each child with [`Graph::child`].
+    ///
+    /// The default translates nn's built-in layers (found through [`Layer::as_any_mut`]) and
+    /// reports any other layer as not exportable, naming its path and type: a custom layer
+    /// overrides this to be exported.
+    fn to_onnx(&mut self, g: &mut Graph, x: Value) -> Result<Value, OnnxError> {
+        let type_name = self.type_name();
+        g.builtin(self.as_any_mut(), type_name, x)
+    }
+
+    /// This layer as [`Any`], for code that treats some layer types specially (the ONNX export
+    /// finds nn's built-in layers this way). Built-in layers return `Some(self)`; the default is
+    /// `None`.
+    fn as_any_mut(&mut self) -> Option<&mut dyn Any> {
+        None
+    }
 }
 
 impl<L: Layer + ?Sized> Layer for Box<L> {
@@ -84,6 +105,12 @@ impl<L: Layer + ?Sized> Layer for Box<L> {
     }
     fn type_name(&self) -> String {
         (**self).type_name()
+    }
+    fn to_onnx(&mut self, g: &mut Graph, x: Value) -> Result<Value, OnnxError> {
+        (**self).to_onnx(g, x)
+    }
+    fn as_any_mut(&mut self) -> Option<&mut dyn Any> {
+        (**self).as_any_mut()
     }
 }
 
@@ -118,6 +145,12 @@ impl<L: Layer> Layer for Option<L> {
             None => "None".to_string(),
         }
     }
+    fn to_onnx(&mut self, g: &mut Graph, x: Value) -> Result<Value, OnnxError> {
+        match self {
+            Some(layer) => layer.to_onnx(g, x),
+            None => Ok(x),
+        }
+    }
 }
 
 /// A chain of layers named `0`, `1`, …: a network built at run time is a `Vec<Box<dyn Layer>>`.
@@ -141,6 +174,12 @@ impl<L: Layer> Layer for Vec<L> {
     }
     fn type_name(&self) -> String {
         "Vec".to_string()
+    }
+    fn to_onnx(&mut self, g: &mut Graph, mut x: Value) -> Result<Value, OnnxError> {
+        for (i, layer) in self.iter_mut().enumerate() {
+            x = g.child(IndexName::new(i).as_str(), layer, x)?;
+        }
+        Ok(x)
     }
 }
 

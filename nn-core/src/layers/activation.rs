@@ -79,6 +79,10 @@ impl Layer for Relu {
         );
         grad
     }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 /// The logistic function `1 / (1 + e^-x)`. Keeps its output for backward: `dy/dx = y (1 - y)`.
@@ -109,6 +113,10 @@ impl Layer for Sigmoid {
         Zip::from(&mut grad).and(y).for_each(|g, &y| *g *= y * (1.0 - y));
         grad
     }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 /// The hyperbolic tangent. Keeps its output for backward: `dy/dx = 1 - y^2`.
@@ -137,6 +145,10 @@ impl Layer for Tanh {
         let y = self.output.take(grad.shape(), "Tanh");
         Zip::from(&mut grad).and(y).for_each(|g, &y| *g *= 1.0 - y * y);
         grad
+    }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
     }
 }
 

@@ -56,6 +56,21 @@ impl AvgPool2d {
         self
     }
 
+    /// The window's height and width.
+    pub fn kernel_size(&self) -> Size2 {
+        self.window.kernel
+    }
+
+    /// The step between windows.
+    pub fn stride(&self) -> Size2 {
+        self.window.stride
+    }
+
+    /// The padding per side.
+    pub fn padding(&self) -> Size2 {
+        self.window.padding
+    }
+
     fn divisor(&self) -> f32 {
         (self.window.kernel.h * self.window.kernel.w) as f32
     }
@@ -172,6 +187,10 @@ impl Layer for AvgPool2d {
             self.window.describe(self.window.kernel)
         )
     }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 /// The mean of each channel over its whole plane: `[N, C, H, W]` to `[N, C]` (Keras's
@@ -237,6 +256,10 @@ impl Layer for GlobalAvgPool2d {
                 },
             )
         })
+    }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
     }
 }
 
