@@ -3,7 +3,9 @@
 //! - `Residual<L>`, which wraps any layer (here a derived sub-network) and adds its input back.
 //!
 //! Both are verified with the public gradient check, then used as fields of a derived network that
-//! trains on MNIST. The last line is `test_accuracy=<fraction>`, as in the main example.
+//! trains on MNIST; with `--onnx FILE` the trained network is written as an ONNX model, the two
+//! layers through their own `to_onnx`. The last line is `test_accuracy=<fraction>`, as in the
+//! main example.
 //!
 //! `cargo run --release --example custom_layer -- --data-dir ../shared/data/mnist-10k`
 
@@ -67,11 +69,16 @@ struct Cli {
     data: common::DataFlags,
     #[command(flatten)]
     train: common::flags::TrainFlags,
+    // The layers describe themselves as ONNX nodes (`to_onnx` in layers.rs), so the trained
+    // network exports like one of built-in layers.
+    #[command(flatten)]
+    onnx: common::flags::OnnxFlag,
 }
 
 fn main() -> nn::Result<()> {
     let cli = Cli::parse();
     let seed = cli.train.seed;
+    cli.onnx.prepare()?;
 
     // 1. Verify each custom layer's backward against finite differences before trusting it. (Not
     // the whole Net: after a BatchNorm over 4 samples, a step of 1e-2 in fc_in.weight moves
@@ -113,6 +120,7 @@ fn main() -> nn::Result<()> {
         .seed(seed);
     trainer.fit(&mut net, &data.train, data.valid())?;
     let test = trainer.evaluate(&mut net, &data.test)?;
+    cli.onnx.export(&mut net, &[784])?;
     println!("test_loss={:.4}", test.loss);
     println!("test_accuracy={:.4}", test.accuracy);
     Ok(())
