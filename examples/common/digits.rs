@@ -12,25 +12,48 @@ use std::path::{Path, PathBuf};
 pub const PIXELS: usize = 28 * 28;
 
 /// The PNG file at `path` as an MNIST digit. The error names the file and says what is wrong.
+pub fn read_digit(path: &Path) -> Result<[u8; PIXELS], String> {
+    let fail = |why: String| format!("{}: {why}", path.display());
+    let file = File::open(path).map_err(|e| fail(format!("cannot open: {e}")))?;
+    let picture = decode_png(BufReader::new(file), 64 << 20).map_err(fail)?;
+    mnist_digit(picture.width, picture.height, picture.channels, &picture.samples)
+        .map_err(|e| fail(e.to_string()))
+}
+
+/// A decoded picture: its size, channels and 8-bit samples, row after row.
+pub struct Picture {
+    pub width: usize,
+    pub height: usize,
+    pub channels: Channels,
+    pub samples: Vec<u8>,
+}
+
+/// Decodes the PNG data `source` gives, refusing a picture whose decoded samples would take more
+/// than `max_bytes` (its header is read first: a small file cannot claim a huge buffer). The
+/// error says what is wrong.
 ///
 /// Every PNG colour type is accepted: palette and grey images of under 8 bits are expanded, a
 /// transparent colour (`tRNS`) becomes alpha, and 16-bit samples are reduced to 8 bits (the
 /// digit is 8-bit, so the lost precision changes no output level by more than rounding).
-pub fn read_digit(path: &Path) -> Result<[u8; PIXELS], String> {
-    let fail = |why: String| format!("{}: {why}", path.display());
-    let file = File::open(path).map_err(|e| fail(format!("cannot open: {e}")))?;
-    let mut decoder = png::Decoder::new(BufReader::new(file));
+pub fn decode_png(
+    source: impl std::io::BufRead + std::io::Seek,
+    max_bytes: usize,
+) -> Result<Picture, String> {
+    let mut decoder = png::Decoder::new_with_limits(source, png::Limits { bytes: max_bytes });
     decoder.set_transformations(png::Transformations::normalize_to_color8());
     let mut reader = decoder
         .read_info()
-        .map_err(|e| fail(format!("not a readable PNG image ({e}); fix: give a PNG file")))?;
+        .map_err(|e| format!("not a readable PNG image ({e}); fix: give a PNG file"))?;
+    let info = reader.info();
+    let (width, height) = (info.width, info.height);
     let size = reader
         .output_buffer_size()
-        .ok_or_else(|| fail("the image is too large to decode".into()))?;
+        .filter(|&size| size <= max_bytes)
+        .ok_or_else(|| format!("the image is too large to decode: {width}x{height} pixels"))?;
     let mut samples = vec![0; size];
     let frame = reader
         .next_frame(&mut samples)
-        .map_err(|e| fail(format!("the PNG data is damaged ({e})")))?;
+        .map_err(|e| format!("the PNG data is damaged ({e})"))?;
     samples.truncate(frame.buffer_size());
     let channels = match frame.color_type {
         png::ColorType::Grayscale => Channels::Grey,
@@ -38,10 +61,14 @@ pub fn read_digit(path: &Path) -> Result<[u8; PIXELS], String> {
         png::ColorType::Rgb => Channels::Rgb,
         png::ColorType::Rgba => Channels::Rgba,
         // `normalize_to_color8` expands palettes, so this is a decoder that broke its promise.
-        png::ColorType::Indexed => return Err(fail("palette image was not expanded".into())),
+        png::ColorType::Indexed => return Err("palette image was not expanded".into()),
     };
-    let (width, height) = (frame.width as usize, frame.height as usize);
-    mnist_digit(width, height, channels, &samples).map_err(|e| fail(e.to_string()))
+    Ok(Picture {
+        width: frame.width as usize,
+        height: frame.height as usize,
+        channels,
+        samples,
+    })
 }
 
 /// The class probabilities `net` gives each digit, `[digits.len(), 10]`.
