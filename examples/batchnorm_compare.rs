@@ -1,7 +1,7 @@
 //! With vs without BatchNorm: the same deep MLP (five hidden layers of 100, ReLU, He init, plain
 //! SGD) trained on the same batches, the experiment the seed's BatchNorm section motivates.
 //!
-//! `cargo run --release --example batchnorm_compare -- --data-dir ../shared/data/mnist-10k`
+//! `cargo run --release --example batchnorm_compare -- --data-dir nn-core/data/mnist-10k`
 
 #[path = "common/mod.rs"]
 mod common;

@@ -1,5 +1,5 @@
 //! Benchmark: trains the standard workload C and prints its speed, for side-by-side comparison
-//! with PyTorch (`../shared/bench/compare.sh --workload cnn`).
+//! with PyTorch (`bench/compare.sh --workload cnn`, docs/PERFORMANCE.md).
 //!
 //! C: Conv2d(1 -> 32, 3x3) -> BatchNorm2d -> ReLU -> MaxPool2d(2) -> Conv2d(32 -> 64, 3x3) ->
 //! BatchNorm2d -> ReLU -> MaxPool2d(2) -> Flatten -> Linear(1600 -> 10); He init, zero biases,
@@ -9,8 +9,8 @@
 //! `median_epoch_s=<f> samples_per_s=<f> infer_samples_per_s=<f>`.
 //!
 //! ```sh
-//! cargo run --release --example bench_cnn -- --data-dir ../shared/data/mnist
-//! cargo run --release --example bench_cnn -- --data-dir ../shared/data/mnist --profile true
+//! cargo run --release --example bench_cnn -- --data-dir DIR   # DIR: the four MNIST IDX files
+//! cargo run --release --example bench_cnn -- --data-dir DIR --profile true   # where the time goes
 //! cargo run --release --example bench_cnn -- --samples 2000 --infer-samples 1000   # synthetic
 //! ```
 

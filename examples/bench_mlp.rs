@@ -1,5 +1,5 @@
 //! Benchmark: trains the standard workload W and prints its speed, for side-by-side comparison
-//! with PyTorch and the seed's numpy code (`../shared/bench/compare.sh`).
+//! with PyTorch and numpy code in the notebook's style (`bench/compare.sh`, docs/PERFORMANCE.md).
 //!
 //! W: MLP 784 -> 128 -> 64 -> 10, each hidden layer Linear -> BatchNorm -> ReLU, He init, softmax
 //! cross-entropy, Adam (lr 1e-3, betas 0.9 / 0.999, eps 1e-8), batch 100, 50,000 samples per
@@ -10,7 +10,7 @@
 //! ```sh
 //! cargo run --release --example bench_mlp -- --epochs 5
 //! cargo run --release --example bench_mlp -- --profile          # where the time goes, per layer
-//! cargo run --release --example bench_mlp -- --data-dir ../shared/data/mnist-10k
+//! cargo run --release --example bench_mlp -- --data-dir nn-core/data/mnist-10k
 //! ```
 //!
 //! Synthetic data (the default) are uniform random pixels and labels: the arithmetic of an epoch

@@ -5,7 +5,7 @@
 //!
 //! ```sh
 //! cargo run --release --example cnn_mnist                      # MNIST: MNIST_DIR, cache or download
-//! cargo run --release --example cnn_mnist -- --data-dir ../shared/data/mnist
+//! cargo run --release --example cnn_mnist -- --data-dir DIR   # DIR: the four MNIST IDX files
 //! cargo run --release --example cnn_mnist -- --help
 //! ```
 //!

@@ -2,7 +2,7 @@
 //! loss and accuracy per optimizer, then draws every optimizer's curves into one PNG: the
 //! comparison the seed notebook describes in words.
 //!
-//! `cargo run --release --example compare_optimizers -- --data-dir ../shared/data/mnist-10k`
+//! `cargo run --release --example compare_optimizers -- --data-dir nn-core/data/mnist-10k`
 
 #[path = "common/mod.rs"]
 mod common;

@@ -8,7 +8,7 @@
 //! optimizer. It asserts that the resumed run ends bit for bit where the straight one did, and
 //! its last line is `test_accuracy=<fraction>`, as in the main example.
 //!
-//! `cargo run --release --example custom_optimizer -- --data-dir ../shared/data/mnist-10k`
+//! `cargo run --release --example custom_optimizer -- --data-dir nn-core/data/mnist-10k`
 
 #[path = "common/mod.rs"]
 mod common;

@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! cargo run --release --example evaluate -- --model out/mlp_batchnorm/model.safetensors \
-//!     --data-dir ../shared/data/mnist-10k
+//!     --data-dir nn-core/data/mnist-10k
 //! ```
 //!
 //! The checkpoint is `nn::save`'s, or a PyTorch `state_dict` of the same network saved with

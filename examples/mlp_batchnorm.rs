@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! cargo run --release --example mlp_batchnorm                      # MNIST: MNIST_DIR, cache or download
-//! cargo run --release --example mlp_batchnorm -- --data-dir ../shared/data/mnist-10k
+//! cargo run --release --example mlp_batchnorm -- --data-dir nn-core/data/mnist-10k
 //! cargo run --release --example mlp_batchnorm -- --help
 //! ```
 //!

@@ -2,7 +2,7 @@
 //! probable classes for each.
 //!
 //! ```sh
-//! cargo run --release --example mlp_batchnorm -- --data-dir ../shared/data/mnist-10k
+//! cargo run --release --example mlp_batchnorm -- --data-dir nn-core/data/mnist-10k
 //! cargo run --release --example predict -- --model out/mlp_batchnorm/model.safetensors examples/digits/*.png
 //! ```
 //!

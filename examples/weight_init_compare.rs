@@ -2,7 +2,7 @@
 //! 100, plain SGD), the comparison the seed's initialisation section motivates. With std 0.01 the
 //! activations shrink layer by layer and the network barely learns; He keeps their scale.
 //!
-//! `cargo run --release --example weight_init_compare -- --data-dir ../shared/data/mnist-10k`
+//! `cargo run --release --example weight_init_compare -- --data-dir nn-core/data/mnist-10k`
 
 #[path = "common/mod.rs"]
 mod common;

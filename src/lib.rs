@@ -2,7 +2,7 @@
 //! derive, and gathers what programs and custom layers need in [`prelude`].
 //!
 //! What follows is the project's README (so docs.rs and the repository's front page say the
-//! same); its first example is compiled by `cargo test`.
+//! same); every Rust example in it is compiled by `cargo test`, and those not marked `no_run` run.
 #![doc = include_str!("../README.md")]
 
 pub use nn_core::*;

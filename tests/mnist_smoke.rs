@@ -1,10 +1,10 @@
 //! Smoke test on real MNIST digits in `NN_SMOKE_MNIST_DIR` (a directory with the four IDX files,
-//! e.g. the 10,000-digit subset in `../shared/data/mnist-10k`). The tests are `#[ignore]`d so that
-//! plain `cargo test` never depends on data outside the repository; run on their own, they fail
+//! e.g. the 10,000 digits bundled in `nn-core/data/mnist-10k`). The tests are `#[ignore]`d so that
+//! plain `cargo test` stays fast and needs no data directory; run on their own, they fail
 //! when the data is absent rather than pass without checking anything:
 //!
 //! ```sh
-//! NN_SMOKE_MNIST_DIR=../shared/data/mnist-10k cargo test --release --test mnist_smoke -- --ignored
+//! NN_SMOKE_MNIST_DIR=nn-core/data/mnist-10k cargo test --release --test mnist_smoke -- --ignored
 //! ```
 
 use nn::data::Mnist;
@@ -15,21 +15,21 @@ fn smoke_dir() -> PathBuf {
     let Some(dir) = std::env::var_os("NN_SMOKE_MNIST_DIR").filter(|d| !d.is_empty()) else {
         panic!(
             "mnist_smoke needs real MNIST: set NN_SMOKE_MNIST_DIR to a directory with the four IDX \
-             files, e.g. NN_SMOKE_MNIST_DIR=../shared/data/mnist-10k"
+             files, e.g. NN_SMOKE_MNIST_DIR=nn-core/data/mnist-10k"
         );
     };
     let dir = PathBuf::from(dir);
     assert!(
         dir.is_dir(),
         "mnist_smoke: NN_SMOKE_MNIST_DIR={} is not a directory; point it at the four IDX files, \
-         e.g. ../shared/data/mnist-10k",
+         e.g. nn-core/data/mnist-10k",
         dir.display()
     );
     dir
 }
 
 #[test]
-#[ignore = "needs real MNIST: NN_SMOKE_MNIST_DIR=../shared/data/mnist-10k"]
+#[ignore = "needs real MNIST: NN_SMOKE_MNIST_DIR=nn-core/data/mnist-10k"]
 fn real_mnist_loads_splits_and_batches() {
     let dir = smoke_dir();
     let mnist = Mnist::loader()
@@ -77,7 +77,7 @@ fn real_mnist_loads_splits_and_batches() {
 }
 
 #[test]
-#[ignore = "needs real MNIST: NN_SMOKE_MNIST_DIR=../shared/data/mnist-10k"]
+#[ignore = "needs real MNIST: NN_SMOKE_MNIST_DIR=nn-core/data/mnist-10k"]
 fn real_mnist_through_the_cache_without_network() {
     let dir = smoke_dir();
     // The subset has no published digest: copy it into a cache, switch digests off, forbid

@@ -10,8 +10,8 @@
    PyTorch module with strict=True and prints its test accuracy, to compare with nn's
    `evaluate` on the same file.
 
-    ~/.cache/nn-bench/venv/bin/python tools/make_torch_mlp_fixture.py \\
-        [--data-dir ../shared/data/mnist-10k] [--nn-model examples/models/mlp_mnist10k.safetensors]
+    ~/.cache/nn-bench/venv/bin/python tools/make_torch_mlp_fixture.py   # the venv of bench/setup.sh \\
+        [--data-dir nn-core/data/mnist-10k] [--nn-model examples/models/mlp_mnist10k.safetensors]
 
 Needs torch and safetensors. Seeded: the same fixture every run on the same PyTorch build.
 """
@@ -116,7 +116,7 @@ def check_nn_model(data_dir, path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data" / "mnist-10k")
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "nn-core" / "data" / "mnist-10k")
     parser.add_argument("--nn-model", type=Path, default=ROOT / "examples" / "models" / "mlp_mnist10k.safetensors")
     parser.add_argument("--out", type=Path, default=ROOT / "tests" / "fixtures")
     args = parser.parse_args()

@@ -7,7 +7,7 @@
 //! layers through their own `to_onnx`. The last line is `test_accuracy=<fraction>`, as in the
 //! main example.
 //!
-//! `cargo run --release --example custom_layer -- --data-dir ../shared/data/mnist-10k`
+//! `cargo run --release --example custom_layer -- --data-dir nn-core/data/mnist-10k`
 
 #[path = "../common/mod.rs"]
 mod common;
