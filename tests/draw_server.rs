@@ -235,3 +235,18 @@ fn concurrent_requests_all_get_the_same_answer() {
         assert_eq!(json(&body)["probabilities"], expected);
     }
 }
+
+#[test]
+fn idle_connections_hold_up_no_prediction() {
+    // Browsers open connections ahead of need; a client may stall. Neither may block the workers.
+    let idle: Vec<TcpStream> = (0..6).map(|_| TcpStream::connect(server()).unwrap()).collect();
+    let start = Instant::now();
+    let (status, body) = post("image/png", &drawing(&[SEVEN]));
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        start.elapsed()
+    );
+    drop(idle);
+}

@@ -16,7 +16,7 @@ const MAX_HEADERS: usize = 32;
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A request read whole: its method, path, content type and body.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Request {
     pub method: String,
     pub path: String,
@@ -116,12 +116,8 @@ pub fn read_request(stream: &mut TcpStream) -> Result<Option<Request>, Response>
             .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
             .map_err(io_refusal)?;
     }
-    let request = Request {
-        method: parsed.method.unwrap_or_default().to_string(),
-        path: parsed.path.unwrap_or_default().to_string(),
-        content_type: header("content-type"),
-        body: Vec::new(),
-    };
+    let (method, path) = (parsed.method.unwrap_or_default(), parsed.path.unwrap_or_default());
+    let (method, path, content_type) = (method.to_string(), path.to_string(), header("content-type"));
     // Bytes past the head already read belong to the body.
     let mut body = buf.split_off(head_len);
     body.truncate(length);
@@ -130,7 +126,12 @@ pub fn read_request(stream: &mut TcpStream) -> Result<Option<Request>, Response>
         body.resize(length, 0);
         stream.read_exact(&mut body[start..]).map_err(io_refusal)?;
     }
-    Ok(Some(Request { body, ..request }))
+    Ok(Some(Request {
+        method,
+        path,
+        content_type,
+        body,
+    }))
 }
 
 /// Writes `response`, which closes the connection.

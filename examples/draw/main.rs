@@ -30,7 +30,7 @@ struct Cli {
     /// Port on 127.0.0.1 (0: any free port)
     #[arg(long, value_name = "N", default_value_t = 8000)]
     port: u16,
-    /// Requests served at once, each worker with a copy of the network
+    /// Predictions made at once, each worker with a copy of the network
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = common::flags::at_least_one)]
     workers: usize,
 }
@@ -54,10 +54,8 @@ fn run(cli: &Cli) -> Result<(), String> {
         Ok(net) => Ok(server::Predictor { net }),
         Err(e) => Err(e.to_string()),
     };
-    let workers = server::spawn(listener, cli.workers, load, true)?;
+    let server = server::spawn(listener, cli.workers, load, true)?;
     println!("{name} on http://{address}/");
-    for worker in workers {
-        let _ = worker.join();
-    }
+    let _ = server.join();
     Ok(())
 }

@@ -1,17 +1,17 @@
 //! The draw page's server: `GET /` serves the page, `POST /predict` turns a PNG drawing into
 //! the 28x28 digit nn's MNIST preprocessing makes of it and the network's ten probabilities.
-//! Worker threads share the listener, each with a network of its own, so requests run in
-//! parallel without a lock; a request that fails in any way gets a JSON error and the worker
-//! goes on.
+//! A request that fails in any way gets a JSON error, and the server goes on.
 
 use crate::common::digits::{decode_png, probabilities};
 use crate::http::{close, read_request, respond, Request, Response};
 use nn::data::mnist_digit;
 use nn::Layer;
 use std::io::Cursor;
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -61,8 +61,8 @@ impl Predictor {
     }
 }
 
-/// The response to `request`, and a note for the log.
-pub fn route(request: &Request, predictor: &mut Predictor) -> (Response, String) {
+/// The response to `request`, and a note for the log; `predict` answers `POST /predict`.
+pub fn route(request: &Request, predict: impl FnOnce(&Request) -> (Response, String)) -> (Response, String) {
     match (request.method.as_str(), request.path.as_str()) {
         ("GET", "/") => (
             Response {
@@ -72,7 +72,7 @@ pub fn route(request: &Request, predictor: &mut Predictor) -> (Response, String)
             },
             String::new(),
         ),
-        ("POST", "/predict") => predict(request, predictor),
+        ("POST", "/predict") => predict(request),
         (_, "/" | "/predict") => (
             Response::error(405, "use GET / for the page and POST /predict for a prediction"),
             String::new(),
@@ -81,6 +81,7 @@ pub fn route(request: &Request, predictor: &mut Predictor) -> (Response, String)
     }
 }
 
+/// `POST /predict`: the prediction for a PNG body, or the refusal.
 fn predict(request: &Request, predictor: &mut Predictor) -> (Response, String) {
     let content_type = request.content_type.as_deref().unwrap_or("none");
     if content_type.split(';').next().map(str::trim) != Some("image/png") {
@@ -109,73 +110,109 @@ fn predict(request: &Request, predictor: &mut Predictor) -> (Response, String) {
     }
 }
 
-/// Serves on `listener` with `workers` threads, each with the predictor `load` makes for it
-/// (a network is not shared between threads, so each has its own), logging each request with
-/// its time when `log` is set. Returns once every worker has its network, or the first loading
-/// error; the threads run until the process ends.
+/// Connections served at once; more wait in the listener's backlog.
+const MAX_CONNECTIONS: usize = 64;
+
+/// A prediction to make, and where its answer goes.
+type Job = (Request, Sender<(Response, String)>);
+
+/// Serves on `listener`, logging each request with its time when `log` is set. Each connection
+/// is read by a thread of its own (at most [`MAX_CONNECTIONS`]), so a slow or idle client holds
+/// up no one; predictions go to `workers` threads, each with the predictor `load` makes for it
+/// (a network is not shared between threads), so they run in parallel without a lock. Returns
+/// once every worker has its network, or with the first loading error; the threads run until
+/// the process ends.
 pub fn spawn(
     listener: TcpListener,
     workers: usize,
     load: impl Fn() -> Result<Predictor, String> + Send + Sync + 'static,
     log: bool,
-) -> Result<Vec<JoinHandle<()>>, String> {
-    let listener = Arc::new(listener);
+) -> Result<JoinHandle<()>, String> {
+    let (jobs, queue) = mpsc::channel::<Job>();
+    let queue = Arc::new(Mutex::new(queue));
     let load = Arc::new(load);
-    let (ready, loaded) = std::sync::mpsc::channel();
-    let handles = (0..workers)
-        .map(|_| {
-            let (listener, load, ready) = (Arc::clone(&listener), Arc::clone(&load), ready.clone());
-            std::thread::spawn(move || {
-                let predictor = load();
-                let ok = predictor.is_ok();
-                let _ = ready.send(predictor.as_ref().map(|_| ()).map_err(Clone::clone));
-                if let (true, Ok(mut predictor)) = (ok, predictor) {
-                    serve(&listener, &mut predictor, log);
-                }
-            })
-        })
-        .collect();
+    let (ready, loaded) = mpsc::channel();
+    for _ in 0..workers {
+        let (queue, load, ready) = (Arc::clone(&queue), Arc::clone(&load), ready.clone());
+        std::thread::spawn(move || match load() {
+            Ok(mut predictor) => {
+                let _ = ready.send(Ok(()));
+                work(&queue, &mut predictor);
+            }
+            Err(e) => {
+                let _ = ready.send(Err(e));
+            }
+        });
+    }
     for _ in 0..workers {
         loaded.recv().map_err(|e| e.to_string())??;
     }
-    Ok(handles)
+    let open = Arc::new(AtomicUsize::new(0));
+    Ok(std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            if open.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+                open.fetch_sub(1, Ordering::SeqCst);
+                continue; // dropped: the client sees the connection closed
+            }
+            let (jobs, open) = (jobs.clone(), Arc::clone(&open));
+            std::thread::spawn(move || {
+                connection(stream, &jobs, log);
+                open.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    }))
 }
 
-/// A worker's loop: one connection, one request, one response, then the next.
-fn serve(listener: &TcpListener, predictor: &mut Predictor, log: bool) -> ! {
+/// A prediction worker: takes jobs until the server ends. A panic inside one prediction (a bug
+/// in a layer) answers 500, and the worker goes on.
+fn work(queue: &Mutex<Receiver<Job>>, predictor: &mut Predictor) {
     loop {
-        let Ok((mut stream, _)) = listener.accept() else {
-            continue;
-        };
-        let (line, start, (response, note)) = match read_request(&mut stream) {
-            Ok(None) => continue,
-            Ok(Some(request)) => {
-                // The time a request takes is counted from its last byte to the response's.
-                let start = Instant::now();
-                let line = format!("{} {}", request.method, request.path);
-                // A bug in a layer must not take the worker down with it.
-                let handled = catch_unwind(AssertUnwindSafe(|| route(&request, predictor)));
-                let handled = handled.unwrap_or_else(|_| {
-                    (
-                        Response::error(500, "internal error: see the server's log"),
+        let job = queue.lock().map(|q| q.recv());
+        let Ok(Ok((request, reply))) = job else { return };
+        let answer = catch_unwind(AssertUnwindSafe(|| predict(&request, predictor))).unwrap_or_else(|_| {
+            (
+                Response::error(500, "internal error: see the server's log"),
+                String::new(),
+            )
+        });
+        let _ = reply.send(answer);
+    }
+}
+
+/// One connection: its request, the response, the log line.
+fn connection(mut stream: TcpStream, jobs: &Sender<Job>, log: bool) {
+    let (line, start, (response, note)) = match read_request(&mut stream) {
+        Ok(None) => return,
+        Ok(Some(request)) => {
+            // A request's time is counted from its last byte to the response's.
+            let start = Instant::now();
+            let line = format!("{} {}", request.method, request.path);
+            let answer = route(&request, |request| {
+                let (reply, answer) = mpsc::channel();
+                let asked = jobs.send((request.clone(), reply));
+                match asked.ok().and_then(|()| answer.recv().ok()) {
+                    Some(answer) => answer,
+                    None => (
+                        Response::error(500, "the prediction workers stopped"),
                         String::new(),
-                    )
-                });
-                (line, start, handled)
-            }
-            Err(refusal) => ("(refused)".to_string(), Instant::now(), (refusal, String::new())),
-        };
-        let status = response.status;
-        let written = respond(&mut stream, &response);
-        let ms = start.elapsed().as_secs_f64() * 1e3;
-        close(stream);
-        if log {
-            let error = match (&written, status) {
-                (Err(e), _) => format!(" (response not delivered: {e})"),
-                (Ok(()), 200) => String::new(),
-                (Ok(()), _) => format!(" {}", String::from_utf8_lossy(&response.body)),
-            };
-            println!("{line} {status} in {ms:.2} ms {note}{error}");
+                    ),
+                }
+            });
+            (line, start, answer)
         }
+        Err(refusal) => ("(refused)".to_string(), Instant::now(), (refusal, String::new())),
+    };
+    let status = response.status;
+    let written = respond(&mut stream, &response);
+    let ms = start.elapsed().as_secs_f64() * 1e3;
+    close(stream);
+    if log {
+        let error = match (&written, status) {
+            (Err(e), _) => format!(" (response not delivered: {e})"),
+            (Ok(()), 200) => String::new(),
+            (Ok(()), _) => format!(" {}", String::from_utf8_lossy(&response.body)),
+        };
+        println!("{line} {status} in {ms:.2} ms {note}{error}");
     }
 }
