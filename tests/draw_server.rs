@@ -24,11 +24,12 @@ fn server() -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
         let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/models/mlp_mnist10k.safetensors");
-        let load = move || match common::nets::load("mlp", &model) {
-            Ok(net) => Ok(server::Predictor { net }),
-            Err(e) => Err(e.to_string()),
-        };
-        server::spawn(listener, 2, load, false).unwrap();
+        let predictors = (0..2)
+            .map(|_| server::Predictor {
+                net: common::nets::load("mlp", &model).unwrap(),
+            })
+            .collect();
+        server::spawn(listener, predictors, false);
         address
     })
 }

@@ -126,8 +126,9 @@ impl<L: Layer> Layer for Images<L> {
 ///
 /// # Panics
 /// On a name outside [`ARCHS`] (`--arch` accepts only these).
-pub fn load(arch: &str, path: &std::path::Path) -> nn::Result<Box<dyn Layer>> {
-    let mut net: Box<dyn Layer> = match arch {
+pub fn load(arch: &str, path: &std::path::Path) -> nn::Result<Box<dyn Layer + Send>> {
+    // Send, so that a server can hand a loaded network from thread to thread (examples/draw).
+    let mut net: Box<dyn Layer + Send> = match arch {
         "mlp" => Box::new(SeedNet::new(&mut seeded(nn::DEFAULT_SEED))),
         "cnn" => Box::new(Images(Cnn::new(&mut seeded(nn::DEFAULT_SEED)))),
         other => panic!(

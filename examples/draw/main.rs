@@ -30,7 +30,7 @@ struct Cli {
     /// Port on 127.0.0.1 (0: any free port)
     #[arg(long, value_name = "N", default_value_t = 8000)]
     port: u16,
-    /// Predictions made at once, each worker with a copy of the network
+    /// Predictions made at once, each with its own copy of the network
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = common::flags::at_least_one)]
     workers: usize,
 }
@@ -44,18 +44,17 @@ fn main() {
 }
 
 fn run(cli: &Cli) -> Result<(), String> {
-    let ModelFlags { model, arch } = cli.model.clone();
+    let ModelFlags { model, arch } = &cli.model;
+    let predictors = (0..cli.workers)
+        .map(|_| common::nets::load(arch, model).map(|net| server::Predictor { net }))
+        .collect::<nn::Result<Vec<_>>>()
+        .map_err(|e| e.to_string())?;
     // Loopback only: the page is for the person at this machine.
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, cli.port))
         .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", cli.port))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
-    let name = format!("{} ({arch})", model.display());
-    let load = move || match common::nets::load(&arch, &model) {
-        Ok(net) => Ok(server::Predictor { net }),
-        Err(e) => Err(e.to_string()),
-    };
-    let server = server::spawn(listener, cli.workers, load, true)?;
-    println!("{name} on http://{address}/");
+    let server = server::spawn(listener, predictors, true);
+    println!("{} ({arch}) on http://{address}/", model.display());
     let _ = server.join();
     Ok(())
 }

@@ -10,8 +10,7 @@ use std::io::Cursor;
 use std::net::{TcpListener, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -23,7 +22,7 @@ const MAX_DECODED: usize = 16 << 20;
 
 /// A network that predicts drawn digits.
 pub struct Predictor {
-    pub net: Box<dyn Layer>,
+    pub net: Box<dyn Layer + Send>,
 }
 
 /// What one prediction found, and how long its steps took.
@@ -113,91 +112,79 @@ fn predict(request: &Request, predictor: &mut Predictor) -> (Response, String) {
 /// Connections served at once; more wait in the listener's backlog.
 const MAX_CONNECTIONS: usize = 64;
 
-/// A prediction to make, and where its answer goes.
-type Job = (Request, Sender<(Response, String)>);
+/// The networks not in use: a request takes one, predicts on its own thread, and puts it back.
+/// A network is used by one thread at a time, and no request waits for another thread to wake.
+struct Pool {
+    free: Mutex<Vec<Predictor>>,
+    returned: Condvar,
+}
 
-/// Serves on `listener`, logging each request with its time when `log` is set. Each connection
-/// is read by a thread of its own (at most [`MAX_CONNECTIONS`]), so a slow or idle client holds
-/// up no one; predictions go to `workers` threads, each with the predictor `load` makes for it
-/// (a network is not shared between threads), so they run in parallel without a lock. Returns
-/// once every worker has its network, or with the first loading error; the threads run until
-/// the process ends.
-pub fn spawn(
-    listener: TcpListener,
-    workers: usize,
-    load: impl Fn() -> Result<Predictor, String> + Send + Sync + 'static,
-    log: bool,
-) -> Result<JoinHandle<()>, String> {
-    let (jobs, queue) = mpsc::channel::<Job>();
-    let queue = Arc::new(Mutex::new(queue));
-    let load = Arc::new(load);
-    let (ready, loaded) = mpsc::channel();
-    for _ in 0..workers {
-        let (queue, load, ready) = (Arc::clone(&queue), Arc::clone(&load), ready.clone());
-        std::thread::spawn(move || match load() {
-            Ok(mut predictor) => {
-                let _ = ready.send(Ok(()));
-                work(&queue, &mut predictor);
+impl Pool {
+    /// Runs `f` with a free predictor, waiting for one if all are in use.
+    fn with<T>(&self, f: impl FnOnce(&mut Predictor) -> T) -> T {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        let mut predictor = loop {
+            match free.pop() {
+                Some(p) => break p,
+                None => free = self.returned.wait(free).unwrap_or_else(|e| e.into_inner()),
             }
-            Err(e) => {
-                let _ = ready.send(Err(e));
-            }
-        });
+        };
+        drop(free);
+        // A panic inside (a bug in a layer) is caught by the caller; the predictor comes back
+        // either way, as a forward in Eval mode leaves no half-done state behind.
+        let result = catch_unwind(AssertUnwindSafe(|| f(&mut predictor)));
+        self.free
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(predictor);
+        self.returned.notify_one();
+        result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     }
-    for _ in 0..workers {
-        loaded.recv().map_err(|e| e.to_string())??;
-    }
+}
+
+/// Serves on `listener` with `predictors` networks (requests beyond that many wait for one),
+/// logging each request with its time when `log` is set. Each connection is read by a thread
+/// of its own (at most [`MAX_CONNECTIONS`]), so a slow or idle client holds up no one, and
+/// predicts on that thread with a network from the pool. Returns the accepting thread, which
+/// runs until the process ends.
+pub fn spawn(listener: TcpListener, predictors: Vec<Predictor>, log: bool) -> JoinHandle<()> {
+    let pool = Arc::new(Pool {
+        free: Mutex::new(predictors),
+        returned: Condvar::new(),
+    });
     let open = Arc::new(AtomicUsize::new(0));
-    Ok(std::thread::spawn(move || {
+    std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { continue };
             if open.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
                 open.fetch_sub(1, Ordering::SeqCst);
                 continue; // dropped: the client sees the connection closed
             }
-            let (jobs, open) = (jobs.clone(), Arc::clone(&open));
+            let (pool, open) = (Arc::clone(&pool), Arc::clone(&open));
             std::thread::spawn(move || {
-                connection(stream, &jobs, log);
+                connection(stream, &pool, log);
                 open.fetch_sub(1, Ordering::SeqCst);
             });
         }
-    }))
-}
-
-/// A prediction worker: takes jobs until the server ends. A panic inside one prediction (a bug
-/// in a layer) answers 500, and the worker goes on.
-fn work(queue: &Mutex<Receiver<Job>>, predictor: &mut Predictor) {
-    loop {
-        let job = queue.lock().map(|q| q.recv());
-        let Ok(Ok((request, reply))) = job else { return };
-        let answer = catch_unwind(AssertUnwindSafe(|| predict(&request, predictor))).unwrap_or_else(|_| {
-            (
-                Response::error(500, "internal error: see the server's log"),
-                String::new(),
-            )
-        });
-        let _ = reply.send(answer);
-    }
+    })
 }
 
 /// One connection: its request, the response, the log line.
-fn connection(mut stream: TcpStream, jobs: &Sender<Job>, log: bool) {
+fn connection(mut stream: TcpStream, pool: &Pool, log: bool) {
     let (line, start, (response, note)) = match read_request(&mut stream) {
         Ok(None) => return,
         Ok(Some(request)) => {
             // A request's time is counted from its last byte to the response's.
             let start = Instant::now();
             let line = format!("{} {}", request.method, request.path);
-            let answer = route(&request, |request| {
-                let (reply, answer) = mpsc::channel();
-                let asked = jobs.send((request.clone(), reply));
-                match asked.ok().and_then(|()| answer.recv().ok()) {
-                    Some(answer) => answer,
-                    None => (
-                        Response::error(500, "the prediction workers stopped"),
-                        String::new(),
-                    ),
-                }
+            let answer = catch_unwind(AssertUnwindSafe(|| {
+                route(&request, |request| pool.with(|p| predict(request, p)))
+            }));
+            let answer = answer.unwrap_or_else(|_| {
+                (
+                    Response::error(500, "internal error: see the server's log"),
+                    String::new(),
+                )
             });
             (line, start, answer)
         }
