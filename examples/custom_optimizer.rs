@@ -164,7 +164,7 @@ fn main() -> nn::Result<()> {
 
     let test = t.evaluate(&mut resumed, &data.test)?;
     println!("test_loss={:.4}", test.loss);
-    println!("test_accuracy={:.4}", test.accuracy);
+    println!("test_accuracy={:.4}", test.metric("acc").unwrap_or(f32::NAN));
     Ok(())
 }
 

@@ -67,8 +67,10 @@ fn run(arch: &str, model: &Path, data: &DataFlags, out: &Path, onnx: &OnnxFlag) 
     // Every architecture takes flat digits here (the CNN reshapes them itself).
     onnx.export(&mut *net, &[common::digits::PIXELS])?;
     let test = common::load_data(data, nn::DEFAULT_SEED)?.test;
-    let probabilities = nn::train::predict(&mut *net, &test, 100);
-    let confusion = Confusion::new(&predicted_classes(&probabilities), test.labels(), test.classes());
+    let probabilities = nn::train::predict_proba(&mut *net, &test, 100)?;
+    let (labels, classes) = (test.labels(), test.classes());
+    let (labels, classes) = labels.zip(classes).expect("IDX test sets hold class labels");
+    let confusion = Confusion::new(&predicted_classes(&probabilities), labels, classes);
     println!("{}: {} test images\n", model.display(), test.len());
     print!("{}", confusion.per_class_table());
 
@@ -80,7 +82,7 @@ fn run(arch: &str, model: &Path, data: &DataFlags, out: &Path, onnx: &OnnxFlag) 
     );
     nn::plot::confusion_matrix(&files[0], &confusion.counts, &title)?;
     let pixels = test.pixels().expect("IDX test sets hold u8 pixels");
-    let mistakes = worst_mistakes(&probabilities, test.labels(), MISTAKES);
+    let mistakes = worst_mistakes(&probabilities, labels, MISTAKES);
     let tiles: Vec<(&[u8], String)> = mistakes
         .iter()
         .map(|m| {

@@ -18,13 +18,15 @@ pub use nn_core::rand;
 /// Everything a typical training program needs, and everything a custom layer needs:
 /// `use nn::prelude::*;`.
 pub mod prelude {
-    pub use nn_core::data::{Batch, Dataset, FashionMnist, Mnist};
+    pub use nn_core::data::{Batch, DataSource, Dataset, FashionMnist, Mnist};
     pub use nn_core::train::{EarlyStopping, Evaluation, History, LrSchedule, Trainer, Verbosity};
-    pub use nn_core::{accuracy, gradcheck, seeded, Init, SoftmaxCrossEntropy, StdRng, Targets};
+    pub use nn_core::Metric;
+    pub use nn_core::{accuracy, gradcheck, seeded, Init, StdRng, Targets};
     pub use nn_core::{Activation, Mlp};
     pub use nn_core::{AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd};
     pub use nn_core::{AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool2d, MaxPool2d};
     pub use nn_core::{BatchNorm, Dropout, Linear, Relu, Sigmoid, Tanh};
+    pub use nn_core::{BceWithLogitsLoss, HuberLoss, L1Loss, Loss, MseLoss, SoftmaxCrossEntropy};
     pub use nn_core::{Layer, Mode, Tensor};
     pub use nn_derive::Sequential;
     // Writing a layer: named parameters, the layer path in panics, what backward needs.

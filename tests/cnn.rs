@@ -159,11 +159,8 @@ fn a_checkpoint_round_trip_restores_weights_and_running_statistics() {
     let mut adam = Adam::new(1e-2);
     let mut loss = SoftmaxCrossEntropy::new();
     let mut batches = data.batches(10, 2);
-    while let Some(batch) = batches.next_batch() {
-        loss.forward(
-            net.forward(batch.images.clone(), Mode::Train),
-            Targets::Classes(&batch.labels),
-        );
+    while let Some(batch) = batches.next_batch().unwrap() {
+        loss.forward(net.forward(batch.inputs.clone(), Mode::Train), batch.targets());
         net.backward(loss.backward());
         adam.step(&mut net).unwrap();
     }
@@ -194,7 +191,10 @@ fn an_optimizer_step_moves_every_parameter_against_its_gradient() {
     net.drop.freeze_mask(true);
     let mut loss = SoftmaxCrossEntropy::new();
     let x = data.to_tensor();
-    loss.forward(net.forward(x, Mode::Train), Targets::Classes(data.labels()));
+    loss.forward(
+        net.forward(x, Mode::Train),
+        Targets::Classes(data.labels().unwrap()),
+    );
     net.backward(loss.backward());
     let mut before = Vec::new();
     for_each_param(&mut net, |name, p| {
@@ -240,7 +240,7 @@ fn a_small_cnn_learns_bars_and_is_deterministic() {
         let test = trainer.evaluate(&mut net, &test).unwrap();
         (
             history.records().iter().map(|r| r.train_loss).collect::<Vec<_>>(),
-            test.accuracy,
+            test.metric("acc").unwrap(),
         )
     };
     let (losses, accuracy) = run();
@@ -343,17 +343,22 @@ fn a_dataset_reshaped_to_images_hands_out_image_batches_without_copies() {
         images.to_tensor()
     );
     let mut batches = images.batches_in_order(4);
-    let first = batches.next_batch().unwrap();
-    assert_eq!(first.images.shape(), &[4, 1, 28, 28]);
-    let ptr = first.images.as_ptr();
-    let second = batches.next_batch().unwrap();
+    let first = batches.next_batch().unwrap().unwrap();
+    assert_eq!(first.inputs.shape(), &[4, 1, 28, 28]);
+    let ptr = first.inputs.as_ptr();
+    let second = batches.next_batch().unwrap().unwrap();
     assert_eq!(
-        (second.images.shape(), second.images.as_ptr()),
+        (second.inputs.shape(), second.inputs.as_ptr()),
         (&[2, 1, 28, 28][..], ptr)
     );
     // What MLPs get is unchanged, and a shape of the wrong size is an error naming both.
     assert_eq!(
-        flat.batches_in_order(4).next_batch().unwrap().images.shape(),
+        flat.batches_in_order(4)
+            .next_batch()
+            .unwrap()
+            .unwrap()
+            .inputs
+            .shape(),
         &[4, 784]
     );
     let err = flat.with_feature_shape(&[1, 28, 27]).unwrap_err().to_string();

@@ -7,7 +7,7 @@
 //! NN_SMOKE_MNIST_DIR=nn-core/data/mnist-10k cargo test --release --test mnist_smoke -- --ignored
 //! ```
 
-use nn::data::Mnist;
+use nn::data::{DataSource, Mnist};
 use std::path::PathBuf;
 
 /// The data directory; panics when it is not given or not a directory.
@@ -50,9 +50,9 @@ fn real_mnist_loads_splits_and_batches() {
     }
     assert_eq!(train.feature_shape(), &[784]);
     for set in [train, test] {
-        assert_eq!(set.classes(), 10);
+        assert_eq!(set.classes(), Some(10));
         let mut counts = [0usize; 10];
-        set.labels().iter().for_each(|&l| counts[l] += 1);
+        set.labels().unwrap().iter().for_each(|&l| counts[l] += 1);
         // Every digit is common in real MNIST (about a tenth each).
         assert!(
             counts.iter().all(|&c| c * 20 > set.len()),
@@ -68,9 +68,9 @@ fn real_mnist_loads_splits_and_batches() {
     assert_eq!((fit.len(), valid.len()), (train.len() - 1000, 1000));
     let mut batches = fit.batches(100, 1).drop_last(true);
     let mut seen = 0;
-    while let Some(batch) = batches.next_batch() {
-        assert_eq!(batch.images.shape(), &[100, 784]);
-        assert!(batch.images.iter().all(|&v| (0.0..=1.0).contains(&v)));
+    while let Some(batch) = batches.next_batch().unwrap() {
+        assert_eq!(batch.inputs.shape(), &[100, 784]);
+        assert!(batch.inputs.iter().all(|&v| (0.0..=1.0).contains(&v)));
         seen += batch.len();
     }
     assert_eq!(seen, fit.len() / 100 * 100);

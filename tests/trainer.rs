@@ -80,23 +80,26 @@ fn a_separable_problem_is_learned_to_full_accuracy() {
     let history = trainer.fit(&mut net, &train, Some(&valid)).unwrap();
     assert_eq!(history.len(), 15);
     let last = history.last().unwrap();
-    assert_eq!(last.valid_acc, Some(1.0), "{history:?}");
-    assert!(last.train_acc >= 0.99, "{history:?}");
+    assert_eq!(last.valid_metric("acc"), Some(1.0), "{history:?}");
+    assert!(last.train_metric("acc").unwrap() >= 0.99, "{history:?}");
     assert!(
         last.train_loss < history.records()[0].train_loss / 5.0,
         "{history:?}"
     );
     let test = trainer.evaluate(&mut net, &blobs(60, 3, 9)).unwrap();
-    assert_eq!(test.accuracy, 1.0);
+    assert_eq!(test.metric("acc"), Some(1.0));
     assert_eq!(test.samples, 60);
-    // predict: one probability row per sample, in order, whose argmax is the label.
+    // predict_proba: one probability row per sample, in order, whose argmax is the label.
     let data = blobs(60, 3, 9);
-    let p = trainer.predict(&mut net, &data);
+    let p = trainer.predict_proba(&mut net, &data).unwrap();
     assert_eq!(p.shape(), &[60, 3]);
     for row in p.rows() {
         assert!((row.sum() - 1.0).abs() < 1e-5);
     }
-    assert_eq!(trainer.predict_classes(&mut net, &data), data.labels());
+    assert_eq!(
+        trainer.predict_classes(&mut net, &data).unwrap(),
+        data.labels().unwrap()
+    );
 }
 
 #[test]
@@ -169,7 +172,7 @@ fn early_stopping_restores_the_best_epochs_weights() {
     // fits the training set, the worse its validation loss, so epoch 1 is the best.
     let train = blobs(300, 3, 1);
     let v = blobs(90, 3, 2);
-    let rotated: Vec<usize> = v.labels().iter().map(|&c| (c + 1) % 3).collect();
+    let rotated: Vec<usize> = v.labels().unwrap().iter().map(|&c| (c + 1) % 3).collect();
     let valid = Dataset::from_tensor(v.to_tensor(), rotated, 3).unwrap();
 
     let mut net = mlp(3);
@@ -248,7 +251,7 @@ fn a_nan_loss_stops_training_naming_epoch_and_batch() {
     let good = blobs(100, 3, 1);
     let mut x = good.to_tensor();
     x.index_axis_mut(ndarray::Axis(0), 25).fill(f32::MAX);
-    let data = Dataset::from_tensor(x, good.labels().to_vec(), 3).unwrap();
+    let data = Dataset::from_tensor(x, good.labels().unwrap().to_vec(), 3).unwrap();
     let mut trainer = Trainer::new(Sgd::new(0.1))
         .epochs(3)
         .batch_size(10)
@@ -319,14 +322,14 @@ fn a_trained_mlp_round_trips_through_a_checkpoint_bit_for_bit() {
 
     let mut loaded = mlp(99);
     assert_ne!(
-        trainer.predict(&mut loaded, &test),
-        trainer.predict(&mut net, &test)
+        trainer.predict(&mut loaded, &test).unwrap(),
+        trainer.predict(&mut net, &test).unwrap()
     );
     nn::load(&mut loaded, &path).unwrap();
     // Eval uses the BatchNorm running statistics: they must have come through too.
     assert_eq!(
-        trainer.predict(&mut loaded, &test),
-        trainer.predict(&mut net, &test)
+        trainer.predict(&mut loaded, &test).unwrap(),
+        trainer.predict(&mut net, &test).unwrap()
     );
     let mut running = Vec::new();
     nn::for_each_buffer(&mut loaded, |_, t| running.extend(t.iter().copied()));

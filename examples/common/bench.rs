@@ -66,17 +66,17 @@ fn train_epoch(
 ) -> Result<f32, Box<dyn std::error::Error>> {
     let mut loss = f32::NAN;
     let mut t = Instant::now();
-    while let Some(batch) = batches.next_batch() {
+    while let Some(batch) = batches.next_batch()? {
         let now = Instant::now();
         times.batch += now - t;
-        let logits = net.forward(std::mem::take(&mut batch.images), Mode::Train);
+        let logits = net.forward(std::mem::take(&mut batch.inputs), Mode::Train);
         let t_loss = Instant::now();
-        loss = loss_fn.forward(logits, Targets::Classes(&batch.labels));
+        loss = loss_fn.forward(logits, batch.targets());
         let grad = loss_fn.backward();
         times.loss += t_loss.elapsed();
         // The input gradient has the batch's shape: handing it back makes it the next batch's
         // buffer, so no step allocates one.
-        batch.images = net.backward(grad);
+        batch.inputs = net.backward(grad);
         let t_opt = Instant::now();
         optimizer.step(net)?;
         t = Instant::now();

@@ -138,11 +138,16 @@ pub fn print_table(outcomes: &[Outcome]) {
             .history
             .records()
             .iter()
-            .filter_map(|r| r.valid_acc)
+            .filter_map(|r| r.valid_metric("acc"))
             .fold(f32::NAN, f32::max);
         println!(
             "{:<width$}  {:>10.4}  {:>9.4}  {:>9.4}  {:>8.4}  {:>7.1}",
-            o.name, train_loss, valid_acc, o.test.loss, o.test.accuracy, o.seconds
+            o.name,
+            train_loss,
+            valid_acc,
+            o.test.loss,
+            o.test.metric("acc").unwrap_or(f32::NAN),
+            o.seconds
         );
     }
 }

@@ -108,8 +108,8 @@ pub struct Data {
 
 impl Data {
     /// The validation set, or `None` when it is empty.
-    pub fn valid(&self) -> Option<&Dataset> {
-        (!self.valid.is_empty()).then_some(&self.valid)
+    pub fn valid(&self) -> Option<&dyn nn::DataSource> {
+        (!self.valid.is_empty()).then_some(&self.valid as &dyn nn::DataSource)
     }
 }
 

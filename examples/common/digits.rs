@@ -71,10 +71,12 @@ pub fn decode_png(
     })
 }
 
-/// The class probabilities `net` gives each digit, `[digits.len(), 10]`.
+/// The class probabilities `net` gives each digit, `[digits.len(), 10]`: the digits as a tensor
+/// of inputs (pixels / 255, as MNIST's batches are filled), which needs no labels.
 pub fn probabilities(net: &mut dyn Layer, digits: &[[u8; PIXELS]]) -> nn::Result<Tensor> {
-    let data = Dataset::from_u8(digits.concat(), &[PIXELS], vec![0; digits.len()], 10)?;
-    Ok(nn::train::predict(net, &data, 100))
+    let pixels = digits.iter().flatten().map(|&p| f32::from(p) / 255.0).collect();
+    let inputs = Tensor::from_shape_vec(vec![digits.len(), PIXELS], pixels).expect("PIXELS per digit");
+    nn::train::predict_proba(net, &inputs, 100)
 }
 
 /// One file's result: its most probable classes, best first.

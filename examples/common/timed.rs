@@ -90,7 +90,8 @@ pub fn time_inference(net: &mut impl Layer, data: &nn::data::Dataset, rounds: us
             let scores = net.forward(input, Mode::Eval);
             let s = start.elapsed().as_secs_f64();
             if round == 0 {
-                accuracy = nn::accuracy(&scores, nn::Targets::Classes(data.labels()));
+                let labels = data.labels().expect("the benchmarks' sets are labelled");
+                accuracy = nn::accuracy(&scores, nn::Targets::Classes(labels));
             }
             s
         })

@@ -5,7 +5,8 @@ use super::flags::{OnnxFlag, OptimFlags, OutFlag, TrainFlags};
 use super::DataFlags;
 use clap::{Args, CommandFactory};
 use nn::prelude::*;
-use std::path::PathBuf;
+use nn::Optimizer;
+use std::path::{Path, PathBuf};
 
 /// The flags of a training run: how long, which optimizer, which data and where to write.
 #[derive(Args, Clone, Debug)]
@@ -82,6 +83,19 @@ pub fn run<N: Layer>(flags: &RunFlags, job: Job<N>) -> nn::Result<f32> {
         o.optimizer, lr, t.batch_size, t.epochs, t.seed
     );
 
+    let mut trainer = trainer(t, o, lr);
+    let history = fit(&mut trainer, &mut net, &data.train, data.valid(), out)?;
+    let test = trainer.evaluate(&mut net, &data.test)?;
+    save_run(out, &history, &mut net, &trainer)?;
+    flags.onnx.export(&mut net, job.sample_shape)?;
+    println!("test_loss={:.4}", test.loss);
+    Ok(test.metric("acc").expect("a classifier records accuracy"))
+}
+
+/// The trainer the flags describe: the optimizer with its rate and weight decay, epochs, batch
+/// size, seed, schedule and early stopping; softmax cross-entropy until `.loss(...)` says
+/// otherwise.
+pub fn trainer(t: &TrainFlags, o: &OptimFlags, lr: f32) -> Trainer<Box<dyn Optimizer>> {
     let mut opt = super::optimizer(&o.optimizer, lr);
     opt.set_weight_decay(o.weight_decay);
     let mut trainer = Trainer::new(opt)
@@ -99,19 +113,34 @@ pub fn run<N: Layer>(flags: &RunFlags, job: Job<N>) -> nn::Result<f32> {
     if o.patience > 0 {
         trainer = trainer.early_stopping(EarlyStopping::new(o.patience));
     }
-    let history = match trainer.fit(&mut net, &data.train, data.valid()) {
-        Ok(history) => history,
-        Err(e) => {
-            // Keep the curve up to the failure (a diverging loss): it shows how the run went.
-            let path = out.join("history.csv");
-            if !trainer.history().is_empty() && trainer.history().save_csv(&path).is_ok() {
-                eprintln!("wrote {} (the epochs before the failure)", path.display());
-            }
-            return Err(e);
-        }
-    };
-    let test = trainer.evaluate(&mut net, &data.test)?;
+    trainer
+}
 
+/// `trainer.fit`, keeping the curve up to a failure (a diverging loss) in `<out>/history.csv`:
+/// it shows how the run went.
+pub fn fit<L: Loss>(
+    trainer: &mut Trainer<Box<dyn Optimizer>, L>,
+    net: &mut dyn Layer,
+    train: &dyn DataSource,
+    valid: Option<&dyn DataSource>,
+    out: &Path,
+) -> nn::Result<History> {
+    trainer.fit(net, train, valid).inspect_err(|_| {
+        let path = out.join("history.csv");
+        if !trainer.history().is_empty() && trainer.history().save_csv(&path).is_ok() {
+            eprintln!("wrote {} (the epochs before the failure)", path.display());
+        }
+    })
+}
+
+/// Writes a run's `history.csv`, `curves.png`, `model.safetensors` and `optimizer.json` into
+/// `out`, and says so.
+pub fn save_run<L: Loss>(
+    out: &Path,
+    history: &History,
+    net: &mut dyn Layer,
+    trainer: &Trainer<Box<dyn Optimizer>, L>,
+) -> nn::Result<()> {
     let path = |name: &str| -> PathBuf { out.join(name) };
     let files = [
         path("history.csv"),
@@ -121,12 +150,10 @@ pub fn run<N: Layer>(flags: &RunFlags, job: Job<N>) -> nn::Result<f32> {
     ];
     history.save_csv(&files[0])?;
     history.plot(&files[1])?;
-    nn::save(&mut net, &files[2])?;
+    nn::save(net, &files[2])?;
     trainer.optimizer().state().save_json(&files[3])?;
     for f in &files {
         println!("wrote {}", f.display());
     }
-    flags.onnx.export(&mut net, job.sample_shape)?;
-    println!("test_loss={:.4}", test.loss);
-    Ok(test.accuracy)
+    Ok(())
 }

@@ -122,6 +122,6 @@ fn main() -> nn::Result<()> {
     let test = trainer.evaluate(&mut net, &data.test)?;
     cli.onnx.export(&mut net, &[784])?;
     println!("test_loss={:.4}", test.loss);
-    println!("test_accuracy={:.4}", test.accuracy);
+    println!("test_accuracy={:.4}", test.metric("acc").unwrap_or(f32::NAN));
     Ok(())
 }

@@ -32,7 +32,7 @@ pub use ndarray;
 pub use rand;
 
 pub use checkpoint::{load, load_with, save, CheckpointError, Snapshot};
-pub use data::{Batch, Batches, Dataset, FashionMnist, Mnist};
+pub use data::{one_hot, Batch, Batches, DataSource, Dataset, FashionMnist, Mnist, TargetKind, Targets};
 pub use error::{Error, Result};
 pub use gradcheck::{gradcheck, GradCheck, GradReport};
 pub use init::Init;
@@ -42,8 +42,8 @@ pub use layer::{
 pub use layers::{AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool2d, MaxPool2d};
 pub use layers::{BatchNorm, Dropout, DropoutKind, Linear, Relu, Sigmoid, Tanh};
 pub use linalg::{num_threads, set_num_threads};
-pub use loss::{SoftmaxCrossEntropy, Targets};
-pub use metrics::{accuracy, count_correct};
+pub use loss::{BceWithLogitsLoss, HuberLoss, L1Loss, Loss, MseLoss, Reduction, SoftmaxCrossEntropy};
+pub use metrics::{accuracy, count_correct, Metric};
 pub use mlp::{Activation, Mlp, MlpBuilder};
 pub use optim::{
     l2_penalty, AdaGrad, Adam, AdamW, Momentum, Nesterov, OptimError, Optimizer, OptimizerState, RmsProp, Sgd,

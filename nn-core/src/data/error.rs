@@ -135,6 +135,28 @@ pub enum DataError {
     /// A dataset was built from inconsistent parts (lengths, labels, indices).
     #[error("invalid dataset: {0}")]
     Invalid(String),
+    /// A CSV table cannot be read as numbers: a cell that is not a finite number, a missing
+    /// value, a ragged row, an unknown column.
+    #[error("{}{}: {problem}", path.display(), csv_place(*.line, column.as_deref()))]
+    Csv {
+        /// The file (or the name given to the text).
+        path: PathBuf,
+        /// The line, counting the header as line 1; 0 for the file as a whole.
+        line: u64,
+        /// The column's name, where one cell is at fault.
+        column: Option<String>,
+        /// What is wrong, and the fix.
+        problem: String,
+    },
+}
+
+/// `, line 3, column body_mass_g` for a cell; `, line 3` for a row; nothing for the file.
+fn csv_place(line: u64, column: Option<&str>) -> String {
+    match (line, column) {
+        (0, _) => String::new(),
+        (line, None) => format!(", line {line}"),
+        (line, Some(column)) => format!(", line {line}, column {column}"),
+    }
 }
 
 /// The file names of `paths`, comma-separated.

@@ -23,11 +23,11 @@ pub(super) fn write_files(dir: &std::path::Path, files: &[(String, Vec<u8>)]) {
 pub(super) fn assert_tiny(m: &Mnist) {
     assert_eq!((m.train.len(), m.test.len()), (N_TRAIN, N_TEST));
     assert_eq!(m.train.feature_shape(), &[784]);
-    assert_eq!(m.train.classes(), 10);
+    assert_eq!(m.train.classes(), Some(10));
     let expect_px = &raw_images(N_TRAIN, 1)[16..];
     assert_eq!(m.train.pixels().unwrap(), expect_px);
     let expect_labels: Vec<usize> = raw_labels(N_TEST, 2)[8..].iter().map(|&l| l as usize).collect();
-    assert_eq!(m.test.labels(), &expect_labels[..]);
+    assert_eq!(m.test.labels().unwrap(), &expect_labels[..]);
 }
 
 #[test]
@@ -46,10 +46,10 @@ fn local_dir_gz_and_raw_round_trip() {
     assert_tiny(&m);
     // Batches hand pixels out divided by 255.
     let mut it = m.train.batches_in_order(3);
-    let b = it.next_batch().unwrap();
-    assert_eq!(b.images.shape(), &[3, 784]);
+    let b = it.next_batch().unwrap().unwrap();
+    assert_eq!(b.inputs.shape(), &[3, 784]);
     assert_eq!(
-        b.images[[1, 5]],
+        b.inputs[[1, 5]],
         f32::from(raw_images(N_TRAIN, 1)[16 + 784 + 5]) / 255.0
     );
 }
@@ -243,7 +243,7 @@ fn a_custom_spec_sets_files_shape_and_classes() {
         .unwrap();
     assert_eq!((t.train.len(), t.test.len()), (2, 1));
     assert_eq!(t.train.feature_shape(), &[12]);
-    assert_eq!(t.train.classes(), 3);
+    assert_eq!(t.train.classes(), Some(3));
 
     write(images(2, 5), &[2, 1]);
     let err = Loader::<Tiny>::new()
@@ -328,7 +328,7 @@ fn the_bundled_subset_is_real_mnist_with_every_class() {
     assert_eq!(m.train.feature_shape(), &[784]);
     for set in [&m.train, &m.test] {
         let mut counts = [0usize; 10];
-        set.labels().iter().for_each(|&l| counts[l] += 1);
+        set.labels().unwrap().iter().for_each(|&l| counts[l] += 1);
         // Real digits: every class present in a share near a tenth.
         assert!(counts.iter().all(|&c| c * 20 > set.len()), "{counts:?}");
     }

@@ -55,9 +55,10 @@ mod tests {
     /// Layers and loss together learn XOR with plain gradient descent: the pieces fit.
     #[test]
     fn a_small_network_learns_xor() {
+        use crate::data::Targets;
         use crate::init::Init;
         use crate::layer::for_each_param;
-        use crate::loss::{SoftmaxCrossEntropy, Targets};
+        use crate::loss::{Loss, SoftmaxCrossEntropy};
         use crate::metrics::accuracy;
         use crate::rng::seeded;
         let mut rng = seeded(crate::rng::DEFAULT_SEED);

@@ -1,5 +1,6 @@
 //! [`TrainError`]: why training could not go on, each message naming where and how to fix it.
 
+use crate::data::batch_shape;
 use std::fmt;
 
 /// Why training could not go on. Following [`crate::error`]'s policy, each message is complete on
@@ -59,6 +60,40 @@ pub enum TrainError {
         initial_epoch: usize,
         /// The total the run should reach.
         epochs: usize,
+    },
+    /// A dataset's targets do not fit the loss or a metric, given the network's outputs: found
+    /// before the first step.
+    #[error(
+        "{name} cannot be used on the {set} set: the network outputs {} and the set's targets are \
+         {targets}; {name} {needs}",
+        batch_shape(output)
+    )]
+    TargetMismatch {
+        /// The loss's or the metric's name.
+        name: String,
+        /// "training", "validation" or "evaluation".
+        set: &'static str,
+        /// The shape of one sample's output.
+        output: Vec<usize>,
+        /// What the set's targets are, as [`TargetKind`](crate::data::TargetKind) prints it.
+        targets: String,
+        /// What the loss or metric needs instead, and the fix.
+        needs: String,
+    },
+    /// Two datasets of one run hold inputs of different shapes.
+    #[error(
+        "the {set} set's inputs are {} but the training set's are {}; fix: build both from the \
+         same columns or files, with the same shape",
+        batch_shape(found),
+        batch_shape(expected)
+    )]
+    InputShapes {
+        /// "validation" or "evaluation".
+        set: &'static str,
+        /// The training set's input shape (one sample).
+        expected: Vec<usize>,
+        /// This set's.
+        found: Vec<usize>,
     },
 }
 
@@ -161,6 +196,23 @@ mod tests {
             "the training set gives no batch: 30 samples; fix: pass a non-empty dataset"
         );
         assert!(std::error::Error::source(&e(false)).is_none());
+    }
+
+    #[test]
+    fn a_target_mismatch_names_the_loss_the_set_and_both_shapes() {
+        let e = TrainError::TargetMismatch {
+            name: "MseLoss".into(),
+            set: "training",
+            output: vec![1],
+            targets: "class indices below 3, shape [N]".into(),
+            needs: "needs f32 value targets of the outputs' shape [N, 1]".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "MseLoss cannot be used on the training set: the network outputs [N, 1] and the set's \
+             targets are class indices below 3, shape [N]; MseLoss needs f32 value targets of the \
+             outputs' shape [N, 1]"
+        );
     }
 
     #[test]

@@ -1,10 +1,11 @@
-//! Training: the [`Trainer`] loop (`trainer.rs`), its evaluation and prediction
-//! (`evaluate.rs`), what it prints (`progress.rs`, `progress_bar.rs`), learning-rate schedules,
+//! Training: the [`Trainer`] loop (`trainer.rs`) over any data source with any loss and metrics,
+//! its checks before the first step (`checks.rs`), its evaluation and prediction (`evaluate.rs`), what it prints (`progress.rs`, `progress_bar.rs`), learning-rate schedules,
 //! early stopping, the per-epoch [`History`] and [`TrainError`].
 //!
 //! Charts of a history are presentation, not training: they live in `crate::plot` (the `plot`
 //! feature), which reads this module and is never read by it.
 
+mod checks;
 pub mod early_stopping;
 mod error;
 mod evaluate;
@@ -17,8 +18,8 @@ pub mod trainer;
 
 pub use early_stopping::{EarlyStopping, Verdict};
 pub use error::TrainError;
-pub use evaluate::{predict, Evaluation};
-pub use history::{EpochRecord, History};
+pub use evaluate::{predict, predict_proba, Evaluation};
+pub use history::{EpochRecord, History, MetricValues};
 pub use progress::Verbosity;
 pub use schedule::LrSchedule;
 pub use trainer::Trainer;

@@ -87,14 +87,18 @@ impl Progress {
     }
 }
 
-/// `epoch 3/15  train_loss=0.1234 train_acc=0.9612  valid_loss=0.1500 valid_acc=0.9550  lr=1.000e-3  2.1s`
+/// `epoch 3/15  train_loss=0.1234 train_acc=0.9612  valid_loss=0.1500 valid_acc=0.9550  lr=1.000e-3  2.1s`,
+/// with whatever metrics the record holds.
 pub(crate) fn summary_line(r: &EpochRecord, epochs: usize) -> String {
-    let mut line = format!(
-        "epoch {}/{epochs}  train_loss={:.4} train_acc={:.4}",
-        r.epoch, r.train_loss, r.train_acc
-    );
-    if let (Some(loss), Some(acc)) = (r.valid_loss, r.valid_acc) {
-        let _ = write!(line, "  valid_loss={loss:.4} valid_acc={acc:.4}");
+    let mut line = format!("epoch {}/{epochs}  train_loss={:.4}", r.epoch, r.train_loss);
+    for (name, v) in r.train_metrics.iter() {
+        let _ = write!(line, " train_{name}={v:.4}");
+    }
+    if let Some(loss) = r.valid_loss {
+        let _ = write!(line, "  valid_loss={loss:.4}");
+        for (name, v) in r.valid_metrics.iter() {
+            let _ = write!(line, " valid_{name}={v:.4}");
+        }
     }
     let _ = write!(line, "  lr={:.3e}  {:.1}s", r.lr, r.seconds);
     line
@@ -103,15 +107,16 @@ pub(crate) fn summary_line(r: &EpochRecord, epochs: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::train::MetricValues;
 
     #[test]
     fn summary_line_has_every_metric_in_order() {
         let mut r = EpochRecord {
             epoch: 3,
             train_loss: 0.12344,
-            train_acc: 0.96124,
+            train_metrics: MetricValues::from_iter([("acc", 0.96124)]),
             valid_loss: Some(0.15),
-            valid_acc: Some(0.955),
+            valid_metrics: MetricValues::from_iter([("acc", 0.955)]),
             lr: 1e-3,
             seconds: 2.06,
         };
@@ -121,10 +126,19 @@ mod tests {
              lr=1.000e-3  2.1s"
         );
         r.valid_loss = None;
-        r.valid_acc = None;
+        r.valid_metrics = MetricValues::new();
         assert_eq!(
             summary_line(&r, 15),
             "epoch 3/15  train_loss=0.1234 train_acc=0.9612  lr=1.000e-3  2.1s"
+        );
+        // A regression run: its metrics, and no accuracy anywhere.
+        r.train_metrics = MetricValues::from_iter([("mae", 1.5), ("rmse", 2.25)]);
+        r.valid_loss = Some(4.0);
+        r.valid_metrics = MetricValues::from_iter([("mae", 1.75), ("rmse", 2.5)]);
+        assert_eq!(
+            summary_line(&r, 15),
+            "epoch 3/15  train_loss=0.1234 train_mae=1.5000 train_rmse=2.2500  valid_loss=4.0000 \
+             valid_mae=1.7500 valid_rmse=2.5000  lr=1.000e-3  2.1s"
         );
     }
 }

@@ -1,23 +1,25 @@
-//! The training loop: [`Trainer::fit`] checks its arguments, then trains epoch after epoch, each
-//! a run of steps (forward, loss, backward, optimizer step) over [`Batches`], into a [`History`].
+//! The training loop: [`Trainer::fit`] checks its arguments (`checks.rs`), then trains epoch
+//! after epoch, each a run of steps (forward, metrics, loss, backward, optimizer step) over
+//! [`Batches`] of any [`DataSource`], into a [`History`].
 
 use crate::checkpoint::Snapshot;
-use crate::data::{Batch, Batches, Dataset};
+use crate::data::{Batch, Batches, DataSource};
 use crate::error::Result;
 use crate::layer::{Layer, Mode};
-use crate::loss::{SoftmaxCrossEntropy, Targets};
-use crate::metrics::count_correct;
+use crate::loss::{Loss, SoftmaxCrossEntropy};
+use crate::metrics::{self, Metric};
 use crate::optim::Optimizer;
 use crate::rng;
 use crate::train::early_stopping::{EarlyStopping, Verdict};
 use crate::train::error::TrainError;
-use crate::train::history::{EpochRecord, History};
+use crate::train::history::{EpochRecord, History, MetricValues};
 use crate::train::progress::{Progress, Verbosity};
 use crate::train::schedule::LrSchedule;
 use std::time::Instant;
 
-/// Trains a classifier with softmax cross-entropy, Keras-style: configure with the builder
-/// methods, then [`Trainer::fit`].
+/// Trains a network with a loss (softmax cross-entropy unless [`Trainer::loss`] says otherwise)
+/// and records metrics (accuracy for a classifier unless [`Trainer::metrics`] says otherwise),
+/// Keras-style: configure with the builder methods, then [`Trainer::fit`].
 ///
 /// ```
 /// use nn_core::{data::Dataset, layers::Linear, seeded, train::Trainer, Adam, Init, Tensor};
@@ -28,8 +30,23 @@ use std::time::Instant;
 /// let mut net = Linear::new(2, 2, Init::Xavier, &mut seeded(1));
 /// let mut trainer = Trainer::new(Adam::new(0.05)).epochs(20).batch_size(16).silent();
 /// let history = trainer.fit(&mut net, &data, None)?;
-/// assert_eq!(history.last().unwrap().train_acc, 1.0);
-/// assert_eq!(trainer.evaluate(&mut net, &data)?.accuracy, 1.0);
+/// assert_eq!(history.last().unwrap().train_metric("acc"), Some(1.0));
+/// assert_eq!(trainer.evaluate(&mut net, &data)?.metric("acc"), Some(1.0));
+/// # Ok::<(), nn_core::Error>(())
+/// ```
+///
+/// Regression is the same with another loss and metrics:
+///
+/// ```
+/// use nn_core::{loss::MseLoss, seeded, train::Trainer, Adam, Dataset, Init, Linear, Tensor};
+/// let x = Tensor::from_shape_fn(vec![64, 1], |i| i[0] as f32 / 32.0 - 1.0);
+/// let y = x.mapv(|v| 3.0 * v - 0.5); // y = 3x - 0.5
+/// let data = Dataset::from_tensors(x, y)?;
+/// let mut net = Linear::new(1, 1, Init::Xavier, &mut seeded(1));
+/// let mut trainer = Trainer::new(Adam::new(0.1)).loss(MseLoss::new()).metrics(["mae"]).epochs(60).silent();
+/// let history = trainer.fit(&mut net, &data, None)?;
+/// assert!(history.last().unwrap().train_metric("mae").unwrap() < 0.05);
+/// assert_eq!(history.last().unwrap().train_metric("acc"), None);
 /// # Ok::<(), nn_core::Error>(())
 /// ```
 ///
@@ -38,35 +55,45 @@ use std::time::Instant;
 ///   mode with the weights the batch saw before its step (as Keras and the progress bar report
 ///   it). With L2 weight decay on the optimizer, each batch's loss includes
 ///   [`Optimizer::l2_penalty`] at that batch's weights: the objective the step minimises.
-/// - Training accuracy: correct predictions over all samples of the epoch (exact, whatever the
-///   size of the last batch), from the same Train-mode forward passes.
-/// - Validation loss and accuracy: [`Trainer::evaluate`] after the epoch, in Eval mode.
+/// - Training metrics: over all samples of the epoch (exact, whatever the size of the last
+///   batch), from the same Train-mode forward passes.
+/// - Validation loss and metrics: [`Trainer::evaluate`] after the epoch, in Eval mode.
+///
+/// # Checked before the first step
+/// `fit` runs the network once in Eval mode on one sample of zeros (as `summary` does) to learn
+/// the shape of its output, and checks every dataset's targets against the loss and each metric
+/// ([`Loss::check`], [`Metric::check`]): class indices given to `MseLoss`, values of the wrong
+/// width, or more classes than the network has outputs are a [`TrainError::TargetMismatch`]
+/// naming the loss or metric, the set and both shapes, before anything trains.
 ///
 /// # Determinism
-/// Training draws its batches from [`Dataset::batches`] with the trainer's seed: the order of
+/// Training draws its batches from [`DataSource::batches`] with the trainer's seed: the order of
 /// epoch `e` depends on the seed and `e` alone, so the same seed (and the same model and
 /// optimizer) gives the same history bit for bit, and a run resumed with
 /// [`Trainer::initial_epoch`] sees the same batches an uninterrupted run would have. Randomness
 /// inside the model (dropout masks) comes from the model's own seeded RNGs.
 ///
 /// # No allocation per step
-/// Each step moves the batch's images into `forward` and puts the input gradient `backward`
-/// returns (same shape) back, so that the next fill of the [`Batches`] buffer reuses it. Layers
-/// and the loss recycle their buffers too.
-pub struct Trainer<O: Optimizer> {
+/// Each step moves the batch's inputs into `forward` and puts the input gradient `backward`
+/// returns (same shape) back, so that the next fill of the [`Batches`] buffer reuses it. Layers,
+/// the loss and the metrics recycle their buffers too.
+pub struct Trainer<O: Optimizer, L: Loss = SoftmaxCrossEntropy> {
     pub(super) optimizer: O,
     /// The optimizer's learning rate when the trainer was built: what schedules scale.
     base_lr: f32,
-    epochs: usize,
-    initial_epoch: usize,
+    pub(super) epochs: usize,
+    pub(super) initial_epoch: usize,
     pub(super) batch_size: usize,
     seed: u64,
     shuffle: bool,
-    drop_last: bool,
+    pub(super) drop_last: bool,
     schedule: LrSchedule,
-    early_stopping: Option<EarlyStopping>,
+    pub(super) early_stopping: Option<EarlyStopping>,
     verbosity: Verbosity,
-    pub(super) loss: SoftmaxCrossEntropy,
+    pub(super) loss: L,
+    pub(super) metrics: Vec<Box<dyn Metric>>,
+    /// Whether the metrics were chosen (else they follow the loss's defaults).
+    metrics_chosen: bool,
     /// The weights of early stopping's best epoch.
     best: Snapshot,
     /// The epochs of the current or last `fit`, kept when it fails.
@@ -74,10 +101,11 @@ pub struct Trainer<O: Optimizer> {
 }
 
 impl<O: Optimizer> Trainer<O> {
-    /// A trainer for `optimizer` with 10 epochs, batches of 100 (the seed notebook's), seed
-    /// [`rng::DEFAULT_SEED`], shuffling, a constant learning rate, no early stopping, and a
-    /// progress display.
+    /// A trainer for `optimizer` with softmax cross-entropy and accuracy, 10 epochs, batches of
+    /// 100 (the seed notebook's), seed [`rng::DEFAULT_SEED`], shuffling, a constant learning
+    /// rate, no early stopping, and a progress display.
     pub fn new(optimizer: O) -> Self {
+        let loss = SoftmaxCrossEntropy::new();
         Trainer {
             base_lr: optimizer.learning_rate(),
             optimizer,
@@ -90,10 +118,97 @@ impl<O: Optimizer> Trainer<O> {
             schedule: LrSchedule::Constant,
             early_stopping: None,
             verbosity: Verbosity::Progress,
-            loss: SoftmaxCrossEntropy::new(),
+            metrics: defaults(&loss),
+            metrics_chosen: false,
+            loss,
             best: Snapshot::default(),
             history: History::new(),
         }
+    }
+}
+
+/// The built-in metrics `loss` asks for.
+fn defaults(loss: &dyn Loss) -> Vec<Box<dyn Metric>> {
+    loss.default_metrics()
+        .iter()
+        .map(|name| {
+            metrics::by_name(name).unwrap_or_else(|| panic!("{}: no metric called {name}", loss.name()))
+        })
+        .collect()
+}
+
+impl<O: Optimizer, L: Loss> Trainer<O, L> {
+    /// Trains with `loss` instead (PyTorch's `criterion`): [`crate::loss::MseLoss`] for
+    /// regression, [`crate::loss::BceWithLogitsLoss`] for multi-label outputs, any [`Loss`]. The
+    /// metrics become the new loss's defaults (none for the regression losses) unless
+    /// [`Trainer::metrics`] or [`Trainer::metric`] chose them.
+    pub fn loss<L2: Loss>(self, loss: L2) -> Trainer<O, L2> {
+        let metrics = if self.metrics_chosen {
+            self.metrics
+        } else {
+            defaults(&loss)
+        };
+        Trainer {
+            optimizer: self.optimizer,
+            base_lr: self.base_lr,
+            epochs: self.epochs,
+            initial_epoch: self.initial_epoch,
+            batch_size: self.batch_size,
+            seed: self.seed,
+            shuffle: self.shuffle,
+            drop_last: self.drop_last,
+            schedule: self.schedule,
+            early_stopping: self.early_stopping,
+            verbosity: self.verbosity,
+            loss,
+            metrics,
+            metrics_chosen: self.metrics_chosen,
+            best: self.best,
+            history: self.history,
+        }
+    }
+
+    /// The metrics to record, by name, replacing the loss's defaults (Keras'
+    /// `metrics=[...]`): `acc`, `top<k>_acc` (e.g. `top5_acc`), `mae`, `rmse`. Each becomes
+    /// the `train_<name>` and `valid_<name>` columns of the history.
+    ///
+    /// # Panics
+    /// On a name that is not a built-in metric, or one given twice.
+    pub fn metrics<S: AsRef<str>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.metrics.clear();
+        self.metrics_chosen = true;
+        for name in names {
+            let name = name.as_ref();
+            let metric = metrics::by_name(name).unwrap_or_else(|| {
+                panic!(
+                    "Trainer::metrics: no built-in metric is called '{name}'; the built-ins are {} \
+                     (add your own with Trainer::metric)",
+                    metrics::BUILT_IN
+                )
+            });
+            self = self.metric_boxed(metric);
+        }
+        self
+    }
+
+    /// Records `metric` too, after the others: a metric of your own, or a built-in by value
+    /// (`TopKAccuracy::new(3)`).
+    ///
+    /// # Panics
+    /// If a metric of the same name is already recorded.
+    pub fn metric(self, metric: impl Metric + 'static) -> Self {
+        self.metric_boxed(Box::new(metric))
+    }
+
+    fn metric_boxed(mut self, metric: Box<dyn Metric>) -> Self {
+        assert!(
+            self.metrics.iter().all(|m| m.name() != metric.name()),
+            "Trainer::metric: a metric called '{}' is already recorded",
+            metric.name()
+        );
+        self.metrics_chosen = true;
+        self.metrics.push(metric);
+        self
     }
 
     /// The number of epochs `fit` trains to (counting epochs already done, see
@@ -119,8 +234,8 @@ impl<O: Optimizer> Trainer<O> {
         self
     }
 
-    /// Whether to reshuffle the training set every epoch (default `true`); `false` keeps dataset
-    /// order.
+    /// Whether to reshuffle the training set every epoch (default `true`); `false` keeps the
+    /// source's order.
     pub fn shuffle(mut self, shuffle: bool) -> Self {
         self.shuffle = shuffle;
         self
@@ -180,6 +295,16 @@ impl<O: Optimizer> Trainer<O> {
         &mut self.optimizer
     }
 
+    /// The loss.
+    pub fn loss_fn(&self) -> &L {
+        &self.loss
+    }
+
+    /// The names of the metrics recorded, in order.
+    pub fn metric_names(&self) -> Vec<String> {
+        self.metrics.iter().map(|m| m.name().to_string()).collect()
+    }
+
     /// The epochs the last [`Trainer::fit`] completed, also when it failed: after a diverging
     /// loss, the curve up to the divergence (to save with [`History::save_csv`]).
     pub fn history(&self) -> &History {
@@ -192,16 +317,23 @@ impl<O: Optimizer> Trainer<O> {
     }
 
     /// Trains `net` on `train`, validating on `valid` after each epoch, and returns one record
-    /// per epoch trained.
+    /// per epoch trained. Any [`DataSource`] works: a [`crate::data::Dataset`], or your own.
     ///
-    /// Fails if [`Trainer::initial_epoch`] is beyond the epochs, if the training set yields no
-    /// batch, if the validation set is empty, if early stopping is on without a validation set,
-    /// if the loss becomes NaN or infinite ([`TrainError::NonFiniteLoss`], naming the epoch and
-    /// batch; no step is taken on that loss, so the model keeps the weights that produced it), or
-    /// if an optimizer step fails.
-    pub fn fit(&mut self, net: &mut dyn Layer, train: &Dataset, valid: Option<&Dataset>) -> Result<History> {
-        let mut batches = self.check(train, valid)?;
-        self.history = History::new();
+    /// Fails before anything trains if [`Trainer::initial_epoch`] is beyond the epochs, if the
+    /// training set yields no batch, if the validation set is empty or its inputs differ in
+    /// shape, if early stopping is on without a validation set, or if a set's targets do not fit
+    /// the loss or a metric ([`TrainError::TargetMismatch`]); during training if a batch cannot
+    /// be read, if the loss becomes NaN or infinite ([`TrainError::NonFiniteLoss`], naming the
+    /// epoch and batch; no step is taken on that loss, so the model keeps the weights that
+    /// produced it), or if an optimizer step fails.
+    pub fn fit(
+        &mut self,
+        net: &mut dyn Layer,
+        train: &dyn DataSource,
+        valid: Option<&dyn DataSource>,
+    ) -> Result<History> {
+        let mut batches = self.check(net, train, valid)?;
+        self.history = History::with_metrics(self.loss.name(), self.metric_names());
         if let Some(es) = &mut self.early_stopping {
             es.reset();
         }
@@ -218,44 +350,16 @@ impl<O: Optimizer> Trainer<O> {
         Ok(self.history.clone())
     }
 
-    /// The arguments of `fit`, checked before anything trains; gives the training batches.
-    fn check<'d>(&self, train: &'d Dataset, valid: Option<&Dataset>) -> Result<Batches<'d>> {
-        let batches = if self.shuffle {
-            train.batches(self.batch_size, self.seed)
+    /// The training batches of `train`, in the trainer's order.
+    pub(super) fn training_batches<'d>(&self, train: &'d dyn DataSource) -> Batches<'d> {
+        let batches = Batches::new(train, self.batch_size)
+            .training(true)
+            .drop_last(self.drop_last);
+        if self.shuffle {
+            batches.shuffled(self.seed)
         } else {
-            train.batches_in_order(self.batch_size)
+            batches
         }
-        .drop_last(self.drop_last);
-        if batches.batches_per_epoch() == 0 {
-            return Err(TrainError::NoBatches {
-                set: "training",
-                samples: train.len(),
-                batch_size: self.batch_size,
-                drop_last: self.drop_last,
-            }
-            .into());
-        }
-        if self.initial_epoch > self.epochs {
-            return Err(TrainError::ResumedPastTheEnd {
-                initial_epoch: self.initial_epoch,
-                epochs: self.epochs,
-            }
-            .into());
-        }
-        // Checked now rather than by `evaluate` after the first epoch has trained.
-        if valid.is_some_and(Dataset::is_empty) {
-            return Err(TrainError::NoBatches {
-                set: "validation",
-                samples: 0,
-                batch_size: self.batch_size,
-                drop_last: false,
-            }
-            .into());
-        }
-        if self.early_stopping.is_some() && valid.is_none() {
-            return Err(TrainError::EarlyStoppingWithoutValidation.into());
-        }
-        Ok(batches)
     }
 
     /// Trains epoch `epoch` (0-based) over `batches`, then validates on `valid`: its record.
@@ -264,7 +368,7 @@ impl<O: Optimizer> Trainer<O> {
         net: &mut dyn Layer,
         batches: &mut Batches<'_>,
         epoch: usize,
-        valid: Option<&Dataset>,
+        valid: Option<&dyn DataSource>,
         progress: &mut Progress,
     ) -> Result<EpochRecord> {
         let started = Instant::now();
@@ -277,19 +381,25 @@ impl<O: Optimizer> Trainer<O> {
             lr,
             ..Totals::default()
         };
+        self.metrics.iter_mut().for_each(|m| m.reset());
         progress.start_epoch(totals.epoch, totals.batches, self.batch_size);
         batches.set_epoch(epoch);
-        while let Some(batch) = batches.next_batch() {
+        while let Some(batch) = batches.next_batch()? {
             self.step(net, batch, &mut totals)?;
             progress.batch_done(totals.mean_loss());
         }
-        let validation = valid.map(|v| self.evaluate(net, v)).transpose()?;
+        let train_metrics = self.metric_values();
+        let validation = valid.map(|v| self.run_evaluation(net, v)).transpose()?;
+        let (valid_loss, valid_metrics) = match validation {
+            Some(v) => (Some(v.loss), v.metrics),
+            None => (None, MetricValues::new()),
+        };
         let record = EpochRecord {
             epoch: totals.epoch,
             train_loss: totals.mean_loss(),
-            train_acc: (totals.correct as f64 / totals.seen as f64) as f32,
-            valid_loss: validation.map(|v| v.loss),
-            valid_acc: validation.map(|v| v.accuracy),
+            train_metrics,
+            valid_loss,
+            valid_metrics,
             lr,
             seconds: started.elapsed().as_secs_f64(),
         };
@@ -298,12 +408,15 @@ impl<O: Optimizer> Trainer<O> {
     }
 
     /// One training step on `batch`, in the order a batch flows: forward in Train mode, the
-    /// loss, its gradient, backward through the net, the optimizer step, the epoch's totals.
-    /// Takes no step on a NaN or infinite loss.
+    /// metrics, the loss, its gradient, backward through the net, the optimizer step, the
+    /// epoch's totals. Takes no step on a NaN or infinite loss.
     fn step(&mut self, net: &mut dyn Layer, batch: &mut Batch, totals: &mut Totals) -> Result<()> {
-        let logits = net.forward(std::mem::take(&mut batch.images), Mode::Train);
-        let correct = count_correct(&logits, Targets::Classes(&batch.labels));
-        let mut loss = self.loss.forward(logits, Targets::Classes(&batch.labels));
+        let output = net.forward(std::mem::take(&mut batch.inputs), Mode::Train);
+        let targets = batch.targets();
+        for metric in &mut self.metrics {
+            metric.update(&output, targets);
+        }
+        let mut loss = self.loss.forward(output, targets);
         if self.optimizer.weight_decay() > 0.0 {
             loss += self.optimizer.l2_penalty(net);
         }
@@ -311,11 +424,16 @@ impl<O: Optimizer> Trainer<O> {
             return Err(totals.diverged(loss).into());
         }
         let grad = self.loss.backward();
-        // The input gradient has the images' shape: the next fill writes into it.
-        batch.images = net.backward(grad);
+        // The input gradient has the inputs' shape: the next fill writes into it.
+        batch.inputs = net.backward(grad);
         self.optimizer.step(net)?;
-        totals.add(loss, correct, batch.len());
+        totals.add(loss, batch.len());
         Ok(())
+    }
+
+    /// Every metric's value since its last reset.
+    pub(super) fn metric_values(&self) -> MetricValues {
+        self.metrics.iter().map(|m| (m.name(), m.value())).collect()
     }
 
     /// Early stopping's bookkeeping after an epoch: snapshots a new best, and says whether to
@@ -364,21 +482,19 @@ impl<O: Optimizer> Trainer<O> {
 struct Totals {
     /// The epoch, counting from 1, of `epochs`.
     epoch: usize,
-    epochs: usize,
+    pub(super) epochs: usize,
     /// Batches per epoch, and the steps taken so far.
     batches: usize,
     steps: usize,
     lr: f32,
     /// Sum over the steps of the batch loss times the batch size.
     loss_sum: f64,
-    correct: usize,
     seen: usize,
 }
 
 impl Totals {
-    fn add(&mut self, loss: f32, correct: usize, size: usize) {
+    fn add(&mut self, loss: f32, size: usize) {
         self.loss_sum += f64::from(loss) * size as f64;
-        self.correct += correct;
         self.seen += size;
         self.steps += 1;
     }
@@ -404,6 +520,7 @@ impl Totals {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::data::Dataset;
     use crate::init::Init;
     use crate::layers::Linear;
     use crate::optim::Sgd;
@@ -457,9 +574,9 @@ pub(crate) mod tests {
         let mut loss = SoftmaxCrossEntropy::new();
         let mut batches = data.batches(8, 9);
         batches.set_epoch(1);
-        while let Some(b) = batches.next_batch() {
-            let logits = by_hand.forward(std::mem::take(&mut b.images), Mode::Train);
-            loss.forward(logits, Targets::Classes(&b.labels));
+        while let Some(b) = batches.next_batch().unwrap() {
+            let logits = by_hand.forward(std::mem::take(&mut b.inputs), Mode::Train);
+            loss.forward(logits, b.targets());
             by_hand.backward(loss.backward());
             opt.step(&mut by_hand).unwrap();
         }

@@ -6,7 +6,9 @@
 use super::steady_step::{product_allocations, steady_step_allocations};
 use nn_core::data::Dataset;
 use nn_core::linalg::set_num_threads;
-use nn_core::{seeded, BatchNorm2d, Conv2d, Flatten, Init, Layer, Linear, MaxPool2d, Relu};
+use nn_core::{
+    seeded, BatchNorm2d, Conv2d, Flatten, Init, Layer, Linear, MaxPool2d, Relu, SoftmaxCrossEntropy,
+};
 
 const BATCH: usize = 6;
 
@@ -41,7 +43,7 @@ fn a_steady_cnn_training_step_allocates_only_inside_the_matrix_products() {
     let pixels: Vec<u8> = (0..50 * 64).map(|i| (i * 37 % 256) as u8).collect();
     let labels: Vec<usize> = (0..50).map(|i| i % 3).collect();
     let data = Dataset::from_u8(pixels, &[1, 8, 8], labels, 3).unwrap();
-    let per_step = steady_step_allocations(&mut net, &data, BATCH);
+    let per_step = steady_step_allocations(&mut net, &data, BATCH, &mut SoftmaxCrossEntropy::new());
 
     // The batch fits one tile per convolution. Patch matrices are wide (stride 1): `OH` rows of
     // the padded width per image, so conv1's images take 8 * 10 = 80 columns each and conv2's

@@ -1,6 +1,6 @@
 //! Counts heap allocations of steady-state training: an optimizer step allocates nothing, a
-//! training step (of an MLP or a CNN) allocates only inside the matrix-multiply library, and the
-//! trainer adds nothing.
+//! training step (of an MLP or a CNN classifier, a regression, an autoencoder) allocates only
+//! inside the matrix-multiply library, and the trainer adds nothing.
 //!
 //! One test binary for all three, because it installs a counting global allocator.
 
@@ -9,6 +9,7 @@ mod optimizer_step;
 mod steady_step;
 mod trainer;
 mod training_step;
+mod value_steps;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -3,10 +3,10 @@
 
 use super::allocations;
 use ndarray::Array2;
-use nn_core::data::Dataset;
+use nn_core::data::DataSource;
 use nn_core::linalg::matmul_into_serial;
 use nn_core::optim::{Adam, Optimizer};
-use nn_core::{Layer, Mode, SoftmaxCrossEntropy, Targets};
+use nn_core::{Layer, Loss, Mode};
 
 /// Allocations of one product of `[m, k]` by `[k, n]` (each stored transposed if asked), after
 /// a first one of the same shape.
@@ -26,23 +26,27 @@ pub fn product_allocations(m: usize, k: usize, n: usize, a_transposed: bool, b_t
     allocations() - before
 }
 
-/// Allocations of each of 12 training steps of `net` (softmax cross-entropy, Adam) on full
-/// batches of `batch` samples of `data`, after 10 steps of warm-up in which buffers and optimizer
-/// state are created and (for the tests' 50 samples) the epoch wraps around.
-pub fn steady_step_allocations(net: &mut dyn Layer, data: &Dataset, batch: usize) -> Vec<usize> {
+/// Allocations of each of 12 training steps of `net` (with `loss`, Adam) on full batches of
+/// `batch` samples of `data`, after 10 steps of warm-up in which buffers and optimizer state are
+/// created and (for the tests' 50 samples) the epoch wraps around.
+pub fn steady_step_allocations(
+    net: &mut dyn Layer,
+    data: &impl DataSource,
+    batch: usize,
+    loss: &mut dyn Loss,
+) -> Vec<usize> {
     let mut batches = data.batches(batch, 1).drop_last(true);
-    let mut loss = SoftmaxCrossEntropy::new();
     let mut adam = Adam::new(1e-3);
 
     let mut step = |count: bool| -> Option<usize> {
         let before = allocations();
-        let batch = match batches.next_batch() {
+        let batch = match batches.next_batch().unwrap() {
             Some(b) => b,
-            None => batches.next_batch().expect("a new epoch"),
+            None => batches.next_batch().unwrap().expect("a new epoch"),
         };
-        let logits = net.forward(std::mem::take(&mut batch.images), Mode::Train);
-        loss.forward(logits, Targets::Classes(&batch.labels));
-        batch.images = net.backward(loss.backward());
+        let output = net.forward(std::mem::take(&mut batch.inputs), Mode::Train);
+        loss.forward(output, batch.targets());
+        batch.inputs = net.backward(loss.backward());
         adam.step(net).unwrap();
         count.then(|| allocations() - before)
     };

@@ -6,7 +6,7 @@
 use super::steady_step::{product_allocations, steady_step_allocations};
 use nn_core::data::Dataset;
 use nn_core::linalg::set_num_threads;
-use nn_core::{seeded, BatchNorm, Init, Layer, Linear, Relu};
+use nn_core::{seeded, BatchNorm, Init, Layer, Linear, Relu, SoftmaxCrossEntropy};
 
 const BATCH: usize = 10;
 const FEATURES: usize = 20;
@@ -27,7 +27,7 @@ fn a_steady_training_step_allocates_only_inside_the_matrix_products() {
     let pixels: Vec<u8> = (0..50 * FEATURES).map(|i| (i * 37 % 256) as u8).collect();
     let labels: Vec<usize> = (0..50).map(|i| i % CLASSES).collect();
     let data = Dataset::from_u8(pixels, &[FEATURES], labels, CLASSES).unwrap();
-    let per_step = steady_step_allocations(&mut net, &data, BATCH);
+    let per_step = steady_step_allocations(&mut net, &data, BATCH, &mut SoftmaxCrossEntropy::new());
 
     // The products of one step: fc1 forward and weight gradient (no input gradient), fc2
     // forward, weight and input gradients.
