@@ -39,7 +39,8 @@ pub enum Mode {
 /// or buffers, and `visit_children` if it is made of other layers (a derived network is).
 /// [`Saved`] keeps what backward needs and [`flatten`] checks a batch-first input, with the
 /// panics the built-in layers give; call sub-layers through [`forward_child`] and
-/// [`backward_child`] so that those panics name them.
+/// [`backward_child`] so that those panics name them. Implement `to_onnx` for the layer to be
+/// exported to ONNX (see [`onnx`]).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a layer: it does not implement `nn::Layer`",
     label = "not a layer",

@@ -71,22 +71,21 @@ pub fn to_bytes(net: &mut dyn Layer, input_shape: &[usize]) -> std::result::Resu
     let y = g.lower(net, input.clone())?;
     // The last node's output becomes `output`; an output that no node made (a network that is
     // the identity) is passed through a node, as a graph output must be a node's.
-    match g.nodes.iter().position(|n| n.output == y.name()) {
-        Some(_) => {
-            for node in &mut g.nodes {
-                for name in node.inputs.iter_mut().chain([&mut node.output]) {
-                    if name == y.name() {
-                        *name = OUTPUT.to_string();
-                    }
+    if g.nodes.iter().any(|n| n.output == y.name()) {
+        for node in &mut g.nodes {
+            for name in node.inputs.iter_mut().chain([&mut node.output]) {
+                if name == y.name() {
+                    *name = OUTPUT.to_string();
                 }
             }
         }
-        None => g.nodes.push(Node {
+    } else {
+        g.nodes.push(Node {
             op_type: "Identity".to_string(),
             inputs: vec![y.name().to_string()],
             output: OUTPUT.to_string(),
             attributes: Vec::new(),
-        }),
+        });
     }
     let batch = input_shape.first().copied();
     let graph = proto::GraphProto {
