@@ -28,6 +28,7 @@ pub mod digits;
 pub mod evaluation;
 pub mod export;
 pub mod flags;
+pub mod image_layers;
 pub mod nets;
 pub mod optim;
 pub mod timed;

@@ -2,11 +2,10 @@
 //! the 28x28 digit nn's MNIST preprocessing makes of it and the network's ten probabilities.
 //! A request that fails in any way gets a JSON error, and the server goes on.
 
-use crate::common::digits::{decode_png, probabilities};
+use crate::common::digits::probabilities;
 use crate::http::{close, read_request, respond, Request, Response};
-use nn::data::mnist_digit;
+use nn::vision::{decode_bytes, mnist_digit, Channels, Colour, DecodeOptions, Size, MAX_DIGIT_PICTURE};
 use nn::Layer;
-use std::io::Cursor;
 use std::net::{TcpListener, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,9 +15,6 @@ use std::time::Instant;
 
 /// The page: one HTML file with its script and style inline, nothing fetched from elsewhere.
 pub const PAGE: &str = include_str!("page.html");
-
-/// The most memory a drawing may decode to: 2048 x 2048 RGBA.
-const MAX_DECODED: usize = 16 << 20;
 
 /// A network that predicts drawn digits.
 pub struct Predictor {
@@ -39,12 +35,15 @@ pub struct Prediction {
 
 impl Predictor {
     /// The digit and probabilities for a PNG drawing, or the response refusing it: 400 for data
-    /// that is not a PNG image (or too large a one), 422 for a picture without a digit.
+    /// that is not a PNG image (or one beyond nn::vision's limits), 422 for a picture without a
+    /// digit. Decoded as `nn::vision::read_mnist_digit` decodes files: grey, a large picture
+    /// reduced while it is decoded.
     pub fn predict(&mut self, png: &[u8]) -> Result<Prediction, Response> {
         let t0 = Instant::now();
-        let picture = decode_png(Cursor::new(png), MAX_DECODED).map_err(|e| Response::error(400, e))?;
+        let options = DecodeOptions::new(Colour::Grey).size(Size::Within(MAX_DIGIT_PICTURE));
+        let picture = decode_bytes(png, &options).map_err(|e| Response::error(400, e.to_string()))?;
         let t1 = Instant::now();
-        let digit = mnist_digit(picture.width, picture.height, picture.channels, &picture.samples)
+        let digit = mnist_digit(picture.width, picture.height, Channels::Grey, &picture.pixels)
             .map_err(|e| Response::error(422, format!("no digit to read: {e}")))?;
         let t2 = Instant::now();
         let p = probabilities(&mut *self.net, &[digit]).map_err(|e| Response::error(500, e.to_string()))?;

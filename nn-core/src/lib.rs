@@ -22,6 +22,7 @@ pub mod summary;
 pub mod tensor;
 mod threads;
 pub mod train;
+pub mod vision;
 
 /// The ndarray crate nn's [`Tensor`] comes from, so that code using nn needs no ndarray
 /// dependency of its own (and cannot pick a version whose arrays are a different type).
@@ -31,7 +32,7 @@ pub use ndarray;
 /// an [`StdRng`], without a dependency (and a version to keep in step) of your own.
 pub use rand;
 
-pub use checkpoint::{load, load_with, save, CheckpointError, Snapshot};
+pub use checkpoint::{load, load_with, save, CheckpointError, LoadOptions, Snapshot};
 pub use data::{one_hot, Batch, Batches, DataSource, Dataset, FashionMnist, Mnist, TargetKind, Targets};
 pub use error::{Error, Result};
 pub use gradcheck::{gradcheck, GradCheck, GradReport};

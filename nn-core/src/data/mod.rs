@@ -15,8 +15,8 @@
 //! `error.rs` (what can go wrong), `dataset.rs` (the in-memory dataset and its splits). Tables:
 //! `csv.rs` (a CSV file of numbers, columns chosen by name), `standardize.rs` (per-column
 //! standardisation fitted on the training split). `cache.rs` and
-//! `download.rs` are compiled only with the `download` feature. Beside the load, `digit.rs`
-//! prepares a user's picture as an MNIST digit.
+//! `download.rs` are compiled only with the `download` feature. A user's pictures are
+//! [`crate::vision`]'s.
 
 mod batch;
 mod batches;
@@ -26,7 +26,6 @@ mod cache;
 mod cache_tests;
 mod csv;
 mod dataset;
-pub mod digit;
 #[cfg(feature = "download")]
 pub mod download;
 mod error;
@@ -49,7 +48,6 @@ pub use batches::Batches;
 pub use cache::Digests;
 pub use csv::CsvTable;
 pub use dataset::Dataset;
-pub use digit::{mnist_digit, Channels, ImageError};
 #[cfg(feature = "download")]
 pub use download::Expected;
 pub use error::DataError;

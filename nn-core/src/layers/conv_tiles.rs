@@ -7,7 +7,7 @@
 //! cache; the patch matrices are recomputed in backward rather than kept for the whole batch.
 
 use super::im2col::{col2im, im2col, Patches};
-use super::nchw::sum_map;
+use super::nchw::{elements, sum_map, Size2};
 use super::par::{self, PARTS};
 use crate::linalg::{matmul_into_serial, vectorized};
 use ndarray::{s, ArrayView2, ArrayViewMut2};
@@ -59,6 +59,51 @@ fn tile_images(p: &Patches) -> usize {
 }
 
 impl Tiles {
+    /// Makes room in every part's buffers for a pass over `n` images, so that the passes
+    /// themselves (on nn's threads) never grow them; `Err` gives the shape of a buffer the
+    /// allocator refused (or whose size overflows), for the layer to report.
+    pub fn reserve(&mut self, p: &Patches, out_channels: usize, n: usize) -> Result<(), Vec<usize>> {
+        let images = self.fixed.unwrap_or_else(|| tile_images(p)).min(n).max(1);
+        let columns = p
+            .output
+            .h
+            .checked_mul(p.pitch())
+            .and_then(|c| c.checked_mul(images));
+        let columns = columns.ok_or_else(|| vec![p.rows(), images, p.output.h, p.pitch()])?;
+        let padded = p.padded();
+        let padding = p.wide() && p.window.padding != Size2::from(0);
+        // Shapes on the stack: a steady step allocates nothing here.
+        let (col, out, pad) = (
+            [p.rows(), columns],
+            [out_channels, columns],
+            if padding {
+                [p.channels, padded.h, padded.w]
+            } else {
+                [0; 3]
+            },
+        );
+        let shapes: [&[usize]; 3] = [&col, &out, &pad];
+        let mut lens = [0; 3];
+        for (len, shape) in lens.iter_mut().zip(shapes) {
+            *len = elements(shape).ok_or_else(|| shape.to_vec())?;
+        }
+        if self.scratch.len() < PARTS {
+            self.scratch.resize(PARTS, Scratch::default());
+        }
+        for s in self.scratch.iter_mut().take(n.div_ceil(images).min(PARTS)) {
+            for ((buf, &len), shape) in [&mut s.col, &mut s.out, &mut s.padded]
+                .into_iter()
+                .zip(&lens)
+                .zip(shapes)
+            {
+                if let Some(more) = len.checked_sub(buf.len()) {
+                    buf.try_reserve_exact(more).map_err(|_| shape.to_vec())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// `y = conv(x)` for `n` images: `x` is `[n, in, H, W]`, `y` `[n, out, OH, OW]`.
     pub fn forward(&mut self, p: &Patches, w: &Weights<'_>, n: usize, x: &mut [f32], y: &mut [f32]) {
         self.run(p, w, n, x, y, None);

@@ -34,7 +34,7 @@ pub use dropout::{Dropout, DropoutKind};
 pub use flatten::Flatten;
 pub use linear::Linear;
 pub use max_pool::MaxPool2d;
-pub use nchw::Size2;
+pub use nchw::{Size2, MAX_TAPS, MAX_WINDOW};
 
 /// Asserts that two tensors have one shape and values within `tol` of each other.
 #[cfg(test)]
