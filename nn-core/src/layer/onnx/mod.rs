@@ -64,6 +64,14 @@ impl Value {
         self.shape.as_deref()
     }
 
+    /// An optional input left out (ONNX's empty name), such as `Resize`'s `roi`.
+    pub fn absent() -> Self {
+        Value {
+            name: String::new(),
+            shape: None,
+        }
+    }
+
     /// The same value with its shape declared, for a value made inside a `to_onnx` (a reshape)
     /// that is handed on to a sub-layer which needs its input's shape.
     pub fn with_shape(mut self, shape: Vec<usize>) -> Self {
