@@ -18,6 +18,7 @@ use clap::Parser;
 use common::evaluation::{non_finite_rows, predicted_classes, worst_mistakes, Confusion};
 use common::flags::{ModelFlags, OnnxFlag, OutFlag};
 use common::{DataFlags, DataSource};
+use std::error::Error;
 use std::path::Path;
 
 /// The mistakes shown: a 6 × 4 grid.
@@ -66,7 +67,7 @@ fn run(
     data: &DataFlags,
     out: &Path,
     onnx: &OnnxFlag,
-) -> Result<f64, Box<dyn std::error::Error>> {
+) -> Result<f64, Box<dyn Error>> {
     nn::fsutil::prepare_output_dir(out)?;
     onnx.prepare()?;
     let mut net = common::nets::load(arch, model)?;

@@ -6,15 +6,9 @@
 //!
 //! Without Chromium (`chromium` on the PATH, or `NN_CHROMIUM=<path>`) the test says so and
 //! passes, unless `NN_REQUIRE_CHROMIUM` is set, as `.ci/run` does: then it fails.
+//! `cargo test --test integration draw_page -- --nocapture` prints the screenshots' paths.
 
-#[path = "../examples/common/mod.rs"]
-mod common;
-#[allow(dead_code)]
-#[path = "../examples/draw/http.rs"]
-mod http;
-#[allow(dead_code)]
-#[path = "../examples/draw/server.rs"]
-mod server;
+use crate::server;
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
@@ -273,7 +267,7 @@ fn drawn_digits_are_read_in_headless_chromium() {
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/models/mlp_mnist10k.safetensors");
     let predictors = (0..2)
         .map(|_| server::Predictor {
-            net: common::nets::load("mlp", &model).unwrap(),
+            net: crate::common::nets::load("mlp", &model).unwrap(),
         })
         .collect();
     server::spawn(listener, predictors, false);

@@ -2,14 +2,7 @@
 //! drawing, every kind of bad body (each a 4xx with a message, the server serving on after it),
 //! an oversized body refused before it is sent, and concurrent requests.
 
-#[path = "../examples/common/mod.rs"]
-mod common;
-#[allow(dead_code)]
-#[path = "../examples/draw/http.rs"]
-mod http;
-#[allow(dead_code)]
-#[path = "../examples/draw/server.rs"]
-mod server;
+use crate::server;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -26,7 +19,7 @@ fn server() -> SocketAddr {
         let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/models/mlp_mnist10k.safetensors");
         let predictors = (0..2)
             .map(|_| server::Predictor {
-                net: common::nets::load("mlp", &model).unwrap(),
+                net: crate::common::nets::load("mlp", &model).unwrap(),
             })
             .collect();
         server::spawn(listener, predictors, false);

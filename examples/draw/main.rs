@@ -47,7 +47,7 @@ fn run(cli: &Cli) -> Result<(), String> {
     let ModelFlags { model, arch } = &cli.model;
     let predictors = (0..cli.workers)
         .map(|_| common::nets::load(arch, model).map(|net| server::Predictor { net }))
-        .collect::<nn::Result<Vec<_>>>()
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
     // Loopback only: the page is for the person at this machine.
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, cli.port))

@@ -2,8 +2,8 @@
 //! the 28x28 digit nn's MNIST preprocessing makes of it and the network's ten probabilities.
 //! A request that fails in any way gets a JSON error, and the server goes on.
 
+use super::http::{close, read_request, respond, Request, Response};
 use crate::common::digits::probabilities;
-use crate::http::{close, read_request, respond, Request, Response};
 use nn::vision::{decode_bytes, mnist_digit, Channels, Colour, DecodeOptions, Size, MAX_DIGIT_PICTURE};
 use nn::Layer;
 use std::net::{TcpListener, TcpStream};

@@ -16,7 +16,9 @@ pub(crate) use helpers::panic_message;
 pub use helpers::{check_grad_shape, contiguous, flatten, Saved};
 pub(crate) use helpers::{check_grad_shape_in, flatten_in, no_train_forward};
 pub(crate) use path::TypeName;
-pub use path::{backward_child, current_path, forward_child, layer_panic, layer_panic_in};
+pub use path::{
+    as_layer, backward_child, current_path, forward_child, layer_panic, layer_panic_in, visit_child,
+};
 pub use visitor::{for_each_buffer, for_each_param, param_count, param_names, Param, ParamKind, Visitor};
 
 use crate::tensor::Tensor;
@@ -93,6 +95,7 @@ pub trait Layer {
 }
 
 impl<L: Layer + ?Sized> Layer for Box<L> {
+    #[track_caller]
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         (**self).forward(x, mode)
     }
@@ -119,6 +122,7 @@ impl<L: Layer + ?Sized> Layer for Box<L> {
 /// An optional layer: `None` is the identity (a layer switched off by configuration), `Some`
 /// behaves exactly as the layer it holds, under the same name.
 impl<L: Layer> Layer for Option<L> {
+    #[track_caller]
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         match self {
             Some(layer) => layer.forward(x, mode),
@@ -157,6 +161,7 @@ impl<L: Layer> Layer for Option<L> {
 
 /// A chain of layers named `0`, `1`, …: a network built at run time is a `Vec<Box<dyn Layer>>`.
 impl<L: Layer> Layer for Vec<L> {
+    #[track_caller]
     fn forward(&mut self, mut x: Tensor, mode: Mode) -> Tensor {
         for (i, layer) in self.iter_mut().enumerate() {
             x = forward_child(IndexName::new(i).as_str(), layer, x, mode);
