@@ -26,6 +26,7 @@ pub mod compare;
 pub mod data;
 pub mod digits;
 pub mod evaluation;
+pub mod export;
 pub mod flags;
 pub mod image_layers;
 pub mod nets;
