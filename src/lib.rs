@@ -19,7 +19,7 @@ pub use nn_core::rand;
 /// `use nn::prelude::*;`.
 pub mod prelude {
     pub use nn_core::data::{Batch, DataSource, Dataset, FashionMnist, Mnist};
-    pub use nn_core::train::{Callback, CsvLogger, ModelCheckpoint, ReduceLROnPlateau};
+    pub use nn_core::train::{Callback, Context, CsvLogger, ModelCheckpoint, ReduceLROnPlateau};
     pub use nn_core::train::{EarlyStopping, Evaluation, History, LrSchedule, Trainer, Verbosity};
     pub use nn_core::Metric;
     pub use nn_core::ParamGroup;

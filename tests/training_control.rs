@@ -3,7 +3,7 @@
 //! checkpoint ending with the same bits as one never interrupted.
 
 use nn::prelude::*;
-use nn::train::{Context, EpochRecord, TrainError};
+use nn::train::{EpochRecord, TrainError};
 use nn::{Error, Snapshot};
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};

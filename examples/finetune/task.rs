@@ -10,7 +10,6 @@
 
 use crate::common::nets::Cnn;
 use nn::prelude::*;
-use nn::train::Context;
 use std::path::PathBuf;
 
 /// Inputs of the CNN's last Linear: 128 channels of 3 x 3.
