@@ -2,6 +2,7 @@
 //! the user's own, checkpoints, ReduceLROnPlateau, CSV logging), and a run resumed from a
 //! checkpoint ending with the same bits as one never interrupted.
 
+use nn::data::{FillContext, TargetKind};
 use nn::prelude::*;
 use nn::train::{EpochRecord, TrainError};
 use nn::{Error, Snapshot};
@@ -425,9 +426,37 @@ fn rotated(n: usize, seed: u64) -> Dataset {
     Dataset::from_tensor(v.to_tensor(), labels, 3).unwrap()
 }
 
+/// `blobs` with augmentation: each feature of a training batch jittered by a draw seeded by the
+/// epoch and the sample, as augmentation must be for a run to resume exactly.
+struct Jittered(Dataset);
+
+impl DataSource for Jittered {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn input_shape(&self) -> &[usize] {
+        self.0.input_shape()
+    }
+    fn target_kind(&self) -> TargetKind<'_> {
+        self.0.target_kind()
+    }
+    fn fill(&self, indices: &[usize], batch: &mut Batch, context: FillContext) -> nn::Result<()> {
+        use nn::rand::{Rng as _, SeedableRng as _};
+        self.0.fill(indices, batch, context)?;
+        if context.training {
+            let inputs = batch.inputs.as_slice_mut().expect("a filled batch is contiguous");
+            for (row, &i) in inputs.chunks_exact_mut(8).zip(indices) {
+                let mut rng = nn::StdRng::seed_from_u64(((context.epoch as u64) << 32) ^ i as u64);
+                row.iter_mut().for_each(|v| *v += rng.random_range(-0.3..0.3));
+            }
+        }
+        Ok(())
+    }
+}
+
 #[test]
 fn a_resumed_run_ends_with_the_bits_of_an_uninterrupted_one() {
-    let (train, valid) = (blobs(100, 8), rotated(40, 9));
+    let (train, valid) = (Jittered(blobs(100, 8)), rotated(40, 9));
     // Six epochs straight.
     let straight_dir = scratch("straight");
     let mut straight = Net::new(5);
