@@ -1,5 +1,5 @@
 //! Fine-tuning: a CNN trained on MNIST digits (cnn_mnist's network, loaded with `--model` or
-//! pretrained here on the upright digits) is given a new task with a few hundred samples: the same
+//! pretrained here on the upright digits) is given a new task with a hundred samples: the same
 //! digits turned a quarter turn, labelled even or odd (see `task.rs` for why this task).
 //!
 //! 1. Its last Linear is replaced by a two-way head and the body is frozen: only the head trains
@@ -31,7 +31,7 @@ use nn::Optimizer;
 use std::path::PathBuf;
 use task::{Labels, Stage, Style};
 
-/// Fine-tunes an MNIST CNN to tell even from odd digits turned a quarter turn, from a few hundred
+/// Fine-tunes an MNIST CNN to tell even from odd digits turned a quarter turn, from a hundred
 /// samples, beside the same network trained from scratch.
 #[derive(Parser)]
 #[command(name = env!("CARGO_CRATE_NAME"), version)]
@@ -50,7 +50,7 @@ struct Cli {
     #[arg(long, value_name = "LABELS", value_enum, default_value_t = Labels::Parity)]
     labels: Labels,
     /// Training samples of the new task
-    #[arg(long, value_name = "N", default_value_t = 300, value_parser = common::flags::at_least_one)]
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = common::flags::at_least_one)]
     samples: usize,
     /// Validation samples of the new task
     #[arg(long, value_name = "N", default_value_t = 200, value_parser = common::flags::at_least_one)]
@@ -62,10 +62,10 @@ struct Cli {
     #[arg(long, value_name = "N", default_value_t = 10)]
     finetune_epochs: usize,
     /// Adam's rate for the head (both stages)
-    #[arg(long, value_name = "F", default_value_t = 1e-2, value_parser = common::flags::positive)]
+    #[arg(long, value_name = "F", default_value_t = 3e-3, value_parser = common::flags::positive)]
     head_lr: f32,
     /// Adam's rate for the body once unfrozen
-    #[arg(long, value_name = "F", default_value_t = 1e-3, value_parser = common::flags::positive)]
+    #[arg(long, value_name = "F", default_value_t = 3e-4, value_parser = common::flags::positive)]
     body_lr: f32,
     /// Adam's rate for the network trained from scratch
     #[arg(long, value_name = "F", default_value_t = 2e-3, value_parser = common::flags::positive)]
