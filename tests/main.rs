@@ -31,6 +31,7 @@ mod draw_server;
 mod evaluate;
 mod example_cli;
 mod example_compare;
+mod finetune;
 mod image_layers;
 mod new_layers;
 mod optimizers;
@@ -39,6 +40,7 @@ mod pytorch_mlp;
 mod pytorch_resnet;
 mod targets;
 mod trainer;
+mod training_control;
 
 /// The test files that are test targets of their own (see Cargo.toml), not modules of this one.
 const OWN_TARGETS: [&str; 2] = ["main", "mnist_smoke"];

@@ -49,6 +49,7 @@ pub use linalg::{num_threads, set_num_threads};
 pub use loss::{BceWithLogitsLoss, HuberLoss, L1Loss, Loss, MseLoss, Reduction, SoftmaxCrossEntropy};
 pub use metrics::{accuracy, count_correct, Metric};
 pub use mlp::{Activation, Mlp, MlpBuilder};
+pub use optim::ParamGroup;
 pub use optim::{
     l2_penalty, AdaGrad, Adam, AdamW, Momentum, Nesterov, OptimError, Optimizer, OptimizerState, RmsProp, Sgd,
 };

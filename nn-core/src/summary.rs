@@ -1,7 +1,7 @@
 //! A Keras-style table of a network: every layer a forward runs, with its name, type, output shape
 //! and parameter count, blocks first and their layers indented under them, branches marked.
 
-use crate::layer::{forward_child, param_count, record, Layer, Mode, Record, Role};
+use crate::layer::{for_each_param, forward_child, param_count, record, Layer, Mode, Record, Role};
 use crate::tensor::Tensor;
 use ndarray::IxDyn;
 use std::fmt;
@@ -15,8 +15,10 @@ pub struct SummaryRow {
     pub type_name: String,
     /// Output shape for the input shape the summary was made with.
     pub output_shape: Vec<usize>,
-    /// Trainable scalars in this layer (a block: in all of its layers).
+    /// Parameter scalars in this layer (a block: in all of its layers), frozen ones included.
     pub params: usize,
+    /// How many of them are frozen ([`summary_frozen`]); 0 from [`summary`].
+    pub frozen: usize,
     /// How deep in blocks the layer sits: 0 for the network's own layers, 1 for theirs, ...
     pub depth: usize,
     /// Whether it runs on the previous layer's output or is a path from its block's input.
@@ -28,8 +30,10 @@ pub struct SummaryRow {
 pub struct Summary {
     /// One row per layer run, in the order they start: a block before its own layers.
     pub rows: Vec<SummaryRow>,
-    /// Trainable scalars in the whole network.
+    /// Parameter scalars in the whole network (frozen ones included).
     pub total_params: usize,
+    /// How many of them are frozen ([`summary_frozen`]); 0 from [`summary`].
+    pub frozen_params: usize,
 }
 
 /// Summarises `layer` for inputs of `input_shape` (batch dimension included, e.g. `[1, 784]`).
@@ -53,8 +57,51 @@ pub fn summary(layer: &mut dyn Layer, input_shape: &[usize]) -> Summary {
     });
     Summary {
         total_params: param_count(layer),
+        frozen_params: 0,
         rows: records.into_iter().map(SummaryRow::from).collect(),
     }
+}
+
+/// [`summary`], with the parameters `frozen` says yes to (by full name, as
+/// [`Optimizer::is_frozen`](crate::optim::Optimizer::is_frozen) answers) counted apart: each row
+/// (a block's too) shows how many of its parameters are frozen, and the last line the trainable
+/// and frozen totals.
+///
+/// ```
+/// use nn_core::{layers::Linear, optim::{Adam, Optimizer}, seeded, summary::summary_frozen, Init, Layer};
+/// let mut rng = seeded(1);
+/// let mut net = vec![Linear::new(4, 3, Init::He, &mut rng), Linear::new(3, 2, Init::He, &mut rng)];
+/// let optimizer = Adam::new(1e-3).freeze("0");
+/// let s = summary_frozen(&mut net, &[1, 4], &|name| optimizer.is_frozen(name));
+/// assert_eq!((s.total_params, s.frozen_params), (23, 15));
+/// assert!(s.to_string().ends_with("total parameters: 23 (trainable: 8, frozen: 15)"));
+/// ```
+pub fn summary_frozen(
+    layer: &mut dyn Layer,
+    input_shape: &[usize],
+    frozen: &dyn Fn(&str) -> bool,
+) -> Summary {
+    let mut s = summary(layer, input_shape);
+    let mut sizes = Vec::new();
+    for_each_param(layer, |name, p| {
+        if frozen(name) {
+            sizes.push((name.to_string(), p.value.len()));
+        }
+    });
+    for row in &mut s.rows {
+        row.frozen = sizes
+            .iter()
+            .filter(|(name, _)| {
+                row.name == "(root)"
+                    || name
+                        .strip_prefix(row.name.as_str())
+                        .is_some_and(|r| r.starts_with('.'))
+            })
+            .map(|(_, n)| n)
+            .sum();
+    }
+    s.frozen_params = sizes.iter().map(|(_, n)| n).sum();
+    s
 }
 
 impl From<Record> for SummaryRow {
@@ -64,6 +111,7 @@ impl From<Record> for SummaryRow {
             type_name: r.type_name,
             output_shape: r.output_shape,
             params: r.params,
+            frozen: 0,
             depth: r.depth,
             role: r.role,
         }
@@ -74,6 +122,15 @@ impl SummaryRow {
     /// The name column: indented by depth.
     fn name_cell(&self) -> String {
         format!("{}{}", "  ".repeat(self.depth), self.name)
+    }
+
+    /// The parameter column: the count, and how many are frozen when some are.
+    fn params_cell(&self) -> String {
+        match self.frozen {
+            0 => self.params.to_string(),
+            f if f == self.params => format!("{f} frozen"),
+            f => format!("{} ({f} frozen)", self.params),
+        }
     }
 
     /// The type column: a path from the block's input says so (`None` as a shortcut is the
@@ -90,29 +147,44 @@ impl SummaryRow {
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let cells: Vec<[String; 3]> = self
+        let cells: Vec<[String; 4]> = self
             .rows
             .iter()
-            .map(|r| [r.name_cell(), r.type_cell(), format!("{:?}", r.output_shape)])
+            .map(|r| {
+                [
+                    r.name_cell(),
+                    r.type_cell(),
+                    format!("{:?}", r.output_shape),
+                    r.params_cell(),
+                ]
+            })
             .collect();
         let width = |i: usize, title: &str| cells.iter().map(|c| c[i].len()).fold(title.len(), usize::max);
         let (w_name, w_type, w_shape) = (width(0, "layer"), width(1, "type"), width(2, "output shape"));
-        let rule = "-".repeat(w_name + w_type + w_shape + 16);
+        let w_params = width(3, "      params");
+        let rule = "-".repeat(w_name + w_type + w_shape + w_params + 6);
         writeln!(
             f,
-            "{:<w_name$}  {:<w_type$}  {:<w_shape$}  {:>10}",
+            "{:<w_name$}  {:<w_type$}  {:<w_shape$}  {:>w_params$}",
             "layer", "type", "output shape", "params"
         )?;
         writeln!(f, "{rule}")?;
-        for (row, [name, type_name, shape]) in self.rows.iter().zip(&cells) {
+        for [name, type_name, shape, params] in &cells {
             writeln!(
                 f,
-                "{name:<w_name$}  {type_name:<w_type$}  {shape:<w_shape$}  {:>10}",
-                row.params
+                "{name:<w_name$}  {type_name:<w_type$}  {shape:<w_shape$}  {params:>w_params$}"
             )?;
         }
         writeln!(f, "{rule}")?;
-        write!(f, "total trainable parameters: {}", self.total_params)
+        match self.frozen_params {
+            0 => write!(f, "total trainable parameters: {}", self.total_params),
+            frozen => write!(
+                f,
+                "total parameters: {} (trainable: {}, frozen: {frozen})",
+                self.total_params,
+                self.total_params - frozen
+            ),
+        }
     }
 }
 

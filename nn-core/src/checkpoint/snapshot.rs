@@ -3,9 +3,10 @@
 
 use super::apply::{check_then_apply, Elements, Stored};
 use crate::error::Result;
-use crate::layer::{for_each_buffer, for_each_param, Layer};
+use crate::layer::{for_each_buffer, for_each_param, Layer, Visitor};
 use crate::tensor::{Tensor, TensorView};
 use std::collections::HashMap;
+use std::path::Path;
 
 /// A copy of all parameters and buffers of a model, by name, kept in memory: early stopping takes
 /// one at the best epoch and restores it at the end.
@@ -80,6 +81,36 @@ impl Snapshot {
     /// The stored tensor named `name`, if any.
     pub fn get(&self, name: &str) -> Option<&Tensor> {
         self.tensors.iter().find(|(n, _)| n == name).map(|(_, t)| t)
+    }
+
+    /// Writes the snapshot to a safetensors file at `path`, as [`save`](super::save) writes a
+    /// model (atomically, by the same names).
+    pub fn save(&mut self, path: impl AsRef<Path>) -> Result<()> {
+        super::save(&mut Tensors(&mut self.tensors), path)
+    }
+
+    /// Reads the safetensors file at `path` into this snapshot, as [`load`](super::load) reads
+    /// into a model: the file must hold this snapshot's names and shapes (take it from the model
+    /// with [`Snapshot::capture`] first); on error the snapshot is unchanged.
+    pub fn load(&mut self, path: impl AsRef<Path>) -> Result<()> {
+        super::load(&mut Tensors(&mut self.tensors), path)
+    }
+}
+
+/// A snapshot's tensors shown to the checkpoint functions as a layer's buffers.
+struct Tensors<'a>(&'a mut Vec<(String, Tensor)>);
+
+impl Layer for Tensors<'_> {
+    fn forward(&mut self, x: Tensor, _: crate::layer::Mode) -> Tensor {
+        x
+    }
+    fn backward(&mut self, grad: Tensor) -> Tensor {
+        grad
+    }
+    fn visit(&mut self, v: &mut Visitor<'_>) {
+        for (name, t) in self.0.iter_mut() {
+            v.buffer(name, t);
+        }
     }
 }
 

@@ -145,10 +145,8 @@ impl<'a> Batches<'a> {
         if let Some(seed) = self.seed {
             self.order.clear();
             self.order.extend(0..self.source.len());
-            // The odd constant (2^64 / golden ratio) spreads consecutive epochs far apart, so
-            // that (seed, epoch) pairs do not collide.
-            let mix = seed ^ (self.epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            self.order.shuffle(&mut rng::seeded(mix));
+            self.order
+                .shuffle(&mut rng::seeded(rng::epoch_seed(seed, self.epoch)));
         }
         self.pos = 0;
         self.in_epoch = true;

@@ -10,6 +10,7 @@ pub mod branch;
 mod helpers;
 pub mod onnx;
 mod path;
+mod plan;
 mod trace;
 mod tuple;
 mod visitor;
@@ -22,6 +23,8 @@ pub use path::{
     as_layer, backward_child, current_path, forward_child, layer_panic, layer_panic_in, visit_child,
 };
 pub(crate) use path::{PathGuard, TypeName};
+pub use plan::TrainingPlan;
+pub(crate) use plan::{InputGrad, Needs};
 pub use trace::Role;
 pub(crate) use trace::{record, Record};
 pub use visitor::{for_each_buffer, for_each_param, param_count, param_names, Param, ParamKind, Visitor};
@@ -73,6 +76,16 @@ pub trait Layer {
         let _ = f;
     }
 
+    /// Takes this layer's part of a [`TrainingPlan`]: which gradients backward must compute
+    /// (freezing), and what the coming epoch is. The trainer calls it on the whole network before
+    /// each epoch. The default hands the plan to each child in forward order
+    /// ([`TrainingPlan::child`]); a leaf that can skip work for a frozen parameter or an input
+    /// that needs no gradient overrides it, and one that does not computes every gradient, which
+    /// is always correct.
+    fn prepare(&mut self, plan: &mut TrainingPlan<'_>) {
+        self.visit_children(&mut |name, child| plan.child(name, child));
+    }
+
     /// A short type name for summaries, such as `Linear(784 -> 128)`.
     fn type_name(&self) -> String {
         let full = std::any::type_name::<Self>();
@@ -113,6 +126,9 @@ impl<L: Layer + ?Sized> Layer for Box<L> {
     fn visit_children(&mut self, f: &mut dyn FnMut(&str, &mut dyn Layer)) {
         (**self).visit_children(f)
     }
+    fn prepare(&mut self, plan: &mut TrainingPlan<'_>) {
+        (**self).prepare(plan)
+    }
     fn type_name(&self) -> String {
         (**self).type_name()
     }
@@ -148,6 +164,11 @@ impl<L: Layer> Layer for Option<L> {
     fn visit_children(&mut self, f: &mut dyn FnMut(&str, &mut dyn Layer)) {
         if let Some(layer) = self {
             layer.visit_children(f)
+        }
+    }
+    fn prepare(&mut self, plan: &mut TrainingPlan<'_>) {
+        if let Some(layer) = self {
+            layer.prepare(plan)
         }
     }
     fn type_name(&self) -> String {

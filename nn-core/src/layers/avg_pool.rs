@@ -4,7 +4,7 @@
 use super::nchw::{check_images, recycle, sum_map, Size2, Window};
 use super::pool::{for_each_window, pool_window};
 use crate::layer::{check_grad_shape_in, contiguous, no_train_forward};
-use crate::layer::{Layer, Mode};
+use crate::layer::{InputGrad, Layer, Mode, TrainingPlan};
 use crate::linalg::vectorized;
 use crate::tensor::Tensor;
 use std::fmt::Display;
@@ -85,6 +85,8 @@ struct Kept {
     input_shape: Option<[usize; 4]>,
     spare_input: Option<Tensor>,
     spare: Option<Tensor>,
+    /// Whether backward computes the input gradient (see [`Layer::prepare`]).
+    input_grad: InputGrad,
 }
 
 impl Kept {
@@ -117,10 +119,13 @@ impl Kept {
         }
         let grad = contiguous(grad);
         let mut dx = recycle(self.spare_input.take(), &input, &layer);
-        spread(
-            grad.as_slice().expect("standard"),
-            dx.as_slice_mut().expect("standard"),
-        );
+        // When nothing before needs a gradient, the buffer goes back unread.
+        if self.input_grad.0 {
+            spread(
+                grad.as_slice().expect("standard"),
+                dx.as_slice_mut().expect("standard"),
+            );
+        }
         self.spare = Some(grad);
         dx
     }
@@ -183,6 +188,10 @@ impl Layer for AvgPool2d {
                     },
                 )
             })
+    }
+
+    fn prepare(&mut self, plan: &mut TrainingPlan<'_>) {
+        self.kept.input_grad = InputGrad(plan.input_grad());
     }
 
     fn type_name(&self) -> String {
@@ -270,6 +279,10 @@ impl Layer for GlobalAvgPool2d {
                 },
             )
         })
+    }
+
+    fn prepare(&mut self, plan: &mut TrainingPlan<'_>) {
+        self.kept.input_grad = InputGrad(plan.input_grad());
     }
 
     fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {

@@ -2,7 +2,9 @@
 
 use super::batch_stats::{values, BatchStats};
 use super::par;
-use crate::layer::{contiguous, flatten_in, Layer, Mode, Saved, TypeName, Visitor};
+use crate::layer::{
+    check_grad_shape_in, contiguous, flatten_in, Layer, Mode, Needs, Saved, TrainingPlan, TypeName, Visitor,
+};
 use crate::linalg::vectorized;
 use crate::tensor::Tensor;
 use ndarray::{Array1, Dimension, IxDyn};
@@ -48,6 +50,15 @@ pub struct BatchNorm {
     /// Eval forward between a Train forward and its backward changes nothing.
     eval_scale: Array1<f32>,
     eval_shift: Array1<f32>,
+    /// Which gradients the trainer's plan needs, and whether it keeps the running statistics in
+    /// training (see [`Layer::prepare`]).
+    needs: Needs,
+    frozen_stats: bool,
+    /// The input shape of the last Train forward made with the running statistics, and whether
+    /// its backward is still to come (it scales by `inv_std`, then `weight / sqrt(running_var +
+    /// eps)`).
+    frozen_shape: Vec<usize>,
+    frozen_ready: bool,
 }
 
 impl BatchNorm {
@@ -63,6 +74,10 @@ impl BatchNorm {
             scratch: Array1::zeros(features),
             eval_scale: Array1::zeros(features),
             eval_shift: Array1::zeros(features),
+            needs: Needs::default(),
+            frozen_stats: false,
+            frozen_shape: Vec::new(),
+            frozen_ready: false,
         }
     }
 
@@ -126,7 +141,7 @@ impl Layer for BatchNorm {
         let f = self.features;
         let n = x.nrows();
         let xs = x.as_slice_mut().expect("flatten gives standard layout");
-        if mode == Mode::Eval {
+        if mode == Mode::Eval || self.frozen_stats {
             let (weight, bias) = (values(&self.stats.weight), values(&self.stats.bias));
             let mean = values(&self.stats.running_mean);
             let var = values(&self.stats.running_var);
@@ -155,8 +170,16 @@ impl Layer for BatchNorm {
                     },
                 )
             });
+            if mode == Mode::Train {
+                // Frozen statistics: backward is the scaling alone.
+                self.inv_std.assign(&self.eval_scale);
+                self.frozen_shape.clear();
+                self.frozen_shape.extend_from_slice(shape.slice());
+                self.frozen_ready = true;
+            }
             return x.into_shape_with_order(shape).expect("same size");
         }
+        self.frozen_ready = false;
 
         let inv_n = 1.0 / n as f32;
         // Complementary weights (see `with_momentum`): 1 - keep is exact for keep in [0.5, 1],
@@ -224,9 +247,16 @@ impl Layer for BatchNorm {
     fn backward(&mut self, grad: Tensor) -> Tensor {
         let shape = IxDyn(grad.shape());
         let features = self.features;
+        if self.frozen_ready {
+            return self.frozen_backward(grad);
+        }
         let x_hat = self
             .x_hat
             .take(grad.shape(), format_args!("BatchNorm({features})"));
+        if !self.needs.any() {
+            // Frozen, and nothing before needs a gradient: nothing to compute.
+            return grad;
+        }
         // Rank >= 2: forward flattened it.
         let n = x_hat.shape()[0];
         let x_hat = x_hat.as_slice().expect("prepare gives standard layout");
@@ -281,12 +311,47 @@ impl Layer for BatchNorm {
         self.stats.visit(v);
     }
 
+    /// Frozen weight and bias with [`TrainingPlan::norm_stats_frozen`] normalise with the running
+    /// statistics in training too; a frozen layer whose input needs no gradient skips backward.
+    fn prepare(&mut self, plan: &mut TrainingPlan<'_>) {
+        self.needs = Needs::from_plan(plan);
+        self.frozen_stats = plan.norm_stats_frozen() && !self.needs.weight && !self.needs.bias;
+    }
+
     fn type_name(&self) -> String {
         format!("BatchNorm({})", self.features)
     }
 
     fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
         Some(self)
+    }
+}
+
+impl BatchNorm {
+    /// Backward of a Train forward with frozen statistics, `y = x * scale + shift` per feature:
+    /// `dx = g * scale` (no parameter gradient: both are frozen).
+    fn frozen_backward(&mut self, grad: Tensor) -> Tensor {
+        self.frozen_ready = false;
+        if grad.shape() != self.frozen_shape.as_slice() {
+            check_grad_shape_in(TypeName(&*self), grad.shape(), &self.frozen_shape);
+        }
+        if !self.needs.input {
+            return grad;
+        }
+        let mut g = contiguous(grad);
+        let scale = self.inv_std.as_slice().expect("own buffer");
+        let gs = g.as_slice_mut().expect("standard layout");
+        vectorized(
+            #[inline(always)]
+            || {
+                for row in gs.chunks_exact_mut(scale.len()) {
+                    for (v, &s) in row.iter_mut().zip(scale) {
+                        *v *= s;
+                    }
+                }
+            },
+        );
+        g
     }
 }
 

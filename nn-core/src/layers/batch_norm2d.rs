@@ -4,7 +4,7 @@ use super::batch_stats::{values, values_mut, BatchStats};
 use super::nchw::{check_images, recycle, sum_map, sum_zip};
 use super::par::{self, PARTS};
 use crate::layer::{check_grad_shape_in, contiguous, no_train_forward, TypeName};
-use crate::layer::{Layer, Mode, Visitor};
+use crate::layer::{Layer, Mode, Needs, TrainingPlan, Visitor};
 use crate::linalg::vectorized;
 use crate::tensor::Tensor;
 use ndarray::{ArrayViewMut2, ArrayViewMut3, Axis};
@@ -45,6 +45,13 @@ pub struct BatchNorm2d {
     inv_std: Vec<f32>,
     /// The buffer backward is done with, recycled as the next Train forward's output.
     spare: Option<Tensor>,
+    /// Which gradients the trainer's plan needs, and whether it keeps the running statistics in
+    /// training (see [`Layer::prepare`]).
+    needs: Needs,
+    frozen_stats: bool,
+    /// The input shape of the last Train forward made with the running statistics, until its
+    /// backward (which scales by `inv_std`, then `weight / sqrt(running_var + eps)`).
+    frozen_shape: Option<[usize; 4]>,
 }
 
 impl BatchNorm2d {
@@ -58,6 +65,9 @@ impl BatchNorm2d {
             mean: vec![0.0; channels],
             inv_std: vec![0.0; channels],
             spare: None,
+            needs: Needs::default(),
+            frozen_stats: false,
+            frozen_shape: None,
         }
     }
 
@@ -160,10 +170,11 @@ impl Layer for BatchNorm2d {
         let mut x = contiguous(x);
         let (hw, m) = (h * w, n * h * w);
         let (weight, bias) = (values(&self.stats.weight), values(&self.stats.bias));
-        if mode == Mode::Eval {
+        if mode == Mode::Eval || self.frozen_stats {
             let xs = x.as_slice_mut().expect("standard layout");
             let (mean, var) = (values(&self.stats.running_mean), values(&self.stats.running_var));
             let eps = self.stats.eps;
+            let scales = &mut self.inv_std;
             vectorized(
                 #[inline(always)]
                 || {
@@ -175,11 +186,19 @@ impl Layer for BatchNorm2d {
                                 *v = *v * scale + shift;
                             }
                         }
+                        if mode == Mode::Train {
+                            scales[ch] = scale;
+                        }
                     }
                 },
             );
+            if mode == Mode::Train {
+                // Frozen statistics: backward is the scaling alone.
+                self.frozen_shape = Some([n, c, h, w]);
+            }
             return x;
         }
+        self.frozen_shape = None;
 
         let xs = x.as_slice().expect("standard layout");
         let (momentum, eps) = (self.stats.momentum, self.stats.eps);
@@ -230,11 +249,19 @@ impl Layer for BatchNorm2d {
     }
 
     fn backward(&mut self, grad: Tensor) -> Tensor {
+        if let Some(shape) = self.frozen_shape.take() {
+            return self.frozen_backward(shape, grad);
+        }
         let Some(x) = self.input.take() else {
             no_train_forward(self.type_name())
         };
         if grad.shape() != x.shape() {
             check_grad_shape_in(TypeName(&*self), grad.shape(), x.shape());
+        }
+        if !self.needs.any() {
+            // Frozen, and nothing before needs a gradient: nothing to compute.
+            self.spare = Some(x);
+            return grad;
         }
         let &[n, c, h, w] = x.shape() else {
             unreachable!("checked in forward")
@@ -280,12 +307,50 @@ impl Layer for BatchNorm2d {
         self.stats.visit(v);
     }
 
+    /// Frozen weight and bias with [`TrainingPlan::norm_stats_frozen`] normalise with the running
+    /// statistics in training too; a frozen layer whose input needs no gradient skips backward.
+    fn prepare(&mut self, plan: &mut TrainingPlan<'_>) {
+        self.needs = Needs::from_plan(plan);
+        self.frozen_stats = plan.norm_stats_frozen() && !self.needs.weight && !self.needs.bias;
+    }
+
     fn type_name(&self) -> String {
         format!("BatchNorm2d({})", self.channels)
     }
 
     fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
         Some(self)
+    }
+}
+
+impl BatchNorm2d {
+    /// Backward of a Train forward of `shape` with frozen statistics, `y = x * scale + shift`
+    /// per channel: `dx = g * scale` (no parameter gradient: both are frozen).
+    fn frozen_backward(&mut self, shape: [usize; 4], grad: Tensor) -> Tensor {
+        if grad.shape() != shape {
+            check_grad_shape_in(TypeName(&*self), grad.shape(), &shape);
+        }
+        if !self.needs.input {
+            return grad;
+        }
+        let [n, c, h, w] = shape;
+        let hw = h * w;
+        let mut grad = contiguous(grad);
+        let gs = grad.as_slice_mut().expect("standard layout");
+        let scales = &self.inv_std;
+        vectorized(
+            #[inline(always)]
+            || {
+                for i in 0..n {
+                    for (ch, &s) in scales.iter().enumerate().take(c) {
+                        for v in &mut gs[(i * c + ch) * hw..][..hw] {
+                            *v *= s;
+                        }
+                    }
+                }
+            },
+        );
+        grad
     }
 }
 

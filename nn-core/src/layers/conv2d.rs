@@ -6,7 +6,7 @@ use super::im2col::Patches;
 use super::nchw::{check_images, probe, recycle, too_large, Size2, Window};
 use crate::init::Init;
 use crate::layer::{check_grad_shape_in, contiguous, no_train_forward, TypeName};
-use crate::layer::{Layer, Mode, ParamKind, Visitor};
+use crate::layer::{Layer, Mode, Needs, ParamKind, TrainingPlan, Visitor};
 use crate::rng::StdRng;
 use crate::tensor::Tensor;
 use ndarray::IxDyn;
@@ -35,6 +35,8 @@ pub struct Conv2d {
     /// The bias and its gradient; `None` for a layer built with `.bias(false)`.
     bias: Option<(Tensor, Tensor)>,
     input_grad: bool,
+    /// Which gradients the trainer's plan needs (see [`Layer::prepare`]).
+    needs: Needs,
     /// The input of the last Train forward, for the weight gradient; backward overwrites it
     /// with the input gradient (same size), so backward allocates nothing.
     input: Option<Tensor>,
@@ -145,6 +147,7 @@ impl Conv2dBuilder {
             weight: contiguous(weight),
             bias: bias.map(|b| (contiguous(b), Tensor::zeros(IxDyn(&[self.out_channels])))),
             input_grad: true,
+            needs: Needs::default(),
             input: None,
             patches: None,
             spare: None,
@@ -365,36 +368,39 @@ impl Layer for Conv2d {
             check_grad_shape_in(TypeName(&*self), grad.shape(), &expected);
         }
         let mut grad = contiguous(grad);
-        let (xs, gs) = (
-            x.as_slice_mut().expect("standard"),
-            grad.as_slice_mut().expect("standard"),
-        );
-        let weights = Weights {
-            weight: self.weight.as_slice().expect("built in standard layout"),
-            bias: None, // backward does not read it
-            out_channels: self.out_channels,
-            groups: self.groups,
-        };
-        let weight_grad = self.weight_grad.as_slice_mut().expect("built in standard layout");
-        let bias_grad = self
-            .bias
-            .as_mut()
-            .map(|(_, g)| g.as_slice_mut().expect("built in standard layout"));
-        self.tiles.backward(
-            &patches,
-            &weights,
-            n,
-            xs,
-            gs,
-            self.input_grad,
-            weight_grad,
-            bias_grad,
-        );
+        let input_grad = self.input_grad && self.needs.input;
+        // A frozen layer whose input needs no gradient has nothing to compute: its input buffer
+        // goes back as the input "gradient", which nothing reads.
+        if input_grad || self.needs.weight || self.needs.bias {
+            let (xs, gs) = (
+                x.as_slice_mut().expect("standard"),
+                grad.as_slice_mut().expect("standard"),
+            );
+            let weights = Weights {
+                weight: self.weight.as_slice().expect("built in standard layout"),
+                bias: None, // backward does not read it
+                out_channels: self.out_channels,
+                groups: self.groups,
+            };
+            let weight_grad = self.weight_grad.as_slice_mut().expect("built in standard layout");
+            let bias_grad = match &mut self.bias {
+                Some((_, g)) if self.needs.bias => Some(g.as_slice_mut().expect("built in standard layout")),
+                _ => None,
+            };
+            self.tiles
+                .backward(&patches, &weights, n, xs, gs, input_grad, weight_grad, bias_grad);
+        }
         if !self.input_grad {
             x.fill(0.0);
         }
         self.spare = Some(grad);
         x
+    }
+
+    /// A frozen layer whose input needs no gradient skips its backward; a frozen bias skips its
+    /// sum, an input that needs no gradient the patch-gradient product and col2im.
+    fn prepare(&mut self, plan: &mut TrainingPlan<'_>) {
+        self.needs = Needs::from_plan(plan);
     }
 
     fn visit(&mut self, v: &mut Visitor<'_>) {

@@ -1,8 +1,8 @@
 //! Dropout: zeroes a random fraction `p` of the activations in training.
 
-use crate::layer::Saved;
+use crate::layer::{InputGrad, Saved, TrainingPlan};
 use crate::layer::{Layer, Mode};
-use crate::rng::{seeded, StdRng};
+use crate::rng::{epoch_seed, seeded, StdRng};
 use crate::tensor::Tensor;
 use ndarray::Zip;
 use rand::Rng as _;
@@ -22,6 +22,10 @@ pub enum DropoutKind {
 /// Dropout with probability `p` of zeroing each activation in [`Mode::Train`], drawing its masks
 /// from its own seeded RNG.
 ///
+/// Under a trainer, the masks of each epoch are drawn from the seed and the epoch alone (the
+/// trainer says which epoch begins through [`Layer::prepare`]), so a run resumed after epoch `k`
+/// draws the masks an uninterrupted run would have; outside training, one stream runs on.
+///
 /// ```
 /// use nn_core::{layers::Dropout, Layer, Mode, Tensor};
 /// let mut drop = Dropout::new(0.5, 4321);
@@ -34,9 +38,11 @@ pub enum DropoutKind {
 pub struct Dropout {
     p: f32,
     kind: DropoutKind,
+    seed: u64,
     rng: StdRng,
     keep: Saved<bool>,
     frozen: bool,
+    input_grad: InputGrad,
 }
 
 impl Dropout {
@@ -67,9 +73,11 @@ impl Dropout {
         Dropout {
             p,
             kind,
+            seed,
             rng: seeded(seed),
             keep: Saved::default(),
             frozen: false,
+            input_grad: InputGrad::default(),
         }
     }
 
@@ -127,10 +135,22 @@ impl Layer for Dropout {
     fn backward(&mut self, mut grad: Tensor) -> Tensor {
         let scale = self.train_scale();
         let keep = self.keep.take(grad.shape(), Name(self.p, self.kind));
+        if !self.input_grad.0 {
+            return grad;
+        }
         Zip::from(&mut grad)
             .and(keep)
             .for_each(|g, &k| *g = if k { *g * scale } else { 0.0 });
         grad
+    }
+
+    /// Restarts the mask stream from (seed, epoch) when an epoch begins, and skips backward when
+    /// the input needs no gradient.
+    fn prepare(&mut self, plan: &mut TrainingPlan<'_>) {
+        if let Some(epoch) = plan.epoch() {
+            self.rng = seeded(epoch_seed(self.seed, epoch));
+        }
+        self.input_grad = InputGrad(plan.input_grad());
     }
 
     fn type_name(&self) -> String {

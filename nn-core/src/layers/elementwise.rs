@@ -7,7 +7,7 @@
 //! over nn's threads (each element is computed alone, so the split changes no bit).
 
 use super::par::{self, PARTS};
-use crate::layer::{contiguous, Layer, Mode, Saved};
+use crate::layer::{contiguous, InputGrad, Layer, Mode, Saved, TrainingPlan};
 use crate::linalg::vectorized;
 use crate::tensor::Tensor;
 use std::fmt;
@@ -91,6 +91,8 @@ pub trait ElementwiseFn: Clone + fmt::Debug + Send + Sync {
 pub struct Elementwise<F: ElementwiseFn> {
     f: F,
     kept: Saved<F::Kept>,
+    /// Whether backward computes the input gradient (see [`Layer::prepare`]).
+    input_grad: InputGrad,
 }
 
 impl<F: ElementwiseFn> Elementwise<F> {
@@ -99,6 +101,7 @@ impl<F: ElementwiseFn> Elementwise<F> {
         Elementwise {
             f,
             kept: Saved::new(),
+            input_grad: InputGrad::default(),
         }
     }
 
@@ -156,6 +159,10 @@ impl<F: ElementwiseFn + 'static> Layer for Elementwise<F> {
         let mut grad = contiguous(grad);
         let f = &self.f;
         let kept = self.kept.take(grad.shape(), Name(f));
+        if !self.input_grad.0 {
+            // Nothing before needs a gradient: the buffer goes back unread.
+            return grad;
+        }
         let ks = kept.as_slice().expect("a stash is standard layout");
         let gs = grad.as_slice_mut().expect("standard layout");
         zip_parts(gs, ks, &|gs: &mut [f32], ks: &[F::Kept]| {
@@ -169,6 +176,10 @@ impl<F: ElementwiseFn + 'static> Layer for Elementwise<F> {
             )
         });
         grad
+    }
+
+    fn prepare(&mut self, plan: &mut TrainingPlan<'_>) {
+        self.input_grad = InputGrad(plan.input_grad());
     }
 
     fn type_name(&self) -> String {

@@ -2,7 +2,8 @@
 
 use crate::init::Init;
 use crate::layer::{
-    check_grad_shape_in, contiguous, flatten_in, Layer, Mode, ParamKind, Saved, TypeName, Visitor,
+    check_grad_shape_in, contiguous, flatten_in, Layer, Mode, Needs, ParamKind, Saved, TrainingPlan,
+    TypeName, Visitor,
 };
 use crate::linalg::{matmul_into, vectorized};
 use crate::rng::StdRng;
@@ -38,6 +39,8 @@ pub struct Linear {
     spare: Option<Tensor>,
     /// Whether backward computes the input gradient (see [`Linear::with_input_grad`]).
     input_grad: bool,
+    /// Which gradients the trainer's plan needs (see [`Layer::prepare`]).
+    needs: Needs,
 }
 
 impl Linear {
@@ -75,6 +78,7 @@ impl Linear {
             input_shape: Vec::with_capacity(4),
             spare: None,
             input_grad: true,
+            needs: Needs::default(),
         }
     }
 
@@ -169,31 +173,37 @@ impl Layer for Linear {
         let g = contiguous(grad)
             .into_dimensionality::<Ix2>()
             .expect("checked 2-D");
-        let mut wg = self
-            .weight_grad
-            .view_mut()
-            .into_dimensionality::<Ix2>()
-            .expect("2-D");
-        matmul_into(g.t(), x.view(), wg.view_mut(), false);
-        let bg = self.bias_grad.as_slice_mut().expect("built in standard layout");
-        let rows = g.as_slice().expect("standard layout");
-        // Column sums, row after row: the same order of additions as a plain loop over rows.
-        vectorized(
-            #[inline(always)]
-            || {
-                bg.fill(0.0);
-                for row in rows.chunks_exact(bg.len()) {
-                    for (acc, &v) in bg.iter_mut().zip(row) {
-                        *acc += v;
+        if self.needs.weight {
+            let mut wg = self
+                .weight_grad
+                .view_mut()
+                .into_dimensionality::<Ix2>()
+                .expect("2-D");
+            matmul_into(g.t(), x.view(), wg.view_mut(), false);
+        }
+        if self.needs.bias {
+            let bg = self.bias_grad.as_slice_mut().expect("built in standard layout");
+            let rows = g.as_slice().expect("standard layout");
+            // Column sums, row after row: the same order of additions as a plain loop over rows.
+            vectorized(
+                #[inline(always)]
+                || {
+                    bg.fill(0.0);
+                    for row in rows.chunks_exact(bg.len()) {
+                        for (acc, &v) in bg.iter_mut().zip(row) {
+                            *acc += v;
+                        }
                     }
-                }
-            },
-        );
+                },
+            );
+        }
         // The input is no longer needed: its buffer (same size as the input gradient) takes dx.
-        if self.input_grad {
+        // Without `with_input_grad` it holds zeros, as promised; when only the plan needs no input
+        // gradient, nothing reads it, so it is handed back as it is.
+        if self.input_grad && self.needs.input {
             let (w, _) = self.params();
             matmul_into(g.view(), w, x.view_mut(), false);
-        } else {
+        } else if !self.input_grad {
             x.fill(0.0);
         }
         self.spare = Some(g.into_dyn());
@@ -209,6 +219,12 @@ impl Layer for Linear {
             ParamKind::Weight,
         );
         v.param("bias", &mut self.bias, &mut self.bias_grad, ParamKind::Bias);
+    }
+
+    /// A frozen weight or bias skips its gradient (a product, a sum), an input that needs no
+    /// gradient skips the input-gradient product.
+    fn prepare(&mut self, plan: &mut TrainingPlan<'_>) {
+        self.needs = Needs::from_plan(plan);
     }
 
     fn type_name(&self) -> String {

@@ -3,7 +3,7 @@
 
 use super::nchw::{check_images, recycle, Size2, Window};
 use super::pool::{for_each_window, for_planes, pool_window, Idx, Planes};
-use crate::layer::{contiguous, Saved};
+use crate::layer::{contiguous, InputGrad, Saved, TrainingPlan};
 use crate::layer::{Layer, Mode};
 use crate::linalg::vectorized;
 use crate::tensor::Tensor;
@@ -176,6 +176,7 @@ pub struct MaxPool2d {
     spare_input: Option<Tensor>,
     /// The gradient buffer backward received, recycled as the next output.
     spare: Option<Tensor>,
+    input_grad: InputGrad,
 }
 
 impl MaxPool2d {
@@ -188,6 +189,7 @@ impl MaxPool2d {
             input_shape: [0; 4],
             spare_input: None,
             spare: None,
+            input_grad: InputGrad::default(),
         }
     }
 
@@ -265,6 +267,11 @@ impl Layer for MaxPool2d {
         let mut grad = contiguous(grad);
         let [_, _, h, w] = self.input_shape;
         let mut dx = recycle(self.spare_input.take(), &self.input_shape, MaxName(&win));
+        if !self.input_grad.0 {
+            // Nothing before needs a gradient: the buffer goes back unread.
+            self.spare = Some(grad);
+            return dx;
+        }
         let out = Size2 {
             h: grad.shape()[2],
             w: grad.shape()[3],
@@ -281,6 +288,10 @@ impl Layer for MaxPool2d {
         });
         self.spare = Some(grad);
         dx
+    }
+
+    fn prepare(&mut self, plan: &mut TrainingPlan<'_>) {
+        self.input_grad = InputGrad(plan.input_grad());
     }
 
     fn type_name(&self) -> String {

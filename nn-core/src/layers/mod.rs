@@ -34,6 +34,8 @@ mod max_pool;
 mod nchw;
 mod norm_groups;
 mod par;
+#[cfg(test)]
+mod plan_tests;
 mod pool;
 mod resample;
 mod residual;

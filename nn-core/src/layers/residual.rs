@@ -2,7 +2,7 @@
 
 use crate::layer::branch::{add_input_grads, fork, recycle};
 use crate::layer::onnx::{Graph, OnnxError, Value};
-use crate::layer::{layer_panic_in, Layer, Mode, TypeName, Visitor};
+use crate::layer::{layer_panic_in, Layer, Mode, TrainingPlan, TypeName, Visitor};
 use crate::tensor::Tensor;
 
 /// `y = x + body(x)`: a skip connection around any layer whose output has its input's shape
@@ -59,6 +59,12 @@ impl<B: Layer> Layer for Residual<B> {
 
     fn visit_children(&mut self, f: &mut dyn FnMut(&str, &mut dyn Layer)) {
         self.0.visit_children(f)
+    }
+
+    /// The body takes the block's plan as its own: it runs on the block's input and has the
+    /// block's names (a leaf body has no children the default would reach).
+    fn prepare(&mut self, plan: &mut TrainingPlan<'_>) {
+        self.0.prepare(plan)
     }
 
     fn type_name(&self) -> String {

@@ -1,8 +1,10 @@
 //! The step driver every optimizer shares: [`Optim<R>`] runs an [`UpdateRule`] with learning
-//! rate, weight decay, clipping and per-parameter state, checking everything before it updates.
+//! rate, weight decay, clipping, parameter groups and per-parameter state, checking everything
+//! before it updates.
 
 use super::error::OptimError;
-use super::regularization::sum_sq_eff_grad;
+use super::group::{closest_paths, group_of, ParamGroup};
+use super::regularization::{l2_penalty, sum_sq_eff_grad};
 use super::rule::{check_non_negative, check_positive, EffectiveGrad, Update, UpdateRule, MAX_STEP};
 use super::state::{rule_to_map, OptimizerState};
 use super::Optimizer;
@@ -12,7 +14,8 @@ use crate::tensor::{Tensor, TensorView, TensorViewMut};
 use std::collections::{HashMap, HashSet};
 
 /// An [`Optimizer`] made of an [`UpdateRule`] and what every algorithm shares: the learning
-/// rate, L2 weight decay, clipping by global norm, and per-parameter state by name.
+/// rate, L2 weight decay, clipping by global norm, parameter groups (each with its rate and
+/// decay, or frozen) and per-parameter state by name.
 ///
 /// The built-in optimizers are this type with their rule (`Adam` is `Optim<AdamRule>`); a new
 /// algorithm is a rule, wrapped with [`Optim::from_rule`].
@@ -30,6 +33,14 @@ pub struct Optim<R> {
     pub(super) trial: bool,
     /// Counts checking passes; see [`ParamState::seen`].
     epoch: u64,
+    /// The parameter groups beside the default one, in the order added.
+    pub(super) groups: Vec<ParamGroup>,
+    /// The names each group claimed when last checked against a model (or, after `load_state`,
+    /// when the state was saved), in visiting order.
+    pub(super) members: Vec<Vec<String>>,
+    /// Whether `members` must be checked against the model at the next step: groups were added
+    /// or state restored since the last check.
+    pub(super) check_groups: bool,
 }
 
 /// The state of one parameter: its shape when first seen, its step count and its slots.
@@ -59,19 +70,26 @@ impl ParamState {
 /// What one step applies to every parameter.
 struct Shared<'a, R> {
     rule: &'a R,
+    scale: f32,
+}
+
+/// The learning rate and weight decay of one parameter's group.
+#[derive(Clone, Copy)]
+struct Setting {
     lr: f32,
     weight_decay: f32,
-    scale: f32,
 }
 
 impl<R: UpdateRule> Shared<'_, R> {
     /// One step of parameter `name` (`value`, with `grad`) and its `state`.
+    #[allow(clippy::too_many_arguments)]
     fn update(
         &self,
         name: &str,
         value: TensorViewMut<'_>,
         grad: TensorView<'_>,
         kind: ParamKind,
+        setting: Setting,
         state: &mut ParamState,
     ) {
         // Cannot overflow: `check` refused counts at MAX_STEP, and restored ones are below.
@@ -81,11 +99,11 @@ impl<R: UpdateRule> Shared<'_, R> {
             value,
             grad,
             effective: EffectiveGrad {
-                l2: if decays { self.weight_decay } else { 0.0 },
+                l2: if decays { setting.weight_decay } else { 0.0 },
                 scale: self.scale,
             },
             slots: &mut state.slots,
-            lr: self.lr,
+            lr: setting.lr,
             step: state.step,
             decays,
         });
@@ -108,13 +126,14 @@ impl<R: UpdateRule> Optim<R> {
     fn trial_step(&mut self, model: &mut dyn Layer, scale: f32) -> Result<(), OptimError> {
         let shared = Shared {
             rule: &self.rule,
-            lr: self.lr,
-            weight_decay: self.weight_decay,
             scale,
         };
         let mut outcome = Vec::new();
         let mut error = None;
         for_each_param(model, |name, p| {
+            let Some(setting) = self.setting(name) else {
+                return;
+            };
             if error.is_some() {
                 return;
             }
@@ -123,7 +142,7 @@ impl<R: UpdateRule> Optim<R> {
                 Some(state) => state.clone(),
                 None => ParamState::new::<R>(p.value.shape()),
             };
-            shared.update(name, value.view_mut(), p.grad.view(), p.kind, &mut state);
+            shared.update(name, value.view_mut(), p.grad.view(), p.kind, setting, &mut state);
             let slots = R::SLOTS.iter().zip(&state.slots);
             let broken = std::iter::once(("its value".to_string(), &value))
                 .chain(slots.map(|(slot, t)| (format!("its slot `{}`", slot.name()), t)))
@@ -143,12 +162,29 @@ impl<R: UpdateRule> Optim<R> {
             return Err(error);
         }
         let mut outcome = outcome.into_iter();
+        let groups = &self.groups;
         for_each_param(model, |name, mut p| {
-            let (value, state) = outcome.next().expect("one outcome per parameter");
+            if group_of(groups, name).is_some_and(|g| groups[g].is_frozen()) {
+                return;
+            }
+            let (value, state) = outcome.next().expect("one outcome per trained parameter");
             p.value.assign(&value);
             self.states.insert(name.to_owned(), state);
         });
         Ok(())
+    }
+}
+
+/// The rate and decay of the parameter called `name` (`lr` and `weight_decay` if no group claims
+/// it), `None` if it is frozen.
+fn setting_of(groups: &[ParamGroup], lr: f32, weight_decay: f32, name: &str) -> Option<Setting> {
+    match group_of(groups, name).map(|g| &groups[g]) {
+        None => Some(Setting { lr, weight_decay }),
+        Some(g) if g.is_frozen() => None,
+        Some(g) => Some(Setting {
+            lr: g.learning_rate(),
+            weight_decay: g.decay(),
+        }),
     }
 }
 
@@ -179,6 +215,9 @@ impl<R: UpdateRule> Optim<R> {
             check_names: false,
             trial: false,
             epoch: 0,
+            groups: Vec::new(),
+            members: Vec::new(),
+            check_groups: false,
         };
         opt.set_learning_rate(lr);
         opt
@@ -219,10 +258,83 @@ impl<R: UpdateRule> Optim<R> {
         self
     }
 
+    /// Adds a parameter group (see [`Optimizer::add_param_group`]).
+    ///
+    /// # Panics
+    /// If a group of the same name exists.
+    pub fn group(mut self, group: ParamGroup) -> Self {
+        self.add_param_group(group);
+        self
+    }
+
+    /// Freezes the parameters at or under the layer path `path` (`"fc1"`, `"block.conv1"`): a
+    /// frozen [`ParamGroup::prefix`] group.
+    pub fn freeze(self, path: &str) -> Self {
+        self.group(ParamGroup::prefix(path).frozen())
+    }
+
+    /// Freezes the parameters `select` says yes to, by full name: a frozen
+    /// [`ParamGroup::matching`] group called `name`.
+    pub fn freeze_where(self, name: &str, select: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
+        self.group(ParamGroup::matching(name, select).frozen())
+    }
+
+    /// The rate and decay of the parameter called `name`, `None` if it is frozen.
+    fn setting(&self, name: &str) -> Option<Setting> {
+        setting_of(&self.groups, self.lr, self.weight_decay, name)
+    }
+
+    /// Which parameters of `model` each group claims: every group some, no parameter two, and
+    /// after `load_state` the same ones as when the state was saved.
+    fn claim(&mut self, model: &mut dyn Layer) -> Result<(), OptimError> {
+        let names = param_names(model);
+        let mut members = vec![Vec::new(); self.groups.len()];
+        for name in &names {
+            let mut claimed = self.groups.iter().enumerate().filter(|(_, g)| g.claims(name));
+            if let Some((first, _)) = claimed.next() {
+                if let Some((second, _)) = claimed.next() {
+                    return Err(OptimError::GroupOverlap {
+                        name: name.clone(),
+                        first: self.groups[first].name().to_string(),
+                        second: self.groups[second].name().to_string(),
+                    });
+                }
+                members[first].push(name.clone());
+            }
+        }
+        for (group, claimed) in self.groups.iter().zip(&members) {
+            if claimed.is_empty() {
+                return Err(OptimError::GroupClaimsNothing {
+                    group: group.name().to_string(),
+                    predicate: group.path().is_none(),
+                    closest: closest_paths(group.name(), &names),
+                });
+            }
+        }
+        if self.check_names || self.trial {
+            // Restored: the groups must claim what they claimed when the state was saved.
+            for ((group, saved), now) in self.groups.iter().zip(&self.members).zip(&members) {
+                if !saved.is_empty() && saved != now {
+                    return Err(OptimError::GroupMembers {
+                        group: group.name().to_string(),
+                        saved: saved.clone(),
+                        found: now.clone(),
+                    });
+                }
+            }
+        }
+        self.members = members;
+        Ok(())
+    }
+
     /// Checks every parameter's state shape and step count, that no two parameters share a name
     /// (and, after `load_state`, that the names are the state's), and returns the clipping
-    /// factor.
-    fn check(&mut self, model: &mut dyn Layer) -> Result<f32, OptimError> {
+    /// factor (measured only if `norm`).
+    fn check(&mut self, model: &mut dyn Layer, norm: bool) -> Result<f32, OptimError> {
+        if self.check_groups {
+            self.claim(model)?;
+            self.check_groups = false;
+        }
         self.epoch += 1;
         let epoch = self.epoch;
         let mut error = None;
@@ -231,10 +343,16 @@ impl<R: UpdateRule> Optim<R> {
         let mut missing = Vec::new();
         // Names without state yet; allocates only on steps that meet new parameters.
         let mut new_names = HashSet::new();
+        let groups = &self.groups;
+        let frozen = |name: &str| group_of(groups, name).is_some_and(|g| groups[g].is_frozen());
         for_each_param(model, |name, p| {
-            if error.is_some() {
+            if error.is_some() || frozen(name) {
                 return;
             }
+            let l2 = match group_of(groups, name) {
+                Some(g) => groups[g].decay(),
+                None => self.weight_decay,
+            };
             let duplicate = || OptimError::DuplicateName {
                 name: name.to_owned(),
             };
@@ -269,8 +387,8 @@ impl<R: UpdateRule> Optim<R> {
                 None if self.check_names => missing.push(name.to_owned()),
                 None => {}
             }
-            if self.clip_grad_norm.is_some() {
-                let l2 = if p.kind.decays() { self.weight_decay } else { 0.0 };
+            if norm && self.clip_grad_norm.is_some() {
+                let l2 = if p.kind.decays() { l2 } else { 0.0 };
                 let sq = sum_sq_eff_grad(p.value.view(), p.grad.view(), l2);
                 if !sq.is_finite() {
                     error = Some(OptimError::NonFiniteGradient {
@@ -285,7 +403,8 @@ impl<R: UpdateRule> Optim<R> {
             return Err(error);
         }
         if self.check_names && (!missing.is_empty() || matched != self.states.len()) {
-            let names = param_names(model);
+            let mut names = param_names(model);
+            names.retain(|n| !frozen(n));
             let mut unexpected: Vec<String> = self
                 .states
                 .keys()
@@ -324,7 +443,7 @@ impl<R: UpdateRule> Optimizer for Optim<R> {
     /// the parameter named and nothing changed, tests the state against the settings, the model
     /// and the gradients it will actually meet, which no bound checked at load could.
     fn step(&mut self, model: &mut dyn Layer) -> Result<()> {
-        let scale = self.check(model)?;
+        let scale = self.check(model, true)?;
         if self.trial {
             self.trial_step(model, scale)?;
         } else {
@@ -333,21 +452,21 @@ impl<R: UpdateRule> Optimizer for Optim<R> {
                 lr,
                 weight_decay,
                 states,
+                groups,
                 ..
             } = self;
-            let shared = Shared {
-                rule: &*rule,
-                lr: *lr,
-                weight_decay: *weight_decay,
-                scale,
-            };
+            let shared = Shared { rule: &*rule, scale };
             for_each_param(model, |name, p| {
+                // Frozen: no state, no update (and its gradient may not have been computed).
+                let Some(setting) = setting_of(groups, *lr, *weight_decay, name) else {
+                    return;
+                };
                 if !states.contains_key(name) {
                     // First sight of this parameter: the only allocation of its lifetime.
                     states.insert(name.to_owned(), ParamState::new::<R>(p.value.shape()));
                 }
                 let state = states.get_mut(name).expect("state inserted above");
-                shared.update(name, p.value, p.grad.view(), p.kind, state);
+                shared.update(name, p.value, p.grad.view(), p.kind, setting, state);
             });
         }
         self.check_names = false;
@@ -396,6 +515,58 @@ impl<R: UpdateRule> Optimizer for Optim<R> {
         self.states.clear();
         self.check_names = false;
         self.trial = false;
+    }
+
+    /// Over trained parameters only, each with its group's decay.
+    fn l2_penalty(&self, model: &mut dyn Layer) -> f32 {
+        if self.groups.is_empty() {
+            return l2_penalty(model, self.weight_decay);
+        }
+        if self.weight_decay == 0.0 && self.groups.iter().all(|g| g.decay() == 0.0 || g.is_frozen()) {
+            return 0.0;
+        }
+        let mut sum = 0.0f64;
+        for_each_param(model, |name, p| {
+            if let Some(s) = self.setting(name).filter(|_| p.kind.decays()) {
+                let sq: f64 = p.value.iter().map(|&w| f64::from(w) * f64::from(w)).sum();
+                sum += f64::from(s.weight_decay) * sq;
+            }
+        });
+        (0.5 * sum) as f32
+    }
+
+    fn param_groups(&self) -> &[ParamGroup] {
+        &self.groups
+    }
+
+    fn add_param_group(&mut self, group: ParamGroup) {
+        assert!(
+            self.groups.iter().all(|g| g.name() != group.name()),
+            "{}: a parameter group called `{}` exists already",
+            R::NAME,
+            group.name()
+        );
+        self.groups.push(group.resolve(self.lr, self.weight_decay));
+        self.members.push(Vec::new());
+        self.check_groups = true;
+    }
+
+    fn set_group_learning_rate(&mut self, index: usize, lr: f32) {
+        expect_valid(R::NAME, check_non_negative("learning rate", lr));
+        let count = self.groups.len();
+        let group = self
+            .groups
+            .get_mut(index)
+            .unwrap_or_else(|| panic!("{}: no parameter group {index} (there are {count})", R::NAME));
+        group.set_lr(lr);
+    }
+
+    fn check_model(&mut self, model: &mut dyn Layer) -> Result<()> {
+        // Without new groups or restored state, the first step has nothing more to find.
+        if self.check_groups || self.check_names {
+            self.check(model, false)?;
+        }
+        Ok(())
     }
 }
 

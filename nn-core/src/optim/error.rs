@@ -67,6 +67,63 @@ pub enum OptimError {
         /// The algorithm.
         optimizer: &'static str,
     },
+    /// A parameter group (a frozen path, a group's prefix or predicate) claims no parameter of
+    /// the model.
+    #[error(
+        "parameter group `{group}` {} no parameter of the model; {}",
+        if *predicate { "(a predicate) claims" } else { "names" },
+        closest_hint(closest)
+    )]
+    GroupClaimsNothing {
+        /// The group's name (its path, for a prefix group).
+        group: String,
+        /// Whether the group chooses by predicate rather than by path.
+        predicate: bool,
+        /// The model's layer paths and parameter names closest to the group's name.
+        closest: Vec<String>,
+    },
+    /// Two parameter groups claim the same parameter.
+    #[error(
+        "parameter `{name}` is claimed by two parameter groups, `{first}` and `{second}`; a \
+         parameter belongs to one group at most: narrow one of them (a longer path, a stricter \
+         predicate)"
+    )]
+    GroupOverlap {
+        /// The parameter's full name.
+        name: String,
+        /// The first group claiming it, in the order added.
+        first: String,
+        /// The second.
+        second: String,
+    },
+    /// After a restore, a group claims other parameters than when the state was saved.
+    #[error(
+        "parameter group `{group}` claimed {} when the optimizer state was saved, but claims {} \
+         now (was its path or predicate changed, or the model?); build the optimizer with the \
+         same groups to resume",
+        names(saved),
+        names(found)
+    )]
+    GroupMembers {
+        /// The group's name.
+        group: String,
+        /// The parameters it claimed then.
+        saved: Vec<String>,
+        /// The parameters it claims now.
+        found: Vec<String>,
+    },
+    /// A restored state's parameter groups differ from this optimizer's.
+    #[error(
+        "the optimizer state was saved with parameter groups {saved}, but this optimizer has \
+         {found}; build the optimizer with the same groups (names, paths or predicates, frozen \
+         or not, in the same order) to resume"
+    )]
+    GroupLayout {
+        /// The saved groups, described.
+        saved: String,
+        /// This optimizer's, described.
+        found: String,
+    },
     /// Restored state names parameters the model lacks, or lacks some the model has.
     #[error(
         "the restored optimizer state does not match the model's parameters{}{} (was the state \
@@ -120,6 +177,28 @@ pub enum OptimError {
         /// Which value: "slot `v` of parameter `fc1.weight`".
         what: String,
     },
+}
+
+/// "the closest are `a`, `b`" (or that the model has no parameter), for a group that claims
+/// nothing.
+fn closest_hint(closest: &[String]) -> String {
+    if closest.is_empty() {
+        return "the model has no parameters".to_string();
+    }
+    let quoted: Vec<String> = closest.iter().map(|c| format!("`{c}`")).collect();
+    format!(
+        "the closest layer paths and parameter names are {} (see `nn::summary` for all)",
+        quoted.join(", ")
+    )
+}
+
+/// Up to five names in backticks, or "none".
+fn names(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        list("", names)
+    }
 }
 
 /// `prefix` and up to five names in backticks (`` `a`, `b` and 3 more ``), or nothing for none.

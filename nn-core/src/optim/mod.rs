@@ -55,6 +55,7 @@ mod adam;
 mod adamw;
 mod driver;
 mod error;
+mod group;
 mod momentum;
 mod nesterov;
 mod regularization;
@@ -64,6 +65,8 @@ mod sgd;
 mod state;
 
 #[cfg(test)]
+mod group_tests;
+#[cfg(test)]
 mod tests;
 
 pub use adagrad::{AdaGrad, AdaGradRule};
@@ -71,6 +74,7 @@ pub use adam::{Adam, AdamRule};
 pub use adamw::{AdamW, AdamWRule};
 pub use driver::Optim;
 pub use error::OptimError;
+pub use group::ParamGroup;
 pub use momentum::{Momentum, MomentumRule};
 pub use nesterov::{Nesterov, NesterovRule};
 pub use regularization::{global_grad_norm, l2_penalty};
@@ -80,7 +84,7 @@ pub use rule::{
     MAX_STEP,
 };
 pub use sgd::{Sgd, SgdRule};
-pub use state::{OptimizerState, ParamRecord};
+pub use state::{GroupRecord, OptimizerState, ParamRecord};
 
 use crate::error::Result;
 use crate::layer::Layer;
@@ -152,6 +156,58 @@ pub trait Optimizer {
     fn l2_penalty(&self, model: &mut dyn Layer) -> f32 {
         l2_penalty(model, self.weight_decay())
     }
+
+    /// The parameter groups beside the default one, in the order they were added (none unless
+    /// [`Optimizer::add_param_group`] added some).
+    fn param_groups(&self) -> &[ParamGroup] {
+        &[]
+    }
+
+    /// Adds a parameter group (PyTorch's `add_param_group`): its parameters get its learning rate
+    /// and weight decay, or are frozen. A rate or decay it leaves unset is this optimizer's now.
+    /// Which parameters it claims is checked against the model on the next
+    /// [`Optimizer::check_model`] or step: a path that names nothing, or a parameter claimed by
+    /// two groups, is an error then.
+    ///
+    /// # Panics
+    /// If the optimizer has no parameter groups (the default, for an optimizer written outside
+    /// [`Optim`]), or a group of the same name exists.
+    fn add_param_group(&mut self, group: ParamGroup) {
+        panic!(
+            "{}: this optimizer has no parameter groups, so it cannot add `{}`",
+            self.name(),
+            group.name()
+        )
+    }
+
+    /// Sets the learning rate of group `index` of [`Optimizer::param_groups`] (schedules call
+    /// this for every group).
+    ///
+    /// # Panics
+    /// If there is no such group, or `lr` is negative or not finite.
+    fn set_group_learning_rate(&mut self, index: usize, lr: f32) {
+        panic!(
+            "{}: no parameter group {index} (to set its rate to {lr})",
+            self.name()
+        )
+    }
+
+    /// Whether the parameter called `name` is frozen (in a frozen group).
+    fn is_frozen(&self, name: &str) -> bool {
+        self.param_groups()
+            .iter()
+            .find(|g| g.claims(name))
+            .is_some_and(ParamGroup::is_frozen)
+    }
+
+    /// Checks that `model` fits this optimizer, changing nothing: every group claims a parameter,
+    /// no parameter is claimed by two groups, and after [`Optimizer::load_state`] the model's
+    /// parameters are the state's. [`Optimizer::step`] checks the same; the trainer calls this
+    /// before the first epoch so that a mistake is reported before anything trains.
+    fn check_model(&mut self, model: &mut dyn Layer) -> Result<()> {
+        let _ = model;
+        Ok(())
+    }
 }
 
 impl<O: Optimizer + ?Sized> Optimizer for Box<O> {
@@ -187,5 +243,23 @@ impl<O: Optimizer + ?Sized> Optimizer for Box<O> {
     }
     fn reset(&mut self) {
         (**self).reset()
+    }
+    fn l2_penalty(&self, model: &mut dyn Layer) -> f32 {
+        (**self).l2_penalty(model)
+    }
+    fn param_groups(&self) -> &[ParamGroup] {
+        (**self).param_groups()
+    }
+    fn add_param_group(&mut self, group: ParamGroup) {
+        (**self).add_param_group(group)
+    }
+    fn set_group_learning_rate(&mut self, index: usize, lr: f32) {
+        (**self).set_group_learning_rate(index, lr)
+    }
+    fn is_frozen(&self, name: &str) -> bool {
+        (**self).is_frozen(name)
+    }
+    fn check_model(&mut self, model: &mut dyn Layer) -> Result<()> {
+        (**self).check_model(model)
     }
 }

@@ -29,9 +29,34 @@ pub struct OptimizerState {
     /// `learning_rate`, `weight_decay`, `clip_grad_norm` (absent when off) and the fields of the
     /// algorithm's [`UpdateRule`] (`momentum`, `beta1`, …), side by side.
     pub hyperparameters: BTreeMap<String, Value>,
-    /// Per-parameter state by full parameter name. Parameters the optimizer has not stepped yet
-    /// have no entry.
+    /// Per-parameter state by full parameter name. Parameters the optimizer has not stepped yet,
+    /// and frozen ones, have no entry.
     pub params: BTreeMap<String, ParamRecord>,
+    /// The parameter groups beside the default one, in order; absent from the file when there are
+    /// none, so files from before groups existed read as they are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupRecord>,
+}
+
+/// The saved form of a [`ParamGroup`](super::ParamGroup): how it chooses its parameters, its settings, and which
+/// parameters it claimed, so that restoring into an optimizer with other groups (another path,
+/// a frozen part unfrozen) is refused rather than silently training other parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GroupRecord {
+    /// The group's name.
+    pub name: String,
+    /// `prefix:<path>`, or `predicate` (a predicate cannot be saved: the name and the parameters
+    /// it claimed stand for it).
+    pub select: String,
+    /// Its learning rate when saved (schedules change it).
+    pub learning_rate: f32,
+    /// Its weight decay.
+    pub weight_decay: f32,
+    /// Whether it is frozen.
+    pub frozen: bool,
+    /// The parameters it claimed, in the model's order; empty if the optimizer had not met the
+    /// model yet.
+    pub params: Vec<String>,
 }
 
 /// The saved state of one parameter.
@@ -56,6 +81,14 @@ impl OptimizerState {
     /// from a diverged run that should not be resumed), or on an I/O error.
     pub fn save_json(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
+        self.check_finite(path)?;
+        let text = serde_json::to_vec(self).expect("an OptimizerState serialises: its keys are strings");
+        crate::fsutil::atomic_write_bytes(path, &text)
+    }
+
+    /// Fails, naming `path` (the file it was to be written to), if a slot value is NaN or
+    /// infinite: JSON cannot hold them, and such state comes from a diverged run.
+    pub(crate) fn check_finite(&self, path: &Path) -> Result<()> {
         for (name, record) in &self.params {
             if let Some((slot, _)) = record
                 .slots
@@ -69,8 +102,7 @@ impl OptimizerState {
                 .into());
             }
         }
-        let text = serde_json::to_vec(self).expect("an OptimizerState serialises: its keys are strings");
-        crate::fsutil::atomic_write_bytes(path, &text)
+        Ok(())
     }
 
     /// Reads a state written by [`OptimizerState::save_json`]. The state is checked further when
@@ -159,10 +191,24 @@ impl<R: UpdateRule> Optim<R> {
                 (name.clone(), record)
             })
             .collect();
+        let groups = self
+            .groups
+            .iter()
+            .zip(&self.members)
+            .map(|(g, members)| GroupRecord {
+                name: g.name().to_string(),
+                select: g.selector(),
+                learning_rate: g.learning_rate(),
+                weight_decay: g.decay(),
+                frozen: g.is_frozen(),
+                params: members.clone(),
+            })
+            .collect();
         OptimizerState {
             algorithm: R::NAME.to_string(),
             hyperparameters,
             params,
+            groups,
         }
     }
 
@@ -283,7 +329,15 @@ impl<R: UpdateRule> Optim<R> {
             );
         }
 
+        let groups = self.restored_groups(&state.groups)?;
+
         self.rule = rule;
+        for (group, record) in self.groups.iter_mut().zip(&state.groups) {
+            group.set_lr(record.learning_rate);
+            group.set_weight_decay(record.weight_decay);
+        }
+        self.members = groups;
+        self.check_groups = !self.groups.is_empty();
         self.lr = lr;
         self.weight_decay = weight_decay;
         self.clip_grad_norm = clip_grad_norm;
@@ -293,6 +347,56 @@ impl<R: UpdateRule> Optim<R> {
         self.states = states;
         Ok(())
     }
+}
+
+impl<R: UpdateRule> Optim<R> {
+    /// Checks that `saved` describes this optimizer's groups (names, how they choose, frozen or
+    /// not) with valid settings; gives the parameters each claimed.
+    fn restored_groups(&self, saved: &[GroupRecord]) -> Result<Vec<Vec<String>>, OptimError> {
+        let same = saved.len() == self.groups.len()
+            && saved
+                .iter()
+                .zip(&self.groups)
+                .all(|(r, g)| r.name == g.name() && r.select == g.selector() && r.frozen == g.is_frozen());
+        if !same {
+            let here: Vec<(String, String, bool)> = self
+                .groups
+                .iter()
+                .map(|g| (g.name().to_string(), g.selector(), g.is_frozen()))
+                .collect();
+            let there: Vec<(String, String, bool)> = saved
+                .iter()
+                .map(|r| (r.name.clone(), r.select.clone(), r.frozen))
+                .collect();
+            return Err(OptimError::GroupLayout {
+                saved: describe(&there),
+                found: describe(&here),
+            });
+        }
+        for r in saved {
+            for (what, v) in [
+                ("learning rate", r.learning_rate),
+                ("weight decay", r.weight_decay),
+            ] {
+                check_non_negative(what, v).map_err(|m| OptimError::InvalidState {
+                    message: format!("parameter group `{}`: {m}", r.name),
+                })?;
+            }
+        }
+        Ok(saved.iter().map(|r| r.params.clone()).collect())
+    }
+}
+
+/// Groups as `` [`fc1` (prefix:fc1, frozen), `head` (prefix:head)] ``, or `none`.
+fn describe(groups: &[(String, String, bool)]) -> String {
+    if groups.is_empty() {
+        return "none".to_string();
+    }
+    let items: Vec<String> = groups
+        .iter()
+        .map(|(name, select, frozen)| format!("`{name}` ({select}{})", if *frozen { ", frozen" } else { "" }))
+        .collect();
+    format!("[{}]", items.join(", "))
 }
 
 #[cfg(test)]

@@ -56,9 +56,6 @@ impl<O: Optimizer, L: Loss> Trainer<O, L> {
                 .into());
             }
         }
-        if self.early_stopping.is_some() && valid.is_none() {
-            return Err(TrainError::EarlyStoppingWithoutValidation.into());
-        }
         let output = output_shape(net, train.input_shape());
         self.check_targets(&output, "training", train)?;
         if let Some(valid) = valid {

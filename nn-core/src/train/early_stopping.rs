@@ -1,5 +1,13 @@
 //! Early stopping: stop training once the validation loss has not improved for a number of
-//! epochs, remembering which epoch was best so that the trainer can restore its weights.
+//! epochs, and give the model the best epoch's weights back: a [`Callback`].
+
+use crate::checkpoint::Snapshot;
+use crate::error::Result;
+use crate::train::callback::{Callback, Context};
+use crate::train::error::TrainError;
+use crate::train::history::EpochRecord;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// What [`EarlyStopping::observe`] concluded from one epoch's validation loss.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,12 +43,31 @@ pub enum Verdict {
 /// assert_eq!(es.observe(3, 0.51), Verdict::Stop { stale: 2 });
 /// assert_eq!(es.best_epoch(), Some(1));
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+///
+/// As a [`Callback`] ([`Trainer::early_stopping`](crate::train::Trainer::early_stopping) adds
+/// it), it stops training and, at the end, restores the weights (and buffers) of the best epoch
+/// if training went on past it, naming that epoch in [`History::best_epoch`](crate::train::History::best_epoch).
+/// Its counts and the best epoch's weights are saved in checkpoints, so a resumed run stops and
+/// restores as the uninterrupted one would.
+#[derive(Clone, Debug)]
 pub struct EarlyStopping {
     patience: usize,
     min_delta: f32,
     best: Option<(usize, f32)>,
     stale: usize,
+    /// The weights of the best epoch, once this run has seen it.
+    weights: Snapshot,
+    weights_epoch: Option<usize>,
+}
+
+/// What [`EarlyStopping`] remembers between epochs.
+#[derive(Serialize, Deserialize)]
+struct EarlyStoppingState {
+    best_epoch: Option<usize>,
+    best_loss: Option<f32>,
+    stale: usize,
+    /// The epoch whose weights it holds (saved beside, see [`Callback::weights`]).
+    weights_epoch: Option<usize>,
 }
 
 impl EarlyStopping {
@@ -52,6 +79,8 @@ impl EarlyStopping {
             min_delta: 0.0,
             best: None,
             stale: 0,
+            weights: Snapshot::default(),
+            weights_epoch: None,
         }
     }
 
@@ -102,6 +131,98 @@ impl EarlyStopping {
     pub fn reset(&mut self) {
         self.best = None;
         self.stale = 0;
+        self.weights_epoch = None;
+    }
+}
+
+impl Callback for EarlyStopping {
+    fn on_train_begin(&mut self, ctx: &mut Context<'_>) -> Result<()> {
+        if !ctx.has_validation() {
+            return Err(TrainError::EarlyStoppingWithoutValidation.into());
+        }
+        // A new run starts afresh; a resumed one keeps what its checkpoint restored.
+        if ctx.initial_epoch() == 0 {
+            self.reset();
+        }
+        Ok(())
+    }
+
+    fn on_epoch_end(&mut self, ctx: &mut Context<'_>, record: &EpochRecord) -> Result<()> {
+        let Some(loss) = record.valid_loss else {
+            return Ok(());
+        };
+        match self.observe(record.epoch, loss) {
+            Verdict::Improved => {
+                self.weights.recapture(ctx.net());
+                self.weights_epoch = Some(record.epoch);
+            }
+            Verdict::Waiting { .. } => {}
+            Verdict::Stop { stale } => ctx.stop(format!(
+                "early stopping: the validation loss has not improved for {stale} epochs \
+                 (patience {})",
+                self.patience
+            )),
+        }
+        Ok(())
+    }
+
+    /// Gives the model the best epoch's weights, if training went on past it.
+    fn on_train_end(&mut self, ctx: &mut Context<'_>) -> Result<()> {
+        let Some(best) = self.best_epoch() else {
+            return Ok(());
+        };
+        let last = ctx.history().last().map(|r| r.epoch);
+        if last == Some(best) {
+            ctx.set_best_epoch(Some(best));
+        } else if self.weights_epoch == Some(best) && !self.weights.is_empty() {
+            self.weights.restore(ctx.net())?;
+            ctx.set_best_epoch(Some(best));
+            let loss = self.best_loss().unwrap_or(f32::NAN);
+            ctx.note(&format!(
+                "restored the weights of epoch {best} (best valid_loss={loss:.4})"
+            ));
+        } else {
+            ctx.set_best_epoch(None);
+            ctx.note(&format!(
+                "early stopping: the best epoch, {best}, came before the run was resumed from a \
+                 checkpoint without its weights, so the model keeps the last epoch's"
+            ));
+        }
+        Ok(())
+    }
+
+    fn state(&self) -> Option<Value> {
+        let state = EarlyStoppingState {
+            best_epoch: self.best_epoch(),
+            best_loss: self.best_loss(),
+            stale: self.stale,
+            weights_epoch: self.weights_epoch,
+        };
+        Some(serde_json::to_value(state).expect("serialises"))
+    }
+
+    fn load_state(&mut self, state: &Value) -> Result<()> {
+        let invalid = |message: String| TrainError::CallbackState {
+            callback: self.name(),
+            message,
+        };
+        let s = EarlyStoppingState::deserialize(state).map_err(|e| invalid(e.to_string()))?;
+        self.best = match (s.best_epoch, s.best_loss) {
+            (Some(epoch), Some(loss)) => Some((epoch, loss)),
+            (None, None) => None,
+            _ => {
+                return Err(
+                    invalid("a best epoch without its loss, or a loss without its epoch".into()).into(),
+                )
+            }
+        };
+        self.stale = s.stale;
+        self.weights_epoch = s.weights_epoch;
+        Ok(())
+    }
+
+    fn weights(&mut self) -> Option<&mut Snapshot> {
+        Some(&mut self.weights)
     }
 }
 

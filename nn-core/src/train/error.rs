@@ -2,6 +2,7 @@
 
 use crate::data::batch_shape;
 use std::fmt;
+use std::path::PathBuf;
 
 /// Why training could not go on. Following [`crate::error`]'s policy, each message is complete on
 /// its own; none has an underlying foreign error, so `source()` is `None`.
@@ -94,6 +95,50 @@ pub enum TrainError {
         expected: Vec<usize>,
         /// This set's.
         found: Vec<usize>,
+    },
+    /// A callback watches a history column the run does not record.
+    #[error(
+        "{callback} monitors `{monitor}`, which this run does not record; it records {}{}",
+        available.join(", "),
+        if *without_validation {
+            "; the valid_ columns need a validation set: pass Some(&valid) to fit"
+        } else {
+            "; fix: monitor one of these"
+        }
+    )]
+    MonitorUnavailable {
+        /// The callback's name.
+        callback: String,
+        /// The column it monitors.
+        monitor: String,
+        /// The columns the run records.
+        available: Vec<String>,
+        /// Whether the column is a validation column and `fit` got no validation set.
+        without_validation: bool,
+    },
+    /// A callback's settings do not fit the run (found before anything trains).
+    #[error("{callback} cannot run: {message}")]
+    CallbackSetup {
+        /// The callback's name.
+        callback: String,
+        /// What does not fit, and the fix.
+        message: String,
+    },
+    /// A callback's saved state (in a checkpoint) cannot be restored.
+    #[error("the checkpoint's state of {callback} cannot be restored: {message}")]
+    CallbackState {
+        /// The callback's name.
+        callback: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A checkpoint does not fit the trainer and network resuming from it; nothing was changed.
+    #[error("cannot resume from {}: {message}; nothing was changed", dir.display())]
+    Resume {
+        /// The checkpoint's directory.
+        dir: PathBuf,
+        /// What differs, and the fix.
+        message: String,
     },
 }
 

@@ -83,6 +83,21 @@ impl EpochRecord {
     pub fn valid_metric(&self, name: &str) -> Option<f32> {
         self.valid_metrics.get(name)
     }
+
+    /// The value of the history column `column` (`train_loss`, `valid_acc`, `lr`, … as in
+    /// [`History::csv_header`]), if the record has it.
+    pub fn get(&self, column: &str) -> Option<f32> {
+        match column {
+            "train_loss" => Some(self.train_loss),
+            "valid_loss" => self.valid_loss,
+            "lr" => Some(self.lr),
+            _ => match (column.strip_prefix("train_"), column.strip_prefix("valid_")) {
+                (Some(metric), _) => self.train_metric(metric),
+                (_, Some(metric)) => self.valid_metric(metric),
+                _ => None,
+            },
+        }
+    }
 }
 
 /// Every epoch's loss and metrics, in order, and which epoch's weights the model ended with.
@@ -210,23 +225,34 @@ impl History {
         s.push_str(&self.csv_header());
         s.push('\n');
         for r in &self.records {
-            let _ = write!(s, "{},{}", r.epoch, r.train_loss);
-            for (_, v) in r.train_metrics.iter() {
-                let _ = write!(s, ",{v}");
-            }
-            s.push(',');
-            if let Some(v) = r.valid_loss {
-                let _ = write!(s, "{v}");
-            }
-            for m in &self.metrics {
-                s.push(',');
-                if let Some(v) = r.valid_metric(m) {
-                    let _ = write!(s, "{v}");
-                }
-            }
-            let _ = writeln!(s, ",{},{}", r.lr, r.seconds);
+            self.write_row(&mut s, r);
         }
         s
+    }
+
+    /// `record` as a CSV line of this history's columns, newline included.
+    pub fn csv_row(&self, record: &EpochRecord) -> String {
+        let mut s = String::with_capacity(64);
+        self.write_row(&mut s, record);
+        s
+    }
+
+    fn write_row(&self, s: &mut String, r: &EpochRecord) {
+        let _ = write!(s, "{},{}", r.epoch, r.train_loss);
+        for (_, v) in r.train_metrics.iter() {
+            let _ = write!(s, ",{v}");
+        }
+        s.push(',');
+        if let Some(v) = r.valid_loss {
+            let _ = write!(s, "{v}");
+        }
+        for m in &self.metrics {
+            s.push(',');
+            if let Some(v) = r.valid_metric(m) {
+                let _ = write!(s, "{v}");
+            }
+        }
+        let _ = writeln!(s, ",{},{}", r.lr, r.seconds);
     }
 
     /// Writes [`History::to_csv`] to `path` atomically.

@@ -1,16 +1,16 @@
 //! The training loop: [`Trainer::fit`] checks its arguments (`checks.rs`), then trains epoch
 //! after epoch, each a run of steps (forward, metrics, loss, backward, optimizer step) over
-//! [`Batches`] of any [`DataSource`], into a [`History`].
+//! [`Batches`] of any [`DataSource`], into a [`History`], calling its [`Callback`]s on the way.
 
-use crate::checkpoint::Snapshot;
 use crate::data::{Batch, Batches, DataSource};
 use crate::error::Result;
-use crate::layer::{Layer, Mode};
+use crate::layer::{Layer, Mode, TrainingPlan};
 use crate::loss::{Loss, SoftmaxCrossEntropy};
 use crate::metrics::{self, Metric};
 use crate::optim::Optimizer;
 use crate::rng;
-use crate::train::early_stopping::{EarlyStopping, Verdict};
+use crate::train::callback::{Callback, Context, Control};
+use crate::train::early_stopping::EarlyStopping;
 use crate::train::error::TrainError;
 use crate::train::history::{EpochRecord, History, MetricValues};
 use crate::train::progress::{Progress, Verbosity};
@@ -71,7 +71,22 @@ use std::time::Instant;
 /// epoch `e` depends on the seed and `e` alone, so the same seed (and the same model and
 /// optimizer) gives the same history bit for bit, and a run resumed with
 /// [`Trainer::initial_epoch`] sees the same batches an uninterrupted run would have. Randomness
-/// inside the model (dropout masks) comes from the model's own seeded RNGs.
+/// inside the model comes from the model's own seeded RNGs; dropout draws each epoch's masks from
+/// its seed and the epoch (told through [`Layer::prepare`]), so a run resumed from a checkpoint
+/// ([`Trainer::resume`]) ends with the same weights, bit for bit, as one never interrupted.
+///
+/// # Freezing and parameter groups
+/// Parameters the optimizer freezes ([`crate::optim::ParamGroup`]) are not updated, and before
+/// each epoch the trainer tells every layer ([`TrainingPlan`]) which gradients are needed: a
+/// frozen layer skips its parameter gradients, and the frozen start of a network (whose input
+/// needs no gradient) skips backward altogether. Each group's rate follows the schedule from its
+/// own starting rate.
+///
+/// # Callbacks
+/// [`Trainer::callback`] adds a [`Callback`]: code run at the start and end of training, of each
+/// epoch and of each batch, which can stop training or ask for a checkpoint
+/// ([`crate::train::ModelCheckpoint`], [`crate::train::ReduceLROnPlateau`],
+/// [`crate::train::CsvLogger`], [`EarlyStopping`]).
 ///
 /// # No allocation per step
 /// Each step moves the batch's inputs into `forward` and puts the input gradient `backward`
@@ -79,25 +94,27 @@ use std::time::Instant;
 /// the loss and the metrics recycle their buffers too.
 pub struct Trainer<O: Optimizer, L: Loss = SoftmaxCrossEntropy> {
     pub(super) optimizer: O,
-    /// The optimizer's learning rate when the trainer was built: what schedules scale.
-    base_lr: f32,
     pub(super) epochs: usize,
     pub(super) initial_epoch: usize,
     pub(super) batch_size: usize,
-    seed: u64,
-    shuffle: bool,
+    pub(super) seed: u64,
+    pub(super) shuffle: bool,
     pub(super) drop_last: bool,
     schedule: LrSchedule,
-    pub(super) early_stopping: Option<EarlyStopping>,
+    /// Whether BatchNorm layers with frozen parameters keep their running statistics.
+    norm_stats_frozen: bool,
     verbosity: Verbosity,
     pub(super) loss: L,
     pub(super) metrics: Vec<Box<dyn Metric>>,
     /// Whether the metrics were chosen (else they follow the loss's defaults).
     metrics_chosen: bool,
-    /// The weights of early stopping's best epoch.
-    best: Snapshot,
+    pub(super) callbacks: Vec<Box<dyn Callback>>,
+    /// Where training is, the schedule's starting rates, the callbacks' requests.
+    pub(super) control: Control,
+    /// The epochs a checkpoint restored with [`Trainer::resume`], which `fit` continues.
+    pub(super) resumed: Option<History>,
     /// The epochs of the current or last `fit`, kept when it fails.
-    history: History,
+    pub(super) history: History,
 }
 
 impl<O: Optimizer> Trainer<O> {
@@ -107,7 +124,10 @@ impl<O: Optimizer> Trainer<O> {
     pub fn new(optimizer: O) -> Self {
         let loss = SoftmaxCrossEntropy::new();
         Trainer {
-            base_lr: optimizer.learning_rate(),
+            control: Control {
+                base_lrs: starting_rates(&optimizer),
+                ..Control::default()
+            },
             optimizer,
             epochs: 10,
             initial_epoch: 0,
@@ -116,15 +136,22 @@ impl<O: Optimizer> Trainer<O> {
             shuffle: true,
             drop_last: false,
             schedule: LrSchedule::Constant,
-            early_stopping: None,
+            norm_stats_frozen: false,
             verbosity: Verbosity::Progress,
             metrics: defaults(&loss),
             metrics_chosen: false,
             loss,
-            best: Snapshot::default(),
+            callbacks: Vec::new(),
+            resumed: None,
             history: History::new(),
         }
     }
+}
+
+/// The optimizer's rates now: its default group's, then each parameter group's.
+fn starting_rates(optimizer: &dyn Optimizer) -> Vec<f32> {
+    let groups = optimizer.param_groups().iter().map(|g| g.learning_rate());
+    std::iter::once(optimizer.learning_rate()).chain(groups).collect()
 }
 
 /// The built-in metrics `loss` asks for.
@@ -150,7 +177,6 @@ impl<O: Optimizer, L: Loss> Trainer<O, L> {
         };
         Trainer {
             optimizer: self.optimizer,
-            base_lr: self.base_lr,
             epochs: self.epochs,
             initial_epoch: self.initial_epoch,
             batch_size: self.batch_size,
@@ -158,12 +184,14 @@ impl<O: Optimizer, L: Loss> Trainer<O, L> {
             shuffle: self.shuffle,
             drop_last: self.drop_last,
             schedule: self.schedule,
-            early_stopping: self.early_stopping,
+            norm_stats_frozen: self.norm_stats_frozen,
             verbosity: self.verbosity,
             loss,
             metrics,
             metrics_chosen: self.metrics_chosen,
-            best: self.best,
+            callbacks: self.callbacks,
+            control: self.control,
+            resumed: self.resumed,
             history: self.history,
         }
     }
@@ -248,8 +276,8 @@ impl<O: Optimizer, L: Loss> Trainer<O, L> {
         self
     }
 
-    /// The learning-rate schedule, applied to the optimizer's rate at [`Trainer::new`] before
-    /// each epoch.
+    /// The learning-rate schedule, applied before each epoch to each parameter group's starting
+    /// rate (the optimizer's rates when the trainer was built, or when a group was added).
     pub fn schedule(mut self, schedule: LrSchedule) -> Self {
         self.schedule = schedule;
         self
@@ -258,9 +286,23 @@ impl<O: Optimizer, L: Loss> Trainer<O, L> {
     /// Stops once the validation loss has not improved for `patience` epochs in a row (as in
     /// Keras, see [`EarlyStopping`]), and at the end of `fit` restores the weights (and buffers)
     /// of early stopping's best epoch, which the returned [`History::best_epoch`] names. Needs a
-    /// validation set.
-    pub fn early_stopping(mut self, early_stopping: EarlyStopping) -> Self {
-        self.early_stopping = Some(early_stopping);
+    /// validation set. The same as `.callback(early_stopping)`.
+    pub fn early_stopping(self, early_stopping: EarlyStopping) -> Self {
+        self.callback(early_stopping)
+    }
+
+    /// Adds `callback`, run after those added before it (see [`Callback`]).
+    pub fn callback(mut self, callback: impl Callback + 'static) -> Self {
+        self.callbacks.push(Box::new(callback));
+        self
+    }
+
+    /// With `true`, BatchNorm layers whose parameters are all frozen normalise with their
+    /// running statistics in training too and leave them unchanged, as fine-tuning with a frozen
+    /// body usually wants (PyTorch's `module.eval()` on the frozen part). Default `false`: they
+    /// use batch statistics and update their running statistics, as any BatchNorm in training.
+    pub fn freeze_norm_stats(mut self, frozen: bool) -> Self {
+        self.norm_stats_frozen = frozen;
         self
     }
 
@@ -279,7 +321,8 @@ impl<O: Optimizer, L: Loss> Trainer<O, L> {
     /// `fit` fails). `fit` then trains epochs `initial_epoch + 1 ..= epochs`, with the shuffles
     /// and learning rates those epochs have in an uninterrupted run. Restore the model
     /// (`checkpoint::load`) and the optimizer ([`Optimizer::load_state`] through
-    /// [`Trainer::optimizer_mut`]) first; early stopping starts afresh.
+    /// [`Trainer::optimizer_mut`]) first. [`Trainer::resume`] does all of this from a checkpoint
+    /// written during training, callbacks' state and history included.
     pub fn initial_epoch(mut self, epochs_done: usize) -> Self {
         self.initial_epoch = epochs_done;
         self
@@ -333,21 +376,56 @@ impl<O: Optimizer, L: Loss> Trainer<O, L> {
         valid: Option<&dyn DataSource>,
     ) -> Result<History> {
         let mut batches = self.check(net, train, valid)?;
-        self.history = History::with_metrics(self.loss.name(), self.metric_names());
-        if let Some(es) = &mut self.early_stopping {
-            es.reset();
-        }
+        self.optimizer.check_model(net)?;
+        self.start(valid.is_some())?;
         let mut progress = Progress::new(self.verbosity, self.epochs);
+        let trained = self.train_epochs(net, &mut batches, valid, &mut progress);
+        // Outside `fit`, the network computes every gradient again, whatever happened.
+        TrainingPlan::full().apply(net);
+        trained?;
+        Ok(self.history.clone())
+    }
+
+    /// Gets `control` and the history ready for a `fit`: a new history, or the epochs a
+    /// checkpoint restored; the starting rates of groups added since the trainer was built.
+    fn start(&mut self, has_validation: bool) -> Result<()> {
+        let history = History::with_metrics(self.loss.name(), self.metric_names());
+        self.history = match self.resumed.take() {
+            Some(resumed) => resumed,
+            None => history,
+        };
+        let rates = starting_rates(&self.optimizer);
+        if self.control.base_lrs.len() != rates.len() {
+            let known = self.control.base_lrs.len().min(rates.len());
+            self.control.base_lrs.truncate(known);
+            self.control.base_lrs.extend_from_slice(&rates[known..]);
+        }
+        self.control.epochs = self.epochs;
+        self.control.initial_epoch = self.initial_epoch;
+        self.control.epoch = self.initial_epoch;
+        self.control.has_validation = has_validation;
+        self.control.stop = None;
+        Ok(())
+    }
+
+    /// The epochs of a `fit`, between the callbacks' `on_train_begin` and `on_train_end`.
+    fn train_epochs(
+        &mut self,
+        net: &mut dyn Layer,
+        batches: &mut Batches<'_>,
+        valid: Option<&dyn DataSource>,
+        progress: &mut Progress,
+    ) -> Result<()> {
+        self.hooks(net, progress, |cb, ctx| cb.on_train_begin(ctx))?;
         for epoch in self.initial_epoch..self.epochs {
-            let record = self.train_epoch(net, &mut batches, epoch, valid, &mut progress)?;
-            let stop = self.watch(net, &record, &mut progress);
-            self.history.push(record);
-            if stop {
+            let record = self.train_epoch(net, batches, epoch, valid, progress)?;
+            self.end_epoch(net, record, progress)?;
+            if let Some(reason) = &self.control.stop {
+                progress.note(reason);
                 break;
             }
         }
-        self.restore_best(net, &mut progress)?;
-        Ok(self.history.clone())
+        self.hooks(net, progress, |cb, ctx| cb.on_train_end(ctx))
     }
 
     /// The training batches of `train`, in the trainer's order.
@@ -372,8 +450,8 @@ impl<O: Optimizer, L: Loss> Trainer<O, L> {
         progress: &mut Progress,
     ) -> Result<EpochRecord> {
         let started = Instant::now();
-        let lr = self.schedule.lr_at(self.base_lr, epoch);
-        self.optimizer.set_learning_rate(lr);
+        self.begin_epoch(net, epoch, progress)?;
+        let lr = self.optimizer.learning_rate();
         let mut totals = Totals {
             epoch: epoch + 1,
             epochs: self.epochs,
@@ -385,8 +463,15 @@ impl<O: Optimizer, L: Loss> Trainer<O, L> {
         progress.start_epoch(totals.epoch, totals.batches, self.batch_size);
         batches.set_epoch(epoch);
         while let Some(batch) = batches.next_batch()? {
-            self.step(net, batch, &mut totals)?;
+            let loss = self.step(net, batch, &mut totals)?;
             progress.batch_done(totals.mean_loss());
+            if !self.callbacks.is_empty() {
+                let step = totals.steps;
+                self.hooks(net, progress, |cb, ctx| cb.on_batch_end(ctx, step, loss))?;
+                if self.control.stop.is_some() {
+                    break;
+                }
+            }
         }
         let train_metrics = self.metric_values();
         let validation = valid.map(|v| self.run_evaluation(net, v)).transpose()?;
@@ -407,18 +492,38 @@ impl<O: Optimizer, L: Loss> Trainer<O, L> {
         Ok(record)
     }
 
+    /// Gets epoch `epoch` (0-based) ready: every group's rate from the schedule, the layers'
+    /// [`TrainingPlan`] (which gradients they compute, the epoch for dropout), then the callbacks.
+    fn begin_epoch(&mut self, net: &mut dyn Layer, epoch: usize, progress: &Progress) -> Result<()> {
+        let (schedule, bases) = (self.schedule, &self.control.base_lrs);
+        self.optimizer.set_learning_rate(schedule.lr_at(bases[0], epoch));
+        for (group, &base) in bases[1..].iter().enumerate() {
+            self.optimizer
+                .set_group_learning_rate(group, schedule.lr_at(base, epoch));
+        }
+        let optimizer = &self.optimizer;
+        let frozen = |name: &str| optimizer.is_frozen(name);
+        TrainingPlan::new(&frozen)
+            .with_epoch(epoch)
+            .with_norm_stats_frozen(self.norm_stats_frozen)
+            .apply(net);
+        self.control.epoch = epoch + 1;
+        self.hooks(net, progress, |cb, ctx| cb.on_epoch_begin(ctx))
+    }
+
     /// One training step on `batch`, in the order a batch flows: forward in Train mode, the
     /// metrics, the loss, its gradient, backward through the net, the optimizer step, the
-    /// epoch's totals. Takes no step on a NaN or infinite loss.
-    fn step(&mut self, net: &mut dyn Layer, batch: &mut Batch, totals: &mut Totals) -> Result<()> {
+    /// epoch's totals. Takes no step on a NaN or infinite loss; returns the batch's loss.
+    fn step(&mut self, net: &mut dyn Layer, batch: &mut Batch, totals: &mut Totals) -> Result<f32> {
         let output = net.forward(std::mem::take(&mut batch.inputs), Mode::Train);
         let targets = batch.targets();
         for metric in &mut self.metrics {
             metric.update(&output, targets);
         }
         let mut loss = self.loss.forward(output, targets);
-        if self.optimizer.weight_decay() > 0.0 {
-            loss += self.optimizer.l2_penalty(net);
+        let penalty = self.optimizer.l2_penalty(net);
+        if penalty != 0.0 {
+            loss += penalty;
         }
         if !loss.is_finite() {
             return Err(totals.diverged(loss).into());
@@ -428,52 +533,51 @@ impl<O: Optimizer, L: Loss> Trainer<O, L> {
         batch.inputs = net.backward(grad);
         self.optimizer.step(net)?;
         totals.add(loss, batch.len());
+        Ok(loss)
+    }
+
+    /// After an epoch: its record into the history, the callbacks' `on_epoch_end`, then the
+    /// checkpoints they asked for (so that each holds every callback's state after the epoch).
+    fn end_epoch(&mut self, net: &mut dyn Layer, record: EpochRecord, progress: &Progress) -> Result<()> {
+        self.history.push(record.clone());
+        self.control.checkpoints.clear();
+        self.hooks(net, progress, |cb, ctx| cb.on_epoch_end(ctx, &record))?;
+        for dir in std::mem::take(&mut self.control.checkpoints) {
+            self.save_checkpoint(net, &dir)?;
+        }
+        Ok(())
+    }
+
+    /// Runs `hook` on every callback, in order, each with a [`Context`] of the run.
+    fn hooks(
+        &mut self,
+        net: &mut dyn Layer,
+        progress: &Progress,
+        mut hook: impl FnMut(&mut dyn Callback, &mut Context<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let Trainer {
+            callbacks,
+            optimizer,
+            control,
+            history,
+            ..
+        } = self;
+        for callback in callbacks.iter_mut() {
+            let mut ctx = Context {
+                net: &mut *net,
+                optimizer: &mut *optimizer,
+                control: &mut *control,
+                history: &mut *history,
+                progress,
+            };
+            hook(callback.as_mut(), &mut ctx)?;
+        }
         Ok(())
     }
 
     /// Every metric's value since its last reset.
     pub(super) fn metric_values(&self) -> MetricValues {
         self.metrics.iter().map(|m| (m.name(), m.value())).collect()
-    }
-
-    /// Early stopping's bookkeeping after an epoch: snapshots a new best, and says whether to
-    /// stop.
-    fn watch(&mut self, net: &mut dyn Layer, record: &EpochRecord, progress: &mut Progress) -> bool {
-        let (Some(es), Some(loss)) = (&mut self.early_stopping, record.valid_loss) else {
-            return false;
-        };
-        match es.observe(record.epoch, loss) {
-            Verdict::Improved => {
-                self.best.recapture(net);
-                false
-            }
-            Verdict::Waiting { .. } => false,
-            Verdict::Stop { stale } => {
-                progress.note(&format!(
-                    "early stopping: the validation loss has not improved for {stale} epochs \
-                     (patience {})",
-                    es.patience()
-                ));
-                true
-            }
-        }
-    }
-
-    /// Gives `net` the weights of early stopping's best epoch, if training went on past it, and
-    /// records that epoch in the history.
-    fn restore_best(&mut self, net: &mut dyn Layer, progress: &mut Progress) -> Result<()> {
-        let Some(best) = self.early_stopping.as_ref().and_then(EarlyStopping::best_epoch) else {
-            return Ok(());
-        };
-        self.history.set_best_epoch(Some(best));
-        if self.history.last().map(|r| r.epoch) != Some(best) {
-            self.best.restore(net)?;
-            let loss = self.history.best().and_then(|r| r.valid_loss).unwrap_or(f32::NAN);
-            progress.note(&format!(
-                "restored the weights of epoch {best} (best valid_loss={loss:.4})"
-            ));
-        }
-        Ok(())
     }
 }
 
@@ -520,6 +624,7 @@ impl Totals {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::checkpoint::Snapshot;
     use crate::data::Dataset;
     use crate::init::Init;
     use crate::layers::Linear;

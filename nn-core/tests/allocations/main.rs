@@ -10,6 +10,7 @@ mod optimizer_step;
 mod resnet_step;
 mod steady_step;
 mod trainer;
+mod training_control;
 mod training_step;
 mod value_steps;
 
