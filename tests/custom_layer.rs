@@ -100,6 +100,40 @@ fn panic_message(f: impl FnOnce()) -> String {
         .expect("a formatted panic message")
 }
 
+/// A residual block's inner path, with a kink (`Relu`) or without (`Tanh`).
+#[derive(Sequential)]
+struct Block<A> {
+    conv1: Conv2d,
+    act: A,
+    conv2: Conv2d,
+}
+
+fn block<A: Layer>(act: A) -> Residual<Block<A>> {
+    let mut rng = seeded(4321);
+    let mut conv = || Conv2d::builder(2, 2, 3).padding(1).build(Init::He, &mut rng);
+    Residual(Block {
+        conv1: conv(),
+        act,
+        conv2: conv(),
+    })
+}
+
+#[test]
+fn a_residual_block_with_relu_fails_at_a_kink_and_the_report_says_how_to_check_it() {
+    // A step of conv1's bias moves every pre-activation of its channel, and here one crosses
+    // ReLU's kink: the correct backward disagrees with the central difference by 9 %.
+    let report = gradcheck(&mut block(Relu::new()), &[2, 2, 4, 4]);
+    assert!(!report.passed(), "{report}");
+    assert_eq!(report.worst().unwrap().name, "conv1.bias", "{report}");
+    assert!(report.failed_at_a_kink(), "{report}");
+    assert!(
+        report.to_string().contains("smooth activation (Tanh)"),
+        "{report}"
+    );
+    // The advice works: the same block with Tanh passes.
+    gradcheck(&mut block(Tanh::new()), &[2, 2, 4, 4]).assert_passed();
+}
+
 #[test]
 fn custom_layers_pass_the_gradient_check_alone_and_in_a_derived_network() {
     gradcheck(&mut LeakyRelu::new(0.1), &[4, 6]).assert_passed();

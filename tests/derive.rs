@@ -351,6 +351,70 @@ fn a_failing_layer_is_named_by_its_path() {
     assert_eq!(msg, "head: backward called without a preceding Train forward");
 }
 
+/// Runs `f`, which must panic, and returns the file and line the panic reports.
+fn panic_location(f: impl FnOnce()) -> (String, u32) {
+    thread_local! {
+        static LOCATION: RefCell<Option<(String, u32)>> = const { RefCell::new(None) };
+    }
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    // One hook for the whole test binary: it notes the location on the panicking thread and then
+    // prints as the default hook does, so other tests' panics read as usual.
+    HOOK.call_once(|| {
+        let print = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let here = info.location().map(|l| (l.file().to_string(), l.line()));
+            LOCATION.with(|loc| *loc.borrow_mut() = here);
+            print(info);
+        }));
+    });
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    assert!(result.is_err(), "must panic");
+    LOCATION
+        .with(|loc| loc.borrow_mut().take())
+        .expect("the hook saw the panic")
+}
+
+/// A network of built-in layers, as a user declares one.
+#[derive(Sequential)]
+struct Builtin {
+    conv: Conv2d,
+    flat: Flatten,
+    fc1: Linear,
+    act: Relu,
+    fc2: Linear,
+}
+
+#[test]
+fn a_shape_panic_points_at_the_line_that_called_forward() {
+    let mut r = rng();
+    let mut fc = Linear::new(4, 3, Init::He, &mut r);
+    let (file, line) = panic_location(|| {
+        fc.forward(Tensor::zeros(vec![2, 5]), Mode::Eval);
+    });
+    assert_eq!((file.as_str(), line), (file!(), line!() - 2));
+
+    let mut conv = Conv2d::new(3, 2, 3, Init::He, &mut r);
+    let (file, line) = panic_location(|| {
+        conv.forward(Tensor::zeros(vec![1, 1, 5, 5]), Mode::Eval);
+    });
+    assert_eq!((file.as_str(), line), (file!(), line!() - 2));
+
+    // Inside a derived network: fc2 expects 8 features and gets 6, found two levels down.
+    let mut net = Builtin {
+        conv: Conv2d::new(1, 2, 3, Init::He, &mut r),
+        flat: Flatten::new(),
+        fc1: Linear::new(2 * 3 * 3, 6, Init::He, &mut r),
+        act: Relu::new(),
+        fc2: Linear::new(8, 2, Init::He, &mut r),
+    };
+    let (file, line) = panic_location(|| {
+        net.forward(Tensor::zeros(vec![1, 1, 5, 5]), Mode::Eval);
+    });
+    assert_eq!((file.as_str(), line), (file!(), line!() - 2));
+    // (A call through `dyn Layer`, as in a `Vec<Box<dyn Layer>>`, cannot carry the location:
+    // Rust reports the layer's own `fn forward` there. The message names the layer either way.)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tuple structs, generics, lifetimes, where-clauses.
 

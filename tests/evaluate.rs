@@ -1,7 +1,6 @@
 //! `evaluate`'s logic (examples/common/evaluation.rs); its figures are `nn::plot`'s, tested there.
 
-#[path = "../examples/common/mod.rs"]
-mod common;
+use crate::common;
 
 use common::evaluation::{predicted_classes, worst_mistakes, Confusion, Mistake};
 use nn::Tensor;
@@ -100,4 +99,40 @@ fn rows_that_are_not_numbers_are_found() {
     p[[3, 1]] = f32::NAN;
     p[[4, 0]] = f32::INFINITY;
     assert_eq!(common::evaluation::non_finite_rows(&p), Some((3, 2)));
+}
+
+#[test]
+fn a_checkpoint_of_another_known_network_suggests_its_arch() {
+    use nn::prelude::*;
+    let dir = std::env::temp_dir().join(format!("nn-evaluate-arch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cnn = dir.join("cnn.safetensors");
+    nn::save(&mut common::nets::Cnn::new(&mut seeded(7)), &cnn).unwrap();
+    let err = common::nets::load("mlp", &cnn)
+        .err()
+        .expect("a CNN does not load as the MLP");
+    let wrong = err.downcast_ref::<common::nets::WrongArch>().expect("WrongArch");
+    assert_eq!((wrong.given.as_str(), wrong.fits), ("mlp", "cnn"));
+    let text = err.to_string();
+    assert!(text.ends_with("fix: add --arch cnn to the command"), "{text}");
+    assert!(text.starts_with(&cnn.display().to_string()), "{text}");
+
+    let mlp = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/models/mlp_mnist10k.safetensors"
+    );
+    let err = common::nets::load("cnn", std::path::Path::new(mlp))
+        .err()
+        .expect("the MLP is no CNN");
+    assert!(err.to_string().contains("add --arch mlp"), "{err}");
+
+    // A checkpoint of no known network keeps the list of what does not fit, and suggests nothing.
+    let other = dir.join("other.safetensors");
+    nn::save(&mut Linear::new(3, 2, Init::He, &mut seeded(1)), &other).unwrap();
+    let err = common::nets::load("mlp", &other)
+        .err()
+        .expect("a lone Linear is no MLP");
+    assert!(err.downcast_ref::<nn::Error>().is_some(), "{err}");
+    assert!(!err.to_string().contains("--arch"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

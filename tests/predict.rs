@@ -2,8 +2,7 @@
 //! (examples/digits/, drawn by tools/make_digit_pictures.py) with the committed model
 //! (examples/models/mlp_mnist10k.safetensors, trained by `mlp_batchnorm` on the 10k MNIST subset).
 
-#[path = "../examples/common/mod.rs"]
-mod common;
+use crate::common;
 
 use common::digits::{exit_code, predict_file, predict_files, read_digit, top_k, Prediction};
 use std::path::{Path, PathBuf};

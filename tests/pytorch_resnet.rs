@@ -13,10 +13,7 @@
 //! committed nn checkpoint must still load here and give the committed logits.
 
 #[allow(dead_code)]
-#[path = "../examples/common/nets.rs"]
-mod nets;
-
-use nets::{ResNet, ResNetConfig};
+use crate::common::nets::{ResNet, ResNetConfig};
 use nn::prelude::*;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");

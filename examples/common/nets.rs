@@ -2,6 +2,8 @@
 //! `resnet_mnist` train them, and `evaluate` and `predict` load checkpoints into them (`--arch`).
 
 use nn::prelude::*;
+use std::fmt;
+use std::path::{Path, PathBuf};
 
 /// The architectures `--arch` accepts; the first is the default.
 pub const ARCHS: &[&str] = &["mlp", "cnn", "resnet"];
@@ -240,10 +242,36 @@ impl<L: Layer> Layer for Images<L> {
 /// The network `arch` names (one of [`ARCHS`]), with weights from `path`, a checkpoint written by
 /// `nn::save` or a PyTorch `state_dict` of the same network saved as safetensors.
 ///
+/// When the checkpoint's tensors do not fit `arch` but do fit another of [`ARCHS`], the error is
+/// [`WrongArch`], which names the `--arch` to use, instead of the list of mismatched tensors.
+///
 /// # Panics
 /// On a name outside [`ARCHS`] (`--arch` accepts only these).
-pub fn load(arch: &str, path: &std::path::Path) -> nn::Result<Box<dyn Layer>> {
-    let mut net: Box<dyn Layer> = match arch {
+pub fn load(arch: &str, path: &Path) -> Result<Box<dyn Layer>, Box<dyn std::error::Error>> {
+    let mut net = build(arch);
+    match nn::load(&mut *net, path) {
+        Ok(()) => Ok(net),
+        Err(e @ nn::Error::Checkpoint(nn::CheckpointError::Mismatch { .. })) => {
+            let fits = ARCHS
+                .iter()
+                .copied()
+                .find(|&other| other != arch && nn::load(&mut *build(other), path).is_ok());
+            match fits {
+                Some(fits) => Err(Box::new(WrongArch {
+                    path: path.to_path_buf(),
+                    given: arch.to_string(),
+                    fits,
+                })),
+                None => Err(e.into()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The untrained network `arch` names.
+fn build(arch: &str) -> Box<dyn Layer> {
+    match arch {
         "mlp" => Box::new(SeedNet::new(&mut seeded(nn::DEFAULT_SEED))),
         "cnn" => Box::new(Images(Cnn::new(&mut seeded(nn::DEFAULT_SEED)))),
         "resnet" => Box::new(Images(ResNet::new(&mut seeded(nn::DEFAULT_SEED)))),
@@ -251,7 +279,31 @@ pub fn load(arch: &str, path: &std::path::Path) -> nn::Result<Box<dyn Layer>> {
             "unknown architecture '{other}': expected one of {}",
             ARCHS.join("|")
         ),
-    };
-    nn::load(&mut *net, path)?;
-    Ok(net)
+    }
 }
+
+/// A checkpoint of another of the known networks than the one `--arch` named.
+#[derive(Debug)]
+pub struct WrongArch {
+    /// The checkpoint.
+    pub path: PathBuf,
+    /// The `--arch` given.
+    pub given: String,
+    /// The architecture whose tensors the checkpoint holds, name for name and shape for shape.
+    pub fits: &'static str,
+}
+
+impl fmt::Display for WrongArch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} holds the weights of --arch {}, not of --arch {}; fix: add --arch {} to the command",
+            self.path.display(),
+            self.fits,
+            self.given,
+            self.fits
+        )
+    }
+}
+
+impl std::error::Error for WrongArch {}

@@ -101,6 +101,7 @@ fn spare(shape: &[usize]) -> Tensor {
 
 /// Runs `layer.forward` as a branch named `name` of the running block: a path that starts from the
 /// block's input (the layer path and [`crate::summary()`] show it so).
+#[track_caller]
 pub fn forward_branch<L: Layer + ?Sized>(name: &str, layer: &mut L, x: Tensor, mode: Mode) -> Tensor {
     let _guard = PathGuard::push(name);
     trace::forward(layer, x, mode, Role::Branch)
@@ -112,6 +113,7 @@ pub fn forward_branch<L: Layer + ?Sized>(name: &str, layer: &mut L, x: Tensor, m
 ///
 /// Panics, naming the block path and the three shapes, if the two outputs differ in shape: this
 /// is the first forward of a block whose shortcut does not match its body.
+#[track_caller]
 pub fn shortcut_forward<L: Layer + ?Sized>(
     name: &str,
     shortcut: &mut L,

@@ -37,10 +37,30 @@ impl Drop for PathGuard {
 }
 
 /// Runs `layer.forward` with `name` appended to the current layer path. Containers (and the code
-/// `#[derive(Sequential)]` generates) call this so that errors name the failing layer.
+/// `#[derive(Sequential)]` generates) call this so that errors name the failing layer. It passes
+/// its caller's location on (`#[track_caller]`), so a shape panic points at the line that called
+/// the container's `forward`, not into nn.
+#[track_caller]
 pub fn forward_child<L: Layer + ?Sized>(name: &str, layer: &mut L, x: Tensor, mode: Mode) -> Tensor {
     let _guard = PathGuard::push(name);
     trace::forward(layer, x, mode, Role::Layer)
+}
+
+/// `layer` itself, if it is a layer. The code `#[derive(Sequential)]` writes passes each field
+/// through this one function, so that a field that is not a layer is one error (rustc reports an
+/// identical error once), however many generated methods use the field.
+#[doc(hidden)]
+#[inline(always)]
+pub fn as_layer<L: Layer + ?Sized>(layer: &mut L) -> &mut L {
+    layer
+}
+
+/// Calls `f` with `layer` as a `&mut dyn Layer`: `visit_children` of the code
+/// `#[derive(Sequential)]` writes. The cast happens here, so that a field that is not a layer is
+/// reported once, by [`as_layer`], rather than again as a failed cast.
+#[doc(hidden)]
+pub fn visit_child<L: Layer>(f: &mut dyn FnMut(&str, &mut dyn Layer), name: &str, layer: &mut L) {
+    f(name, layer)
 }
 
 /// Runs `layer.backward` with `name` appended to the current layer path.

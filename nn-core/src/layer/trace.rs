@@ -64,7 +64,9 @@ pub(crate) fn record<R>(f: impl FnOnce() -> R) -> (R, Vec<Record>) {
     (result, records)
 }
 
-/// `layer.forward(x, mode)`, recorded under the current path if a summary is being made.
+/// `layer.forward(x, mode)`, recorded under the current path if a summary is being made. Passes
+/// its caller's location on, as [`forward_child`](super::forward_child) does.
+#[track_caller]
 pub(crate) fn forward<L: Layer + ?Sized>(layer: &mut L, x: Tensor, mode: Mode, role: Role) -> Tensor {
     let started = TRACE.with(|t| {
         let mut t = t.borrow_mut();
