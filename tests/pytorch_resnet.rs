@@ -26,7 +26,6 @@ fn resnet() -> ResNet {
         widths: [4, 8, 16],
         strides: [1, 2, 2],
         blocks: 1,
-        dropout: 0.0,
     };
     ResNet::with_config(config, &mut seeded(1))
 }

@@ -147,8 +147,6 @@ pub struct ResNet {
     pub layer2: Vec<BasicBlock>,
     pub layer3: Vec<BasicBlock>,
     pub avgpool: GlobalAvgPool2d,
-    /// Dropout before the classifier, if any (no tensors: the names stay torchvision's).
-    pub dropout: Option<Dropout>,
     pub fc: Linear,
 }
 
@@ -163,8 +161,6 @@ pub struct ResNetConfig {
     pub strides: [usize; 3],
     /// Blocks per stage.
     pub blocks: usize,
-    /// The dropout probability before the classifier (0: no dropout layer).
-    pub dropout: f32,
 }
 
 /// resnet_mnist's network.
@@ -173,7 +169,6 @@ pub const RESNET: ResNetConfig = ResNetConfig {
     widths: [16, 32, 64],
     strides: [1, 2, 2],
     blocks: 1,
-    dropout: 0.0,
 };
 
 impl ResNet {
@@ -196,22 +191,16 @@ impl ResNet {
             cin = cout;
             blocks
         };
-        // The input is data, which needs no gradient: skip that product and col2im.
-        let conv1 = conv(1, config.stem, 3, 1, rng).with_input_grad(false);
-        let (layer1, layer2, layer3) = (stage(0, rng), stage(1, rng), stage(2, rng));
-        let fc = Linear::new(config.widths[2], 10, Init::He, rng);
-        // Drawn last, so that the weights are the same with or without it.
-        let dropout = (config.dropout > 0.0).then(|| Dropout::from_rng(config.dropout, rng));
         ResNet {
-            conv1,
+            // The input is data, which needs no gradient: skip that product and col2im.
+            conv1: conv(1, config.stem, 3, 1, rng).with_input_grad(false),
             bn1: BatchNorm2d::new(config.stem),
             relu: Relu::new(),
-            layer1,
-            layer2,
-            layer3,
+            layer1: stage(0, rng),
+            layer2: stage(1, rng),
+            layer3: stage(2, rng),
             avgpool: GlobalAvgPool2d::new(),
-            dropout,
-            fc,
+            fc: Linear::new(config.widths[2], 10, Init::He, rng),
         }
     }
 }
