@@ -20,6 +20,7 @@ pub mod summary;
 pub mod tensor;
 mod threads;
 pub mod train;
+pub mod vision;
 
 /// The ndarray crate nn's [`Tensor`] comes from, so that code using nn needs no ndarray
 /// dependency of its own (and cannot pick a version whose arrays are a different type).

@@ -14,7 +14,8 @@
 //! digests, deadlines, progress; temporary files are `fsutil`'s), `idx.rs` (the format parser),
 //! `error.rs` (what can go wrong), `dataset.rs` (the in-memory dataset and its splits). Tables:
 //! `csv.rs` (a CSV file of numbers, columns chosen by name), `standardize.rs` (per-column
-//! standardisation fitted on the training split). `cache.rs` and
+//! standardisation fitted on the training split). Images: `transformed.rs` (augmentation and
+//! normalisation as batches are filled, [`Transformed`]). `cache.rs` and
 //! `download.rs` are compiled only with the `download` feature. Beside the load, `digit.rs`
 //! prepares a user's picture as an MNIST digit.
 
@@ -42,6 +43,7 @@ mod test_server;
 mod test_util;
 #[cfg(test)]
 mod tests;
+mod transformed;
 
 pub use batch::Batch;
 pub use batches::Batches;
@@ -62,3 +64,4 @@ pub use source::{DataSource, FillContext};
 pub use standardize::Standardizer;
 pub(crate) use targets::batch_shape;
 pub use targets::{one_hot, TargetKind, Targets};
+pub use transformed::Transformed;
