@@ -1,8 +1,9 @@
 //! The training benchmarks' shared part (bench_mlp, bench_cnn): synthetic data, the bare epoch
-//! loop, timing the epochs and inference, and printing them with the per-layer profile.
+//! loop, timing the epochs and inference, and printing them with the per-layer profile; and
+//! the cost of augmentation, timed against plain epochs in the same run.
 
 use super::timed::{median, time_inference};
-use nn::data::{Batches, Dataset};
+use nn::data::{Batches, DataSource, Dataset};
 use nn::prelude::*;
 use rand::Rng as _;
 use std::time::{Duration, Instant};
@@ -92,33 +93,48 @@ fn train_epoch(
 /// then `setup.epochs` timed ones, a line each; then times inference on `infer`; prints the
 /// profile if asked, and last the line
 /// `median_epoch_s=<f> samples_per_s=<f> infer_samples_per_s=<f>`.
+///
+/// With `augmented` (the same samples, augmented as their batches are filled), every timed epoch
+/// on `train` is followed by one on `augmented`, and the cost of augmenting is printed as a share
+/// of a plain step: measured in the same run, so that the load of a shared machine weighs on both
+/// alike. The last line still describes the plain epochs.
 pub fn run(
     net: &mut impl TimedNet,
-    train: &Dataset,
+    train: &dyn DataSource,
+    augmented: Option<&dyn DataSource>,
     infer: &Dataset,
     setup: &Setup,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let epochs = setup.epochs;
     let mut loss_fn = SoftmaxCrossEntropy::new();
     let mut optimizer = Adam::new(1e-3).with_betas(0.9, 0.999).with_eps(1e-8);
-    let mut batches = train.batches(setup.batch_size, 1);
+    let mut batches = Batches::new(train, setup.batch_size).shuffled(1).training(true);
+    let mut augmented = augmented.map(|a| Batches::new(a, setup.batch_size).shuffled(1).training(true));
 
-    let warm = Instant::now();
-    let loss = train_epoch(
-        net,
-        &mut batches,
-        &mut loss_fn,
-        &mut optimizer,
-        &mut StepTimes::default(),
-    )?;
-    println!(
-        "warm-up epoch: {:.3} s, loss {loss:.4}",
-        warm.elapsed().as_secs_f64()
-    );
+    for batches in std::iter::once(&mut batches).chain(augmented.as_mut()) {
+        let warm = Instant::now();
+        let loss = train_epoch(
+            net,
+            batches,
+            &mut loss_fn,
+            &mut optimizer,
+            &mut StepTimes::default(),
+        )?;
+        println!(
+            "warm-up epoch{}: {:.3} s, loss {loss:.4}",
+            if batches.source().name().starts_with("Transformed") {
+                " (augmented)"
+            } else {
+                ""
+            },
+            warm.elapsed().as_secs_f64()
+        );
+    }
 
     net.timers(setup.profile);
     let mut steps = StepTimes::default();
     let mut epoch_s = Vec::with_capacity(epochs);
+    let (mut augmented_steps, mut augmented_s) = (StepTimes::default(), Vec::new());
     let flop = setup.flop.as_ref().map(|f| (f.epoch)(train.len()));
     for epoch in 1..=epochs {
         let start = Instant::now();
@@ -133,8 +149,27 @@ pub fn run(
             "epoch {epoch}/{epochs}: {s:.3} s, {:.0} samples/s{rate}, loss {loss:.4}",
             train.len() as f64 / s
         );
+        if let Some(batches) = augmented.as_mut() {
+            let start = Instant::now();
+            let loss = train_epoch(net, batches, &mut loss_fn, &mut optimizer, &mut augmented_steps)?;
+            let s = start.elapsed().as_secs_f64();
+            augmented_s.push(s);
+            println!(
+                "epoch {epoch}/{epochs} augmented: {s:.3} s, {:.0} samples/s, loss {loss:.4}",
+                train.len() as f64 / s
+            );
+        }
     }
     let layers = net.timers(false);
+    if !augmented_s.is_empty() {
+        print_augment_cost(
+            &steps,
+            &augmented_steps,
+            &mut epoch_s.clone(),
+            &mut augmented_s,
+            epochs * batches.batches_per_epoch(),
+        );
+    }
 
     // Inference: Eval forward of the whole set as one batch, `infer_rounds` times.
     let n_infer = infer.len();
@@ -175,6 +210,30 @@ pub fn run(
         n_infer as f64 / infer_median
     );
     Ok(())
+}
+
+/// The cost of augmentation per step, from the plain and augmented epochs of one run: the extra
+/// time of the batch fill, and of the whole epoch, as shares of a plain step.
+fn print_augment_cost(
+    plain: &StepTimes,
+    augmented: &StepTimes,
+    plain_s: &mut [f64],
+    augmented_s: &mut [f64],
+    n_steps: usize,
+) {
+    let us = |d: Duration| d.as_secs_f64() * 1e6 / n_steps as f64;
+    let (plain_fill, augmented_fill) = (us(plain.batch), us(augmented.batch));
+    let step = plain_s.iter().sum::<f64>() * 1e6 / n_steps as f64;
+    let (plain_median, augmented_median) = (median(plain_s), median(augmented_s));
+    println!(
+        "augmentation: batch fill {augmented_fill:.0} us augmented, {plain_fill:.0} us plain, per \
+         step of {step:.0} us; median epoch {augmented_median:.3} s augmented, {plain_median:.3} s plain"
+    );
+    println!(
+        "augment_cost_fill={:.1}% augment_cost_epoch={:.1}%",
+        100.0 * (augmented_fill - plain_fill) / step,
+        100.0 * (augmented_median - plain_median) / plain_median
+    );
 }
 
 /// The per-layer and per-phase breakdown of the timed epochs, in microseconds per step, with the

@@ -4,7 +4,9 @@
 use super::flags::{OptimFlags, OutFlag, TrainFlags};
 use super::DataFlags;
 use clap::{Args, CommandFactory};
+use nn::data::Transformed;
 use nn::prelude::*;
+use nn::vision::{Compose, Transform};
 use nn::Optimizer;
 use std::path::{Path, PathBuf};
 
@@ -29,6 +31,8 @@ pub struct Job<N> {
     pub sample_shape: &'static [usize],
     /// The learning rate used without `--lr`, per optimizer name.
     pub default_lr: fn(&str) -> f32,
+    /// Augmentations of the training images (`[C, H, W]` samples), drawn from the run's seed.
+    pub augment: Option<Compose>,
 }
 
 /// The whole of an example's `main`: checks the flags as a usage error of the command `C`,
@@ -79,8 +83,18 @@ pub fn run<N: Layer>(flags: &RunFlags, job: Job<N>) -> nn::Result<f32> {
         o.optimizer, lr, t.batch_size, t.epochs, t.seed
     );
 
+    let augmented;
+    let train: &dyn DataSource = match job.augment {
+        Some(augment) => {
+            println!("augment: {}", augment.describe());
+            augmented = Transformed::new(&data.train)?.augment(augment)?.seed(t.seed);
+            &augmented
+        }
+        None => &data.train,
+    };
+
     let mut trainer = trainer(t, o, lr);
-    let history = fit(&mut trainer, &mut net, &data.train, data.valid(), out)?;
+    let history = fit(&mut trainer, &mut net, train, data.valid(), out)?;
     let test = trainer.evaluate(&mut net, &data.test)?;
     save_run(out, &history, &mut net, &trainer)?;
     println!("test_loss={:.4}", test.loss);
@@ -89,8 +103,9 @@ pub fn run<N: Layer>(flags: &RunFlags, job: Job<N>) -> nn::Result<f32> {
 
 /// The trainer the flags describe: the optimizer with its rate and weight decay, epochs, batch
 /// size, seed, schedule and early stopping; softmax cross-entropy until `.loss(...)` says
-/// otherwise.
+/// otherwise. Sets nn's thread count to `--threads`, when given.
 pub fn trainer(t: &TrainFlags, o: &OptimFlags, lr: f32) -> Trainer<Box<dyn Optimizer>> {
+    t.apply_threads();
     let mut opt = super::optimizer(&o.optimizer, lr);
     opt.set_weight_decay(o.weight_decay);
     let mut trainer = Trainer::new(opt)

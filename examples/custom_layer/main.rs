@@ -71,6 +71,7 @@ struct Cli {
 
 fn main() -> nn::Result<()> {
     let cli = Cli::parse();
+    cli.train.apply_threads();
     let seed = cli.train.seed;
 
     // 1. Verify each custom layer's backward against finite differences before trusting it. (Not
