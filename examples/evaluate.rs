@@ -14,7 +14,7 @@
 mod common;
 
 use clap::Parser;
-use common::evaluation::{predicted_classes, worst_mistakes, Confusion};
+use common::evaluation::{non_finite_rows, predicted_classes, worst_mistakes, Confusion};
 use common::flags::{ModelFlags, OutFlag};
 use common::{DataFlags, DataSource};
 use std::path::Path;
@@ -56,11 +56,21 @@ fn main() {
     }
 }
 
-fn run(arch: &str, model: &Path, data: &DataFlags, out: &Path) -> nn::Result<f64> {
+fn run(arch: &str, model: &Path, data: &DataFlags, out: &Path) -> Result<f64, Box<dyn std::error::Error>> {
     nn::fsutil::prepare_output_dir(out)?;
     let mut net = common::nets::load(arch, model)?;
     let test = common::load_data(data, nn::DEFAULT_SEED)?.test;
     let probabilities = nn::train::predict_proba(&mut *net, &test, 100)?;
+    // A NaN row has no argmax worth counting: a damaged model is an error, not an accuracy.
+    if let Some((first, count)) = non_finite_rows(&probabilities) {
+        return Err(format!(
+            "the model's output is not a number (NaN or infinite probabilities) for {count} of {} \
+             test images, the first being image {first}; the model's weights are damaged: train \
+             it again or load another checkpoint",
+            test.len()
+        )
+        .into());
+    }
     let (labels, classes) = (test.labels(), test.classes());
     let (labels, classes) = labels.zip(classes).expect("IDX test sets hold class labels");
     let confusion = Confusion::new(&predicted_classes(&probabilities), labels, classes);

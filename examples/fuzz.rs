@@ -1,30 +1,40 @@
-//! A mutation fuzzer for nn's three parsers of untrusted bytes, on stable Rust: `idx::decode`
-//! (dataset files), `nn::load` (checkpoints) and `Optimizer::load_state` (saved optimizer state).
+//! A fuzzer for nn's parsers of untrusted bytes and its image layers, on stable Rust:
+//! `idx::decode` (dataset files), `nn::load` (checkpoints), `Optimizer::load_state` (saved
+//! optimizer state), `vision::decode_bytes` (pictures), and random Conv2d/MaxPool2d/AvgPool2d
+//! configurations against a direct f64 reference.
 //!
-//! Each round takes a valid input, mutates it (bit flips, interesting integers and numbers,
-//! cuts, splices, duplicated chunks) and checks the rules nn promises for bad input:
+//! Each round of a parser takes a valid input, mutates it (bit flips, interesting integers and
+//! numbers, cuts, splices, duplicated chunks) and checks the rules nn promises for bad input:
 //! - no panic (each call runs under `catch_unwind`);
 //! - no allocation out of proportion to the input (a counting global allocator records the peak
-//!   of each call; decoding may not ask for more than 64× the input plus 1 MiB);
+//!   of each call; decoding may not ask for more than 64× the input plus 1 MiB; pictures are
+//!   decoded reduced, or within small limits, so what they may hold is that too);
 //! - a failed `nn::load` or `load_state` leaves the model and the optimizer as they were;
-//! - a state that `load_state` accepts, whose numbers are all at most 1e30, steps to finite
-//!   weights (no silent NaN).
+//! - what `nn::load` accepts is finite, and a state `load_state` accepts steps to finite weights
+//!   or refuses the step, changing nothing (no silent NaN);
+//! - a decoded picture has the size asked for.
+//!
+//! Each round of the image layers checks a random valid configuration against the reference
+//! (forward, input gradient, parameter gradients), or an absurd one (a 2^32 kernel, padding
+//! 2^62), which must be refused by a panic naming the layer.
 //!
 //! ```sh
 //! cargo run --release --example fuzz -- --seconds 60 [--seed 1]
 //! ```
 //!
 //! It prints executions and outcomes per target and exits with code 1 if any rule was broken,
-//! printing the first offending input of each kind (hex) so that it can become a test.
+//! printing the first offending input of each kind (hex, or text) so that it can become a test.
 
 #[path = "common/mod.rs"]
 mod common;
 
 use clap::Parser;
+use common::image_layers::Config;
 use nn::data::idx::{self, IdxKind};
 use nn::layer::for_each_param;
 use nn::optim::OptimizerState;
 use nn::prelude::*;
+use nn::vision::{decode_bytes, Colour, DecodeOptions, Limits, Size};
 use rand::Rng as _;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -42,9 +52,13 @@ static PEAK: AtomicUsize = AtomicUsize::new(0);
 // statistics.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(live, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
+        let ptr = unsafe { System.alloc(layout) };
+        // A refused request (null) holds no memory: layers ask for absurd buffers fallibly.
+        if !ptr.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        ptr
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
@@ -72,16 +86,19 @@ enum Outcome {
     HugeAllocation,
     ChangedOnError,
     NonFiniteStep,
+    /// A result differs from the reference computation.
+    Wrong,
 }
 
 impl Outcome {
-    const ALL: [Outcome; 6] = [
+    const ALL: [Outcome; 7] = [
         Outcome::Accepted,
         Outcome::Refused,
         Outcome::Panicked,
         Outcome::HugeAllocation,
         Outcome::ChangedOnError,
         Outcome::NonFiniteStep,
+        Outcome::Wrong,
     ];
     fn is_failure(self) -> bool {
         !matches!(self, Outcome::Accepted | Outcome::Refused)
@@ -91,7 +108,7 @@ impl Outcome {
 /// Counts per outcome, and the first input that broke each rule.
 struct Tally {
     name: &'static str,
-    counts: [u64; 6],
+    counts: [u64; 7],
     first: Vec<(Outcome, Vec<u8>, String)>,
 }
 
@@ -99,7 +116,7 @@ impl Tally {
     fn new(name: &'static str) -> Self {
         Tally {
             name,
-            counts: [0; 6],
+            counts: [0; 7],
             first: Vec::new(),
         }
     }
@@ -146,25 +163,6 @@ const NUMBERS: [&str; 14] = [
     "0.5",
     "1",
 ];
-
-/// A state with the seed's hyper-parameters whose numbers are all at most this large must step
-/// to finite weights.
-const MODERATE: f64 = 1e6;
-
-/// Whether a state file keeps `seed`'s hyper-parameters and writes no number above [`MODERATE`].
-fn moderate(text: &[u8], seed: &OptimizerState) -> bool {
-    let same_settings = serde_json::from_slice::<OptimizerState>(text)
-        .is_ok_and(|state| state.hyperparameters == seed.hyperparameters);
-    same_settings && largest_number(text) <= MODERATE
-}
-
-/// The largest magnitude of a number written in `text` (JSON), 0 if there is none.
-fn largest_number(text: &[u8]) -> f64 {
-    let text = String::from_utf8_lossy(text);
-    text.split(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+')))
-        .filter_map(|token| token.parse::<f64>().ok())
-        .fold(0.0, |max, x| max.max(x.abs()))
-}
 
 /// One random mutation (or a few) of `seed`.
 fn mutate(seed: &[u8], rng: &mut StdRng, text: bool) -> Vec<u8> {
@@ -268,6 +266,13 @@ fn fingerprint(net: &mut Net) -> Vec<u32> {
     bits
 }
 
+/// Whether every parameter and buffer value of `net` is finite.
+fn finite(net: &mut Net) -> bool {
+    fingerprint(net)
+        .iter()
+        .all(|&bits| f32::from_bits(bits).is_finite())
+}
+
 /// One forward and backward on fixed data, leaving gradients for a step.
 fn backward_once(net: &mut Net) {
     let x = Tensor::from_shape_fn(vec![5, 4], |ix| (ix[0] as f32 - 2.0) * 0.3 + ix[1] as f32 * 0.1);
@@ -334,6 +339,8 @@ fn fuzz_checkpoint(dir: &Path, rng: &mut StdRng, deadline: Instant, tally: &mut 
         let outcome = match result {
             Err(_) => Outcome::Panicked,
             _ if peak > 64 * input.len() + (1 << 20) => Outcome::HugeAllocation,
+            // What loads is finite: NaN, infinities and impossible buffers are refused.
+            Ok(true) if !finite(&mut target) => Outcome::NonFiniteStep,
             Ok(true) => Outcome::Accepted,
             Ok(false) if fingerprint(&mut target) != before => Outcome::ChangedOnError,
             Ok(false) => Outcome::Refused,
@@ -356,61 +363,182 @@ fn fuzz_optimizer_state(dir: &Path, rng: &mut StdRng, deadline: Instant, tally: 
         }
         let path = dir.join(format!("{}.json", opt.name()));
         opt.state().save_json(&path).expect("saving a seed state");
-        let state = OptimizerState::load_json(&path).expect("reading a seed state");
-        seeds.push((std::fs::read(&path).expect("reading a seed state"), state));
+        seeds.push(std::fs::read(&path).expect("reading a seed state"));
     }
     let path = dir.join("mutant.json");
     while Instant::now() < deadline {
         let k = rng.random_range(0..seeds.len());
-        let input = mutate(&seeds[k].0, rng, true);
+        let input = mutate(&seeds[k], rng, true);
         std::fs::write(&path, &input).expect("writing a mutant");
         let mut opt = optimizers().swap_remove(k);
         let mut model = net();
         backward_once(&mut model);
         let result = guarded(|| {
-            let state = match OptimizerState::load_json(&path) {
-                Ok(state) => state,
-                Err(_) => return Ok(false),
+            let Ok(state) = OptimizerState::load_json(&path) else {
+                return Outcome::Refused;
             };
             let before = opt.state();
             if opt.load_state(&state).is_err() {
-                return if opt.state() == before { Ok(false) } else { Err(()) };
+                return if opt.state() == before {
+                    Outcome::Refused
+                } else {
+                    Outcome::ChangedOnError
+                };
             }
-            // Accepted: the next step must give finite weights (or refuse to step).
-            if opt.step(&mut model).is_ok() {
-                let mut finite = true;
-                for_each_param(&mut model, |_, p| finite &= p.value.iter().all(|v| v.is_finite()));
-                if !finite {
-                    return Err(());
+            // Accepted: the next step gives finite weights, or refuses and changes nothing,
+            // whatever the state's values and settings (the step after a restore is a trial).
+            let weights = fingerprint(&mut model);
+            match opt.step(&mut model) {
+                Err(_) if fingerprint(&mut model) != weights => Outcome::ChangedOnError,
+                Err(_) => Outcome::Accepted,
+                Ok(()) => {
+                    let mut finite = true;
+                    for_each_param(&mut model, |_, p| finite &= p.value.iter().all(|v| v.is_finite()));
+                    if finite {
+                        Outcome::Accepted
+                    } else {
+                        Outcome::NonFiniteStep
+                    }
                 }
             }
-            Ok(true)
         });
-        let outcome = match &result {
-            Err(_) => Outcome::Panicked,
-            Ok(Ok(true)) => Outcome::Accepted,
-            Ok(Ok(false)) => Outcome::Refused,
-            Ok(Err(())) => {
-                // Tell the two broken rules apart by running the load again.
-                let state = OptimizerState::load_json(&path).ok();
-                let mut again = optimizers().swap_remove(k);
-                match state.map(|s| again.load_state(&s).is_err()) {
-                    Some(true) => Outcome::ChangedOnError,
-                    // Settings or values near f32's limit (a learning rate of 2e18, a weight decay
-                    // or a moment of 3e38, an eps of 1e-45) can overflow a step as they would
-                    // without a reload: the rule is for states a run could have written, with the
-                    // algorithm's own settings and moderate values.
-                    _ if !moderate(&input, &seeds[k].1) => Outcome::Accepted,
-                    _ => Outcome::NonFiniteStep,
-                }
-            }
-        };
+        let outcome = result.clone().unwrap_or(Outcome::Panicked);
         tally.record(outcome, &input, || match &result {
             Err(message) => format!("panic: {message}"),
             Ok(_) => format!("{outcome:?}"),
         });
     }
 }
+
+/// Random valid Conv2d, MaxPool2d and AvgPool2d configurations against the f64 reference, and
+/// one in ten with an absurd size, which must run or panic naming the layer (never wrap around,
+/// abort on allocation or panic elsewhere).
+fn fuzz_image_layers(rng: &mut StdRng, deadline: Instant, tally: &mut Tally) {
+    while Instant::now() < deadline {
+        let absurd = rng.random_bool(0.1);
+        let config = if absurd {
+            Config::absurd(rng)
+        } else {
+            Config::random(rng)
+        };
+        let (result, peak) = peak_of(|| {
+            guarded(|| {
+                if absurd {
+                    config.run(rng);
+                    Ok(())
+                } else {
+                    config.check(rng)
+                }
+            })
+        });
+        let outcome = match &result {
+            Err(message) if message.starts_with(config.layer_name()) => Outcome::Refused,
+            Err(_) => Outcome::Panicked,
+            _ if peak > LAYER_PEAK => Outcome::HugeAllocation,
+            Ok(Err(_)) => Outcome::Wrong,
+            Ok(Ok(())) => Outcome::Accepted,
+        };
+        let text = format!("{config:?}");
+        tally.record(outcome, text.as_bytes(), || match &result {
+            Err(message) => format!("panic: {message}"),
+            Ok(Err(difference)) => difference.clone(),
+            Ok(Ok(())) => format!("peak allocation {peak} bytes"),
+        });
+    }
+}
+
+/// Valid PNGs to mutate: the committed pictures of digits (palette, 16-bit, grey and alpha,
+/// RGBA, RGB) and small encodings of the other layouts (1-bit grey, a colour key, a palette
+/// with transparency).
+fn picture_seeds() -> Vec<Vec<u8>> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/digits");
+    let mut seeds: Vec<Vec<u8>> = std::fs::read_dir(dir)
+        .expect("the committed pictures")
+        .map(|entry| std::fs::read(entry.expect("a directory entry").path()).expect("a picture"))
+        .collect();
+    let encode = |(w, h): (u32, u32),
+                  colour,
+                  depth,
+                  palette: Option<Vec<u8>>,
+                  trns: Option<Vec<u8>>,
+                  data: Vec<u8>| {
+        let mut bytes = Vec::new();
+        let mut encoder = png::Encoder::new(&mut bytes, w, h);
+        encoder.set_color(colour);
+        encoder.set_depth(depth);
+        if let Some(p) = palette {
+            encoder.set_palette(p);
+        }
+        if let Some(t) = trns {
+            encoder.set_trns(t);
+        }
+        let mut writer = encoder.write_header().expect("a header");
+        writer.write_image_data(&data).expect("image data");
+        writer.finish().expect("a whole file");
+        bytes
+    };
+    use png::{BitDepth, ColorType};
+    seeds.push(encode(
+        (13, 7),
+        ColorType::Grayscale,
+        BitDepth::One,
+        None,
+        None,
+        vec![0x5a; 14],
+    ));
+    seeds.push(encode(
+        (5, 4),
+        ColorType::Rgb,
+        BitDepth::Eight,
+        None,
+        Some(vec![0, 9, 0, 9, 0, 9]),
+        (0..60).collect(),
+    ));
+    let palette = (0..12).map(|i| i * 20).collect();
+    seeds.push(encode(
+        (9, 3),
+        ColorType::Indexed,
+        BitDepth::Two,
+        Some(palette),
+        Some(vec![0, 128]),
+        vec![0x1b; 9],
+    ));
+    seeds
+}
+
+fn fuzz_pictures(rng: &mut StdRng, deadline: Instant, tally: &mut Tally) {
+    let seeds = picture_seeds();
+    let limits = Limits {
+        max_side: 4096,
+        max_pixels: 1 << 16,
+    };
+    let options = [
+        DecodeOptions::new(Colour::Grey).limits(limits),
+        DecodeOptions::new(Colour::Rgb).size(Size::Within(16)),
+        DecodeOptions::new(Colour::Grey).size(Size::Exact { width: 8, height: 8 }),
+        DecodeOptions::new(Colour::Rgb).size(Size::Exact { width: 40, height: 3 }),
+    ];
+    while Instant::now() < deadline {
+        let input = mutate(&seeds[rng.random_range(0..seeds.len())], rng, false);
+        let options = &options[rng.random_range(0..options.len())];
+        let (result, peak) = peak_of(|| guarded(|| decode_bytes(&input, options)));
+        let outcome = match &result {
+            Err(_) => Outcome::Panicked,
+            _ if peak > 64 * input.len() + (1 << 20) => Outcome::HugeAllocation,
+            Ok(Ok(p)) if p.pixels.len() != p.width * p.height * p.colour.channels() => Outcome::Wrong,
+            Ok(Ok(_)) => Outcome::Accepted,
+            Ok(Err(_)) => Outcome::Refused,
+        };
+        tally.record(outcome, &input, || match &result {
+            Err(message) => format!("panic: {message}"),
+            Ok(_) => format!("peak allocation {peak} bytes for {} input bytes", input.len()),
+        });
+    }
+}
+
+/// The most an image layer may allocate on the fuzzer's small inputs; the absurd configurations
+/// ask for terabytes, which the layer must request fallibly and refuse.
+const LAYER_PEAK: usize = 256 << 20;
 
 fn scratch_dir() -> PathBuf {
     let base = if Path::new("/dev/shm").is_dir() {
@@ -423,11 +551,12 @@ fn scratch_dir() -> PathBuf {
     dir
 }
 
-/// Mutation-fuzzes idx::decode, nn::load and Optimizer::load_state; exits 1 if a rule was broken.
+/// Fuzzes idx::decode, nn::load, Optimizer::load_state, vision::decode_bytes and the image
+/// layers; exits 1 if a rule was broken.
 #[derive(Parser)]
 #[command(name = env!("CARGO_CRATE_NAME"), version)]
 struct Cli {
-    /// Seconds of fuzzing, shared equally by the three targets
+    /// Seconds of fuzzing, shared equally by the five targets
     #[arg(long, value_name = "S", default_value_t = 60.0, value_parser = common::flags::positive_seconds, allow_hyphen_values = true)]
     seconds: f64,
     /// Seed of the mutations
@@ -440,28 +569,40 @@ fn main() {
     // Panics are expected outcomes to count, not output.
     std::panic::set_hook(Box::new(|_| {}));
     let dir = scratch_dir();
-    let share = Duration::from_secs_f64(seconds / 3.0);
+    let share = Duration::from_secs_f64(seconds / 5.0);
     let mut rng = seeded(seed);
     let mut tallies = [
         Tally::new("idx::decode"),
         Tally::new("nn::load"),
         Tally::new("Optimizer::load_state"),
+        Tally::new("vision::decode_bytes"),
+        Tally::new("image layers"),
     ];
     let start = Instant::now();
     fuzz_idx(&mut rng, start + share, &mut tallies[0]);
     fuzz_checkpoint(&dir, &mut rng, start + 2 * share, &mut tallies[1]);
     fuzz_optimizer_state(&dir, &mut rng, start + 3 * share, &mut tallies[2]);
+    fuzz_pictures(&mut rng, start + 4 * share, &mut tallies[3]);
+    fuzz_image_layers(&mut rng, start + 5 * share, &mut tallies[4]);
     let _ = std::fs::remove_dir_all(&dir);
 
     println!(
-        "{:<24}{:>12}{:>10}{:>10}{:>8}{:>10}{:>10}{:>10}",
-        "target", "executions", "accepted", "refused", "panics", "huge_alloc", "changed", "nonfinite"
+        "{:<24}{:>12}{:>10}{:>10}{:>8}{:>11}{:>10}{:>10}{:>8}",
+        "target",
+        "executions",
+        "accepted",
+        "refused",
+        "panics",
+        "huge_alloc",
+        "changed",
+        "nonfinite",
+        "wrong"
     );
     let mut failures = 0;
     for t in &tallies {
         let c = t.counts;
         println!(
-            "{:<24}{:>12}{:>10}{:>10}{:>8}{:>10}{:>10}{:>10}",
+            "{:<24}{:>12}{:>10}{:>10}{:>8}{:>11}{:>10}{:>10}{:>8}",
             t.name,
             t.executions(),
             c[0],
@@ -469,13 +610,14 @@ fn main() {
             c[2],
             c[3],
             c[4],
-            c[5]
+            c[5],
+            c[6]
         );
         for (outcome, input, detail) in &t.first {
             failures += 1;
             // JSON is shown as text, binary formats as hex: either is enough to write a test.
             let hex: String = match std::str::from_utf8(input) {
-                Ok(text) if t.name.contains("load_state") => text.to_string(),
+                Ok(text) if t.name.contains("load_state") || t.name.contains("layers") => text.to_string(),
                 _ => input.iter().take(4096).map(|b| format!("{b:02x}")).collect(),
             };
             println!(

@@ -6,12 +6,13 @@
 //! cargo run --release --example predict -- --model out/mlp_batchnorm/model.safetensors examples/digits/*.png
 //! ```
 //!
-//! Each picture goes through MNIST's own preparation (`nn::data::mnist_digit`: grey, white ink on
-//! black, cropped, scaled into 20×20, centred by centre of mass in 28×28), so a photo or a drawing
-//! in any colours and size works. One line per picture:
-//! `<path>: <class> (<prob>), <class> (<prob>), <class> (<prob>)`. A file that cannot be read is
-//! a one-line error on stderr, and the other files are still predicted. Exit code: 0 if every
-//! file was predicted, 1 if some failed, 2 for a usage error.
+//! Each picture goes through MNIST's own preparation (`nn::vision::mnist_digit`: grey, white ink
+//! on black, cropped, scaled into 20×20, centred by centre of mass in 28×28), so a photo or a
+//! drawing in any colours and size works. One line per picture, printed as soon as it is
+//! predicted: `<path>: <class> (<prob>), <class> (<prob>), <class> (<prob>)`. A file that cannot
+//! be read (damaged, too large, not a PNG, blank) is a one-line error on stderr, and the other
+//! files are still predicted. Exit code: 0 if every file was predicted, 1 if some failed, 2 for a
+//! usage error.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -36,20 +37,25 @@ fn main() {
         model: ModelFlags { model, arch },
         images,
     } = Cli::parse();
-    let results = match common::nets::load(&arch, &model)
-        .and_then(|mut net| common::digits::predict_files(&mut *net, &images))
-    {
-        Ok(results) => results,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(1);
-        }
-    };
-    for result in &results {
-        match result {
-            Ok(prediction) => println!("{prediction}"),
-            Err(e) => eprintln!("error: {e}"),
+    let mut net = common::nets::load(&arch, &model).unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    });
+    // File by file: each line is printed as soon as its picture is predicted, and a file that
+    // fails (unreadable, damaged, too large) is one error line among the others.
+    let mut failed = false;
+    for path in &images {
+        match common::digits::predict_file(&mut *net, path) {
+            Ok(Ok(prediction)) => println!("{prediction}"),
+            Ok(Err(e)) => {
+                eprintln!("error: {e}");
+                failed = true;
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::exit(1);
+            }
         }
     }
-    std::process::exit(common::digits::exit_code(&results));
+    std::process::exit(i32::from(failed));
 }

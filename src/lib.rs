@@ -24,9 +24,13 @@ pub mod prelude {
     pub use nn_core::{accuracy, gradcheck, seeded, Init, StdRng, Targets};
     pub use nn_core::{Activation, Mlp};
     pub use nn_core::{AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd};
+    pub use nn_core::{
+        AdaptiveAvgPool2d, ConvTranspose2d, GroupNorm, LayerNorm, Softmax, Upsample, UpsampleMode,
+    };
     pub use nn_core::{AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool2d, MaxPool2d};
     pub use nn_core::{BatchNorm, Dropout, Linear, Relu, Sigmoid, Tanh};
     pub use nn_core::{BceWithLogitsLoss, HuberLoss, L1Loss, Loss, MseLoss, SoftmaxCrossEntropy};
+    pub use nn_core::{Elementwise, ElementwiseFn, Elu, Gelu, LeakyRelu, Silu, Softplus};
     pub use nn_core::{Layer, Mode, Tensor};
     pub use nn_derive::Sequential;
     // Writing a layer: named parameters, the layer path in panics, what backward needs.

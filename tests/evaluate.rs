@@ -78,3 +78,14 @@ fn a_cnn_checkpoint_loads_by_arch_and_reads_flat_digits_as_images() {
     assert_eq!(got.shape(), &[2, 10]);
     assert!(got.iter().zip(&expected).all(|(a, b)| a.to_bits() == b.to_bits()));
 }
+
+/// Issue 23.4: with one NaN in a bias, evaluate printed `test_accuracy=0.1040` and exited 0.
+/// Rows that are not numbers are found, so evaluate fails instead.
+#[test]
+fn rows_that_are_not_numbers_are_found() {
+    let (mut p, _) = probabilities();
+    assert_eq!(common::evaluation::non_finite_rows(&p), None);
+    p[[3, 1]] = f32::NAN;
+    p[[4, 0]] = f32::INFINITY;
+    assert_eq!(common::evaluation::non_finite_rows(&p), Some((3, 2)));
+}

@@ -5,7 +5,7 @@
 #[path = "../examples/common/mod.rs"]
 mod common;
 
-use common::digits::{exit_code, predict_files, read_digit, top_k, Prediction};
+use common::digits::{exit_code, predict_file, predict_files, read_digit, top_k, Prediction};
 use std::path::{Path, PathBuf};
 
 const MODEL: &str = concat!(
@@ -159,6 +159,123 @@ fn sixteen_bit_and_palette_pictures_decode_like_their_eight_bit_versions() {
             Some(palette)
         ),
         reference
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A PNG file from its chunks, CRCs computed here (IHDR, then `chunks`, then IEND).
+fn png_file(ihdr: [u8; 13], chunks: &[(&[u8; 4], Vec<u8>)]) -> Vec<u8> {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    let mut out = vec![0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
+    let all = std::iter::once((b"IHDR", ihdr.to_vec()))
+        .chain(chunks.iter().map(|(k, d)| (*k, d.clone())))
+        .chain(std::iter::once((b"IEND", vec![])));
+    for (kind, data) in all {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut typed = kind.to_vec();
+        typed.extend_from_slice(&data);
+        out.extend_from_slice(&typed);
+        out.extend_from_slice(&crc32(&typed).to_be_bytes());
+    }
+    out
+}
+
+/// An IHDR: width, height, bit depth, colour type, no interlacing.
+fn ihdr(width: u32, height: u32, depth: u8, colour_type: u8) -> [u8; 13] {
+    let mut h = [0; 13];
+    h[..4].copy_from_slice(&width.to_be_bytes());
+    h[4..8].copy_from_slice(&height.to_be_bytes());
+    h[8] = depth;
+    h[9] = colour_type;
+    h
+}
+
+/// Issue 23.2 and 23.3: an 855-byte PNG declaring 100000×100000 aborted predict allocating 40 GB,
+/// a 4-byte palette panicked inside the decoder (exit 101), and since every file was read before
+/// any was predicted, the good files beside them were lost too. Each is now its own error.
+#[test]
+fn a_huge_header_and_a_broken_palette_are_errors_and_the_files_beside_them_are_predicted() {
+    let dir = temp_dir("hostile");
+    let huge = dir.join("huge.png");
+    // A zlib stream of one empty final block: the decoder never gets that far.
+    let idat = vec![0x78, 0x9c, 0x03, 0x00, 0, 0, 0, 1];
+    std::fs::write(
+        &huge,
+        png_file(ihdr(100_000, 100_000, 8, 6), &[(b"IDAT", idat.clone())]),
+    )
+    .unwrap();
+    let palette = dir.join("palette.png");
+    let chunks = [(b"PLTE", vec![0, 0, 0, 255]), (b"IDAT", idat)];
+    std::fs::write(&palette, png_file(ihdr(1, 1, 8, 3), &chunks)).unwrap();
+    let seven = pictures().into_iter().find(|p| drawn(p) == 7).unwrap();
+    let four = pictures().into_iter().find(|p| drawn(p) == 4).unwrap();
+
+    let mut net = common::nets::load("mlp", Path::new(MODEL)).unwrap();
+    let paths = [seven.clone(), huge.clone(), palette.clone(), four.clone()];
+    let results = predict_files(&mut *net, &paths).unwrap();
+    assert_eq!(results[0].as_ref().unwrap().top[0].0, 7);
+    assert_eq!(results[3].as_ref().unwrap().top[0].0, 4);
+    let huge_err = results[1].clone().unwrap_err();
+    assert_eq!(
+        huge_err,
+        format!(
+            "{}: the picture is 100000×100000 pixels, beyond the limit of 32768 pixels per side; \
+             fix: scale it down, or raise the limit (vision::Limits)",
+            huge.display()
+        )
+    );
+    let palette_err = results[2].clone().unwrap_err();
+    assert!(
+        palette_err.starts_with(&format!(
+            "{}: the PNG data is damaged (its palette (PLTE chunk) has 4 bytes",
+            palette.display()
+        )),
+        "{palette_err}"
+    );
+    assert_eq!(exit_code(&results), 1);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Issue 23.4: with a NaN in `fc3.bias`, predict printed `0 (NaN)` and exited 0. Loading now
+/// refuses the file; a model that computes NaN anyway gets an error for each picture.
+#[test]
+fn a_model_whose_output_is_not_a_number_predicts_nothing() {
+    let dir = temp_dir("nan");
+    let mut net = common::nets::load("mlp", Path::new(MODEL)).unwrap();
+    nn::for_each_param(&mut *net, |name, mut p| {
+        if name == "fc3.bias" {
+            p.value[[0]] = f32::NAN;
+        }
+    });
+    let broken = dir.join("nan.safetensors");
+    nn::save(&mut *net, &broken).unwrap();
+    let err = common::nets::load("mlp", &broken)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("tensor `fc3.bias` holds NaN at index [0]"), "{err}");
+
+    let seven = pictures().into_iter().find(|p| drawn(p) == 7).unwrap();
+    let err = predict_file(&mut *net, &seven).unwrap().unwrap_err();
+    assert!(
+        err.starts_with(&format!(
+            "{}: the model's output for this picture is not a number",
+            seven.display()
+        )),
+        "{err}"
     );
     std::fs::remove_dir_all(dir).unwrap();
 }

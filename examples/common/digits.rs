@@ -1,11 +1,10 @@
-//! Users' pictures of digits: a PNG file read into a 28×28 MNIST digit (`nn::data::mnist_digit`),
-//! a model's class probabilities for a set of digits, and `predict`'s report line for each file.
+//! Users' pictures of digits: a PNG file read into a 28×28 MNIST digit
+//! (`nn::vision::read_mnist_digit`), a model's class probabilities for a set of digits, and
+//! `predict`'s report line for each file.
 
-use nn::data::{mnist_digit, Channels};
 use nn::prelude::*;
+use nn::vision::read_mnist_digit;
 use std::fmt;
-use std::fs::File;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 /// Pixels in an MNIST digit.
@@ -13,35 +12,10 @@ pub const PIXELS: usize = 28 * 28;
 
 /// The PNG file at `path` as an MNIST digit. The error names the file and says what is wrong.
 ///
-/// Every PNG colour type is accepted: palette and grey images of under 8 bits are expanded, a
-/// transparent colour (`tRNS`) becomes alpha, and 16-bit samples are reduced to 8 bits (the
-/// digit is 8-bit, so the lost precision changes no output level by more than rounding).
+/// Every PNG colour type is accepted (see `nn::vision::decode_file`); a picture larger than 1024
+/// pixels a side is reduced while it is decoded, so a large scan needs megabytes, not gigabytes.
 pub fn read_digit(path: &Path) -> Result<[u8; PIXELS], String> {
-    let fail = |why: String| format!("{}: {why}", path.display());
-    let file = File::open(path).map_err(|e| fail(format!("cannot open: {e}")))?;
-    let mut decoder = png::Decoder::new(BufReader::new(file));
-    decoder.set_transformations(png::Transformations::normalize_to_color8());
-    let mut reader = decoder
-        .read_info()
-        .map_err(|e| fail(format!("not a readable PNG image ({e}); fix: give a PNG file")))?;
-    let size = reader
-        .output_buffer_size()
-        .ok_or_else(|| fail("the image is too large to decode".into()))?;
-    let mut samples = vec![0; size];
-    let frame = reader
-        .next_frame(&mut samples)
-        .map_err(|e| fail(format!("the PNG data is damaged ({e})")))?;
-    samples.truncate(frame.buffer_size());
-    let channels = match frame.color_type {
-        png::ColorType::Grayscale => Channels::Grey,
-        png::ColorType::GrayscaleAlpha => Channels::GreyAlpha,
-        png::ColorType::Rgb => Channels::Rgb,
-        png::ColorType::Rgba => Channels::Rgba,
-        // `normalize_to_color8` expands palettes, so this is a decoder that broke its promise.
-        png::ColorType::Indexed => return Err(fail("palette image was not expanded".into())),
-    };
-    let (width, height) = (frame.width as usize, frame.height as usize);
-    mnist_digit(width, height, channels, &samples).map_err(|e| fail(e.to_string()))
+    read_mnist_digit(path).map_err(|e| e.to_string())
 }
 
 /// The class probabilities `net` gives each digit, `[digits.len(), 10]`: the digits as a tensor
@@ -81,27 +55,34 @@ pub fn top_k(probabilities: &[f32], k: usize) -> Vec<(usize, f32)> {
     ranked
 }
 
-/// Each file's top three classes under `net`, or why the file could not be read; in the order of
-/// `paths`. A file that fails does not stop the others.
+/// One file's top three classes under `net`, or why there are none: the file cannot be read
+/// as a digit, or the model's output for it is not a number (a damaged model), which would
+/// otherwise print as `NaN` probabilities. Each file is read and predicted on its own, so a file
+/// that fails costs nothing to the others.
+pub fn predict_file(net: &mut dyn Layer, path: &Path) -> nn::Result<Result<Prediction, String>> {
+    let digit = match read_digit(path) {
+        Ok(digit) => digit,
+        Err(e) => return Ok(Err(e)),
+    };
+    let probabilities = probabilities(net, &[digit])?;
+    let row: Vec<f32> = probabilities.iter().copied().collect();
+    if row.iter().any(|p| !p.is_finite()) {
+        return Ok(Err(format!(
+            "{}: the model's output for this picture is not a number (its probabilities are NaN \
+             or infinite), so it predicts nothing; the model's weights are damaged: train it \
+             again or load another checkpoint",
+            path.display()
+        )));
+    }
+    Ok(Ok(Prediction {
+        path: path.to_path_buf(),
+        top: top_k(&row, 3),
+    }))
+}
+
+/// [`predict_file`] for each of `paths`, in order.
 pub fn predict_files(net: &mut dyn Layer, paths: &[PathBuf]) -> nn::Result<Vec<Result<Prediction, String>>> {
-    let digits: Vec<Result<[u8; PIXELS], String>> = paths.iter().map(|p| read_digit(p)).collect();
-    let readable: Vec<[u8; PIXELS]> = digits.iter().filter_map(|d| d.as_ref().ok().copied()).collect();
-    let probabilities = probabilities(net, &readable)?;
-    let mut rows = probabilities.rows().into_iter();
-    Ok(paths
-        .iter()
-        .zip(digits)
-        .map(|(path, digit)| {
-            digit.map(|_| {
-                let row = rows.next().expect("one row per readable digit");
-                let row: Vec<f32> = row.iter().copied().collect();
-                Prediction {
-                    path: path.clone(),
-                    top: top_k(&row, 3),
-                }
-            })
-        })
-        .collect())
+    paths.iter().map(|path| predict_file(net, path)).collect()
 }
 
 /// `predict`'s exit code for these results: 0 if every file was predicted, 1 if any failed.

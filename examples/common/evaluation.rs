@@ -69,6 +69,19 @@ pub struct Mistake {
     pub probability: f32,
 }
 
+/// The first row of `probabilities` (`[N, classes]`) holding a NaN or an infinity, and how many
+/// rows do; `None` if every value is finite.
+pub fn non_finite_rows(probabilities: &Tensor) -> Option<(usize, usize)> {
+    let bad: Vec<usize> = probabilities
+        .rows()
+        .into_iter()
+        .enumerate()
+        .filter(|(_, row)| row.iter().any(|p| !p.is_finite()))
+        .map(|(i, _)| i)
+        .collect();
+    bad.first().map(|&first| (first, bad.len()))
+}
+
 /// The predicted class of each row of `probabilities` (`[N, classes]`).
 pub fn predicted_classes(probabilities: &Tensor) -> Vec<usize> {
     probabilities.rows().into_iter().map(argmax).collect()

@@ -27,6 +27,7 @@ pub mod data;
 pub mod digits;
 pub mod evaluation;
 pub mod flags;
+pub mod image_layers;
 pub mod nets;
 pub mod optim;
 pub mod timed;

@@ -9,10 +9,10 @@
 //! module error's.
 
 use crate::checkpoint::CheckpointError;
-use crate::data::digit::ImageError;
 use crate::data::DataError;
 use crate::optim::OptimError;
 use crate::train::TrainError;
+use crate::vision::ImageError;
 use std::path::PathBuf;
 
 /// Everything in nn that can fail for reasons outside the program: a file, the network, a
@@ -39,7 +39,7 @@ pub enum Error {
     /// Loading or preparing data failed (see [`DataError`]).
     #[error(transparent)]
     Data(#[from] DataError),
-    /// A picture could not be made into an MNIST digit (see [`ImageError`]).
+    /// A picture could not be decoded, or made into an MNIST digit (see [`ImageError`]).
     #[error(transparent)]
     Image(#[from] ImageError),
     /// Training stopped: a diverging loss, a dataset without batches (see [`TrainError`]).

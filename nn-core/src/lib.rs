@@ -30,7 +30,7 @@ pub use ndarray;
 /// an [`StdRng`], without a dependency (and a version to keep in step) of your own.
 pub use rand;
 
-pub use checkpoint::{load, load_with, save, CheckpointError, Snapshot};
+pub use checkpoint::{load, load_with, save, CheckpointError, LoadOptions, Snapshot};
 pub use data::{one_hot, Batch, Batches, DataSource, Dataset, FashionMnist, Mnist, TargetKind, Targets};
 pub use error::{Error, Result};
 pub use gradcheck::{gradcheck, GradCheck, GradReport};
@@ -38,8 +38,10 @@ pub use init::Init;
 pub use layer::{
     for_each_buffer, for_each_param, param_count, param_names, Layer, Mode, Param, ParamKind, Saved, Visitor,
 };
+pub use layers::{AdaptiveAvgPool2d, ConvTranspose2d, GroupNorm, LayerNorm, Softmax, Upsample, UpsampleMode};
 pub use layers::{AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool2d, MaxPool2d};
 pub use layers::{BatchNorm, Dropout, DropoutKind, Linear, Relu, Sigmoid, Tanh};
+pub use layers::{Elementwise, ElementwiseFn, Elu, Gelu, LeakyRelu, Silu, Softplus};
 pub use linalg::{num_threads, set_num_threads};
 pub use loss::{BceWithLogitsLoss, HuberLoss, L1Loss, Loss, MseLoss, Reduction, SoftmaxCrossEntropy};
 pub use metrics::{accuracy, count_correct, Metric};

@@ -3,40 +3,84 @@
 
 use crate::init::Init;
 use crate::layer::{backward_child, forward_child, Layer, Mode};
-use crate::layers::{BatchNorm, Dropout, Linear, Relu, Sigmoid, Tanh};
+use crate::layers::{BatchNorm, Dropout, Linear};
+use crate::layers::{Elu, Gelu, LeakyRelu, Relu, Sigmoid, Silu, Softplus, Tanh};
 use crate::rng::StdRng;
 use crate::tensor::Tensor;
 use std::fmt;
 
-/// The nonlinearity after each hidden layer.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+/// The nonlinearity after each hidden layer: any of nn's element-wise activations, with its
+/// options. New activations may be added, so a `match` on it needs a wildcard arm.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub enum Activation {
-    /// `max(0, x)`; pair with [`Init::He`].
+    /// `max(0, x)` ([`Relu`]); pair with [`Init::He`].
     #[default]
     Relu,
-    /// The logistic function; pair with [`Init::Xavier`].
+    /// The logistic function ([`Sigmoid`]); pair with [`Init::Xavier`].
     Sigmoid,
-    /// The hyperbolic tangent; pair with [`Init::Xavier`].
+    /// The hyperbolic tangent ([`Tanh`]); pair with [`Init::Xavier`].
     Tanh,
+    /// [`LeakyRelu`]: `x`, or `negative_slope * x` for negative inputs (PyTorch's default 0.01).
+    LeakyRelu {
+        /// The slope for negative inputs.
+        negative_slope: f32,
+    },
+    /// [`Elu`]: `x`, or `alpha * (e^x - 1)` for negative inputs (PyTorch's default alpha 1).
+    Elu {
+        /// The negative saturation value's magnitude.
+        alpha: f32,
+    },
+    /// The exact [`Gelu`], `x * Φ(x)`.
+    Gelu,
+    /// [`Gelu::tanh`], GELU's tanh approximation.
+    GeluTanh,
+    /// [`Silu`]: `x * sigmoid(x)`.
+    Silu,
+    /// [`Softplus`]: `ln(1 + e^(beta x)) / beta`, linear above `threshold` (PyTorch's defaults
+    /// 1 and 20).
+    Softplus {
+        /// The sharpness.
+        beta: f32,
+        /// Where the function becomes the identity (`beta * x > threshold`).
+        threshold: f32,
+    },
 }
 
 impl Activation {
-    fn layer(self) -> Box<dyn Layer> {
+    /// The activation layer: what an [`Mlp`] puts after each hidden layer.
+    ///
+    /// # Panics
+    /// If an option is out of range (as the layer's constructor: a NaN slope, a non-positive
+    /// `beta`).
+    pub fn layer(self) -> Box<dyn Layer> {
         match self {
             Activation::Relu => Box::new(Relu::new()),
             Activation::Sigmoid => Box::new(Sigmoid::new()),
             Activation::Tanh => Box::new(Tanh::new()),
+            Activation::LeakyRelu { negative_slope } => Box::new(LeakyRelu::new(negative_slope)),
+            Activation::Elu { alpha } => Box::new(Elu::new(alpha)),
+            Activation::Gelu => Box::new(Gelu::new()),
+            Activation::GeluTanh => Box::new(Gelu::tanh()),
+            Activation::Silu => Box::new(Silu::new()),
+            Activation::Softplus { beta, threshold } => Box::new(Softplus::new(beta, threshold)),
         }
     }
 }
 
 impl fmt::Display for Activation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Activation::Relu => "relu",
-            Activation::Sigmoid => "sigmoid",
-            Activation::Tanh => "tanh",
-        })
+        match self {
+            Activation::Relu => f.write_str("relu"),
+            Activation::Sigmoid => f.write_str("sigmoid"),
+            Activation::Tanh => f.write_str("tanh"),
+            Activation::LeakyRelu { negative_slope } => write!(f, "leaky_relu({negative_slope})"),
+            Activation::Elu { alpha } => write!(f, "elu({alpha})"),
+            Activation::Gelu => f.write_str("gelu"),
+            Activation::GeluTanh => f.write_str("gelu_tanh"),
+            Activation::Silu => f.write_str("silu"),
+            Activation::Softplus { beta, threshold } => write!(f, "softplus({beta}, {threshold})"),
+        }
     }
 }
 
@@ -337,6 +381,54 @@ mod tests {
             grads_off, grads,
             "skipping the input gradient changes no parameter gradient"
         );
+    }
+
+    #[test]
+    fn every_activation_builds_its_layer_and_trains_through_it() {
+        let all = [
+            (Activation::Relu, "Relu", "relu"),
+            (Activation::Sigmoid, "Sigmoid", "sigmoid"),
+            (Activation::Tanh, "Tanh", "tanh"),
+            (
+                Activation::LeakyRelu { negative_slope: 0.1 },
+                "LeakyRelu(0.1)",
+                "leaky_relu(0.1)",
+            ),
+            (Activation::Elu { alpha: 1.0 }, "Elu(alpha=1)", "elu(1)"),
+            (Activation::Gelu, "Gelu", "gelu"),
+            (Activation::GeluTanh, "Gelu(approximate=tanh)", "gelu_tanh"),
+            (Activation::Silu, "Silu", "silu"),
+            (
+                Activation::Softplus {
+                    beta: 2.0,
+                    threshold: 10.0,
+                },
+                "Softplus(beta=2, threshold=10)",
+                "softplus(2, 10)",
+            ),
+        ];
+        for (activation, layer_name, shown) in all {
+            assert_eq!(activation.to_string(), shown);
+            let mut net = Mlp::builder(3, &[4], 2)
+                .activation(activation)
+                .build(&mut seeded(2));
+            let mut names = Vec::new();
+            net.visit_children(&mut |name, layer| names.push(format!("{name}:{}", layer.type_name())));
+            assert_eq!(names[1], format!("act1:{layer_name}"));
+            let report = crate::gradcheck::gradcheck(&mut net, &[2, 3]);
+            assert!(report.passed(), "{activation}: {report}");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "Softplus: beta must be positive and finite, got -1")]
+    fn an_activation_option_out_of_range_is_refused_with_the_layer_s_message() {
+        let _ = Mlp::builder(3, &[4], 2)
+            .activation(Activation::Softplus {
+                beta: -1.0,
+                threshold: 20.0,
+            })
+            .build(&mut seeded(1));
     }
 
     #[test]

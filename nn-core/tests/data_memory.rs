@@ -6,48 +6,10 @@
 
 use nn_core::data::idx::{decode, encode, gzip};
 use nn_core::data::{IdxError, IdxKind};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use tracking::peak_during;
 
-struct Tracking;
-
-thread_local! {
-    // Per thread, so that tests running in parallel do not count each other's memory.
-    static LIVE: Cell<usize> = const { Cell::new(0) };
-    static PEAK: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; tracking touches only
-// thread-local integers (and is skipped while they are being torn down). `realloc` is the
-// trait's default (alloc, copy, dealloc), so a growing buffer counts old and new while it moves.
-unsafe impl GlobalAlloc for Tracking {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = LIVE.try_with(|live| {
-            live.set(live.get() + layout.size());
-            let _ = PEAK.try_with(|peak| peak.set(peak.get().max(live.get())));
-        });
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // Saturating: memory allocated on another thread may be freed on this one.
-        let _ = LIVE.try_with(|live| live.set(live.get().saturating_sub(layout.size())));
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Tracking = Tracking;
-
-/// Runs `f` and returns its result with the most heap it held at once beyond what was live
-/// before (on this thread).
-fn peak_during<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    let before = LIVE.with(Cell::get);
-    PEAK.with(|p| p.set(before));
-    let result = f();
-    (result, PEAK.with(Cell::get) - before)
-}
+#[path = "support/tracking.rs"]
+mod tracking;
 
 /// `n` bytes that do not compress (xorshift), so a gz of them is about `n` bytes too.
 fn noise(n: usize) -> Vec<u8> {

@@ -1,17 +1,25 @@
 //! nn's image layers against PyTorch: forward outputs, input gradients and parameter gradients
 //! of Conv2d (several configurations), MaxPool2d, AvgPool2d and BatchNorm2d on the fixed inputs
-//! of `tests/fixtures/conv_pytorch.safetensors`, written by `tools/make_conv_fixture.py`.
+//! of `tests/fixtures/conv_pytorch.safetensors`, written by `tools/make_conv_fixture.py`; and of
+//! the activations, Softmax, LayerNorm, GroupNorm, AdaptiveAvgPool2d, Upsample and
+//! ConvTranspose2d (several configurations each, Train and Eval forwards) in
+//! `tests/fixtures/layers_pytorch.safetensors`, written by `tools/make_layers_fixture.py`.
 //!
 //! Each value must match to 1e-4 relative: `|nn - torch| <= 1e-4 * max(|torch|, rms)`, with `rms`
 //! the root mean square of the PyTorch tensor (a value near zero is compared at its tensor's
 //! scale, where f32 rounding of a sum of such terms lives).
 
+use nn_core::layers::{
+    AdaptiveAvgPool2d, ConvTranspose2d, GroupNorm, LayerNorm, Softmax, Upsample, UpsampleMode,
+};
 use nn_core::layers::{AvgPool2d, BatchNorm2d, Conv2d, MaxPool2d};
+use nn_core::layers::{Elu, Gelu, LeakyRelu, Relu, Sigmoid, Silu, Softplus, Tanh};
 use nn_core::{for_each_buffer, for_each_param, Layer, Mode, Tensor};
 use safetensors::SafeTensors;
 use serde_json::Value;
 
 const FIXTURE: &[u8] = include_bytes!("fixtures/conv_pytorch.safetensors");
+const LAYERS: &[u8] = include_bytes!("fixtures/layers_pytorch.safetensors");
 
 struct Fixture<'a> {
     file: SafeTensors<'a>,
@@ -87,9 +95,7 @@ fn image_layers_match_pytorch() {
     let fx = Fixture {
         file: SafeTensors::deserialize(FIXTURE).expect("a valid safetensors file"),
     };
-    let (_, meta) = SafeTensors::read_metadata(FIXTURE).expect("a safetensors header");
-    let cases: Vec<Value> =
-        serde_json::from_str(&meta.metadata().as_ref().expect("metadata")["cases"]).unwrap();
+    let cases = cases(FIXTURE);
     let mut checked = Vec::new();
     for case in &cases {
         let name = case["name"].as_str().unwrap();
@@ -155,4 +161,89 @@ fn image_layers_match_pytorch() {
     }
     // The fixture covers what the test claims: a new script that drops cases fails here.
     assert_eq!(checked.len(), 16, "{checked:?}");
+}
+
+/// The cases listed in a fixture's metadata.
+fn cases(file: &[u8]) -> Vec<Value> {
+    let (_, meta) = SafeTensors::read_metadata(file).expect("a safetensors header");
+    serde_json::from_str(&meta.metadata().as_ref().expect("metadata")["cases"]).unwrap()
+}
+
+#[test]
+fn new_layers_match_pytorch() {
+    let fx = Fixture {
+        file: SafeTensors::deserialize(LAYERS).expect("a valid safetensors file"),
+    };
+    let cases = cases(LAYERS);
+    let mut checked = Vec::new();
+    for case in &cases {
+        let name = case["name"].as_str().unwrap();
+        let f = |k: &str| case[k].as_f64().unwrap();
+        let n = |k: &str| case[k].as_u64().unwrap() as usize;
+        let mut layer: Box<dyn Layer> = match case["kind"].as_str().unwrap() {
+            "relu" => Box::new(Relu::new()),
+            "leaky_relu" => Box::new(LeakyRelu::new(f("negative_slope") as f32)),
+            "elu" => Box::new(Elu::new(f("alpha") as f32)),
+            "sigmoid" => Box::new(Sigmoid::new()),
+            "tanh" => Box::new(Tanh::new()),
+            "gelu" if case["approximate"] == "tanh" => Box::new(Gelu::tanh()),
+            "gelu" => Box::new(Gelu::new()),
+            "silu" => Box::new(Silu::new()),
+            "softplus" => Box::new(Softplus::new(f("beta") as f32, f("threshold") as f32)),
+            "softmax" => Box::new(Softmax::new(case["dim"].as_i64().unwrap() as isize)),
+            "layer_norm" => {
+                let shape: Vec<usize> = serde_json::from_value(case["normalized_shape"].clone()).unwrap();
+                Box::new(
+                    LayerNorm::new(&shape)
+                        .with_eps(f("eps") as f32)
+                        .with_elementwise_affine(case["affine"].as_bool().unwrap()),
+                )
+            }
+            "group_norm" => Box::new(
+                GroupNorm::new(n("groups"), n("channels"))
+                    .with_eps(f("eps") as f32)
+                    .with_affine(case["affine"].as_bool().unwrap()),
+            ),
+            "adaptive_avg_pool" => Box::new(AdaptiveAvgPool2d::new(pair(&case["output"]))),
+            "upsample" => {
+                let mode = match case["mode"].as_str().unwrap() {
+                    "nearest" => UpsampleMode::Nearest,
+                    _ => UpsampleMode::Bilinear {
+                        align_corners: case["align_corners"].as_bool().unwrap(),
+                    },
+                };
+                Box::new(match case["scale"].as_array() {
+                    Some(s) => Upsample::new(s[0].as_f64().unwrap(), s[1].as_f64().unwrap(), mode),
+                    None => Upsample::with_size(pair(&case["size"]), mode),
+                })
+            }
+            "conv_transpose" => {
+                let bias = case["bias"].as_bool().unwrap();
+                Box::new(
+                    ConvTranspose2d::builder(n("in"), n("out"), pair(&case["kernel"]))
+                        .stride(pair(&case["stride"]))
+                        .padding(pair(&case["padding"]))
+                        .output_padding(pair(&case["output_padding"]))
+                        .dilation(pair(&case["dilation"]))
+                        .groups(n("groups"))
+                        .bias(bias)
+                        .from_parts(
+                            fx.get(&format!("{name}.weight")),
+                            bias.then(|| fx.get(&format!("{name}.bias"))),
+                        ),
+                )
+            }
+            other => panic!("unknown fixture case kind {other}"),
+        };
+        // Parameters from PyTorch (LayerNorm's and GroupNorm's are not ones and zeros there).
+        for_each_param(&mut layer, |param, mut p| {
+            p.value.assign(&fx.get(&format!("{name}.{param}")))
+        });
+        check(&fx, name, &mut layer);
+        let y = layer.forward(fx.get(&format!("{name}.x")), Mode::Eval);
+        assert_matches(&format!("{name}: eval y"), &y, &fx.get(&format!("{name}.y_eval")));
+        checked.push(name);
+    }
+    // The fixture covers what the test claims: a new script that drops cases fails here.
+    assert_eq!(checked.len(), 43, "{checked:?}");
 }

@@ -4,6 +4,7 @@
 
 use super::dtype::{self, Unreadable};
 use super::error::{CheckpointError, Mismatch};
+use super::values::{first_bad, position, Rule};
 use crate::layer::{for_each_buffer, for_each_param, Layer};
 use crate::tensor::{TensorView, TensorViewMut};
 use safetensors::tensor::Dtype;
@@ -64,12 +65,14 @@ impl Target {
 
 /// Checks every tensor of `model` against `source`, where `rename` gives the stored name of
 /// each model tensor, and, only if all fit, writes them all. `path` names the file for the error
-/// message (`None` for a snapshot).
+/// message (`None` for a snapshot). With `check_values`, a stored value outside its
+/// [`Rule`] is a problem too (see [`values`](super::values)).
 pub(crate) fn check_then_apply(
     model: &mut (impl Layer + ?Sized),
     source: &HashMap<&str, Stored<'_>>,
     rename: &mut dyn FnMut(&str) -> String,
     path: Option<&Path>,
+    check_values: bool,
 ) -> Result<(), CheckpointError> {
     let shapes = map_tensors(model, |t| t.shape().to_vec());
     check_unique(shapes.iter().map(|(n, _)| n.as_str()))?;
@@ -80,7 +83,7 @@ pub(crate) fn check_then_apply(
             Target { name, shape, stored }
         })
         .collect();
-    let problems = compare(&targets, source);
+    let problems = compare(&targets, source, check_values);
     if !problems.is_empty() {
         return Err(CheckpointError::Mismatch {
             path: path.map(Path::to_path_buf),
@@ -104,7 +107,7 @@ pub(crate) fn check_then_apply(
 
 /// Compares the model's tensors with the stored ones and lists every problem: model order first,
 /// then unexpected stored tensors sorted by name.
-fn compare(targets: &[Target], source: &HashMap<&str, Stored<'_>>) -> Vec<Mismatch> {
+fn compare(targets: &[Target], source: &HashMap<&str, Stored<'_>>, check_values: bool) -> Vec<Mismatch> {
     let mut problems = Vec::new();
     for t in targets {
         let Some(s) = source.get(t.stored.as_str()) else {
@@ -115,8 +118,20 @@ fn compare(targets: &[Target], source: &HashMap<&str, Stored<'_>>) -> Vec<Mismat
             });
             continue;
         };
+        let shape_fits = s.shape == t.shape.as_slice();
         if let Elements::Encoded { dtype, bytes } = s.elements {
             match dtype::check(dtype, bytes) {
+                Ok(()) if shape_fits && check_values => {
+                    if let Some(bad) = first_bad(dtype, bytes, Rule::for_name(&t.name)) {
+                        problems.push(Mismatch::BadValue {
+                            name: t.name.clone(),
+                            stored_name: t.stored_name(),
+                            index: position(bad.index, s.shape),
+                            value: bad.value,
+                            why: bad.why.to_string(),
+                        });
+                    }
+                }
                 Ok(()) => {}
                 Err(Unreadable::Dtype) => problems.push(Mismatch::WrongDtype {
                     name: t.name.clone(),
@@ -131,7 +146,7 @@ fn compare(targets: &[Target], source: &HashMap<&str, Stored<'_>>) -> Vec<Mismat
                 }),
             }
         }
-        if s.shape != t.shape.as_slice() {
+        if !shape_fits {
             problems.push(Mismatch::WrongShape {
                 name: t.name.clone(),
                 stored_name: t.stored_name(),
@@ -502,9 +517,9 @@ mod tests {
                 net.num_batches_tracked.iter().copied().collect::<Vec<_>>(),
             )
         };
-        let (ok, value) = load_counter(Dtype::I64, (-(1i64 << 24)).to_le_bytes().to_vec());
+        let (ok, value) = load_counter(Dtype::I64, (1i64 << 24).to_le_bytes().to_vec());
         ok.unwrap();
-        assert_eq!(value, [-16777216.0]);
+        assert_eq!(value, [16777216.0]);
         let (ok, value) = load_counter(Dtype::U8, vec![255]);
         ok.unwrap();
         assert_eq!(value, [255.0]);
@@ -530,5 +545,147 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("holds 18446744073709551615"));
+    }
+}
+
+#[cfg(test)]
+mod value_tests {
+    use crate::checkpoint::testing::{all_bits, checkpoint_err, f32_bytes, raw_file, Probe};
+    use crate::checkpoint::{load, load_with, save, CheckpointError, LoadOptions, Mismatch};
+    use crate::fsutil::tests::TempDir;
+    use crate::layers::BatchNorm;
+    use crate::tensor::Tensor;
+    use safetensors::tensor::Dtype;
+
+    /// The problems of a failed load, and that the model did not change.
+    fn refused(net: &mut Vec<Probe>, path: &std::path::Path) -> (Vec<Mismatch>, String) {
+        let before = all_bits(net);
+        let err = checkpoint_err(load(net, path).unwrap_err());
+        assert_eq!(all_bits(net), before, "the model changed");
+        let text = err.to_string();
+        let CheckpointError::Mismatch { problems, .. } = err else {
+            panic!("{text}")
+        };
+        (problems, text)
+    }
+
+    /// Issue 23.4: one NaN in a bias loaded silently, and the model predicted NaN.
+    #[test]
+    fn non_finite_values_are_refused_naming_the_tensor_and_the_first_index() {
+        let dir = TempDir::new("ckpt-nan");
+        let path = dir.join("m.safetensors");
+        let mut good = vec![Probe::new(3, 4, 1)];
+        save(&mut good, &path).unwrap();
+        let mut bias = good[0].b.clone();
+        bias[[2]] = f32::NAN;
+        bias[[3]] = f32::INFINITY;
+        let file = |bias: Vec<u8>, bias_dtype: Dtype| {
+            raw_file(&[
+                ("0.weight", Dtype::F32, &[3, 4], f32_bytes(&good[0].w)),
+                ("0.bias", bias_dtype, &[4], bias),
+                ("0.running_mean", Dtype::F32, &[4], f32_bytes(&good[0].running)),
+            ])
+        };
+        std::fs::write(&path, file(f32_bytes(&bias), Dtype::F32)).unwrap();
+        let mut net = vec![Probe::new(3, 4, 2)];
+        let (problems, text) = refused(&mut net, &path);
+        assert_eq!(
+            problems,
+            [Mismatch::BadValue {
+                name: "0.bias".into(),
+                stored_name: None,
+                index: vec![2],
+                value: "NaN".into(),
+                why: "a loaded value must be finite".into(),
+            }]
+        );
+        assert!(
+            text.contains("tensor `0.bias` holds NaN at index [2]: a loaded value must be finite"),
+            "{text}"
+        );
+        assert!(text.contains("LoadOptions::new().raw_values()"), "{text}");
+        assert!(!text.contains("build the model with the same layers"), "{text}");
+
+        // Finite in F64, infinite once converted: 1e300.
+        let f64s: Vec<u8> = [0.5f64, -1e300, 0.0, 1.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        std::fs::write(&path, file(f64s, Dtype::F64)).unwrap();
+        let (problems, text) = refused(&mut net, &path);
+        assert!(
+            matches!(&problems[..], [Mismatch::BadValue { index, value, .. }] if index == &[1] && value == "-1e300")
+        );
+        assert!(text.contains("beyond F32's range"), "{text}");
+        // F16 and BF16 infinities and NaNs: 0x7c00 is F16 +inf, 0xffc0 BF16 NaN.
+        for (dtype, bits) in [(Dtype::F16, 0x7c00u16), (Dtype::BF16, 0xffc0)] {
+            let halves: Vec<u8> = [0u16, 0, bits, 0].iter().flat_map(|v| v.to_le_bytes()).collect();
+            std::fs::write(&path, file(halves, dtype)).unwrap();
+            let (problems, _) = refused(&mut net, &path);
+            assert!(
+                matches!(&problems[..], [Mismatch::BadValue { index, .. }] if index == &[2]),
+                "{dtype}: {problems:?}"
+            );
+        }
+
+        // The opt-out reads them as they are.
+        std::fs::write(&path, file(f32_bytes(&bias), Dtype::F32)).unwrap();
+        LoadOptions::new().raw_values().load(&mut net, &path).unwrap();
+        assert!(net[0].b[[2]].is_nan() && net[0].b[[3]] == f32::INFINITY);
+        // Renaming keeps the check on, and the message gives both names.
+        let mut probe = Probe::new(3, 4, 3);
+        let err = load_with(&mut probe, &path, |n| format!("0.{n}")).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("tensor `bias` (`0.bias` in the file) holds NaN"),
+            "{err}"
+        );
+    }
+
+    /// Issue 23.4: buffers whose meaning forbids a value: a negative running variance (the
+    /// next Eval forward takes its square root), a batch count of NaN, 2.5 or -5.
+    #[test]
+    fn impossible_batch_norm_buffers_are_refused() {
+        let dir = TempDir::new("ckpt-buffers");
+        let path = dir.join("bn.safetensors");
+        let stats = |var: f32, count: (Dtype, Vec<u8>)| {
+            let ones = f32_bytes(&Tensor::ones(vec![3]));
+            let mut v = Tensor::ones(vec![3]);
+            v[[1]] = var;
+            raw_file(&[
+                ("weight", Dtype::F32, &[3], ones.clone()),
+                ("bias", Dtype::F32, &[3], ones.clone()),
+                ("running_mean", Dtype::F32, &[3], ones),
+                ("running_var", Dtype::F32, &[3], f32_bytes(&v)),
+                ("num_batches_tracked", count.0, &[], count.1),
+            ])
+        };
+        let f32_count = |v: f32| (Dtype::F32, v.to_le_bytes().to_vec());
+        let load_bn = |bytes: Vec<u8>| {
+            std::fs::write(&path, bytes).unwrap();
+            let mut bn = BatchNorm::new(3);
+            load(&mut bn, &path).map(|()| bn.running_var()[[1]])
+        };
+        assert_eq!(load_bn(stats(0.0, f32_count(7.0))).unwrap(), 0.0);
+        assert_eq!(
+            load_bn(stats(2.0, (Dtype::I64, 7i64.to_le_bytes().to_vec()))).unwrap(),
+            2.0
+        );
+        let err = load_bn(stats(-0.5, f32_count(7.0))).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "tensor `running_var` holds -0.5 at index [1]: a running variance cannot be negative"
+            ),
+            "{err}"
+        );
+        for count in [
+            f32_count(f32::NAN),
+            f32_count(2.5),
+            f32_count(-5.0),
+            (Dtype::I64, (-5i64).to_le_bytes().to_vec()),
+        ] {
+            let err = load_bn(stats(1.0, count.clone())).unwrap_err().to_string();
+            assert!(err.contains("tensor `num_batches_tracked` holds"), "{err}");
+        }
     }
 }

@@ -36,10 +36,7 @@ pub(crate) fn read_into(dtype: Dtype, bytes: &[u8], mut dst: TensorViewMut<'_>) 
     match dtype {
         Dtype::F32 => fill(bytes, dst, f32::from_le_bytes),
         Dtype::F16 => fill(bytes, dst, |b| f16_to_f32(u16::from_le_bytes(b))),
-        // bfloat16 is the upper half of an f32.
-        Dtype::BF16 => fill(bytes, dst, |b| {
-            f32::from_bits(u32::from(u16::from_le_bytes(b)) << 16)
-        }),
+        Dtype::BF16 => fill(bytes, dst, |b| bf16_to_f32(u16::from_le_bytes(b))),
         // Rounds to nearest, out-of-range values to ±inf: PyTorch's `.float()`.
         Dtype::F64 => fill(bytes, dst, |b| f64::from_le_bytes(b) as f32),
         other => {
@@ -53,9 +50,42 @@ pub(crate) fn read_into(dtype: Dtype, bytes: &[u8], mut dst: TensorViewMut<'_>) 
     }
 }
 
+/// The elements of a float `dtype` as pairs: the stored value widened to f64 (exactly), and the
+/// f32 it loads as (what [`read_into`] writes). `None` for a dtype that is not a float.
+pub(crate) fn floats(dtype: Dtype, bytes: &[u8]) -> Option<Box<dyn Iterator<Item = (f64, f32)> + '_>> {
+    fn each<const N: usize>(
+        bytes: &[u8],
+        f: fn([u8; N]) -> (f64, f32),
+    ) -> Box<dyn Iterator<Item = (f64, f32)> + '_> {
+        Box::new(bytes.chunks_exact(N).map(move |c| {
+            let mut b = [0; N];
+            b.copy_from_slice(c);
+            f(b)
+        }))
+    }
+    fn same(v: f32) -> (f64, f32) {
+        (f64::from(v), v)
+    }
+    Some(match dtype {
+        Dtype::F32 => each(bytes, |b| same(f32::from_le_bytes(b))),
+        Dtype::F16 => each(bytes, |b| same(f16_to_f32(u16::from_le_bytes(b)))),
+        Dtype::BF16 => each(bytes, |b| same(bf16_to_f32(u16::from_le_bytes(b)))),
+        Dtype::F64 => each(bytes, |b| {
+            let v = f64::from_le_bytes(b);
+            (v, v as f32)
+        }),
+        _ => return None,
+    })
+}
+
+/// bfloat16 is the upper half of an f32.
+fn bf16_to_f32(h: u16) -> f32 {
+    f32::from_bits(u32::from(h) << 16)
+}
+
 /// The elements of an integer `dtype`, widened to i128 (which holds both i64 and u64), or
 /// `None` for a dtype that is not an integer.
-fn integers(dtype: Dtype, bytes: &[u8]) -> Option<Box<dyn Iterator<Item = i128> + '_>> {
+pub(crate) fn integers(dtype: Dtype, bytes: &[u8]) -> Option<Box<dyn Iterator<Item = i128> + '_>> {
     fn each<const N: usize, T: Into<i128> + 'static>(
         bytes: &[u8],
         f: fn([u8; N]) -> T,

@@ -73,6 +73,25 @@ pub enum Mismatch {
         /// The first value found beyond ±2^24.
         value: i128,
     },
+    /// A value no training leaves behind: NaN or infinite (also once converted to F32), a
+    /// negative `running_var`, a `num_batches_tracked` that is not a whole number of at least 0.
+    #[error(
+        "tensor `{name}`{} holds {value}{}: {why}",
+        in_file(.stored_name),
+        at_index(.index)
+    )]
+    BadValue {
+        /// The tensor's full name in the model.
+        name: String,
+        /// Its name in the checkpoint, if not `name`.
+        stored_name: Option<String>,
+        /// The position of the first such value.
+        index: Vec<usize>,
+        /// The value as stored (`NaN`, `-inf`, `1e300`, `-0.5`).
+        value: String,
+        /// Why it cannot load.
+        why: String,
+    },
 }
 
 /// " (`stored` in the file)" when the stored name differs from the model's.
@@ -80,6 +99,15 @@ fn in_file(stored_name: &Option<String>) -> String {
     stored_name
         .as_ref()
         .map_or_else(String::new, |s| format!(" (`{s}` in the file)"))
+}
+
+/// " at index [2, 1]", or nothing for a scalar.
+fn at_index(index: &[usize]) -> String {
+    if index.is_empty() {
+        String::new()
+    } else {
+        format!(" at index {index:?}")
+    }
 }
 
 /// "looked up as `stored`; " when the stored name differs from the model's.
@@ -179,13 +207,21 @@ fn mismatch_text(path: &Option<PathBuf>, problems: &[Mismatch]) -> String {
         let _ = write!(s, "\n  … and {} more", problems.len() - MAX_LISTED);
     }
     let dtype = |p: &Mismatch| matches!(p, Mismatch::WrongDtype { .. } | Mismatch::Inexact { .. });
+    let value = |p: &Mismatch| matches!(p, Mismatch::BadValue { .. });
     if problems.iter().any(dtype) {
         s.push_str(
             "\nconvert the tensors to float32 before saving them (in PyTorch: `.float()`), if its \
              rounding is acceptable",
         );
     }
-    if !problems.iter().all(dtype) {
+    if problems.iter().any(value) {
+        s.push_str(
+            "\nthe file holds values no training leaves behind (it is damaged, or was saved from a \
+             run that diverged), and a model with them predicts NaN; to read them as they are, \
+             load with `nn::checkpoint::LoadOptions::new().raw_values()`",
+        );
+    }
+    if !problems.iter().all(|p| dtype(p) || value(p)) {
         s.push_str("\nbuild the model with the same layers, names and sizes as the one that was saved");
         let named = |p: &Mismatch| matches!(p, Mismatch::Missing { .. } | Mismatch::Unexpected { .. });
         if path.is_some() && problems.iter().any(named) {

@@ -4,7 +4,9 @@
 use super::error::CheckpointError;
 use crate::tensor::TensorView;
 use safetensors::tensor::{Dtype, Metadata, View};
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::path::Path;
 
 /// The largest header the safetensors format allows (its reference implementation's limit).
@@ -107,6 +109,9 @@ pub(crate) fn parse<'a>(bytes: &'a [u8], path: &Path) -> Result<Vec<FileTensor<'
         return Err(truncated(header_end));
     }
     let (header, data) = bytes[8..].split_at(header_len as usize);
+    if let Some(name) = named_twice(header) {
+        return Err(corrupt(format!("its header lists tensor `{name}` twice"), None));
+    }
     // Deserialising `Metadata` also checks that the offsets tile the data region exactly and
     // agree with each tensor's shape and dtype.
     let metadata: Metadata = serde_json::from_slice(header)
@@ -151,6 +156,35 @@ pub(crate) fn parse<'a>(bytes: &'a [u8], path: &Path) -> Result<Vec<FileTensor<'
             })
         })
         .collect()
+}
+
+/// The first key the header's top-level object holds twice, if any (`None` for a header that is
+/// not a JSON object: the full parse reports that). JSON parsers keep the last of equal keys,
+/// so without this the first tensor's bytes were left over and another tensor took the blame.
+fn named_twice(header: &[u8]) -> Option<String> {
+    struct FirstRepeat(Option<String>);
+    impl<'de> Deserialize<'de> for FirstRepeat {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_map(FirstRepeat(None))
+        }
+    }
+    impl<'de> Visitor<'de> for FirstRepeat {
+        type Value = FirstRepeat;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FirstRepeat, A::Error> {
+            let mut seen = HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                map.next_value::<IgnoredAny>()?;
+                if !seen.insert(key.clone()) {
+                    return Ok(FirstRepeat(Some(key)));
+                }
+            }
+            Ok(FirstRepeat(None))
+        }
+    }
+    serde_json::from_slice::<FirstRepeat>(header).ok()?.0
 }
 
 /// The metadata of the safetensors file `bytes` (read from `path`), after [`parse`] has checked
@@ -279,6 +313,25 @@ mod tests {
         let source = std::error::Error::source(&err).expect("a source");
         assert!(source.is::<serde_json::Error>(), "{source:?}");
         assert!(err.to_string().contains(&source.to_string()), "{err}");
+    }
+
+    /// Issue 23.7: a header naming one tensor twice. JSON keeps the last of two equal keys, so
+    /// the first one's bytes were left over and the error blamed an unrelated tensor's offsets.
+    #[test]
+    fn a_tensor_named_twice_is_reported_by_its_name() {
+        let header = r#"{"fc1.weight":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"fc1.bias":{"dtype":"F32","shape":[1],"data_offsets":[8,12]},"fc1.weight":{"dtype":"F32","shape":[2],"data_offsets":[12,20]}}"#;
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(header.as_bytes());
+        bytes.extend_from_slice(&[0; 20]);
+        let err = parse(&bytes, Path::new("twice.safetensors"))
+            .err()
+            .expect("an error");
+        assert!(matches!(err, CheckpointError::CorruptHeader { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains("its header lists tensor `fc1.weight` twice"),
+            "{text}"
+        );
     }
 
     /// Issue #14.4: eight U8 tensors of 2^61 - 1 elements each, with consecutive offsets and no

@@ -8,8 +8,9 @@
 //! checks every name, shape and dtype before touching the model and reports all mismatches in
 //! one error.
 //!
-//! The parts: `format` (the file's bytes), `dtype` (stored elements to f32), `apply` (the
-//! check-then-write path shared by [`load`] and [`Snapshot::restore`]), `snapshot`, `error`.
+//! The parts: `format` (the file's bytes), `dtype` (stored elements to f32), `values` (the values
+//! a loaded tensor may hold), `apply` (the check-then-write path shared by [`load`] and
+//! [`Snapshot::restore`]), `snapshot`, `error`.
 //!
 //! [safetensors]: https://huggingface.co/docs/safetensors
 
@@ -21,6 +22,7 @@ mod metadata;
 mod snapshot;
 #[cfg(test)]
 mod testing;
+mod values;
 
 pub use error::{CheckpointError, Mismatch};
 pub use metadata::{read_metadata, Metadata};
@@ -88,8 +90,14 @@ pub fn save_with_metadata(
 /// A stored tensor named `num_batches_tracked` or `*.num_batches_tracked` that the model has no
 /// tensor for is skipped rather than unexpected: PyTorch's BatchNorm saves that batch counter,
 /// so `safetensors.torch.save_file(model.state_dict(), path)` files load as they are.
+///
+/// Values are checked too: a NaN or infinite value (or an F64 beyond F32's range, which would
+/// become infinite), a negative `running_var`, or a `num_batches_tracked` that is not a whole
+/// number of at least 0 is a [`Mismatch::BadValue`] naming the tensor and the first such
+/// element. No training leaves such values behind, and a model holding one predicts NaN.
+/// [`LoadOptions::raw_values`] reads them as they are.
 pub fn load(model: &mut (impl Layer + ?Sized), path: impl AsRef<Path>) -> Result<()> {
-    load_with(model, path, str::to_string)
+    LoadOptions::new().load(model, path)
 }
 
 /// [`load`] for a model whose names differ from the checkpoint's: `stored_name` maps each of the
@@ -107,12 +115,73 @@ pub fn load(model: &mut (impl Layer + ?Sized), path: impl AsRef<Path>) -> Result
 pub fn load_with(
     model: &mut (impl Layer + ?Sized),
     path: impl AsRef<Path>,
-    mut stored_name: impl FnMut(&str) -> String,
+    stored_name: impl FnMut(&str) -> String,
 ) -> Result<()> {
-    let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|e| Error::io("reading checkpoint", path, e))?;
-    decode_into(model, &bytes, &mut stored_name, path)?;
-    Ok(())
+    LoadOptions::new().rename(stored_name).load(model, path)
+}
+
+/// How [`LoadOptions::load`] reads a checkpoint: [`load`]'s checks, a mapping of names as
+/// [`load_with`]'s, and the one check that can be switched off, of the values themselves.
+///
+/// ```no_run
+/// # fn demo(net: &mut impl nn_core::Layer) -> nn_core::Result<()> {
+/// use nn_core::checkpoint::LoadOptions;
+/// // The weights of a run that diverged, NaN and all, to look at them.
+/// LoadOptions::new().raw_values().load(net, "diverged.safetensors")?;
+/// // A PyTorch `nn.Sequential`'s names, values checked.
+/// LoadOptions::new()
+///     .rename(|name| name.replacen("fc1.", "0.", 1))
+///     .load(net, "torch.safetensors")
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct LoadOptions<F = fn(&str) -> String> {
+    rename: F,
+    check_values: bool,
+}
+
+impl LoadOptions {
+    /// [`load`]'s behaviour: names as the model's, values checked.
+    pub fn new() -> Self {
+        LoadOptions {
+            rename: str::to_string,
+            check_values: true,
+        }
+    }
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<F: FnMut(&str) -> String> LoadOptions<F> {
+    /// Reads each of the model's tensors from the stored name `stored_name` gives it (see
+    /// [`load_with`]).
+    pub fn rename<G: FnMut(&str) -> String>(self, stored_name: G) -> LoadOptions<G> {
+        LoadOptions {
+            rename: stored_name,
+            check_values: self.check_values,
+        }
+    }
+
+    /// Loads values as they are stored: NaN, infinities, an F64 beyond F32's range (as
+    /// infinity), a negative `running_var`, a fractional `num_batches_tracked`. For inspecting
+    /// a damaged file or a diverged run; a model with such values predicts NaN.
+    pub fn raw_values(mut self) -> Self {
+        self.check_values = false;
+        self
+    }
+
+    /// Loads `model`'s parameters and buffers from the safetensors file at `path`, every check
+    /// passed first (see [`load`]); on error the model is unchanged.
+    pub fn load(mut self, model: &mut (impl Layer + ?Sized), path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| Error::io("reading checkpoint", path, e))?;
+        decode_into(model, &bytes, &mut self.rename, path, self.check_values)?;
+        Ok(())
+    }
 }
 
 /// The bytes of a checkpoint of `model`.
@@ -132,6 +201,7 @@ fn decode_into(
     bytes: &[u8],
     rename: &mut dyn FnMut(&str) -> String,
     path: &Path,
+    check_values: bool,
 ) -> Result<(), CheckpointError> {
     let tensors = format::parse(bytes, path)?;
     let source: HashMap<&str, Stored<'_>> = tensors
@@ -147,7 +217,7 @@ fn decode_into(
             (t.name.as_str(), stored)
         })
         .collect();
-    check_then_apply(model, &source, rename, Some(path))
+    check_then_apply(model, &source, rename, Some(path), check_values)
 }
 
 #[cfg(test)]
@@ -185,7 +255,14 @@ mod tests {
         let before = all_bits(&mut target);
         for cut in 0..full.len() {
             assert!(
-                decode_into(&mut target, &full[..cut], &mut str::to_string, Path::new("m")).is_err(),
+                decode_into(
+                    &mut target,
+                    &full[..cut],
+                    &mut str::to_string,
+                    Path::new("m"),
+                    true
+                )
+                .is_err(),
                 "cut {cut}"
             );
         }
@@ -197,7 +274,7 @@ mod tests {
                 // A flip inside a tensor name or the metadata can leave a valid file that no
                 // longer fits; a flip in the padding spaces can leave it loadable. Either is
                 // fine: only a panic or a partial write would be wrong.
-                if decode_into(&mut target, &bytes, &mut str::to_string, Path::new("m")).is_ok() {
+                if decode_into(&mut target, &bytes, &mut str::to_string, Path::new("m"), true).is_ok() {
                     assert_eq!(all_bits(&mut target), all_bits(&mut net), "flip {flip:#x} at {i}");
                     target = trained_net(4);
                 } else {

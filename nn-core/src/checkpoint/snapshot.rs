@@ -57,7 +57,14 @@ impl Snapshot {
                 (name.as_str(), stored)
             })
             .collect();
-        Ok(check_then_apply(model, &source, &mut str::to_string, None)?)
+        // The model's own values, NaN included if it had diverged: restored as they were.
+        Ok(check_then_apply(
+            model,
+            &source,
+            &mut str::to_string,
+            None,
+            false,
+        )?)
     }
 
     /// The number of tensors held.

@@ -16,8 +16,8 @@
 //! `csv.rs` (a CSV file of numbers, columns chosen by name), `standardize.rs` (per-column
 //! standardisation fitted on the training split). Images: `transformed.rs` (augmentation and
 //! normalisation as batches are filled, [`Transformed`]). `cache.rs` and
-//! `download.rs` are compiled only with the `download` feature. Beside the load, `digit.rs`
-//! prepares a user's picture as an MNIST digit.
+//! `download.rs` are compiled only with the `download` feature. A user's pictures are
+//! [`crate::vision`]'s.
 
 mod batch;
 mod batches;
@@ -27,7 +27,6 @@ mod cache;
 mod cache_tests;
 mod csv;
 mod dataset;
-pub mod digit;
 #[cfg(feature = "download")]
 pub mod download;
 mod error;
@@ -51,7 +50,6 @@ pub use batches::Batches;
 pub use cache::Digests;
 pub use csv::CsvTable;
 pub use dataset::Dataset;
-pub use digit::{mnist_digit, Channels, ImageError};
 #[cfg(feature = "download")]
 pub use download::Expected;
 pub use error::DataError;

@@ -2,7 +2,7 @@
 //! as short and as safe: [`Saved`] keeps what backward needs, [`flatten`] checks a batch-first
 //! input, and both panic with the layer path on misuse.
 
-use crate::layer::layer_panic;
+use crate::layer::path::{in_container, layer_panic, layer_panic_in};
 use crate::tensor::Tensor;
 use ndarray::{Array2, ArrayD, IxDyn};
 use std::fmt::Display;
@@ -44,7 +44,7 @@ use std::fmt::Display;
 /// sq.forward(Tensor::from_elem(vec![2, 3], 3.0), Mode::Train);
 /// assert!(sq.backward(Tensor::ones(vec![2, 3])).iter().all(|&g| g == 6.0));
 /// // Nothing is saved for a second backward:
-/// // "layer: backward called on Square without a preceding Train forward (...)".
+/// // "Square: backward called without a preceding Train forward (...)".
 /// let again = std::panic::catch_unwind(move || sq.backward(Tensor::ones(vec![2, 3])));
 /// assert!(again.is_err());
 /// ```
@@ -126,7 +126,7 @@ impl<T: Clone + Default> Saved<T> {
             Some(b) if self.ready => b,
             _ => no_train_forward(layer),
         };
-        check_grad_shape(grad_shape, buf.shape());
+        check_grad_shape_in(layer, grad_shape, buf.shape());
         self.ready = false;
         buf
     }
@@ -148,13 +148,20 @@ impl<T: Clone + Default> Saved<T> {
     }
 }
 
-/// Panics because backward ran without a Train forward to take its activations from.
+/// Panics because backward ran without a Train forward to take its activations from. Inside a
+/// container the message names the path and `layer`; called directly, `layer` leads it.
 #[track_caller]
 pub(crate) fn no_train_forward(layer: impl Display) -> ! {
-    layer_panic(format_args!(
-        "backward called on {layer} without a preceding Train forward \
-         (each backward needs its own forward with Mode::Train)"
-    ))
+    const WHY: &str = "(each backward needs its own forward with Mode::Train)";
+    if in_container() {
+        layer_panic(format_args!(
+            "backward called on {layer} without a preceding Train forward {WHY}"
+        ))
+    }
+    layer_panic_in(
+        layer,
+        format_args!("backward called without a preceding Train forward {WHY}"),
+    )
 }
 
 /// Panics, naming the layer path and both shapes, unless the gradient backward received has the
@@ -162,11 +169,20 @@ pub(crate) fn no_train_forward(layer: impl Display) -> ! {
 /// bug in the caller, and computing with it would give wrong numbers or an obscure panic.
 #[track_caller]
 pub fn check_grad_shape(grad_shape: &[usize], expected: &[usize]) {
+    check_grad_shape_in("layer", grad_shape, expected)
+}
+
+/// [`check_grad_shape`] naming `layer` when it runs outside any container.
+#[track_caller]
+pub(crate) fn check_grad_shape_in(layer: impl Display, grad_shape: &[usize], expected: &[usize]) {
     if grad_shape != expected {
-        layer_panic(format_args!(
-            "expected a gradient of shape {expected:?} (the output of the last Train forward), \
-             got {grad_shape:?}"
-        ));
+        layer_panic_in(
+            layer,
+            format_args!(
+                "expected a gradient of shape {expected:?} (the output of the last Train forward), \
+                 got {grad_shape:?}"
+            ),
+        );
     }
 }
 
@@ -179,20 +195,32 @@ pub fn check_grad_shape(grad_shape: &[usize], expected: &[usize]) {
 /// [8, 64], expected [8, 128]`.
 #[track_caller]
 pub fn flatten(x: Tensor, features: usize) -> Array2<f32> {
+    flatten_in("layer", x, features)
+}
+
+/// [`flatten`] naming `layer` when it runs outside any container.
+#[track_caller]
+pub(crate) fn flatten_in(layer: impl Display, x: Tensor, features: usize) -> Array2<f32> {
     if x.ndim() < 2 {
-        layer_panic(format_args!(
-            "expected a batch-first input with {features} features per sample, such as shape \
-             [N, {features}], got shape {:?}",
-            x.shape()
-        ));
+        layer_panic_in(
+            layer,
+            format_args!(
+                "expected a batch-first input with {features} features per sample, such as shape \
+                 [N, {features}], got shape {:?}",
+                x.shape()
+            ),
+        );
     }
     let n = x.shape()[0];
     let width: usize = x.shape()[1..].iter().product();
     if width != features {
-        layer_panic(format_args!(
-            "expected {features} input features, got {width}: input shape {:?}, expected [{n}, {features}]",
-            x.shape()
-        ));
+        layer_panic_in(
+            layer,
+            format_args!(
+                "expected {features} input features, got {width}: input shape {:?}, expected [{n}, {features}]",
+                x.shape()
+            ),
+        );
     }
     contiguous(x)
         .into_shape_with_order((n, width))
@@ -270,8 +298,9 @@ mod tests {
         let msg = panic_message(|| {
             layer.backward(zeros(&[2, 3]));
         });
+        // Called directly, outside any container: the type leads the message.
         assert!(
-            msg.starts_with("layer: backward called on Double without"),
+            msg.starts_with("Double: backward called without a preceding Train forward"),
             "{msg}"
         );
     }
@@ -301,7 +330,7 @@ mod tests {
             saved.take_owned("Linear(2 -> 2)");
         });
         assert!(
-            msg.starts_with("layer: backward called on Linear(2 -> 2) without"),
+            msg.starts_with("Linear(2 -> 2): backward called without"),
             "{msg}"
         );
     }

@@ -10,11 +10,12 @@ mod helpers;
 mod path;
 mod visitor;
 
-pub(crate) use helpers::no_train_forward;
 #[cfg(test)]
 pub(crate) use helpers::panic_message;
 pub use helpers::{check_grad_shape, contiguous, flatten, Saved};
-pub use path::{backward_child, current_path, forward_child, layer_panic};
+pub(crate) use helpers::{check_grad_shape_in, flatten_in, no_train_forward};
+pub(crate) use path::TypeName;
+pub use path::{backward_child, current_path, forward_child, layer_panic, layer_panic_in};
 pub use visitor::{for_each_buffer, for_each_param, param_count, param_names, Param, ParamKind, Visitor};
 
 use crate::tensor::Tensor;

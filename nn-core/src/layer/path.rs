@@ -4,7 +4,7 @@
 use crate::layer::{Layer, Mode};
 use crate::tensor::Tensor;
 use std::cell::RefCell;
-use std::fmt::Write as _;
+use std::fmt::{Display, Write as _};
 
 thread_local! {
     /// The path of the layer currently running forward or backward on this thread, so that a
@@ -50,22 +50,54 @@ pub fn backward_child<L: Layer + ?Sized>(name: &str, layer: &mut L, grad: Tensor
 
 /// The path of the layer now running (`fc2`, `block.bn`), or `layer` outside any container.
 pub fn current_path() -> String {
+    let mut text = String::new();
+    write_path(&mut text, &"layer");
+    text
+}
+
+/// Appends the current path to `text`, or `layer` when no container has set one.
+fn write_path(text: &mut String, layer: &dyn Display) {
     CURRENT_PATH.with(|p| {
         let p = p.borrow();
         if p.is_empty() {
-            "layer".to_string()
+            let _ = write!(text, "{layer}");
         } else {
-            p.clone()
+            text.push_str(&p);
         }
     })
 }
 
+/// Whether a container has set a layer path: false for a layer called directly.
+pub(crate) fn in_container() -> bool {
+    CURRENT_PATH.with(|p| !p.borrow().is_empty())
+}
+
 /// Panics with a message prefixed by the current layer path: `fc2: expected 128 input
 /// features, got 64`. For programmer errors such as a wrong input width or a backward without a
-/// Train forward, which no caller can handle.
+/// Train forward, which no caller can handle. Outside any container the prefix is `layer`;
+/// [`layer_panic_in`] names the layer's type there instead.
 #[track_caller]
 pub fn layer_panic(message: std::fmt::Arguments<'_>) -> ! {
-    let mut text = current_path();
+    layer_panic_in("layer", message)
+}
+
+/// [`layer_panic`] for a layer that can name itself: outside any container (a layer called
+/// directly, where there is no path) the prefix is `layer`, the layer's type as the caller
+/// names it (`Conv2d(1 -> 8, 3x3): expected ...`), rather than the word `layer`.
+#[track_caller]
+pub fn layer_panic_in(layer: impl Display, message: std::fmt::Arguments<'_>) -> ! {
+    let mut text = String::new();
+    write_path(&mut text, &layer);
     let _ = write!(text, ": {message}");
     panic!("{text}")
+}
+
+/// A layer's [`Layer::type_name`] as `Display`, computed only when formatted: on the way to a
+/// panic, so that a steady step allocates nothing.
+pub(crate) struct TypeName<'a, L: ?Sized>(pub &'a L);
+
+impl<L: Layer + ?Sized> Display for TypeName<'_, L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.type_name())
+    }
 }

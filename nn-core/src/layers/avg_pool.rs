@@ -3,10 +3,11 @@
 
 use super::nchw::{check_images, recycle, sum_map, Size2, Window};
 use super::pool::{for_each_window, pool_window};
-use crate::layer::{check_grad_shape, contiguous, no_train_forward};
-use crate::layer::{layer_panic, Layer, Mode};
+use crate::layer::{check_grad_shape_in, contiguous, no_train_forward};
+use crate::layer::{Layer, Mode};
 use crate::linalg::vectorized;
 use crate::tensor::Tensor;
+use std::fmt::Display;
 
 /// Average pooling over `kernel` windows (stride defaults to the kernel), with optional zero
 /// padding that counts in the average (PyTorch's default, `count_include_pad=True`): every
@@ -73,8 +74,8 @@ struct Kept {
 
 impl Kept {
     /// A forward's output buffer, of `shape`.
-    fn output(&mut self, shape: &[usize]) -> Tensor {
-        recycle(self.spare.take(), shape)
+    fn output(&mut self, shape: &[usize], layer: impl Display) -> Tensor {
+        recycle(self.spare.take(), shape, layer)
     }
 
     /// Ends a forward of `x`, of `shape`: a Train forward keeps it for backward.
@@ -90,16 +91,17 @@ impl Kept {
     /// `spread(grad, dx)` writes the input gradient over the buffer of that forward's input.
     fn backward(
         &mut self,
+        layer: impl Display,
         input: [usize; 4],
         grad: Tensor,
         grad_shape: &[usize],
         spread: impl FnOnce(&[f32], &mut [f32]),
     ) -> Tensor {
         if grad.shape() != grad_shape {
-            check_grad_shape(grad.shape(), grad_shape);
+            check_grad_shape_in(&layer, grad.shape(), grad_shape);
         }
         let grad = contiguous(grad);
-        let mut dx = recycle(self.spare_input.take(), &input);
+        let mut dx = recycle(self.spare_input.take(), &input, &layer);
         spread(
             grad.as_slice().expect("standard"),
             dx.as_slice_mut().expect("standard"),
@@ -111,9 +113,10 @@ impl Kept {
 
 impl Layer for AvgPool2d {
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
-        let ([n, c, h, w], out) = check_images(&x, None, Some(&self.window));
+        let name = AvgName(self.window);
+        let ([n, c, h, w], out) = check_images(&x, None, Some(&self.window), name);
         let x = contiguous(x);
-        let mut y = self.kept.output(&[n, c, out.h, out.w]);
+        let mut y = self.kept.output(&[n, c, out.h, out.w], name);
         let (xs, ys) = (
             x.as_slice().expect("standard"),
             y.as_slice_mut().expect("standard"),
@@ -145,34 +148,49 @@ impl Layer for AvgPool2d {
         };
         let out = self.window.output(h, w).expect("checked in forward");
         let (win, div) = (self.window, self.divisor());
-        self.kept.backward(shape, grad, &[n, c, out.h, out.w], |gs, ds| {
-            vectorized(
-                #[inline(always)]
-                || {
-                    ds.fill(0.0);
-                    for (dp, gp) in ds.chunks_exact_mut(h * w).zip(gs.chunks_exact(out.h * out.w)) {
-                        for_each_window(&win, h, w, out, |o, (y0, y1), (x0, x1)| {
-                            let g = gp[o] / div;
-                            for r in y0..y1 {
-                                for d in &mut dp[r * w + x0..r * w + x1] {
-                                    *d += g;
+        self.kept
+            .backward(AvgName(win), shape, grad, &[n, c, out.h, out.w], |gs, ds| {
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        ds.fill(0.0);
+                        for (dp, gp) in ds.chunks_exact_mut(h * w).zip(gs.chunks_exact(out.h * out.w)) {
+                            for_each_window(&win, h, w, out, |o, (y0, y1), (x0, x1)| {
+                                let g = gp[o] / div;
+                                for r in y0..y1 {
+                                    for d in &mut dp[r * w + x0..r * w + x1] {
+                                        *d += g;
+                                    }
                                 }
-                            }
-                        });
-                    }
-                },
-            )
-        })
+                            });
+                        }
+                    },
+                )
+            })
     }
 
     fn type_name(&self) -> String {
-        format!(
+        AvgName(self.window).to_string()
+    }
+}
+
+/// The layer's type name for a panic, formatted only if one happens.
+#[derive(Clone, Copy)]
+struct AvgName(Window);
+
+impl Display for AvgName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
             "AvgPool2d({}{})",
-            self.window.kernel,
-            self.window.describe(self.window.kernel)
+            self.0.kernel,
+            self.0.describe(self.0.kernel)
         )
     }
 }
+
+/// [`GlobalAvgPool2d`]'s type name.
+const GLOBAL: &str = "GlobalAvgPool2d";
 
 /// The mean of each channel over its whole plane: `[N, C, H, W]` to `[N, C]` (Keras's
 /// `GlobalAveragePooling2D`; PyTorch's `AdaptiveAvgPool2d(1)` followed by a flatten).
@@ -196,15 +214,9 @@ impl GlobalAvgPool2d {
 
 impl Layer for GlobalAvgPool2d {
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
-        let ([n, c, h, w], _) = check_images(&x, None, None);
-        if h * w == 0 {
-            layer_panic(format_args!(
-                "expected images of at least 1x1, got shape {:?}",
-                x.shape()
-            ));
-        }
+        let ([n, c, h, w], _) = check_images(&x, None, None, GLOBAL);
         let x = contiguous(x);
-        let mut y = self.kept.output(&[n, c]);
+        let mut y = self.kept.output(&[n, c], GLOBAL);
         let (xs, ys) = (
             x.as_slice().expect("standard"),
             y.as_slice_mut().expect("standard"),
@@ -227,7 +239,7 @@ impl Layer for GlobalAvgPool2d {
             no_train_forward(self.type_name())
         };
         let count = (h * w) as f32;
-        self.kept.backward(shape, grad, &[n, c], |gs, ds| {
+        self.kept.backward(GLOBAL, shape, grad, &[n, c], |gs, ds| {
             vectorized(
                 #[inline(always)]
                 || {

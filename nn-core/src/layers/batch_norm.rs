@@ -2,7 +2,7 @@
 
 use super::batch_stats::{values, BatchStats};
 use super::par;
-use crate::layer::{contiguous, flatten, Layer, Mode, Saved, Visitor};
+use crate::layer::{contiguous, flatten_in, Layer, Mode, Saved, TypeName, Visitor};
 use crate::linalg::vectorized;
 use crate::tensor::Tensor;
 use ndarray::{Array1, Dimension, IxDyn};
@@ -121,7 +121,7 @@ impl BatchNorm {
 impl Layer for BatchNorm {
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         let shape = IxDyn(x.shape());
-        let mut x = flatten(x, self.features);
+        let mut x = flatten_in(TypeName(&*self), x, self.features);
         let f = self.features;
         let n = x.nrows();
         let xs = x.as_slice_mut().expect("flatten gives standard layout");

@@ -3,7 +3,7 @@
 use super::batch_stats::{values, values_mut, BatchStats};
 use super::nchw::{check_images, recycle, sum_map, sum_zip};
 use super::par::{self, PARTS};
-use crate::layer::{check_grad_shape, contiguous, no_train_forward};
+use crate::layer::{check_grad_shape_in, contiguous, no_train_forward, TypeName};
 use crate::layer::{Layer, Mode, Visitor};
 use crate::linalg::vectorized;
 use crate::tensor::Tensor;
@@ -155,7 +155,7 @@ struct Channels<'a> {
 
 impl Layer for BatchNorm2d {
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
-        let ([n, c, h, w], _) = check_images(&x, Some(self.channels), None);
+        let ([n, c, h, w], _) = check_images(&x, Some(self.channels), None, TypeName(&*self));
         let mut x = contiguous(x);
         let (hw, m) = (h * w, n * h * w);
         let (weight, bias) = (values(&self.stats.weight), values(&self.stats.bias));
@@ -182,7 +182,7 @@ impl Layer for BatchNorm2d {
 
         let xs = x.as_slice().expect("standard layout");
         let (momentum, eps) = (self.stats.momentum, self.stats.eps);
-        let mut y = recycle(self.spare.take(), x.shape());
+        let mut y = recycle(self.spare.take(), x.shape(), TypeName(&*self));
         let ys = y.as_slice_mut().expect("standard layout");
         let (mean, var) = (&mut self.mean, &mut self.inv_std);
         for_channels(ys, (n, c, hw), (&mut mean[..], &mut var[..]), |ch, mut y| {
@@ -233,7 +233,7 @@ impl Layer for BatchNorm2d {
             no_train_forward(self.type_name())
         };
         if grad.shape() != x.shape() {
-            check_grad_shape(grad.shape(), x.shape());
+            check_grad_shape_in(TypeName(&*self), grad.shape(), x.shape());
         }
         let &[n, c, h, w] = x.shape() else {
             unreachable!("checked in forward")

@@ -3,9 +3,9 @@
 
 use super::conv_tiles::{Tiles, Weights};
 use super::im2col::Patches;
-use super::nchw::{check_images, recycle, Size2, Window};
+use super::nchw::{check_images, probe, recycle, too_large, Size2, Window};
 use crate::init::Init;
-use crate::layer::{check_grad_shape, contiguous, no_train_forward};
+use crate::layer::{check_grad_shape_in, contiguous, no_train_forward, TypeName};
 use crate::layer::{Layer, Mode, ParamKind, Visitor};
 use crate::rng::StdRng;
 use crate::tensor::Tensor;
@@ -103,9 +103,12 @@ impl Conv2dBuilder {
 
     /// The layer with weights drawn by `init` (fan-in `in / groups * kh * kw`) and zero biases.
     pub fn build(self, init: Init, rng: &mut StdRng) -> Conv2d {
-        self.check();
-        let (k, cg) = (self.kernel, self.in_channels / self.groups.max(1));
-        let weight = init.sample(&[self.out_channels, cg, k.h, k.w], cg * k.h * k.w, rng);
+        let fan_in = self.check();
+        let (k, cg) = (self.kernel, self.in_channels / self.groups);
+        let shape = [self.out_channels, cg, k.h, k.w];
+        // A 2^20 x 2^20 kernel is a panic here, not an abort in the allocator.
+        probe::<f32>(&shape, "Conv2d");
+        let weight = init.sample(&shape, fan_in, rng);
         let bias = self.bias.then(|| Tensor::zeros(IxDyn(&[self.out_channels])));
         self.from_parts(weight, bias)
     }
@@ -133,24 +136,11 @@ impl Conv2dBuilder {
             },
             bias.as_ref().map(|b| b.shape())
         );
-        let padding = if self.same {
-            Size2 {
-                h: self.dilation.h * (k.h - 1) / 2,
-                w: self.dilation.w * (k.w - 1) / 2,
-            }
-        } else {
-            self.padding
-        };
         Conv2d {
             in_channels: self.in_channels,
             out_channels: self.out_channels,
             groups: self.groups,
-            window: Window {
-                kernel: k,
-                stride: self.stride,
-                padding,
-                dilation: self.dilation,
-            },
+            window: self.window(),
             weight_grad: Tensor::zeros(weight.raw_dim()),
             weight: contiguous(weight),
             bias: bias.map(|b| (contiguous(b), Tensor::zeros(IxDyn(&[self.out_channels])))),
@@ -162,7 +152,10 @@ impl Conv2dBuilder {
         }
     }
 
-    fn check(&self) {
+    /// Panics unless the options make a layer, naming what is wrong; returns the fan-in
+    /// `in / groups * kh * kw`. Every size is computed with checked arithmetic, so an absurd
+    /// option (a 2^32 kernel) is this clear panic rather than an overflow further on.
+    fn check(&self) -> usize {
         let (k, s, d) = (self.kernel, self.stride, self.dilation);
         assert!(
             self.in_channels > 0 && self.out_channels > 0,
@@ -188,6 +181,47 @@ impl Conv2dBuilder {
                 s == Size2::from(1) && k.h % 2 == 1 && k.w % 2 == 1,
                 "Conv2d: padding_same needs stride 1 and an odd kernel, got kernel {k}, stride {s}"
             );
+        }
+        // The options as given first, so that resolving padding_same cannot overflow.
+        let given = Window {
+            kernel: k,
+            stride: s,
+            padding: self.padding,
+            dilation: d,
+        };
+        given.check("Conv2d");
+        self.window().check("Conv2d");
+        let cg = self.in_channels / self.groups;
+        let fan_in = (k.h * k.w).checked_mul(cg);
+        let weight = fan_in.and_then(|f| f.checked_mul(self.out_channels));
+        // The most f32 values one allocation can hold (isize::MAX bytes).
+        const MAX_VALUES: usize = isize::MAX as usize / 4;
+        match (fan_in, weight) {
+            (Some(fan_in), Some(values)) if values <= MAX_VALUES => fan_in,
+            _ => panic!(
+                "Conv2d: a weight of shape [{}, {cg}, {}, {}] holds more values than one \
+                 allocation can ({MAX_VALUES}); check the kernel size and channel counts",
+                self.out_channels, k.h, k.w
+            ),
+        }
+    }
+
+    /// The sliding window these options describe (padding resolved for `padding_same`).
+    fn window(&self) -> Window {
+        let (k, d) = (self.kernel, self.dilation);
+        let padding = if self.same {
+            Size2 {
+                h: d.h * (k.h - 1) / 2,
+                w: d.w * (k.w - 1) / 2,
+            }
+        } else {
+            self.padding
+        };
+        Window {
+            kernel: k,
+            stride: self.stride,
+            padding,
+            dilation: d,
         }
     }
 }
@@ -287,10 +321,18 @@ impl Conv2d {
 
 impl Layer for Conv2d {
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
-        let ([n, _, h, w], out) = check_images(&x, Some(self.in_channels), Some(&self.window));
-        let mut x = contiguous(x);
+        let ([n, _, h, w], out) =
+            check_images(&x, Some(self.in_channels), Some(&self.window), TypeName(&*self));
         let patches = self.patches(h, w, out);
-        let mut y = recycle(self.spare.take(), &[n, self.out_channels, out.h, out.w]);
+        let mut y = recycle(
+            self.spare.take(),
+            &[n, self.out_channels, out.h, out.w],
+            TypeName(&*self),
+        );
+        if let Err(shape) = self.tiles.reserve(&patches, self.out_channels, n) {
+            too_large::<f32>(&shape, TypeName(&*self));
+        }
+        let mut x = contiguous(x);
         let (xs, ys) = (
             x.as_slice_mut().expect("standard"),
             y.as_slice_mut().expect("standard"),
@@ -319,7 +361,7 @@ impl Layer for Conv2d {
         let n = x.shape()[0];
         let expected = [n, self.out_channels, patches.output.h, patches.output.w];
         if grad.shape() != expected {
-            check_grad_shape(grad.shape(), &expected);
+            check_grad_shape_in(TypeName(&*self), grad.shape(), &expected);
         }
         let mut grad = contiguous(grad);
         let (xs, gs) = (
@@ -680,6 +722,103 @@ mod tests {
             msg,
             "Conv2d: expected a weight of shape [2, 1, 3, 3], got [2, 1, 3, 2]"
         );
+    }
+
+    /// Issue 23.1: a 1x5 kernel padded by (0, 2) with stride (2, 1) on a 4x1 image. Every tap
+    /// but the middle one reads only padding, and im2col's input offset for that empty range
+    /// (`lo + tap - padding`) underflowed: a panic in debug, an out-of-range slice in release.
+    #[test]
+    fn a_narrow_output_with_a_stride_along_the_rows_only_is_computed() {
+        let mut conv = Conv2d::builder(1, 2, (1, 5))
+            .padding((0, 2))
+            .stride((2, 1))
+            .build(Init::He, &mut seeded(1));
+        let x = input(&[1, 1, 4, 1]);
+        let expected = naive(&conv, &x);
+        let y = conv.forward(x, Mode::Train);
+        assert_eq!(y.shape(), &[1, 2, 2, 1]);
+        for (a, b) in y.iter().zip(&expected) {
+            assert!((a - b).abs() <= 1e-6, "{a} vs {b}");
+        }
+        gradcheck(&mut conv, &[2, 1, 4, 1]).assert_passed();
+        gradcheck(&mut conv, &[1, 1, 1, 1]).assert_passed();
+    }
+
+    /// Issue 23.6/7: sizes are checked, so absurd options are one clear panic naming the layer
+    /// and the limit, before anything is allocated or any arithmetic wraps.
+    #[test]
+    fn absurd_sizes_are_clear_panics_naming_the_layer() {
+        // A 2^32 kernel had 2^64 taps, which wrapped to a fan-in of 0.
+        let msg = panic_message(|| {
+            Conv2d::new(1, 1, 1usize << 32, Init::He, &mut seeded(1));
+        });
+        assert_eq!(
+            msg,
+            "Conv2d: kernel, stride, padding and dilation are limited to 65536 per axis, got \
+             kernel 4294967296x4294967296"
+        );
+        // Padding 2^20 on a 28x28 image asked for a 2097178x2097178 output: 17.6 TB.
+        let msg = panic_message(|| {
+            Conv2d::builder(1, 1, 3)
+                .padding(1 << 20)
+                .build(Init::He, &mut seeded(1));
+        });
+        assert!(msg.ends_with("got padding 1048576x1048576"), "{msg}");
+        let msg = panic_message(|| {
+            Conv2d::builder(1, 1, (300, 300)).build(Init::He, &mut seeded(1));
+        });
+        assert_eq!(
+            msg,
+            "Conv2d: at most 65536 taps per window (kernel height x width), got a 300x300 kernel \
+             (90000 taps)"
+        );
+        let msg = panic_message(|| {
+            Conv2d::new(1 << 40, 1 << 40, 3, Init::He, &mut seeded(1));
+        });
+        assert!(
+            msg.starts_with("Conv2d: a weight of shape [1099511627776, 1099511627776, 3, 3]"),
+            "{msg}"
+        );
+        // Within the limits, a buffer the allocator refuses is a panic naming the layer, not an
+        // abort: padding 65536 on both axes of 64 channels asks for 4.4 TB.
+        let mut conv = Conv2d::builder(64, 64, 3)
+            .padding(1 << 16)
+            .build(Init::He, &mut seeded(1));
+        let msg = panic_message(|| {
+            conv.forward(Tensor::zeros(IxDyn(&[1, 64, 28, 28])), Mode::Eval);
+        });
+        assert_eq!(
+            msg,
+            "Conv2d(64 -> 64, 3x3, padding 65536): a buffer of shape [1, 64, 131098, 131098] \
+             needs 4.4 TB, more than can be allocated; check the layer's options (padding, \
+             dilation, channels) and the input's size"
+        );
+    }
+
+    /// Issue 23.7: an image of zero rows with padding divided by zero in the tiling; outside a
+    /// container the message named `layer` rather than the layer.
+    #[test]
+    fn images_without_pixels_are_refused_naming_the_layer_called_directly() {
+        let mut conv = Conv2d::builder(1, 1, 1)
+            .padding(1)
+            .build(Init::He, &mut seeded(1));
+        let msg = panic_message(|| {
+            conv.forward(Tensor::zeros(IxDyn(&[1, 1, 0, 5])), Mode::Train);
+        });
+        assert_eq!(
+            msg,
+            "Conv2d(1 -> 1, 1x1, padding 1): expected images of at least 1x1 pixels, got shape \
+             [1, 1, 0, 5]"
+        );
+        let msg = panic_message(|| {
+            forward_child(
+                "conv1",
+                &mut conv,
+                Tensor::zeros(IxDyn(&[1, 1, 5, 0])),
+                Mode::Train,
+            );
+        });
+        assert!(msg.starts_with("conv1: expected images of at least 1x1"), "{msg}");
     }
 
     #[test]

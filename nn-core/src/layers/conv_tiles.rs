@@ -7,7 +7,7 @@
 //! cache; the patch matrices are recomputed in backward rather than kept for the whole batch.
 
 use super::im2col::{col2im, im2col, Patches};
-use super::nchw::sum_map;
+use super::nchw::{elements, sum_map, Size2};
 use super::par::{self, PARTS};
 use crate::linalg::{matmul_into_serial, vectorized};
 use ndarray::{s, ArrayView2, ArrayViewMut2};
@@ -59,9 +59,61 @@ fn tile_images(p: &Patches) -> usize {
 }
 
 impl Tiles {
+    /// Makes room in every part's buffers for a pass over `n` images, so that the passes
+    /// themselves (on nn's threads) never grow them; `Err` gives the shape of a buffer the
+    /// allocator refused (or whose size overflows), for the layer to report.
+    pub fn reserve(&mut self, p: &Patches, out_channels: usize, n: usize) -> Result<(), Vec<usize>> {
+        let images = self.fixed.unwrap_or_else(|| tile_images(p)).min(n).max(1);
+        let columns = p
+            .output
+            .h
+            .checked_mul(p.pitch())
+            .and_then(|c| c.checked_mul(images));
+        let columns = columns.ok_or_else(|| vec![p.rows(), images, p.output.h, p.pitch()])?;
+        let padded = p.padded();
+        let padding = p.wide() && p.window.padding != Size2::from(0);
+        // Shapes on the stack: a steady step allocates nothing here.
+        let (col, out, pad) = (
+            [p.rows(), columns],
+            [out_channels, columns],
+            if padding {
+                [p.channels, padded.h, padded.w]
+            } else {
+                [0; 3]
+            },
+        );
+        let shapes: [&[usize]; 3] = [&col, &out, &pad];
+        let mut lens = [0; 3];
+        for (len, shape) in lens.iter_mut().zip(shapes) {
+            *len = elements(shape).ok_or_else(|| shape.to_vec())?;
+        }
+        if self.scratch.len() < PARTS {
+            self.scratch.resize(PARTS, Scratch::default());
+        }
+        for s in self.scratch.iter_mut().take(n.div_ceil(images).min(PARTS)) {
+            for ((buf, &len), shape) in [&mut s.col, &mut s.out, &mut s.padded]
+                .into_iter()
+                .zip(&lens)
+                .zip(shapes)
+            {
+                if let Some(more) = len.checked_sub(buf.len()) {
+                    buf.try_reserve_exact(more).map_err(|_| shape.to_vec())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// `y = conv(x)` for `n` images: `x` is `[n, in, H, W]`, `y` `[n, out, OH, OW]`.
     pub fn forward(&mut self, p: &Patches, w: &Weights<'_>, n: usize, x: &mut [f32], y: &mut [f32]) {
-        self.run(p, w, n, x, y, None);
+        self.run(p, w, n, x, y, Pass::Forward);
+    }
+
+    /// The transposed convolution of `y` (`[n, out, OH, OW]`) into `x` (`[n, in, H, W]`,
+    /// overwritten), plus `w.bias` per input channel: the input gradient backward computes,
+    /// as a layer of its own ([`ConvTranspose2d`](super::ConvTranspose2d)'s forward).
+    pub fn transposed(&mut self, p: &Patches, w: &Weights<'_>, n: usize, y: &mut [f32], x: &mut [f32]) {
+        self.run(p, w, n, x, y, Pass::Transposed);
     }
 
     /// Given `grad` (`[n, out, OH, OW]`) for the forward of `x`, writes the weight and bias
@@ -78,7 +130,7 @@ impl Tiles {
         weight_grad: &mut [f32],
         bias_grad: Option<&mut [f32]>,
     ) {
-        let count = self.run(p, w, n, x, grad, Some(input_grad));
+        let count = self.run(p, w, n, x, grad, Pass::Backward { input_grad });
         // The parts' gradient shares, summed in part order: the same bits for any thread count.
         let shares = &self.scratch[..count];
         sum_shares(weight_grad, shares.iter().map(|s| &s.weight_grad[..]));
@@ -87,8 +139,7 @@ impl Tiles {
         }
     }
 
-    /// Runs forward (`backward == None`) or backward over the batch, part by part; returns the
-    /// number of parts.
+    /// Runs `pass` over the batch, part by part; returns the number of parts.
     fn run(
         &mut self,
         p: &Patches,
@@ -96,7 +147,7 @@ impl Tiles {
         n: usize,
         x: &mut [f32],
         y: &mut [f32],
-        backward: Option<bool>,
+        pass: Pass,
     ) -> usize {
         let tile = self.fixed.unwrap_or_else(|| tile_images(p));
         let mut bounds = [(0, 0); PARTS];
@@ -130,14 +181,23 @@ impl Tiles {
             par::worth_macs(macs),
             &|part: &mut Option<Part<'_>>| {
                 let part = part.as_mut().expect("filled above");
-                match backward {
-                    None => shared.forward(part),
-                    Some(input_grad) => shared.backward(part, input_grad),
+                match pass {
+                    Pass::Forward => shared.forward(part),
+                    Pass::Backward { input_grad } => shared.backward(part, input_grad),
+                    Pass::Transposed => shared.transposed(part),
                 }
             },
         );
         count
     }
+}
+
+/// What [`Tiles::run`] computes.
+#[derive(Clone, Copy)]
+enum Pass {
+    Forward,
+    Backward { input_grad: bool },
+    Transposed,
 }
 
 /// One part's share of a forward or backward: its images and buffers.
@@ -225,10 +285,76 @@ impl Shared<'_> {
         });
     }
 
-    fn backward(&self, part: &mut Part<'_>, input_grad: bool) {
+    /// Copies `n` images of output gradients (`[n, out, OH, OW]`, from the start of `y`) into
+    /// `out` as `[out, n * cols]`, zero in a wide matrix's extra columns, so that they add
+    /// nothing to the products. Call it inside [`vectorized`].
+    #[inline(always)]
+    fn gather(&self, y: &[f32], n: usize, out: &mut [f32]) {
         let p = self.patches;
         let (out_c, cols, pitch) = (self.weight.nrows(), p.cols(), p.pitch());
         let (ow, positions) = (p.output.w, p.output.h * p.output.w);
+        let ld = n * cols;
+        for k in 0..n {
+            let g = &y[k * out_c * positions..][..out_c * positions];
+            for (o, plane) in g.chunks_exact(positions).enumerate() {
+                let dst = &mut out[o * ld + k * cols..][..cols];
+                for (d, row) in dst.chunks_mut(pitch).zip(plane.chunks_exact(ow)) {
+                    d[..ow].copy_from_slice(row);
+                    d[ow..].fill(0.0);
+                }
+            }
+        }
+    }
+
+    /// `x = W^T y` per group, folded back onto the images by col2im, plus the bias per input
+    /// channel, tile by tile: the transposed convolution. No patch matrix of `x` is needed.
+    fn transposed(&self, part: &mut Part<'_>) {
+        let p = self.patches;
+        let (out_c, cols) = (self.weight.nrows(), p.cols());
+        let positions = p.output.h * p.output.w;
+        let (og, kg) = (out_c / self.groups, p.rows() / self.groups);
+        let (plane, x_len) = (p.input.h * p.input.w, p.channels * p.input.h * p.input.w);
+        let images = part.x.len() / x_len.max(1);
+        let mut first = 0;
+        while first < images {
+            let n = self.tile.min(images - first);
+            let ld = n * cols;
+            let s = &mut *part.scratch;
+            s.out.resize(out_c * ld, 0.0);
+            s.col.resize(p.rows() * ld, 0.0);
+            vectorized(
+                #[inline(always)]
+                || self.gather(&part.y[first * out_c * positions..], n, &mut s.out),
+            );
+            for g in 0..self.groups {
+                let w = self.weight.slice(s![g * og..(g + 1) * og, ..]);
+                let y = self.block(&s.out, og, g, ld);
+                matmul_into_serial(w.t(), y, self.block_mut(&mut s.col, kg, g, ld), false);
+            }
+            for k in 0..n {
+                let x = &mut part.x[(first + k) * x_len..][..x_len];
+                col2im(&p, &s.col[k * cols..], ld, x, &mut s.padded);
+                if let Some(bias) = self.bias {
+                    vectorized(
+                        #[inline(always)]
+                        || {
+                            for (plane, &b) in x.chunks_exact_mut(plane).zip(bias) {
+                                for v in plane {
+                                    *v += b;
+                                }
+                            }
+                        },
+                    );
+                }
+            }
+            first += n;
+        }
+    }
+
+    fn backward(&self, part: &mut Part<'_>, input_grad: bool) {
+        let p = self.patches;
+        let (out_c, cols) = (self.weight.nrows(), p.cols());
+        let positions = p.output.h * p.output.w;
         let (og, kg) = (out_c / self.groups, p.rows() / self.groups);
         let x_len = p.channels * p.input.h * p.input.w;
         let mut started = false;
@@ -246,18 +372,7 @@ impl Shared<'_> {
             vectorized(
                 #[inline(always)]
                 || {
-                    // The tile's output gradients into [out, images * cols], zero in a wide
-                    // matrix's extra columns, so that they add nothing below.
-                    for k in 0..n {
-                        let g = &part.y[(first + k) * out_c * positions..][..out_c * positions];
-                        for (o, plane) in g.chunks_exact(positions).enumerate() {
-                            let dst = &mut out[o * ld + k * cols..][..cols];
-                            for (d, row) in dst.chunks_mut(pitch).zip(plane.chunks_exact(ow)) {
-                                d[..ow].copy_from_slice(row);
-                                d[ow..].fill(0.0);
-                            }
-                        }
-                    }
+                    self.gather(&part.y[first * out_c * positions..], n, out);
                     for (o, db) in bias_grad.iter_mut().enumerate() {
                         *db += sum_map(&out[o * ld..][..ld], |v| v);
                     }

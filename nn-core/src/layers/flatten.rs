@@ -1,7 +1,7 @@
 //! Flatten: `[N, d1, d2, ...]` to `[N, d1 * d2 * ...]` without copying (PyTorch's `nn.Flatten`).
 
-use crate::layer::{check_grad_shape, contiguous, no_train_forward};
-use crate::layer::{layer_panic, Layer, Mode};
+use crate::layer::{check_grad_shape_in, contiguous, no_train_forward};
+use crate::layer::{layer_panic_in, Layer, Mode};
 use crate::tensor::Tensor;
 use ndarray::IxDyn;
 
@@ -31,10 +31,13 @@ impl Flatten {
 impl Layer for Flatten {
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         if x.ndim() < 2 {
-            layer_panic(format_args!(
-                "expected a batch-first input [N, ...] of rank at least 2, got shape {:?}",
-                x.shape()
-            ));
+            layer_panic_in(
+                "Flatten",
+                format_args!(
+                    "expected a batch-first input [N, ...] of rank at least 2, got shape {:?}",
+                    x.shape()
+                ),
+            );
         }
         if mode == Mode::Train {
             self.input_shape.clear();
@@ -54,7 +57,7 @@ impl Layer for Flatten {
         }
         let expected = [self.input_shape[0], self.input_shape[1..].iter().product()];
         if grad.shape() != expected {
-            check_grad_shape(grad.shape(), &expected);
+            check_grad_shape_in("Flatten", grad.shape(), &expected);
         }
         self.ready = false;
         contiguous(grad)

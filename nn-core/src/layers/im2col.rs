@@ -39,7 +39,7 @@ impl Patches {
     }
 
     /// The padded input's height and width.
-    fn padded(&self) -> Size2 {
+    pub fn padded(&self) -> Size2 {
         let pad = self.window.padding;
         Size2 {
             h: self.input.h + 2 * pad.h,
@@ -226,6 +226,10 @@ fn im2col_strided(p: &Patches, x: &[f32], col: &mut [f32], ld: usize) {
                 let (lo, hi) = Window::valid(ow, w, sw, tap, pw);
                 dst[..lo].fill(0.0);
                 dst[hi..].fill(0.0);
+                // No position of this row reads the image: `lo + tap - pw` may be negative.
+                if lo == hi {
+                    return;
+                }
                 if sw == 1 {
                     dst[lo..hi].copy_from_slice(&src[lo + tap - pw..hi + tap - pw]);
                 } else {
@@ -256,6 +260,9 @@ fn col2im_strided(p: &Patches, col: &[f32], ld: usize, dx: &mut [f32]) {
                 let dst = &mut dx[(c * h + row) * w..][..w];
                 let tap = j * dw;
                 let (lo, hi) = Window::valid(ow, w, sw, tap, pw);
+                if lo == hi {
+                    return;
+                }
                 if sw == 1 {
                     for (d, &s) in dst[lo + tap - pw..hi + tap - pw].iter_mut().zip(&src[lo..hi]) {
                         *d += s;

@@ -1,7 +1,9 @@
 //! The fully connected layer (the seed's `FCLayer`): `y = x W^T + b`.
 
 use crate::init::Init;
-use crate::layer::{check_grad_shape, contiguous, flatten, Layer, Mode, ParamKind, Saved, Visitor};
+use crate::layer::{
+    check_grad_shape_in, contiguous, flatten_in, Layer, Mode, ParamKind, Saved, TypeName, Visitor,
+};
 use crate::linalg::{matmul_into, vectorized};
 use crate::rng::StdRng;
 use crate::tensor::Tensor;
@@ -125,7 +127,7 @@ impl Layer for Linear {
             self.input_shape.clear();
             self.input_shape.extend_from_slice(x.shape());
         }
-        let x = flatten(x, self.in_features);
+        let x = flatten_in(TypeName(&*self), x, self.in_features);
         let n = x.nrows();
         let spare = self.spare.take();
         let (w, b) = self.params();
@@ -162,7 +164,7 @@ impl Layer for Linear {
             .take_owned(format_args!("Linear({inputs} -> {outputs})"))
             .into_dimensionality::<Ix2>()
             .expect("saved as (N, in)");
-        check_grad_shape(grad.shape(), &[x.nrows(), self.out_features]);
+        check_grad_shape_in(TypeName(&*self), grad.shape(), &[x.nrows(), self.out_features]);
         let g = contiguous(grad)
             .into_dimensionality::<Ix2>()
             .expect("checked 2-D");

@@ -182,10 +182,6 @@ impl MaxPool2d {
     /// Max pooling with a `kernel` (`2` or `(2, 3)`) moving by the kernel, no padding.
     pub fn new(kernel: impl Into<Size2>) -> Self {
         let kernel = kernel.into();
-        assert!(
-            kernel.h * kernel.w <= 1 << 16,
-            "MaxPool2d: at most 65536 taps per window (the argmax is kept as 16 bits), got {kernel}"
-        );
         MaxPool2d {
             window: pool_window("MaxPool2d", kernel, kernel, 0.into()),
             argmax: Saved::default(),
@@ -220,9 +216,9 @@ impl MaxPool2d {
 
 impl Layer for MaxPool2d {
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
-        let ([n, c, h, w], out) = check_images(&x, None, Some(&self.window));
+        let ([n, c, h, w], out) = check_images(&x, None, Some(&self.window), MaxName(&self.window));
         let mut x = contiguous(x);
-        let mut y = recycle(self.spare.take(), &[n, c, out.h, out.w]);
+        let mut y = recycle(self.spare.take(), &[n, c, out.h, out.w], MaxName(&self.window));
         let argmax = (mode == Mode::Train).then(|| {
             let a = self.argmax.prepare(&[n, c, out.h, out.w]);
             a.as_slice_mut().expect("a stash is standard layout")
@@ -252,7 +248,7 @@ impl Layer for MaxPool2d {
         let argmax = argmax.as_slice().expect("a stash is standard layout");
         let mut grad = contiguous(grad);
         let [_, _, h, w] = self.input_shape;
-        let mut dx = recycle(self.spare_input.take(), &self.input_shape);
+        let mut dx = recycle(self.spare_input.take(), &self.input_shape, MaxName(&win));
         let out = Size2 {
             h: grad.shape()[2],
             w: grad.shape()[3],

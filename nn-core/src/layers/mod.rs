@@ -10,31 +10,51 @@
 //! [`crate::layer::flatten`], ...), the same one a layer written outside nn uses.
 
 mod activation;
+mod adaptive_avg_pool;
 mod avg_pool;
 mod batch_norm;
 mod batch_norm2d;
 mod batch_stats;
+#[cfg(test)]
+mod contract;
 mod conv2d;
 mod conv_tiles;
+mod conv_transpose2d;
 mod dropout;
+mod elementwise;
 mod flatten;
+mod group_norm;
 mod im2col;
+mod layer_norm;
 mod linear;
 mod max_pool;
 mod nchw;
+mod norm_groups;
 mod par;
 mod pool;
+mod resample;
+mod sizes;
+mod softmax;
+mod upsample;
 
-pub use activation::{Relu, Sigmoid, Tanh};
+pub use activation::{Elu, Gelu, LeakyRelu, Relu, Sigmoid, Silu, Softplus, Tanh};
+pub use activation::{EluFn, GeluFn, LeakyReluFn, ReluFn, SigmoidFn, SiluFn, SoftplusFn, TanhFn};
+pub use adaptive_avg_pool::AdaptiveAvgPool2d;
 pub use avg_pool::{AvgPool2d, GlobalAvgPool2d};
 pub use batch_norm::BatchNorm;
 pub use batch_norm2d::BatchNorm2d;
 pub use conv2d::{Conv2d, Conv2dBuilder};
+pub use conv_transpose2d::{ConvTranspose2d, ConvTranspose2dBuilder};
 pub use dropout::{Dropout, DropoutKind};
+pub use elementwise::{Elementwise, ElementwiseFn};
 pub use flatten::Flatten;
+pub use group_norm::GroupNorm;
+pub use layer_norm::LayerNorm;
 pub use linear::Linear;
 pub use max_pool::MaxPool2d;
-pub use nchw::Size2;
+pub use nchw::{Size2, MAX_TAPS, MAX_WINDOW};
+pub use softmax::Softmax;
+pub use upsample::{Upsample, UpsampleMode};
 
 /// Asserts that two tensors have one shape and values within `tol` of each other.
 #[cfg(test)]

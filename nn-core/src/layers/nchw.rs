@@ -1,10 +1,10 @@
 //! What the image layers share about NCHW batches: the input-shape check, the geometry of a
 //! sliding window, output buffers reused from step to step, and sums over image planes.
 
-use crate::layer::layer_panic;
+use crate::layer::layer_panic_in;
 use crate::tensor::Tensor;
 use ndarray::IxDyn;
-use std::fmt;
+use std::fmt::{self, Display};
 
 /// A height and a width. Kernel sizes, strides, paddings and dilations take `3` (square) or
 /// `(3, 5)` (height, width), as in PyTorch.
@@ -34,6 +34,15 @@ impl fmt::Display for Size2 {
     }
 }
 
+/// The largest kernel, stride, padding or dilation an image layer takes, per axis: 4 times the
+/// side of the largest pictures nn decodes by default, far beyond any useful window, and small
+/// enough that no size computed from a window overflows.
+pub const MAX_WINDOW: usize = 1 << 16;
+
+/// The most taps (kernel height x width) a window may have: a 256x256 kernel. Max pooling keeps
+/// the winning tap in 16 bits; for convolutions it bounds the weight per channel pair.
+pub const MAX_TAPS: usize = 1 << 16;
+
 /// A window sliding over an image: its size, step, zero padding per side and dilation (the
 /// spacing of the taps), as PyTorch's convolution and pooling layers define them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,7 +64,8 @@ impl Window {
         }
     }
 
-    /// The rows and columns one window covers, dilation included.
+    /// The rows and columns one window covers, dilation included (at most 2^32 once
+    /// [`Window::check`] has passed).
     pub fn span(&self) -> Size2 {
         Size2 {
             h: self.dilation.h * (self.kernel.h - 1) + 1,
@@ -63,15 +73,50 @@ impl Window {
         }
     }
 
+    /// Panics, naming `layer` and the limit, unless every option is at most [`MAX_WINDOW`]
+    /// per axis and the window has at most [`MAX_TAPS`] taps. Layers call it when built, so
+    /// that absurd options (a 2^32 kernel, padding 2^20 on a 28x28 image, which asks for
+    /// 17.6 TB) are a clear panic before any allocation, and no size computed from the window
+    /// (its span, the padded input, the output) can overflow.
+    pub fn check(&self, layer: &str) {
+        for (name, v) in [
+            ("kernel", self.kernel),
+            ("stride", self.stride),
+            ("padding", self.padding),
+            ("dilation", self.dilation),
+        ] {
+            assert!(
+                v.h <= MAX_WINDOW && v.w <= MAX_WINDOW,
+                "{layer}: kernel, stride, padding and dilation are limited to {MAX_WINDOW} per \
+                 axis, got {name} {v}"
+            );
+        }
+        let taps = self.kernel.h * self.kernel.w;
+        assert!(
+            taps <= MAX_TAPS,
+            "{layer}: at most {MAX_TAPS} taps per window (kernel height x width), got a {} kernel \
+             ({taps} taps)",
+            self.kernel
+        );
+    }
+
     /// The output size for an `h` x `w` input (PyTorch's floor rule), or `None` if the window
     /// does not fit into the padded input even once.
     pub fn output(&self, h: usize, w: usize) -> Option<Size2> {
         let span = self.span();
-        let (ph, pw) = (h + 2 * self.padding.h, w + 2 * self.padding.w);
+        let (ph, pw) = self.padded(h, w)?;
         (ph >= span.h && pw >= span.w).then(|| Size2 {
             h: (ph - span.h) / self.stride.h + 1,
             w: (pw - span.w) / self.stride.w + 1,
         })
+    }
+
+    /// The padded input's height and width, `None` beyond `usize`.
+    fn padded(&self, h: usize, w: usize) -> Option<(usize, usize)> {
+        Some((
+            h.checked_add(2 * self.padding.h)?,
+            w.checked_add(2 * self.padding.w)?,
+        ))
     }
 
     /// The options that differ from PyTorch's defaults (stride 1, or the kernel for pooling;
@@ -95,6 +140,10 @@ impl Window {
 
     /// The range of output positions `o` whose tap at offset `tap` (already dilated) reads a
     /// real input value rather than padding: `0 <= o * stride + tap - padding < size`.
+    ///
+    /// An empty range comes back as `(hi, hi)`, where `hi * stride + tap - padding` may be
+    /// negative: callers must not compute an input offset from an empty range (issue 23: a
+    /// narrow output with stride 1 across and more along the rows did, and underflowed).
     pub fn valid(out: usize, size: usize, stride: usize, tap: usize, padding: usize) -> (usize, usize) {
         let lo = if padding > tap {
             (padding - tap).div_ceil(stride)
@@ -110,46 +159,78 @@ impl Window {
     }
 }
 
-/// Panics unless `x` is a batch of images `[N, C, H, W]` with `channels` channels (any, if
-/// `None`) that `window` fits into; returns `(N, C, H, W)` and the output size. The message
-/// names the layer path and both shapes.
+/// Panics unless `x` is a batch of images `[N, C, H, W]` of at least one pixel with `channels`
+/// channels (any, if `None`) that `window` fits into; returns `(N, C, H, W)` and the output
+/// size. The message names the layer path (or `layer`, called outside any container) and both
+/// shapes.
 pub(crate) fn check_images(
     x: &Tensor,
     channels: Option<usize>,
     window: Option<&Window>,
+    layer: impl Display,
 ) -> ([usize; 4], Size2) {
     // Formatted only on the way to a panic: a steady training step allocates nothing.
     let expected = || channels.map_or("C".to_string(), |c| c.to_string());
     let &[n, c, h, w] = x.shape() else {
-        layer_panic(format_args!(
-            "expected a batch of images of shape [N, {}, H, W], got shape {:?}",
-            expected(),
-            x.shape()
-        ))
+        layer_panic_in(
+            layer,
+            format_args!(
+                "expected a batch of images of shape [N, {}, H, W], got shape {:?}",
+                expected(),
+                x.shape()
+            ),
+        )
     };
     if channels.is_some_and(|expected| expected != c) {
-        layer_panic(format_args!(
-            "expected a batch of images of shape [N, {}, H, W], got shape {:?} ({c} channels)",
-            expected(),
-            x.shape()
-        ));
+        layer_panic_in(
+            layer,
+            format_args!(
+                "expected a batch of images of shape [N, {}, H, W], got shape {:?} ({c} channels)",
+                expected(),
+                x.shape()
+            ),
+        );
+    }
+    // PyTorch refuses such images too; here a plane of no pixels would divide by zero.
+    if h == 0 || w == 0 {
+        layer_panic_in(
+            layer,
+            format_args!(
+                "expected images of at least 1x1 pixels, got shape {:?}",
+                x.shape()
+            ),
+        );
     }
     let out = match window {
         None => Size2 { h, w },
         Some(win) => win.output(h, w).unwrap_or_else(|| {
+            if win.padded(h, w).is_none() {
+                layer_panic_in(
+                    layer,
+                    format_args!(
+                        "padding {} makes images of shape {:?} more than {} pixels high or wide",
+                        win.padding,
+                        x.shape(),
+                        usize::MAX
+                    ),
+                );
+            }
             let span = win.span();
-            layer_panic(format_args!(
-                "expected images of at least {} (the {} window{}) once padded by {}, got shape {:?}",
-                span,
-                win.kernel,
-                if win.dilation == Size2::from(1) {
-                    String::new()
-                } else {
-                    format!(" dilated by {}", win.dilation)
-                },
-                win.padding,
-                x.shape()
-            ))
+            layer_panic_in(
+                layer,
+                format_args!(
+                    "expected images of at least {} (the {} window{}) once padded by {}, got shape {:?}",
+                    span,
+                    win.kernel,
+                    if win.dilation == Size2::from(1) {
+                        String::new()
+                    } else {
+                        format!(" dilated by {}", win.dilation)
+                    },
+                    win.padding,
+                    x.shape()
+                ),
+            )
         }),
     };
     ([n, c, h, w], out)
@@ -158,16 +239,77 @@ pub(crate) fn check_images(
 /// A tensor of `shape` in `buf`'s allocation when there is one (grown if too small), else a new
 /// one; its values are unspecified, for the caller to overwrite. Layers keep the buffer they
 /// are handed in backward for their next output, so a steady training step allocates nothing.
-pub(crate) fn recycle(buf: Option<Tensor>, shape: &[usize]) -> Tensor {
+///
+/// Panics, naming `layer`, if the tensor cannot be allocated (see [`too_large`]).
+pub(crate) fn recycle(buf: Option<Tensor>, shape: &[usize], layer: impl Display) -> Tensor {
+    let Some(len) = elements(shape) else {
+        too_large::<f32>(shape, layer)
+    };
     // A new buffer comes zeroed from the allocator (calloc: fresh pages are zero without being
     // written here), which spares an Eval forward of a large batch one pass over its output.
+    // There is no fallible calloc, so a probe first asks for the memory without touching it.
     let Some(buf) = buf else {
+        probe::<f32>(shape, layer);
         return Tensor::zeros(IxDyn(shape));
     };
-    let len = shape.iter().product();
     let mut data = buf.into_raw_vec_and_offset().0;
+    if let Some(more) = len.checked_sub(data.len()) {
+        if data.try_reserve_exact(more).is_err() {
+            too_large::<f32>(shape, layer)
+        }
+    }
     data.resize(len, 0.0);
     Tensor::from_shape_vec(IxDyn(shape), data).expect("resized to the shape's length")
+}
+
+/// Panics, naming `layer`, unless the allocator grants a buffer of `shape` (elements of `T`);
+/// the memory is released at once, untouched, for the caller's own (infallible) allocation.
+pub(crate) fn probe<T>(shape: &[usize], layer: impl Display) {
+    let granted = elements(shape).is_some_and(|len| Vec::<T>::new().try_reserve_exact(len).is_ok());
+    if !granted {
+        too_large::<T>(shape, layer)
+    }
+}
+
+/// The number of elements of `shape`, `None` beyond `usize`.
+pub(crate) fn elements(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
+}
+
+/// Panics, naming `layer`, because a buffer of `shape` (elements of `T`) cannot be allocated:
+/// its size overflows, or the allocator refused it. An absurd configuration (padding 2^20 on a
+/// 28x28 image asks for 17.6 TB) is a programmer error to report, not an abort of the process.
+#[track_caller]
+pub(crate) fn too_large<T>(shape: &[usize], layer: impl Display) -> ! {
+    let bytes = shape
+        .iter()
+        .fold(std::mem::size_of::<T>() as f64, |acc, &d| acc * d as f64);
+    layer_panic_in(
+        layer,
+        format_args!(
+            "a buffer of shape {shape:?} needs {}, more than can be allocated; check the layer's \
+             options (padding, dilation, channels) and the input's size",
+            human_bytes(bytes)
+        ),
+    )
+}
+
+/// `bytes` as `17.6 TB`, `340 MB`, `12 kB` (powers of 1000).
+pub(crate) fn human_bytes(bytes: f64) -> String {
+    let units = ["bytes", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut value = bytes;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < units.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{value:.0} bytes")
+    } else if value >= 1e3 {
+        format!("{value:.2e} {}", units[unit])
+    } else {
+        format!("{value:.1} {}", units[unit])
+    }
 }
 
 /// `sum(f(v))` over `values` in a fixed order (16 interleaved running sums, then a fixed tree over
@@ -276,9 +418,9 @@ mod tests {
 
     #[test]
     fn recycle_keeps_the_allocation() {
-        let t = recycle(None, &[4, 3]);
+        let t = recycle(None, &[4, 3], "test");
         let ptr = t.as_ptr();
-        let small = recycle(Some(t), &[2, 3]);
+        let small = recycle(Some(t), &[2, 3], "test");
         assert_eq!((small.shape(), small.as_ptr()), (&[2, 3][..], ptr));
     }
 }

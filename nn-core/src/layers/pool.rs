@@ -23,11 +23,12 @@ pub(super) fn pool_window(what: &str, kernel: Size2, stride: Size2, padding: Siz
         "{what}: kernel and stride must be at least 1, got kernel {kernel}, stride {stride}"
     );
     assert!(
-        2 * padding.h <= kernel.h && 2 * padding.w <= kernel.w,
+        padding.h <= kernel.h / 2 && padding.w <= kernel.w / 2,
         "{what}: padding must be at most half the kernel, got padding {padding} for kernel {kernel}"
     );
     let mut window = Window::new(kernel, stride);
     window.padding = padding;
+    window.check(what);
     window
 }
 
@@ -197,6 +198,56 @@ pub(super) mod tests {
             msg,
             "MaxPool2d: padding must be at most half the kernel, got padding 2x2 for kernel 2x2"
         );
+    }
+
+    /// Issue 23.6/7: a 2^32 x 2^32 kernel has 2^64 taps, which wrapped to 0 and passed the tap
+    /// limit (MaxPool2d then routed gradients to the wrong taps; AvgPool2d divided by 0); a
+    /// plane of no pixels gave `chunk size must be non-zero`.
+    #[test]
+    fn absurd_windows_and_empty_images_are_clear_panics_naming_the_layer() {
+        let huge = (1usize << 32, 1usize << 32);
+        let msg = panic_message(|| {
+            MaxPool2d::new(huge);
+        });
+        assert_eq!(
+            msg,
+            "MaxPool2d: kernel, stride, padding and dilation are limited to 65536 per axis, got \
+             kernel 4294967296x4294967296"
+        );
+        let msg = panic_message(|| {
+            AvgPool2d::new(huge);
+        });
+        assert!(msg.starts_with("AvgPool2d: kernel, stride, padding"), "{msg}");
+        // 2^32 taps within the per-axis limit: past the 16-bit argmax.
+        let msg = panic_message(|| {
+            MaxPool2d::new(1 << 16);
+        });
+        assert!(
+            msg.starts_with("MaxPool2d: at most 65536 taps per window"),
+            "{msg}"
+        );
+        let msg = panic_message(|| {
+            AvgPool2d::new(2).with_padding(1usize << 63);
+        });
+        assert!(
+            msg.starts_with("AvgPool2d: padding must be at most half"),
+            "{msg}"
+        );
+        let layers: Vec<Box<dyn Layer>> = vec![
+            Box::new(MaxPool2d::new(2)),
+            Box::new(AvgPool2d::new(1).with_stride(2)),
+            Box::new(GlobalAvgPool2d::new()),
+        ];
+        for mut layer in layers {
+            let name = layer.type_name();
+            let msg = panic_message(|| {
+                layer.forward(Tensor::zeros(IxDyn(&[2, 3, 4, 0])), Mode::Train);
+            });
+            assert_eq!(
+                msg,
+                format!("{name}: expected images of at least 1x1 pixels, got shape [2, 3, 4, 0]")
+            );
+        }
     }
 
     #[test]

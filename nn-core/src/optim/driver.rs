@@ -7,8 +7,8 @@ use super::rule::{check_non_negative, check_positive, EffectiveGrad, Update, Upd
 use super::state::{rule_to_map, OptimizerState};
 use super::Optimizer;
 use crate::error::Result;
-use crate::layer::{for_each_param, param_names, Layer};
-use crate::tensor::Tensor;
+use crate::layer::{for_each_param, param_names, Layer, ParamKind};
+use crate::tensor::{Tensor, TensorView, TensorViewMut};
 use std::collections::{HashMap, HashSet};
 
 /// An [`Optimizer`] made of an [`UpdateRule`] and what every algorithm shares: the learning
@@ -25,6 +25,9 @@ pub struct Optim<R> {
     pub(super) states: HashMap<String, ParamState>,
     /// Set by `load_state`: the next step checks that the model's names are the state's.
     pub(super) check_names: bool,
+    /// Set by `load_state`: the next step is computed on copies first and refused, changing
+    /// nothing, if it would leave a parameter or a slot NaN or infinite (see [`Optim::step`]).
+    pub(super) trial: bool,
     /// Counts checking passes; see [`ParamState::seen`].
     epoch: u64,
 }
@@ -39,6 +42,114 @@ pub(super) struct ParamState {
     /// The [`Optim::epoch`] of the last check that saw this name, to catch two parameters
     /// reported under one name without allocating a set of names every step.
     pub(super) seen: u64,
+}
+
+impl ParamState {
+    /// The state of a parameter of `shape` before its first step: zero slots.
+    fn new<R: UpdateRule>(shape: &[usize]) -> Self {
+        ParamState {
+            shape: shape.to_vec(),
+            step: 0,
+            slots: R::SLOTS.iter().map(|_| Tensor::zeros(shape)).collect(),
+            seen: 0,
+        }
+    }
+}
+
+/// What one step applies to every parameter.
+struct Shared<'a, R> {
+    rule: &'a R,
+    lr: f32,
+    weight_decay: f32,
+    scale: f32,
+}
+
+impl<R: UpdateRule> Shared<'_, R> {
+    /// One step of parameter `name` (`value`, with `grad`) and its `state`.
+    fn update(
+        &self,
+        name: &str,
+        value: TensorViewMut<'_>,
+        grad: TensorView<'_>,
+        kind: ParamKind,
+        state: &mut ParamState,
+    ) {
+        // Cannot overflow: `check` refused counts at MAX_STEP, and restored ones are below.
+        state.step += 1;
+        let decays = kind.decays();
+        self.rule.update(Update {
+            value,
+            grad,
+            effective: EffectiveGrad {
+                l2: if decays { self.weight_decay } else { 0.0 },
+                scale: self.scale,
+            },
+            slots: &mut state.slots,
+            lr: self.lr,
+            step: state.step,
+            decays,
+        });
+        for (slot, t) in R::SLOTS.iter().zip(&state.slots) {
+            assert!(
+                t.shape() == state.shape,
+                "{}: update changed slot `{}` of `{name}` from shape {:?} to {:?}",
+                R::NAME,
+                slot.name(),
+                state.shape,
+                t.shape()
+            );
+        }
+    }
+}
+
+impl<R: UpdateRule> Optim<R> {
+    /// The step after a restore: every update computed on copies, all written only if every
+    /// value and slot stays finite (see [`Optimizer::step`]'s implementation notes).
+    fn trial_step(&mut self, model: &mut dyn Layer, scale: f32) -> Result<(), OptimError> {
+        let shared = Shared {
+            rule: &self.rule,
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            scale,
+        };
+        let mut outcome = Vec::new();
+        let mut error = None;
+        for_each_param(model, |name, p| {
+            if error.is_some() {
+                return;
+            }
+            let mut value = p.value.to_owned();
+            let mut state = match self.states.get(name) {
+                Some(state) => state.clone(),
+                None => ParamState::new::<R>(p.value.shape()),
+            };
+            shared.update(name, value.view_mut(), p.grad.view(), p.kind, &mut state);
+            let slots = R::SLOTS.iter().zip(&state.slots);
+            let broken = std::iter::once(("its value".to_string(), &value))
+                .chain(slots.map(|(slot, t)| (format!("its slot `{}`", slot.name()), t)))
+                .find(|(_, t)| t.iter().any(|v| !v.is_finite()));
+            match broken {
+                Some((what, _)) => {
+                    error = Some(OptimError::NonFiniteUpdate {
+                        name: name.to_owned(),
+                        what,
+                        optimizer: R::NAME,
+                    })
+                }
+                None => outcome.push((value, state)),
+            }
+        });
+        if let Some(error) = error {
+            return Err(error);
+        }
+        let mut outcome = outcome.into_iter();
+        for_each_param(model, |name, mut p| {
+            let (value, state) = outcome.next().expect("one outcome per parameter");
+            p.value.assign(&value);
+            self.states.insert(name.to_owned(), state);
+        });
+        Ok(())
+    }
 }
 
 /// Panics with `algorithm: message` for an invalid setting given in code.
@@ -66,6 +177,7 @@ impl<R: UpdateRule> Optim<R> {
             clip_grad_norm: None,
             states: HashMap::new(),
             check_names: false,
+            trial: false,
             epoch: 0,
         };
         opt.set_learning_rate(lr);
@@ -204,62 +316,42 @@ impl<R: UpdateRule> Optimizer for Optim<R> {
 
     /// A checking pass that also measures the global norm, then the update pass: checking
     /// first means an error leaves every parameter as it was.
+    ///
+    /// The first step after [`Optimizer::load_state`] is a trial: every parameter's update is
+    /// computed on copies of its value and slots, and written only if none is NaN or infinite.
+    /// A restored state can hold finite values that overflow on their first use (a velocity of
+    /// 3e38, moments of 1e30 for a parameter whose gradient is tiny); refusing them here, with
+    /// the parameter named and nothing changed, tests the state against the settings, the model
+    /// and the gradients it will actually meet, which no bound checked at load could.
     fn step(&mut self, model: &mut dyn Layer) -> Result<()> {
         let scale = self.check(model)?;
-        let Optim {
-            rule,
-            lr,
-            weight_decay,
-            states,
-            ..
-        } = self;
-        let (lr, weight_decay) = (*lr, *weight_decay);
-        for_each_param(model, |name, p| {
-            if !states.contains_key(name) {
-                // First sight of this parameter: the only allocation of its lifetime.
-                let slots = R::SLOTS
-                    .iter()
-                    .map(|_| Tensor::zeros(p.value.raw_dim()))
-                    .collect();
-                let shape = p.value.shape().to_vec();
-                states.insert(
-                    name.to_owned(),
-                    ParamState {
-                        shape,
-                        step: 0,
-                        slots,
-                        seen: 0,
-                    },
-                );
-            }
-            let state = states.get_mut(name).expect("state inserted above");
-            // Cannot overflow: `check` refused counts at MAX_STEP, and restored ones are below.
-            state.step += 1;
-            let decays = p.kind.decays();
-            rule.update(Update {
-                value: p.value,
-                grad: p.grad.view(),
-                effective: EffectiveGrad {
-                    l2: if decays { weight_decay } else { 0.0 },
-                    scale,
-                },
-                slots: &mut state.slots,
+        if self.trial {
+            self.trial_step(model, scale)?;
+        } else {
+            let Optim {
+                rule,
                 lr,
-                step: state.step,
-                decays,
+                weight_decay,
+                states,
+                ..
+            } = self;
+            let shared = Shared {
+                rule: &*rule,
+                lr: *lr,
+                weight_decay: *weight_decay,
+                scale,
+            };
+            for_each_param(model, |name, p| {
+                if !states.contains_key(name) {
+                    // First sight of this parameter: the only allocation of its lifetime.
+                    states.insert(name.to_owned(), ParamState::new::<R>(p.value.shape()));
+                }
+                let state = states.get_mut(name).expect("state inserted above");
+                shared.update(name, p.value, p.grad.view(), p.kind, state);
             });
-            for (slot, t) in R::SLOTS.iter().zip(&state.slots) {
-                assert!(
-                    t.shape() == state.shape,
-                    "{}: update changed slot `{}` of `{name}` from shape {:?} to {:?}",
-                    R::NAME,
-                    slot.name(),
-                    state.shape,
-                    t.shape()
-                );
-            }
-        });
+        }
         self.check_names = false;
+        self.trial = false;
         Ok(())
     }
 
@@ -303,6 +395,7 @@ impl<R: UpdateRule> Optimizer for Optim<R> {
     fn reset(&mut self) {
         self.states.clear();
         self.check_names = false;
+        self.trial = false;
     }
 }
 

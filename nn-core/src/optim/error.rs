@@ -51,6 +51,22 @@ pub enum OptimError {
         /// [`MAX_STEP`](super::MAX_STEP).
         limit: u64,
     },
+    /// The first step after a restore would make a parameter or one of its slots NaN or
+    /// infinite; nothing was changed.
+    #[error(
+        "the first {optimizer} step after restoring its state would make {what} of parameter \
+         `{name}` NaN or infinite: the state holds values too large for its settings (saved from \
+         a run that diverged, or damaged); nothing was changed; call `reset()` on the optimizer \
+         to start its state afresh, or restore another state"
+    )]
+    NonFiniteUpdate {
+        /// The first parameter, in visiting order, whose update is not finite.
+        name: String,
+        /// `its value` or `its slot `v``.
+        what: String,
+        /// The algorithm.
+        optimizer: &'static str,
+    },
     /// Restored state names parameters the model lacks, or lacks some the model has.
     #[error(
         "the restored optimizer state does not match the model's parameters{}{} (was the state \

@@ -288,6 +288,8 @@ impl<R: UpdateRule> Optim<R> {
         self.weight_decay = weight_decay;
         self.clip_grad_norm = clip_grad_norm;
         self.check_names = !states.is_empty();
+        // The restored values, and the settings, meet the model on the next step: a trial.
+        self.trial = true;
         self.states = states;
         Ok(())
     }

@@ -856,3 +856,102 @@ fn slot_values_that_only_corruption_produces_are_refused_naming_parameter_slot_a
     opt.load_state(&json("Adam", adam, r#""m":[-0.1,0.2],"v":[0.0,0.004]"#))
         .unwrap();
 }
+
+/// Issue 23.8: finite slot values that overflow on first use (a Nesterov velocity of 3e38, an
+/// AdamW first moment of 1e33 where the gradient is 0) passed `load_state`, and the first step
+/// made the weights infinite. That step is a trial: refused, naming the parameter, changing
+/// nothing.
+#[test]
+fn a_restored_state_that_overflows_on_its_first_step_is_refused_by_that_step() {
+    let json = |algorithm: &str, hyper: &str, slots: &str| {
+        let text = format!(
+            r#"{{"algorithm":"{algorithm}","hyperparameters":{{"learning_rate":0.01,"weight_decay":0.0{hyper}}},"params":{{"b":{{"shape":[2],"step":3,"slots":{{{slots}}}}},"w":{{"shape":[2],"step":3,"slots":{{{slots}}}}}}}}}"#
+        );
+        serde_json::from_str::<OptimizerState>(&text).unwrap()
+    };
+    let adam = r#","beta1":0.9,"beta2":0.999,"eps":1e-8,"decoupled_weight_decay":0.01"#;
+    let cases: Vec<(Box<dyn Optimizer>, OptimizerState, &str)> = vec![
+        (
+            Box::new(Nesterov::new(0.5)),
+            json("Nesterov", r#","momentum":0.9"#, r#""velocity":[1.0,3e38]"#),
+            "its value",
+        ),
+        (
+            Box::new(AdamW::new(0.5)),
+            // No gradient (a unit that never fires): m_hat / eps = 2.9e33 / 1e-8.
+            json("AdamW", adam, r#""m":[1e33,0.0],"v":[0.0,0.0]"#),
+            "its value",
+        ),
+        (
+            Box::new(Adam::new(0.5)),
+            // m_hat = 2.7e38 / (1 - 0.9^4) is beyond f32.
+            json(
+                "Adam",
+                &adam.replace(r#","decoupled_weight_decay":0.01"#, ""),
+                r#""m":[3e38,0.0],"v":[1.0,0.0]"#,
+            ),
+            "its value",
+        ),
+    ];
+    for (mut opt, state, what) in cases {
+        let name = opt.name();
+        let mut model =
+            Toy::new()
+                .with("b", ParamKind::Bias, &[0.5, 0.5])
+                .with("w", ParamKind::Weight, &[1.0, 2.0]);
+        model.set_grad("b", &[0.0, 0.1]);
+        model.set_grad("w", &[1.0, -1.0]);
+        let mut twin = model.clone();
+        opt.load_state(&state).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let before = opt.state();
+        for _ in 0..2 {
+            let err = opt.step(&mut model).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                matches!(err, Error::Optim(OptimError::NonFiniteUpdate { .. })),
+                "{name}: {msg}"
+            );
+            assert!(
+                msg.contains(&format!("would make {what} of parameter `b`")),
+                "{name}: {msg}"
+            );
+            assert_eq!(model.value("w"), twin.value("w"), "{name}: a weight changed");
+            assert_eq!(model.value("b"), twin.value("b"), "{name}: a bias changed");
+            assert_eq!(opt.state(), before, "{name}: the optimizer's state changed");
+        }
+        // Starting afresh is one call away.
+        opt.reset();
+        opt.step(&mut model).unwrap();
+        assert!(model.value("w").iter().all(|v| v.is_finite()));
+    }
+}
+
+/// The trial step after a restore computes what an ordinary step computes: the same bits.
+#[test]
+fn the_trial_step_after_a_restore_is_the_step_an_uninterrupted_run_takes() {
+    for mut opt in [
+        Box::new(Adam::new(0.1)) as Box<dyn Optimizer>,
+        Box::new(Nesterov::new(0.1)),
+        Box::new(RmsProp::new(0.1).with_clip_grad_norm(0.5)),
+    ] {
+        let mut model =
+            Toy::new()
+                .with("w", ParamKind::Weight, &[1.0, 2.0])
+                .with("b", ParamKind::Bias, &[0.5, -0.5]);
+        model.set_grad("w", &[1.0, -2.0]);
+        model.set_grad("b", &[0.5, 0.25]);
+        opt.step(&mut model).unwrap();
+        let (state, mut twin) = (opt.state(), model.clone());
+        opt.step(&mut model).unwrap();
+        let mut resumed: Box<dyn Optimizer> = match opt.name() {
+            "Adam" => Box::new(Adam::new(0.7)),
+            "Nesterov" => Box::new(Nesterov::new(0.7)),
+            _ => Box::new(RmsProp::new(0.7)),
+        };
+        resumed.load_state(&state).unwrap();
+        resumed.step(&mut twin).unwrap();
+        assert_eq!(model.value("w"), twin.value("w"), "{}", opt.name());
+        assert_eq!(model.value("b"), twin.value("b"), "{}", opt.name());
+        assert_eq!(opt.state(), resumed.state(), "{}", opt.name());
+    }
+}

@@ -1,10 +1,11 @@
 //! Counts heap allocations of steady-state training: an optimizer step allocates nothing, a
-//! training step (of an MLP or a CNN classifier, a regression, an autoencoder) allocates only
-//! inside the matrix-multiply library, and the trainer adds nothing.
+//! training step (of an MLP or a CNN classifier, a regression, an autoencoder, or a network of the
+//! newer layers) allocates only inside the matrix-multiply library, and the trainer adds nothing.
 //!
 //! One test binary for all three, because it installs a counting global allocator.
 
 mod cnn_step;
+mod new_layers_step;
 mod optimizer_step;
 mod steady_step;
 mod trainer;

@@ -23,9 +23,14 @@
 //! 6. **Centre**: place the 20×20 box in the 28×28 field so that its centre of mass is at the
 //!    field's centre, shifted by whole pixels (no extra blur); the shift is limited so that no ink
 //!    falls off the field, which moves the centre of mass only for very lopsided digits.
+//! 7. **Check**: the digit's brightest pixel must reach [`MIN_PEAK`] (a quarter of full ink).
+//!    Step 3 made the strongest ink full white, so a fainter result means the scaling averaged the
+//!    ink away: it was too sparse or too thin for its extent (two dots at the corners of a large
+//!    white sheet), and the digit is an error rather than a nearly blank field for the model to
+//!    guess at.
 //!
 //! ```
-//! use nn_core::data::digit::{mnist_digit, Channels, DIGIT_SIDE};
+//! use nn_core::vision::{mnist_digit, Channels, DIGIT_SIDE};
 //!
 //! // A 40×60 white picture with a black vertical bar: a "1" drawn with a marker.
 //! let (w, h) = (40, 60);
@@ -39,10 +44,12 @@
 //! assert_eq!(digit.len(), DIGIT_SIDE * DIGIT_SIDE);
 //! assert_eq!(digit[14 * 28 + 14], 255); // white ink in the middle of a black field
 //! assert_eq!(digit[0], 0);
-//! # Ok::<(), nn_core::Error>(())
+//! # Ok::<(), nn_core::vision::ImageError>(())
 //! ```
 
-use crate::error::Result;
+use super::decode::{decode_file, Channels, Colour, DecodeOptions, Size};
+use super::error::ImageError;
+use std::path::Path;
 
 /// Side of an MNIST image, in pixels.
 pub const DIGIT_SIDE: usize = 28;
@@ -59,97 +66,33 @@ pub const INK_LEVEL: f32 = 0.25;
 /// to hold a digit at all: about 13 of 255 grey levels.
 pub const MIN_CONTRAST: f32 = 0.05;
 
-/// The samples of one pixel, in the order they are stored (8 bits each).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Channels {
-    /// One grey sample.
-    Grey,
-    /// Grey, then alpha (0 transparent, 255 opaque).
-    GreyAlpha,
-    /// Red, green, blue.
-    Rgb,
-    /// Red, green, blue, alpha.
-    Rgba,
-}
+/// The faintest brightest pixel (of 255) a prepared digit may have: a quarter of full ink. The
+/// strongest ink is full white before scaling, so a digit whose brightest pixel ends below this
+/// had its ink averaged away by the scaling: ink too sparse (two dots at the corners of a large
+/// sheet) or too thin (a hairline across a photo) for the box its extent needs. The model would
+/// see a nearly blank field and answer anyway.
+pub const MIN_PEAK: u8 = 64;
 
-impl Channels {
-    /// Samples per pixel.
-    pub fn count(self) -> usize {
-        match self {
-            Channels::Grey => 1,
-            Channels::GreyAlpha => 2,
-            Channels::Rgb => 3,
-            Channels::Rgba => 4,
-        }
-    }
-}
-
-/// Why a picture cannot be made into an MNIST digit.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ImageError {
-    /// The picture has no pixels.
-    #[error("the picture is {width}×{height} pixels, so it holds no digit; fix: give a picture of at least 1×1 pixels")]
-    Empty {
-        /// Its width.
-        width: usize,
-        /// Its height.
-        height: usize,
-    },
-    /// The samples do not fill `width × height` pixels of the stated channels.
-    #[error(
-        "a {width}×{height} {channels:?} picture needs {} samples, found {found}; fix: pass the \
-         channels the samples were decoded with",
-        needed(*width, *height, *channels)
-    )]
-    WrongLength {
-        /// Its width.
-        width: usize,
-        /// Its height.
-        height: usize,
-        /// Its channels.
-        channels: Channels,
-        /// The samples found.
-        found: usize,
-    },
-    /// Nothing in the picture stands out from the background.
-    #[error(
-        "the picture is blank: no pixel differs from the background (brightness {:.0} of 255) by \
-         more than {:.0} grey levels, and at least {:.0} are needed to see ink; fix: give a picture \
-         with a visible digit (dark on light or light on dark)",
-        background * 255.0,
-        contrast * 255.0,
-        MIN_CONTRAST * 255.0
-    )]
-    Blank {
-        /// The background's brightness (0 black to 1 white).
-        background: f32,
-        /// The largest difference from it found (below [`MIN_CONTRAST`]).
-        contrast: f32,
-    },
-}
-
-/// The samples a picture needs, in words when the count overflows.
-fn needed(width: usize, height: usize, channels: Channels) -> String {
-    width
-        .checked_mul(height)
-        .and_then(|n| n.checked_mul(channels.count()))
-        .map_or_else(|| "more".to_string(), |n| n.to_string())
-}
+/// The largest side, in pixels, of a picture [`read_mnist_digit`] prepares: larger ones are
+/// reduced while they are decoded (by area averaging, the whole factor that brings them within),
+/// so that a 20000×20000 scan needs megabytes, not gigabytes. 1024 pixels is still 50 times the
+/// 20-pixel box the ink ends in.
+pub const MAX_DIGIT_PICTURE: usize = 1024;
 
 /// `width × height` pixels of `channels` (8-bit samples, row after row from the top) made into an
 /// MNIST digit: 28×28 grey pixels, row-major, white ink on black, the ink scaled into 20×20 and
 /// centred by its centre of mass. See the [module](self) documentation for the exact rules.
 ///
-/// Fails if the picture is empty, the samples do not match its size, or it holds no ink.
+/// Fails if the picture is empty, the samples do not match its size, it holds no ink, or its ink
+/// is too faint once scaled (see [`MIN_PEAK`]).
 pub fn mnist_digit(
     width: usize,
     height: usize,
     channels: Channels,
     samples: &[u8],
-) -> Result<[u8; DIGIT_SIDE * DIGIT_SIDE]> {
+) -> Result<[u8; DIGIT_SIDE * DIGIT_SIDE], ImageError> {
     if width == 0 || height == 0 {
-        return Err(ImageError::Empty { width, height }.into());
+        return Err(ImageError::Empty { width, height });
     }
     if width
         .checked_mul(height)
@@ -161,8 +104,7 @@ pub fn mnist_digit(
             height,
             channels,
             found: samples.len(),
-        }
-        .into());
+        });
     }
     let grey = to_grey(channels, samples);
     let ink = Plane {
@@ -171,8 +113,26 @@ pub fn mnist_digit(
         values: ink_levels(width, height, grey)?,
     };
     let (x0, y0, x1, y1) = ink.bounding_box(INK_LEVEL);
-    let scaled = ink.crop(x0, y0, x1, y1).scale_into(INK_BOX);
-    Ok(scaled.centre_in(DIGIT_SIDE))
+    let digit = ink.crop(x0, y0, x1, y1).scale_into(INK_BOX).centre_in(DIGIT_SIDE);
+    let peak = digit.iter().copied().max().unwrap_or(0);
+    if peak < MIN_PEAK {
+        return Err(ImageError::Faint {
+            peak,
+            ink_width: x1 - x0,
+            ink_height: y1 - y0,
+        });
+    }
+    Ok(digit)
+}
+
+/// The picture in the PNG file at `path` made into an MNIST digit by [`mnist_digit`], decoded
+/// in grey (transparent pixels on white paper) and, beyond [`MAX_DIGIT_PICTURE`] pixels a side,
+/// reduced while it is decoded. Errors name the file.
+pub fn read_mnist_digit(path: impl AsRef<Path>) -> Result<[u8; DIGIT_SIDE * DIGIT_SIDE], ImageError> {
+    let path = path.as_ref();
+    let options = DecodeOptions::new(Colour::Grey).size(Size::Within(MAX_DIGIT_PICTURE));
+    let picture = decode_file(path, &options)?;
+    mnist_digit(picture.width, picture.height, Channels::Grey, &picture.pixels).map_err(|e| e.in_file(path))
 }
 
 /// Brightness 0 to 1 of each pixel, alpha composited on white.
@@ -192,7 +152,7 @@ fn to_grey(channels: Channels, samples: &[u8]) -> Vec<f32> {
 
 /// Ink 0 (background) to 1 (strongest ink) from brightness: inverted when the background is
 /// light, then stretched between the background level and the strongest ink.
-fn ink_levels(width: usize, height: usize, mut grey: Vec<f32>) -> Result<Vec<f32>> {
+fn ink_levels(width: usize, height: usize, mut grey: Vec<f32>) -> Result<Vec<f32>, ImageError> {
     let background = median(border(width, height, &grey));
     if background > 0.5 {
         grey.iter_mut().for_each(|g| *g = 1.0 - *g);
@@ -204,8 +164,7 @@ fn ink_levels(width: usize, height: usize, mut grey: Vec<f32>) -> Result<Vec<f32
         return Err(ImageError::Blank {
             background,
             contrast: contrast.max(0.0),
-        }
-        .into());
+        });
     }
     grey.iter_mut()
         .for_each(|g| *g = ((*g - base) / contrast).clamp(0.0, 1.0));
@@ -339,7 +298,6 @@ fn coverage(n: usize, out: usize, factor: f64) -> Vec<Vec<(usize, f64)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Error;
 
     const SIDE: usize = DIGIT_SIDE;
 
@@ -585,7 +543,7 @@ mod tests {
     fn a_blank_picture_is_an_error_not_a_digit() {
         for paper in [0u8, 128, 255] {
             let err = mnist_digit(30, 30, Channels::Grey, &vec![paper; 900]).unwrap_err();
-            assert!(matches!(err, Error::Image(ImageError::Blank { .. })), "{err}");
+            assert!(matches!(err, ImageError::Blank { .. }), "{err}");
             assert!(err.to_string().contains("blank"), "{err}");
         }
         // Paper texture of ±5 grey levels is not ink.
@@ -593,7 +551,7 @@ mod tests {
         assert!(mnist_digit(30, 30, Channels::Grey, &texture).is_err());
         // Fully transparent: white paper whatever the hidden colour.
         let err = mnist_digit(10, 10, Channels::Rgba, &[0u8; 400]).unwrap_err();
-        assert!(matches!(err, Error::Image(ImageError::Blank { .. })), "{err}");
+        assert!(matches!(err, ImageError::Blank { .. }), "{err}");
     }
 
     #[test]
