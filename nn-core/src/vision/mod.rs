@@ -4,8 +4,8 @@
 //! them at random (deterministically, from a per-sample RNG) and per-channel normalisation.
 //!
 //! Decoding: `decode.rs` (what to ask for and what comes back: [`DecodeOptions`], [`Limits`],
-//! [`Picture`]; [`decode_file`], [`decode_bytes`]), `png_rows.rs` (the PNG decoder driven row by
-//! row), `reduce.rs` (reducing while decoding, and to an exact size), `digit.rs`
+//! [`Picture`]; [`decode_file`], [`decode_bytes`], [`read_header`]), `png_rows.rs` (the PNG
+//! decoder driven row by row), `jpeg.rs` (JPEG, with zune-jpeg), `reduce.rs` (reducing while decoding, and to an exact size), `digit.rs`
 //! ([`mnist_digit`], [`read_mnist_digit`]), `error.rs` ([`ImageError`]).
 //!
 //! Transforms: `image.rs` ([`Image`], one sample's pixels with scratch space, and its bilinear
@@ -32,6 +32,7 @@ mod elastic;
 mod error;
 mod flip;
 mod image;
+mod jpeg;
 mod normalize;
 mod png_rows;
 mod reduce;
@@ -39,7 +40,9 @@ mod transform;
 
 pub use affine::RandomAffine;
 pub use crop::RandomCrop;
-pub use decode::{decode_bytes, decode_file, Channels, Colour, DecodeOptions, Limits, Picture, Size};
+pub use decode::{
+    decode_bytes, decode_file, read_header, Channels, Colour, DecodeOptions, Header, Limits, Picture, Size,
+};
 pub use digit::{
     mnist_digit, read_mnist_digit, DIGIT_SIDE, INK_BOX, INK_LEVEL, MAX_DIGIT_PICTURE, MIN_CONTRAST, MIN_PEAK,
 };
