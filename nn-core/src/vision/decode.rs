@@ -251,10 +251,10 @@ fn sniff_then<R: BufRead + Seek, T>(
     } else if start.starts_with(&JPEG_SIGNATURE) {
         ("JPEG", jpeg)
     } else {
-        let found = if start.len() < PNG_SIGNATURE.len() && PNG_SIGNATURE.starts_with(start) {
-            "the file ends inside the PNG signature"
-        } else if start.is_empty() {
+        let found = if start.is_empty() {
             "the file is empty"
+        } else if start.len() < PNG_SIGNATURE.len() && PNG_SIGNATURE.starts_with(start) {
+            "the file ends inside the PNG signature"
         } else {
             "it starts with neither the PNG nor the JPEG signature"
         };

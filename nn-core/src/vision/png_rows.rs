@@ -43,9 +43,23 @@ fn damaged(e: png::DecodingError) -> ImageError {
 /// A reader of `reader`'s rows, its header and the chunks before the pixels read and checked
 /// against `options`' limits, with how its samples convert and its size.
 fn open<R: BufRead + Seek>(
-    reader: R,
+    mut reader: R,
     options: &DecodeOptions,
 ) -> Result<(png::Reader<R>, Samples, Header), ImageError> {
+    // The size, read from the header chunk before the decoder sees it: the decoder refuses a
+    // 0×0 header with a bare "invalid image dimensions".
+    let start = reader.fill_buf()?;
+    if start.len() >= 24 && &start[12..16] == b"IHDR" {
+        let side = |at: usize| u32::from_be_bytes([start[at], start[at + 1], start[at + 2], start[at + 3]]);
+        let (width, height) = (side(16), side(20));
+        options.requested_limits().check(width.into(), height.into())?;
+        if width == 0 || height == 0 {
+            return Err(ImageError::Damaged {
+                format: "PNG",
+                reason: format!("its header declares {width}×{height} pixels"),
+            });
+        }
+    }
     let mut decoder = png::Decoder::new_with_limits(reader, png::Limits { bytes: DECODER_BYTES });
     decoder.set_ignore_text_chunk(true);
     decoder.set_ignore_iccp_chunk(true);
