@@ -4,6 +4,7 @@
 use super::flags::{OptimFlags, OutFlag, TrainFlags};
 use super::DataFlags;
 use clap::{Args, CommandFactory};
+use nn::checkpoint::Metadata;
 use nn::data::Transformed;
 use nn::prelude::*;
 use nn::vision::{Compose, Transform};
@@ -151,6 +152,17 @@ pub fn save_run<L: Loss>(
     net: &mut dyn Layer,
     trainer: &Trainer<Box<dyn Optimizer>, L>,
 ) -> nn::Result<()> {
+    save_run_with(out, history, net, trainer, &Metadata::new())
+}
+
+/// [`save_run`], with `metadata` in the checkpoint (an image-folder model's class names).
+pub fn save_run_with<L: Loss>(
+    out: &Path,
+    history: &History,
+    net: &mut dyn Layer,
+    trainer: &Trainer<Box<dyn Optimizer>, L>,
+    metadata: &Metadata,
+) -> nn::Result<()> {
     let path = |name: &str| -> PathBuf { out.join(name) };
     let files = [
         path("history.csv"),
@@ -160,7 +172,7 @@ pub fn save_run<L: Loss>(
     ];
     history.save_csv(&files[0])?;
     history.plot(&files[1])?;
-    nn::save(net, &files[2])?;
+    nn::checkpoint::save_with_metadata(net, &files[2], metadata)?;
     trainer.optimizer().state().save_json(&files[3])?;
     for f in &files {
         println!("wrote {}", f.display());
