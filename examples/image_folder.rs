@@ -182,6 +182,16 @@ fn open(cli: &Cli) -> nn::Result<(ImageFolder, ImageFolder, ImageFolder)> {
     } else {
         (options.open(&cli.data_dir)?, None, None)
     };
+    for folder in std::iter::once(&all).chain(&valid).chain(&test) {
+        if let Some(first) = folder.skipped().first() {
+            let n = folder.skipped().len();
+            eprintln!(
+                "warning: skipped {n} unreadable picture{} in {} (the first: {first})",
+                if n == 1 { "" } else { "s" },
+                folder.root().display()
+            );
+        }
+    }
     let (rest, test) = match test {
         Some(test) => (all, test),
         None => {

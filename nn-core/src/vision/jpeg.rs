@@ -5,7 +5,9 @@
 //! Unlike PNG's, JPEG's pixels come whole (a progressive file refines every pixel in each
 //! scan), so a JPEG holds its full-size pixels while it is reduced: the [`Limits`] bound them.
 //! The decoder fills a cut-off file with grey rather than failing, so before decoding, the file
-//! is walked marker by marker to its end-of-image marker: a file without one is damaged.
+//! is walked marker by marker to its end-of-image marker: a file without one is damaged. And a
+//! file must hold at least a byte per 256 pixels it declares (a baseline JPEG's least), so that
+//! what decoding holds is at most 768 times the file's size.
 //!
 //! [`Limits`]: super::Limits
 
@@ -86,6 +88,23 @@ pub(crate) fn decode(
             reason: format!(
                 "the file holds more than {bound} bytes for {}×{} pixels",
                 header.width, header.height
+            ),
+        });
+    }
+    // A JPEG's pixels are all held while decoding, so a small file declaring a huge picture
+    // would cost its declared size in memory: every 8×8 block takes at least 2 bits (a DC code
+    // and an end-of-block), so a file holds at least a byte per 256 pixels.
+    let pixels = header.width * header.height;
+    if bytes.len() < pixels / 256 {
+        return Err(ImageError::Damaged {
+            format: "JPEG",
+            reason: format!(
+                "it declares {}×{} pixels but holds {} bytes, fewer than the {} such a picture \
+                 needs (a byte per 256 pixels)",
+                header.width,
+                header.height,
+                bytes.len(),
+                pixels / 256
             ),
         });
     }
@@ -247,6 +266,19 @@ mod tests {
             flipped[i] ^= 0x5a;
             let _ = decode_bytes(&flipped, &options);
         }
+    }
+
+    #[test]
+    fn a_small_file_declaring_a_huge_picture_is_refused_before_its_pixels_are_held() {
+        let (mut bytes, _) = jpeg(16, 16, true);
+        // The start-of-frame segment (0xffc0): height and width follow its length and precision.
+        let sof = bytes.windows(2).position(|w| w == [0xff, 0xc0]).unwrap();
+        bytes[sof + 5..sof + 9].copy_from_slice(&[0x4e, 0x20, 0x4e, 0x20]); // 20000 × 20000
+        let err = decode_bytes(&bytes, &DecodeOptions::new(Colour::Grey)).unwrap_err();
+        assert!(
+            err.to_string().contains("declares 20000×20000 pixels but holds"),
+            "{err}"
+        );
     }
 
     #[test]

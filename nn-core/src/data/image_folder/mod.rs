@@ -327,18 +327,11 @@ fn open_parts(
                 Err(e) => return Err(e.into()),
             }
         }
-        if !skipped.is_empty() {
-            eprintln!(
-                "warning: skipped {} unreadable picture{} in {} (the first: {}); \
-                 ImageFolder::skipped lists them",
-                skipped.len(),
-                if skipped.len() == 1 { "" } else { "s" },
-                dir.display(),
-                skipped[0]
-            );
-        }
         if files.is_empty() {
-            return Err(folder(&dir, "none of its pictures could be read".into()));
+            return Err(folder(
+                &dir,
+                format!("none of its pictures could be read (the first: {})", skipped[0]),
+            ));
         }
         check_every_class_kept(&dir, &classes, &labels, &skipped)?;
         let samples = if keep {
@@ -407,9 +400,16 @@ fn check_every_class_kept(
         .zip(&seen)
         .find(|(c, &s)| !s && dir.join(c).is_dir());
     if let Some((class, _)) = lost {
+        let first = skipped.iter().find(|e| match e {
+            ImageError::File { path, .. } => path.starts_with(dir.join(class)),
+            _ => false,
+        });
         return Err(folder(
             &dir.join(class),
-            format!("none of the pictures of class `{class}` could be read"),
+            format!(
+                "none of the pictures of class `{class}` could be read (the first: {})",
+                first.unwrap_or(&skipped[0])
+            ),
         ));
     }
     Ok(())

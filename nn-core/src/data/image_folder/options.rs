@@ -105,8 +105,8 @@ impl ImageFolderOptions {
         self
     }
 
-    /// Whether a file that cannot be read or decoded is left out, with a warning on stderr and
-    /// a count ([`ImageFolder::skipped`]), instead of failing the whole folder. Bad files are
+    /// Whether a file that cannot be read or decoded is left out, and listed with its error in
+    /// [`ImageFolder::skipped`] (for a warning), instead of failing the whole folder. Bad files are
     /// found when the folder is opened: with [`Storage::Lazy`] this decodes every picture once
     /// (and keeps nothing), so that no batch meets a bad file later.
     pub fn skip_bad_files(mut self, skip: bool) -> Self {
