@@ -20,8 +20,8 @@ pub use nn_core::rand;
 pub mod prelude {
     pub use nn_core::data::{Batch, DataSource, Dataset, FashionMnist, Mnist};
     pub use nn_core::data::{ImageFolder, Transformed};
-    pub use nn_core::vision::{Compose, Normalize, RandomAffine};
     pub use nn_core::train::{EarlyStopping, Evaluation, History, LrSchedule, Trainer, Verbosity};
+    pub use nn_core::vision::{Compose, Normalize, RandomAffine};
     pub use nn_core::Metric;
     pub use nn_core::{accuracy, gradcheck, seeded, Init, StdRng, Targets};
     pub use nn_core::{Activation, Mlp};
