@@ -14,7 +14,7 @@ fn recipe() -> Recipe {
         classes: vec!["cat".into(), "dog".into(), "hen".into()],
         shape: [3, 8, 8],
         pad: true,
-        normalize: Normalize::new([0.1, 0.2, 0.30000001], [0.5, 0.25, 1.0 / 3.0]),
+        normalize: Normalize::new([0.1, 0.2, std::f32::consts::FRAC_1_PI], [0.5, 0.25, 1.0 / 3.0]),
     }
 }
 

@@ -25,7 +25,7 @@ use std::sync::{Mutex, PoisonError};
 /// ```
 /// use nn_core::data::{Dataset, Transformed};
 /// use nn_core::vision::{Compose, Normalize, RandomAffine};
-/// # let train = Dataset::from_u8(vec![0; 2 * 64], &[1, 8, 8], vec![0, 1], 2)?;
+/// # let train = Dataset::from_u8((0..128).map(|i| i as u8).collect(), &[1, 8, 8], vec![0, 1], 2)?;
 /// let augment = Compose::new().then(RandomAffine::new().degrees(10.0).translate(0.1, 0.1).scale(0.9, 1.1));
 /// let normalize = Normalize::fit(&train)?;
 /// let train = Transformed::new(&train)?.augment(augment)?.normalize(normalize)?.seed(7);

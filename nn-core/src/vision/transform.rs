@@ -22,10 +22,10 @@ use crate::rng::StdRng;
 /// impl Transform for RandomVerticalFlip {
 ///     fn apply(&self, image: &mut Image<'_>, rng: &mut StdRng) {
 ///         if rng.random::<f32>() < self.0 {
-///             let width = image.shape().width;
-///             // Rows are `width` apart; reversing the order of the rows of every plane.
-///             for plane in image.pixels_mut().chunks_exact_mut(image.shape().plane()) {
-///                 let rows = plane.len() / width;
+///             let shape = image.shape();
+///             let (width, rows) = (shape.width, shape.height);
+///             // Swap row r with row rows - 1 - r in every plane.
+///             for plane in image.pixels_mut().chunks_exact_mut(shape.plane()) {
 ///                 for r in 0..rows / 2 {
 ///                     let (top, bottom) = plane.split_at_mut((rows - 1 - r) * width);
 ///                     top[r * width..(r + 1) * width].swap_with_slice(&mut bottom[..width]);

@@ -137,6 +137,16 @@ impl ImageFolder {
         Ok(FolderSplits { train, valid, test })
     }
 
+    /// The number of pictures.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Whether there are no pictures (an opened folder has some; a subset may not).
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
     /// The class names, class 0 first.
     pub fn classes(&self) -> &[String] {
         &self.classes
