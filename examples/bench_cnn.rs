@@ -18,7 +18,10 @@
 //! `--augment` follows every timed epoch with one on the same images shifted, rotated and zoomed
 //! as their batches are filled (cnn_mnist's `--augment`: one bilinear warp per image, on nn's
 //! threads), and prints the extra time as a share of a plain step, measured in the same run:
-//! `augment_cost_fill=<%> augment_cost_epoch=<%>`.
+//! `augment_cost_fill=<%> augment_cost_epoch=<%> augment_cost_cpu=<%>`: the batch fill's extra
+//! wall time per step, the epochs' (noisy on a shared machine), and the fill's extra CPU time of
+//! the calling thread (Linux; with `--threads 1` the whole step's work, unaffected by other
+//! programs on the machine).
 
 #[path = "common/mod.rs"]
 mod common;

@@ -43,6 +43,19 @@ pub struct StepTimes {
     batch: Duration,
     loss: Duration,
     optimizer: Duration,
+    /// The calling thread's CPU time in the batch fill and in whole steps, where the system
+    /// reports it.
+    batch_cpu: Duration,
+    step_cpu: Duration,
+}
+
+/// The time the calling thread has spent running on a CPU (Linux's
+/// `/proc/thread-self/schedstat`), or `None` where it is not reported. Unlike the wall clock, it
+/// does not grow while other programs hold the cores, so on a shared machine it times work.
+fn thread_cpu() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns = text.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
 }
 
 /// `n` synthetic samples of `shape`: uniform random byte pixels and uniform labels from `seed`.
@@ -67,9 +80,14 @@ fn train_epoch(
 ) -> Result<f32, Box<dyn std::error::Error>> {
     let mut loss = f32::NAN;
     let mut t = Instant::now();
+    let mut cpu = thread_cpu();
     while let Some(batch) = batches.next_batch()? {
         let now = Instant::now();
         times.batch += now - t;
+        let filled = thread_cpu();
+        if let (Some(start), Some(end)) = (cpu, filled) {
+            times.batch_cpu += end.saturating_sub(start);
+        }
         let logits = net.forward(std::mem::take(&mut batch.inputs), Mode::Train);
         let t_loss = Instant::now();
         loss = loss_fn.forward(logits, batch.targets());
@@ -82,6 +100,11 @@ fn train_epoch(
         optimizer.step(net)?;
         t = Instant::now();
         times.optimizer += t - t_opt;
+        let stepped = thread_cpu();
+        if let (Some(start), Some(end)) = (cpu, stepped) {
+            times.step_cpu += end.saturating_sub(start);
+        }
+        cpu = stepped;
     }
     if !loss.is_finite() {
         return Err(format!("the loss diverged to {loss}").into());
@@ -229,8 +252,25 @@ fn print_augment_cost(
         "augmentation: batch fill {augmented_fill:.0} us augmented, {plain_fill:.0} us plain, per \
          step of {step:.0} us; median epoch {augmented_median:.3} s augmented, {plain_median:.3} s plain"
     );
+    // The calling thread's CPU time: with --threads 1 all of a step's work, and not inflated
+    // by other programs' use of the cores.
+    let cpu = match (plain.step_cpu.is_zero(), augmented.step_cpu.is_zero()) {
+        (false, false) => {
+            let (plain_fill, augmented_fill, step) =
+                (us(plain.batch_cpu), us(augmented.batch_cpu), us(plain.step_cpu));
+            println!(
+                "augmentation, CPU time of the calling thread: batch fill {augmented_fill:.0} us augmented, \
+                 {plain_fill:.0} us plain, per step of {step:.0} us"
+            );
+            format!(
+                " augment_cost_cpu={:.1}%",
+                100.0 * (augmented_fill - plain_fill) / step
+            )
+        }
+        _ => String::new(),
+    };
     println!(
-        "augment_cost_fill={:.1}% augment_cost_epoch={:.1}%",
+        "augment_cost_fill={:.1}% augment_cost_epoch={:.1}%{cpu}",
         100.0 * (augmented_fill - plain_fill) / step,
         100.0 * (augmented_median - plain_median) / plain_median
     );
