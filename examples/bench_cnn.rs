@@ -27,10 +27,10 @@
 mod common;
 
 use clap::Parser;
-use common::bench::{synthetic, Flop, Setup, TimedNet};
+use common::bench::{image_data, Flop, Setup, TimedNet};
 use common::flags::{BenchFlags, WorkloadFlags};
 use common::timed::Timed;
-use nn::data::{Mnist, Transformed};
+use nn::data::Transformed;
 use nn::prelude::*;
 use nn::vision::RandomAffine;
 use std::time::Duration;
@@ -107,22 +107,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } = cli.bench;
     nn::set_num_threads(threads);
 
-    let (train, infer) = match &data_dir {
-        Some(dir) => {
-            let mnist = Mnist::loader().env(false).progress(false).local_dir(dir).load()?;
-            let first = |n: usize| (0..n).collect::<Vec<usize>>();
-            let train = mnist.train.subset(&first(samples.min(mnist.train.len())))?;
-            let infer = mnist.test.subset(&first(infer_samples.min(mnist.test.len())))?;
-            (
-                train.with_feature_shape(&[1, 28, 28])?,
-                infer.with_feature_shape(&[1, 28, 28])?,
-            )
-        }
-        None => (
-            synthetic(samples, &[1, 28, 28], 1)?,
-            synthetic(infer_samples, &[1, 28, 28], 2)?,
-        ),
-    };
+    let (train, infer) = image_data(data_dir.as_deref(), samples, infer_samples)?;
     let source = data_dir.as_deref().unwrap_or("synthetic");
     println!(
         "C: conv3x3(32)-bn-relu-pool-conv3x3(64)-bn-relu-pool-fc, Adam 1e-3, batch {batch_size}, {} \

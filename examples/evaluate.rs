@@ -17,6 +17,7 @@ use clap::Parser;
 use common::evaluation::{non_finite_rows, predicted_classes, worst_mistakes, Confusion};
 use common::flags::{ModelFlags, OutFlag};
 use common::{DataFlags, DataSource};
+use std::error::Error;
 use std::path::Path;
 
 /// The mistakes shown: a 6 × 4 grid.
@@ -56,7 +57,7 @@ fn main() {
     }
 }
 
-fn run(arch: &str, model: &Path, data: &DataFlags, out: &Path) -> Result<f64, Box<dyn std::error::Error>> {
+fn run(arch: &str, model: &Path, data: &DataFlags, out: &Path) -> Result<f64, Box<dyn Error>> {
     nn::fsutil::prepare_output_dir(out)?;
     let mut net = common::nets::load(arch, model)?;
     let test = common::load_data(data, nn::DEFAULT_SEED)?.test;

@@ -32,6 +32,7 @@ pub mod prelude {
     pub use nn_core::{AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool2d, MaxPool2d};
     pub use nn_core::{BatchNorm, Dropout, Linear, Relu, Sigmoid, Tanh};
     pub use nn_core::{BceWithLogitsLoss, HuberLoss, L1Loss, Loss, MseLoss, SoftmaxCrossEntropy};
+    pub use nn_core::{Concat, Residual};
     pub use nn_core::{Elementwise, ElementwiseFn, Elu, Gelu, LeakyRelu, Silu, Softplus};
     pub use nn_core::{Layer, Mode, Tensor};
     pub use nn_derive::Sequential;

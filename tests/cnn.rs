@@ -7,10 +7,8 @@ use nn::{for_each_param, param_names, Dataset, Snapshot};
 use rand::Rng as _;
 use std::path::PathBuf;
 
-// The cnn_mnist example's network, included as it is so that what is checked here is it.
-#[allow(dead_code)]
-#[path = "../examples/cnn_mnist.rs"]
-mod example;
+// The cnn_mnist example's network (examples/common/nets.rs), so that what is checked here is it.
+use crate::common::nets as example;
 
 /// Workload C of the benchmarks (two 3x3 convolutions with BatchNorm2d, ReLU and 2x2 max
 /// pooling, then Linear), the network of the bench_cnn example.

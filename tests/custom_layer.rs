@@ -7,7 +7,7 @@ use nn::ndarray::Ix2;
 use nn::prelude::*;
 
 // The example's layers, included as they are so that its own LeakyRelu is what is tested here
-// (the example gradient-checks its Residual itself).
+// (the example gradient-checks its residual block itself).
 #[allow(dead_code)]
 #[path = "../examples/custom_layer/layers.rs"]
 mod layers;
@@ -98,6 +98,40 @@ fn panic_message(f: impl FnOnce()) -> String {
     err.downcast_ref::<String>()
         .cloned()
         .expect("a formatted panic message")
+}
+
+/// A residual block's inner path, with a kink (`Relu`) or without (`Tanh`).
+#[derive(Sequential)]
+struct Block<A> {
+    conv1: Conv2d,
+    act: A,
+    conv2: Conv2d,
+}
+
+fn block<A: Layer>(act: A) -> Residual<Block<A>> {
+    let mut rng = seeded(4321);
+    let mut conv = || Conv2d::builder(2, 2, 3).padding(1).build(Init::He, &mut rng);
+    Residual(Block {
+        conv1: conv(),
+        act,
+        conv2: conv(),
+    })
+}
+
+#[test]
+fn a_residual_block_with_relu_fails_at_a_kink_and_the_report_says_how_to_check_it() {
+    // A step of conv1's bias moves every pre-activation of its channel, and here one crosses
+    // ReLU's kink: the correct backward disagrees with the central difference by 9 %.
+    let report = gradcheck(&mut block(Relu::new()), &[2, 2, 4, 4]);
+    assert!(!report.passed(), "{report}");
+    assert_eq!(report.worst().unwrap().name, "conv1.bias", "{report}");
+    assert!(report.failed_at_a_kink(), "{report}");
+    assert!(
+        report.to_string().contains("smooth activation (Tanh)"),
+        "{report}"
+    );
+    // The advice works: the same block with Tanh passes.
+    gradcheck(&mut block(Tanh::new()), &[2, 2, 4, 4]).assert_passed();
 }
 
 #[test]

@@ -351,6 +351,70 @@ fn a_failing_layer_is_named_by_its_path() {
     assert_eq!(msg, "head: backward called without a preceding Train forward");
 }
 
+/// Runs `f`, which must panic, and returns the file and line the panic reports.
+fn panic_location(f: impl FnOnce()) -> (String, u32) {
+    thread_local! {
+        static LOCATION: RefCell<Option<(String, u32)>> = const { RefCell::new(None) };
+    }
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    // One hook for the whole test binary: it notes the location on the panicking thread and then
+    // prints as the default hook does, so other tests' panics read as usual.
+    HOOK.call_once(|| {
+        let print = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let here = info.location().map(|l| (l.file().to_string(), l.line()));
+            LOCATION.with(|loc| *loc.borrow_mut() = here);
+            print(info);
+        }));
+    });
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    assert!(result.is_err(), "must panic");
+    LOCATION
+        .with(|loc| loc.borrow_mut().take())
+        .expect("the hook saw the panic")
+}
+
+/// A network of built-in layers, as a user declares one.
+#[derive(Sequential)]
+struct Builtin {
+    conv: Conv2d,
+    flat: Flatten,
+    fc1: Linear,
+    act: Relu,
+    fc2: Linear,
+}
+
+#[test]
+fn a_shape_panic_points_at_the_line_that_called_forward() {
+    let mut r = rng();
+    let mut fc = Linear::new(4, 3, Init::He, &mut r);
+    let (file, line) = panic_location(|| {
+        fc.forward(Tensor::zeros(vec![2, 5]), Mode::Eval);
+    });
+    assert_eq!((file.as_str(), line), (file!(), line!() - 2));
+
+    let mut conv = Conv2d::new(3, 2, 3, Init::He, &mut r);
+    let (file, line) = panic_location(|| {
+        conv.forward(Tensor::zeros(vec![1, 1, 5, 5]), Mode::Eval);
+    });
+    assert_eq!((file.as_str(), line), (file!(), line!() - 2));
+
+    // Inside a derived network: fc2 expects 8 features and gets 6, found two levels down.
+    let mut net = Builtin {
+        conv: Conv2d::new(1, 2, 3, Init::He, &mut r),
+        flat: Flatten::new(),
+        fc1: Linear::new(2 * 3 * 3, 6, Init::He, &mut r),
+        act: Relu::new(),
+        fc2: Linear::new(8, 2, Init::He, &mut r),
+    };
+    let (file, line) = panic_location(|| {
+        net.forward(Tensor::zeros(vec![1, 1, 5, 5]), Mode::Eval);
+    });
+    assert_eq!((file.as_str(), line), (file!(), line!() - 2));
+    // (A call through `dyn Layer`, as in a `Vec<Box<dyn Layer>>`, cannot carry the location:
+    // Rust reports the layer's own `fn forward` there. The message names the layer either way.)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tuple structs, generics, lifetimes, where-clauses.
 
@@ -586,7 +650,7 @@ fn generated_code_ignores_user_names_in_scope() {
 // Summary.
 
 #[test]
-fn summary_lists_the_leaves_of_a_derived_network() {
+fn summary_lists_every_layer_of_a_derived_network_blocks_first() {
     let mut net = Net::new(false, &mut rng());
     let summary = nn::summary(&mut net, &[1, 4]);
     let rows: Vec<(&str, &str, &[usize], usize)> = summary
@@ -606,10 +670,12 @@ fn summary_lists_the_leaves_of_a_derived_network() {
         [
             ("fc1", "Affine", &[1, 5][..], 25),
             ("act1", "Tanh", &[1, 5][..], 0),
+            ("block", "Block", &[1, 6][..], 42),
             ("block.fc", "Affine", &[1, 6][..], 36),
             ("block.bn", "Shift", &[1, 6][..], 6),
             ("block.act", "Tanh", &[1, 6][..], 0),
             ("drop", "None", &[1, 6][..], 0),
+            ("layers", "Vec", &[1, 6][..], 4 * 42),
             ("layers.0", "Affine", &[1, 6][..], 42),
             ("layers.1", "Affine", &[1, 6][..], 42),
             ("layers.2", "Affine", &[1, 6][..], 42),
@@ -620,7 +686,8 @@ fn summary_lists_the_leaves_of_a_derived_network() {
     assert_eq!(summary.total_params, 25 + 36 + 6 + 4 * 42 + 21);
     assert_eq!(summary.total_params, param_count(&mut net));
     let text = summary.to_string();
-    assert!(text.contains("block.bn"), "{text}");
+    // A block's layers are indented under it.
+    assert!(text.contains("\n  block.bn "), "{text}");
     assert!(text.ends_with("total trainable parameters: 256"), "{text}");
     // Summarising runs Eval forwards only: the Train-only running mean is untouched.
     assert!(net.block.bn.running_mean.iter().all(|&m| m == 0.0));

@@ -1,8 +1,7 @@
 //! The examples' shared clap flags (examples/common/flags.rs, data.rs, compare.rs), composed here
 //! as the examples compose them and parsed with `try_parse_from`: examples have no test harness.
 
-#[path = "../examples/common/mod.rs"]
-mod common;
+use crate::common;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};

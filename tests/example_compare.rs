@@ -1,8 +1,7 @@
 //! The comparison examples' shared driver (examples/common/compare.rs), compiled here so that
 //! `cargo test` runs it: examples themselves have no test harness.
 
-#[path = "../examples/common/mod.rs"]
-mod common;
+use crate::common;
 
 use common::compare::{report, run_all, CompareFlags, Run};
 use common::flags::{OutFlag, TrainFlags};

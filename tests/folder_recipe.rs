@@ -2,10 +2,7 @@
 //! names, sample shape, resizing and normalisation are written as metadata and read back by
 //! `predict`, which then names classes.
 
-#[path = "../examples/common/mod.rs"]
-mod common;
-
-use common::folder::Recipe;
+use crate::common::folder::Recipe;
 use nn::checkpoint::{read_metadata, save_with_metadata, Metadata};
 use nn::vision::Normalize;
 

@@ -2,10 +2,7 @@
 //! and AvgPool2d (examples/common/image_layers.rs) compared with a direct f64 computation,
 //! forward and backward, from a fixed seed. The fuzzer runs the same check for longer.
 
-#[path = "../examples/common/image_layers.rs"]
-mod image_layers;
-
-use image_layers::{Config, Kind};
+use crate::common::image_layers::{Config, Kind};
 
 /// Enough configurations to meet every kind of edge many times (issue 23's bug, a narrow
 /// output with a stride along the rows only, met 905 in 249,809 random ones), few enough for a

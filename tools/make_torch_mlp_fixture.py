@@ -16,13 +16,13 @@
 Needs torch and safetensors. Seeded: the same fixture every run on the same PyTorch build.
 """
 import argparse
-import gzip
-import struct
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
+
+from mnist_idx import load, pixels
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,32 +44,6 @@ class SeedNet(nn.Module):
         x = self.act1(self.bn1(self.fc1(x.flatten(1))))
         x = self.act2(self.bn2(self.fc2(x)))
         return self.fc3(x)
-
-
-def idx(path):
-    """An IDX file (gzipped or not) as a uint8 tensor of its dimensions."""
-    raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
-    zero, dtype, ndim = struct.unpack(">HBB", raw[:4])
-    assert zero == 0 and dtype == 0x08, f"{path}: not an IDX file of u8 data"
-    dims = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
-    return torch.frombuffer(bytearray(raw[4 + 4 * ndim:]), dtype=torch.uint8).reshape(dims)
-
-
-def load(data_dir, part):
-    """(images u8 [N, 784], labels i64 [N]) of `part` (train or t10k)."""
-    def find(name):
-        for candidate in (data_dir / f"{name}.gz", data_dir / name):
-            if candidate.exists():
-                return candidate
-        raise SystemExit(f"{data_dir}: no {name}(.gz); give --data-dir with the MNIST IDX files")
-    images = idx(find(f"{part}-images-idx3-ubyte")).reshape(-1, 784)
-    labels = idx(find(f"{part}-labels-idx1-ubyte")).long()
-    return images, labels
-
-
-def pixels(u8):
-    """u8 pixels as nn's batches see them: f32 / 255."""
-    return u8.float() / 255.0
 
 
 def make_fixture(data_dir, out_dir):

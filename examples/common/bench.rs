@@ -1,6 +1,6 @@
-//! The training benchmarks' shared part (bench_mlp, bench_cnn): synthetic data, the bare epoch
-//! loop, timing the epochs and inference, and printing them with the per-layer profile; and
-//! the cost of augmentation, timed against plain epochs in the same run.
+//! The training benchmarks' shared part (bench_mlp, bench_cnn, bench_resnet): synthetic data,
+//! the bare epoch loop, timing the epochs and inference, and printing them with the per-layer
+//! profile; and the cost of augmentation, timed against plain epochs in the same run.
 
 use super::timed::{median, time_inference};
 use nn::data::{Batches, DataSource, Dataset};
@@ -65,6 +65,34 @@ pub fn synthetic(n: usize, shape: &[usize], seed: u64) -> nn::Result<Dataset> {
     rng.fill(pixels.as_mut_slice());
     let labels = (0..n).map(|_| rng.random_range(0..10)).collect();
     Dataset::from_u8(pixels, shape, labels, 10)
+}
+
+/// The image benchmarks' data (`[N, 1, 28, 28]`): the first `samples` training and
+/// `infer_samples` test images of the MNIST IDX files in `data_dir`, or synthetic images without
+/// one.
+pub fn image_data(
+    data_dir: Option<&str>,
+    samples: usize,
+    infer_samples: usize,
+) -> nn::Result<(Dataset, Dataset)> {
+    let Some(dir) = data_dir else {
+        return Ok((
+            synthetic(samples, &[1, 28, 28], 1)?,
+            synthetic(infer_samples, &[1, 28, 28], 2)?,
+        ));
+    };
+    let mnist = nn::data::Mnist::loader()
+        .env(false)
+        .progress(false)
+        .local_dir(dir)
+        .load()?;
+    let first = |n: usize| (0..n).collect::<Vec<usize>>();
+    let train = mnist.train.subset(&first(samples.min(mnist.train.len())))?;
+    let infer = mnist.test.subset(&first(infer_samples.min(mnist.test.len())))?;
+    Ok((
+        train.with_feature_shape(&[1, 28, 28])?,
+        infer.with_feature_shape(&[1, 28, 28])?,
+    ))
 }
 
 /// One epoch over `batches`, written out step by step: batch -> forward(Train) -> loss ->

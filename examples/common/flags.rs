@@ -114,7 +114,7 @@ pub struct ModelFlags {
     /// Checkpoint to load (nn::save's safetensors, or a PyTorch state_dict of the same network)
     #[arg(long, value_name = "FILE")]
     pub model: PathBuf,
-    /// The checkpoint's network (mlp: mlp_batchnorm's; cnn: cnn_mnist's)
+    /// The checkpoint's network (mlp: mlp_batchnorm's; cnn: cnn_mnist's; resnet: resnet_mnist's)
     #[arg(long, value_name = "NAME", default_value = ARCHS[0],
           value_parser = PossibleValuesParser::new(ARCHS.iter().copied()))]
     pub arch: String,

@@ -51,10 +51,10 @@ impl<L: Layer> Layer for Timed<L> {
 }
 
 /// Each named layer's forward and backward time so far; zeroes the timers and switches them on
-/// or off. `timers!(net, on; fc1, bn1, ...)`.
+/// or off. `timers!(net, on; fc1, bn1, ...)`, or `timers!(net, on; 0, 1, ...)` for a tuple struct.
 #[macro_export]
 macro_rules! timers {
-    ($net:expr, $on:expr; $($f:ident),*) => {{
+    ($net:expr, $on:expr; $($f:tt),*) => {{
         let rows: Vec<(&'static str, std::time::Duration, std::time::Duration)> =
             vec![$((stringify!($f), $net.$f.forward, $net.$f.backward)),*];
         $(

@@ -1,5 +1,5 @@
-//! The two layers of the custom_layer example, written outside the framework with nothing but
-//! `nn::prelude` and `nn::ndarray` (tests/custom_layer.rs includes this file to test them).
+//! The custom layer of the custom_layer example, written outside the framework with nothing but
+//! `nn::prelude` and `nn::ndarray` (tests/custom_layer.rs includes this file to test it).
 
 use nn::ndarray::Zip;
 use nn::prelude::*;
@@ -47,37 +47,5 @@ impl Layer for LeakyRelu {
 
     fn type_name(&self) -> String {
         format!("LeakyRelu({})", self.slope)
-    }
-}
-
-/// `y = x + inner(x)`: a skip connection around any layer whose output has its input's shape.
-/// Its parameters are the inner layer's, named `<field>.inner.…`.
-pub struct Residual<L> {
-    pub inner: L,
-}
-
-impl<L: Layer> Layer for Residual<L> {
-    fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
-        let mut y = forward_child("inner", &mut self.inner, x.clone(), mode);
-        if y.shape() != x.shape() {
-            layer_panic(format_args!(
-                "the inner layer's output shape {:?} differs from the input shape {:?}",
-                y.shape(),
-                x.shape()
-            ));
-        }
-        y += &x;
-        y
-    }
-
-    fn backward(&mut self, grad: Tensor) -> Tensor {
-        // d(x + inner(x))/dx = 1 + inner'(x): the gradient flows both around and through.
-        let mut through = backward_child("inner", &mut self.inner, grad.clone());
-        through += &grad;
-        through
-    }
-
-    fn visit_children(&mut self, f: &mut dyn FnMut(&str, &mut dyn Layer)) {
-        f("inner", &mut self.inner);
     }
 }

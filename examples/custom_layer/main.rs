@@ -1,9 +1,8 @@
-//! Extending nn with your own layers, written outside the framework (in `layers.rs`):
-//! - `LeakyRelu`, an activation with no parameters;
-//! - `Residual<L>`, which wraps any layer (here a derived sub-network) and adds its input back.
-//!
-//! Both are verified with the public gradient check, then used as fields of a derived network that
-//! trains on MNIST. The last line is `test_accuracy=<fraction>`, as in the main example.
+//! Extending nn with your own layer, written outside the framework (in `layers.rs`): `LeakyRelu`,
+//! an activation with no parameters. It is verified with the public gradient check, then used in a
+//! derived sub-network that the built-in `Residual` wraps (adding its input back, with no
+//! backward to write), as fields of a derived network that trains on MNIST. The last line is
+//! `test_accuracy=<fraction>`, as in the main example.
 //!
 //! `cargo run --release --example custom_layer -- --data-dir nn-core/data/mnist-10k`
 
@@ -12,7 +11,7 @@ mod common;
 mod layers;
 
 use clap::Parser;
-use layers::{LeakyRelu, Residual};
+use layers::LeakyRelu;
 use nn::prelude::*;
 
 /// The sub-network inside the residual block: a derived network like any other.
@@ -33,7 +32,8 @@ impl Block {
     }
 }
 
-/// The network trained on MNIST: custom layers as plain fields of a derived struct.
+/// The network trained on MNIST: a custom layer and a residual block as plain fields of a derived
+/// struct. `Residual` adds no names: the block's weights are `block.fc1.weight`, ...
 #[derive(Sequential)]
 struct Net {
     fc_in: Linear,
@@ -49,16 +49,14 @@ impl Net {
             fc_in: Linear::new(784, 128, Init::He, rng),
             bn: BatchNorm::new(128),
             act: LeakyRelu::new(0.01),
-            block: Residual {
-                inner: Block::new(128, rng),
-            },
+            block: Residual(Block::new(128, rng)),
             fc_out: Linear::new(128, 10, Init::He, rng),
         }
     }
 }
 
-/// Custom layers (LeakyReLU, a residual block around a derived sub-network): gradient-check them,
-/// then train on MNIST
+/// A custom layer (LeakyReLU) in a residual block around a derived sub-network: gradient-check
+/// them, then train on MNIST
 #[derive(Parser)]
 #[command(name = env!("CARGO_CRATE_NAME"), version)]
 #[command(mut_arg("epochs", |a| a.default_value("10")))]
@@ -82,12 +80,7 @@ fn main() -> nn::Result<()> {
         ("LeakyRelu", gradcheck(&mut LeakyRelu::new(0.1), &[4, 10])),
         (
             "Residual<Block>",
-            gradcheck(
-                &mut Residual {
-                    inner: Block::new(8, &mut rng),
-                },
-                &[4, 8],
-            ),
+            gradcheck(&mut Residual(Block::new(8, &mut rng)), &[4, 8]),
         ),
     ];
     for (name, report) in &checks {

@@ -30,6 +30,12 @@ pub enum Error {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// An I/O error from your own code, converted by `?` in a function returning [`Result`]
+    /// (`From<std::io::Error>`). A bare `std::io::Error` carries no file name, so this variant
+    /// names none: its message is the operating system's alone. Where you know the file, build
+    /// [`Error::io`] instead, which names it; nn itself always does.
+    #[error("I/O error: {0}")]
+    IoWithoutPath(#[from] std::io::Error),
     /// An optimizer step or optimizer state failed (see [`OptimError`]).
     #[error(transparent)]
     Optim(#[from] OptimError),
@@ -65,5 +71,26 @@ impl Error {
 impl std::fmt::Debug for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    /// What a user writes: `?` on an `io::Error` in a function returning `nn::Result`.
+    fn read_settings(path: &std::path::Path) -> Result<String> {
+        Ok(std::fs::read_to_string(path)?)
+    }
+
+    #[test]
+    fn question_mark_converts_an_io_error_which_stays_the_source() {
+        let err = read_settings(std::path::Path::new("/nonexistent/nn/settings.toml")).unwrap_err();
+        assert!(matches!(err, Error::IoWithoutPath(_)), "{err:?}");
+        let source = err.source().expect("the io::Error is the source");
+        let io = source.downcast_ref::<std::io::Error>().expect("an io::Error");
+        assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+        assert_eq!(err.to_string(), format!("I/O error: {io}"));
     }
 }

@@ -22,8 +22,14 @@
 //! by far more than 1e-2.
 //!
 //! Inputs are drawn with magnitudes in `[0.1, 1]` and random signs, so no input lies within
-//! `eps` of 0, where ReLU-like layers have a kink that finite differences cannot cross. Pass
-//! your own input to [`GradCheck::check_input`] if your layer has kinks elsewhere.
+//! `eps` of 0, where ReLU-like layers have a kink that finite differences cannot cross. Inside a
+//! network the kinks move: a ReLU after a convolution bends wherever a pre-activation is 0, and
+//! a bias step of `eps` can carry some pre-activation across it, so a correct backward fails
+//! there. A failing check therefore also compares the one-sided differences at its worst value:
+//! when they disagree by at least as much as backward and the central difference do, the loss
+//! bends within the step ([`TensorCheck::bends_within_step`]) and the report says so and how to
+//! check such a layer: at another sample ([`GradCheck::seed`], [`GradCheck::check_input`]), or
+//! with a smooth activation (Tanh) in place of the ReLU-like one.
 
 use crate::layer::{for_each_buffer, for_each_param, Layer, Mode};
 use crate::rng::{seeded, StdRng};
@@ -147,9 +153,10 @@ impl GradCheck {
             "gradcheck: gradient and point differ in shape"
         );
         let mut probe = x.as_standard_layout().into_owned();
+        let base = f(&probe);
         // `|f(x)|` stands in for the sum of magnitudes whose rounding perturbs `f`.
-        let floor = self.noise_floor(f(&probe).abs());
-        let numeric = self.input_differences(&mut probe, |p| f(p));
+        let floor = self.noise_floor(base.abs());
+        let numeric = self.input_differences(&mut probe, base, |p| f(p));
         GradReport {
             tensors: vec![compare(name, analytic, &numeric, floor)],
             deterministic: true,
@@ -173,18 +180,36 @@ impl GradCheck {
         ((f64::from(v) + self.eps) as f32, (f64::from(v) - self.eps) as f32)
     }
 
-    /// Central differences of `loss` with respect to every value of `probe` (row-major).
-    fn input_differences(&self, probe: &mut Tensor, mut loss: impl FnMut(&Tensor) -> f64) -> Vec<f64> {
+    /// The difference quotients of `f` at `original`, where `f(v)` evaluates the function with
+    /// the value set to `v` and `base` is its value at `original`.
+    fn quotients(&self, original: f32, base: f64, mut f: impl FnMut(f32) -> f64) -> Quotients {
+        let (up, down) = self.steps(original);
+        let (plus, minus) = (f(up), f(down));
+        let (up, down, at) = (f64::from(up), f64::from(down), f64::from(original));
+        Quotients {
+            central: (plus - minus) / (up - down),
+            above: (plus - base) / (up - at),
+            below: (base - minus) / (at - down),
+        }
+    }
+
+    /// The difference quotients of `loss` with respect to every value of `probe` (row-major),
+    /// whose loss is `base`.
+    fn input_differences(
+        &self,
+        probe: &mut Tensor,
+        base: f64,
+        mut loss: impl FnMut(&Tensor) -> f64,
+    ) -> Vec<Quotients> {
         (0..probe.len())
             .map(|i| {
                 let original = probe.as_slice().expect("row-major")[i];
-                let (up, down) = self.steps(original);
-                probe.as_slice_mut().expect("row-major")[i] = up;
-                let plus = loss(probe);
-                probe.as_slice_mut().expect("row-major")[i] = down;
-                let minus = loss(probe);
+                let q = self.quotients(original, base, |v| {
+                    probe.as_slice_mut().expect("row-major")[i] = v;
+                    loss(probe)
+                });
                 probe.as_slice_mut().expect("row-major")[i] = original;
-                (plus - minus) / (f64::from(up) - f64::from(down))
+                q
             })
             .collect()
     }
@@ -212,24 +237,24 @@ impl GradCheck {
             analytic.push((name.to_string(), p.grad.to_owned()))
         });
 
+        let base = project(&r, &y);
         let mut probe = x.as_standard_layout().into_owned();
-        let numeric = self.input_differences(&mut probe, |p| {
+        let numeric = self.input_differences(&mut probe, base, |p| {
             project(&r, &layer.forward(p.clone(), Mode::Train))
         });
         let floor = self.noise_floor(magnitude(&r, &y));
         let mut tensors = vec![compare("input", &dx, &numeric, floor)];
 
         for (k, (name, grad)) in analytic.iter().enumerate() {
-            let numeric: Vec<f64> = (0..grad.len())
+            let numeric: Vec<Quotients> = (0..grad.len())
                 .map(|i| {
                     let original = param_value(layer, k, i, None);
-                    let (up, down) = self.steps(original);
-                    param_value(layer, k, i, Some(up));
-                    let plus = project(&r, &layer.forward(x.clone(), Mode::Train));
-                    param_value(layer, k, i, Some(down));
-                    let minus = project(&r, &layer.forward(x.clone(), Mode::Train));
+                    let q = self.quotients(original, base, |v| {
+                        param_value(layer, k, i, Some(v));
+                        project(&r, &layer.forward(x.clone(), Mode::Train))
+                    });
                     param_value(layer, k, i, Some(original));
-                    (plus - minus) / (f64::from(up) - f64::from(down))
+                    q
                 })
                 .collect();
             tensors.push(compare(name, grad, &numeric, floor));
@@ -250,6 +275,16 @@ impl GradCheck {
     }
 }
 
+/// The finite differences at one value: the central quotient the check compares, and the
+/// one-sided quotients above and below it, which agree to about `eps * f''` where the function is
+/// smooth and differ by the change of slope where it bends within the step.
+#[derive(Clone, Copy, Debug)]
+struct Quotients {
+    central: f64,
+    above: f64,
+    below: f64,
+}
+
 /// The error measure: `|a - n| / max(|a|, |n|, scale)`, 0 where both agree exactly.
 fn error(analytic: f64, numeric: f64, scale: f64) -> f64 {
     if analytic == numeric {
@@ -260,11 +295,11 @@ fn error(analytic: f64, numeric: f64, scale: f64) -> f64 {
 
 /// The worst disagreement between `analytic` (logical order) and `numeric`, each measured
 /// relative to the larger of the tensor's own largest gradient and `floor`.
-fn compare(name: &str, analytic: &Tensor, numeric: &[f64], floor: f64) -> TensorCheck {
+fn compare(name: &str, analytic: &Tensor, numeric: &[Quotients], floor: f64) -> TensorCheck {
     let peak = analytic
         .iter()
         .map(|&a| f64::from(a).abs())
-        .chain(numeric.iter().map(|n| n.abs()))
+        .chain(numeric.iter().map(|q| q.central.abs()))
         .filter(|v| v.is_finite())
         .fold(0.0, f64::max);
     let scale = peak.max(floor);
@@ -275,18 +310,22 @@ fn compare(name: &str, analytic: &Tensor, numeric: &[f64], floor: f64) -> Tensor
         worst_index: Vec::new(),
         analytic: 0.0,
         numeric: 0.0,
+        above: 0.0,
+        below: 0.0,
         scale,
     };
     let mut worst_flat = None;
-    for (i, (&a, &n)) in analytic.iter().zip(numeric).enumerate() {
+    for (i, (&a, q)) in analytic.iter().zip(numeric).enumerate() {
         let a = f64::from(a);
         // A NaN error (a NaN gradient on either side) counts as the worst possible.
-        let e = error(a, n, scale);
+        let e = error(a, q.central, scale);
         let e = if e.is_nan() { f64::INFINITY } else { e };
         if worst_flat.is_none() || e > check.worst_error {
             check.worst_error = e;
             check.analytic = a;
-            check.numeric = n;
+            check.numeric = q.central;
+            check.above = q.above;
+            check.below = q.below;
             worst_flat = Some(i);
         }
     }
@@ -314,12 +353,27 @@ pub struct TensorCheck {
     pub worst_index: Vec<usize>,
     /// Backward's value there.
     pub analytic: f64,
-    /// The finite-difference value there.
+    /// The finite-difference value there (the central quotient).
     pub numeric: f64,
+    /// The one-sided quotient above the value there: `(f(v + eps) - f(v)) / eps`.
+    pub above: f64,
+    /// The one-sided quotient below the value there: `(f(v) - f(v - eps)) / eps`.
+    pub below: f64,
     /// The smallest denominator of the error: the tensor's largest gradient (analytic or
     /// numeric), or, if larger, 100 times a bound on the f32 rounding noise of the finite
     /// differences (so that noise alone stays within the default tolerance 1e-2).
     pub scale: f64,
+}
+
+impl TensorCheck {
+    /// Whether the function bends within the step at the worst value, enough to explain its
+    /// error: the one-sided quotients differ by at least `|analytic - numeric|`. A kink (a ReLU
+    /// input within `eps` of 0) makes them differ by twice that, while a smooth function's differ
+    /// by about `eps * f''`, far less than a wrong backward's error. Meaningful for a failing
+    /// value; at a passing one, both sides are small.
+    pub fn bends_within_step(&self) -> bool {
+        (self.above - self.below).abs() >= (self.analytic - self.numeric).abs()
+    }
 }
 
 /// What a gradient check found: per tensor, the worst disagreement between backward and finite
@@ -356,6 +410,13 @@ impl GradReport {
         self.deterministic && self.worst_error() <= self.tolerance
     }
 
+    /// Whether the check failed at a point where the function bends within the step (see
+    /// [`TensorCheck::bends_within_step`]): a kink, which finite differences cannot cross, rather
+    /// than (necessarily) a wrong backward. The report's text then says how to check the layer.
+    pub fn failed_at_a_kink(&self) -> bool {
+        !self.passed() && self.deterministic && self.worst().is_some_and(TensorCheck::bends_within_step)
+    }
+
     /// Panics with the report unless the check passed: `gradcheck(&mut l, &[4, 8]).assert_passed()`.
     #[track_caller]
     pub fn assert_passed(&self) {
@@ -385,6 +446,18 @@ impl fmt::Display for GradReport {
             None => write!(f, "nothing to check")?,
         }
         writeln!(f, "; eps {:e}, tolerance {:e}", self.eps, self.tolerance)?;
+        if let Some(w) = self.worst().filter(|_| self.failed_at_a_kink()) {
+            writeln!(
+                f,
+                "  the loss bends within ±eps of {}{:?} (one-sided differences {:.6e} above, {:.6e} \
+                 below): a kink, such as a ReLU-like activation whose input lies within eps of 0, \
+                 which finite differences cannot cross, so this need not be a wrong backward. To \
+                 check the layer, move the sample (another GradCheck seed, or check_input with \
+                 inputs away from the kink) or check it with a smooth activation (Tanh) in place \
+                 of the ReLU-like one",
+                w.name, w.worst_index, w.above, w.below
+            )?;
+        }
         let width = self.tensors.iter().map(|t| t.name.len()).max().unwrap_or(0);
         for t in &self.tensors {
             writeln!(
@@ -468,6 +541,42 @@ mod tests {
         let text = report.to_string();
         assert!(text.starts_with("gradcheck FAILED: worst error"), "{text}");
         assert!(text.contains("at input["), "{text}");
+        // A smooth function: the one-sided differences agree, so no kink is blamed.
+        assert!(!report.failed_at_a_kink(), "{report}");
+        assert!(!text.contains("bends"), "{text}");
+    }
+
+    #[test]
+    fn a_failure_at_a_kink_says_so_and_how_to_check_the_layer() {
+        use crate::layers::{Relu, Tanh};
+        // 0.004 is within eps = 0.01 of ReLU's kink: the central difference mixes the slopes 1
+        // and 0 (0.7 of backward's value), the difference below the point too (0.4).
+        let x = Tensor::from_shape_vec(vec![1, 2], vec![0.5, 0.004]).unwrap();
+        let report = GradCheck::default().check_input(&mut Relu::new(), x.clone());
+        assert!(!report.passed(), "{report}");
+        assert!(report.failed_at_a_kink(), "{report}");
+        let worst = report.worst().unwrap();
+        assert_eq!(worst.worst_index, [0, 1]);
+        // In units of backward's value (the output's random projection scales all three).
+        let ratio = |q: f64| q / worst.analytic;
+        assert!((ratio(worst.numeric) - 0.7).abs() < 1e-3, "{report}");
+        assert!((ratio(worst.above) - 1.0).abs() < 1e-3, "{report}");
+        assert!((ratio(worst.below) - 0.4).abs() < 1e-3, "{report}");
+        let text = report.to_string();
+        assert!(
+            text.contains("the loss bends within ±eps of input[0, 1]"),
+            "{text}"
+        );
+        assert!(text.contains("move the sample"), "{text}");
+        assert!(text.contains("smooth activation (Tanh)"), "{text}");
+        // The same point away from the kink passes, and so does a smooth activation at it.
+        let away = Tensor::from_shape_vec(vec![1, 2], vec![0.5, 0.04]).unwrap();
+        GradCheck::default()
+            .check_input(&mut Relu::new(), away)
+            .assert_passed();
+        GradCheck::default()
+            .check_input(&mut Tanh::new(), x)
+            .assert_passed();
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub use layer::{
 pub use layers::{AdaptiveAvgPool2d, ConvTranspose2d, GroupNorm, LayerNorm, Softmax, Upsample, UpsampleMode};
 pub use layers::{AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool2d, MaxPool2d};
 pub use layers::{BatchNorm, Dropout, DropoutKind, Linear, Relu, Sigmoid, Tanh};
+pub use layers::{Concat, Residual};
 pub use layers::{Elementwise, ElementwiseFn, Elu, Gelu, LeakyRelu, Silu, Softplus};
 pub use linalg::{num_threads, set_num_threads};
 pub use loss::{BceWithLogitsLoss, HuberLoss, L1Loss, Loss, MseLoss, Reduction, SoftmaxCrossEntropy};

@@ -227,6 +227,7 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "slow in a debug build (about 10 s); .ci/run runs it with --ignored"]
     fn products_of_every_layout_match_the_naive_product() {
         // Small, odd and large enough to be split across threads.
         for &(m, k, n) in &[
@@ -259,6 +260,7 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "slow in a debug build (about 10 s); .ci/run runs it with --ignored"]
     fn any_thread_count_gives_the_same_bits() {
         // W's products (fc1 forward and weight gradient, an Eval forward), in the layouts the
         // layers use, on values whose sums round differently in another order; and a deep one

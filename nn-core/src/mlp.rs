@@ -140,6 +140,7 @@ impl Mlp {
 }
 
 impl Layer for Mlp {
+    #[track_caller]
     fn forward(&mut self, mut x: Tensor, mode: Mode) -> Tensor {
         for (name, layer) in &mut self.layers {
             x = forward_child(name, layer, x, mode);

@@ -1,27 +1,32 @@
-//! A Keras-style table of a network: each leaf layer's name, type, output shape and parameter count.
+//! A Keras-style table of a network: every layer a forward runs, with its name, type, output shape
+//! and parameter count, blocks first and their layers indented under them, branches marked.
 
-use crate::layer::{forward_child, param_count, Layer, Mode};
+use crate::layer::{forward_child, param_count, record, Layer, Mode, Record, Role};
 use crate::tensor::Tensor;
 use ndarray::IxDyn;
 use std::fmt;
 
-/// One row of a [`Summary`]: a leaf layer.
+/// One row of a [`Summary`]: a layer, or a block of layers (then followed by its own rows).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SummaryRow {
-    /// Full hierarchical name, such as `block.fc1`.
+    /// Full hierarchical name, such as `block.fc1`: its parameters' prefix in a checkpoint.
     pub name: String,
     /// The layer's [`Layer::type_name`].
     pub type_name: String,
     /// Output shape for the input shape the summary was made with.
     pub output_shape: Vec<usize>,
-    /// Trainable scalars in this layer.
+    /// Trainable scalars in this layer (a block: in all of its layers).
     pub params: usize,
+    /// How deep in blocks the layer sits: 0 for the network's own layers, 1 for theirs, ...
+    pub depth: usize,
+    /// Whether it runs on the previous layer's output or is a path from its block's input.
+    pub role: Role,
 }
 
 /// The layers of a network in forward order, with the total parameter count. Printed with `{}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Summary {
-    /// One row per leaf layer, in forward order.
+    /// One row per layer run, in the order they start: a block before its own layers.
     pub rows: Vec<SummaryRow>,
     /// Trainable scalars in the whole network.
     pub total_params: usize,
@@ -29,87 +34,84 @@ pub struct Summary {
 
 /// Summarises `layer` for inputs of `input_shape` (batch dimension included, e.g. `[1, 784]`).
 ///
-/// Output shapes come from an Eval forward of zeros through each leaf, so hand-written layers
-/// are covered without declaring their shapes. An input shape a layer does not accept panics
-/// with that layer's name, as in a real forward: `fc2: expected 128 input features, got 64`.
+/// The rows come from one Eval forward of zeros, recording each layer a container runs through
+/// [`forward_child`] (as derived networks, `Vec`s, tuples and the blocks do), so hand-written
+/// layers are covered without declaring their shapes, and a block's shortcut or branches
+/// appear where they run. An input shape a layer does not accept panics with that layer's
+/// name, as in a real forward: `fc2: expected 128 input features, got 64`.
 pub fn summary(layer: &mut dyn Layer, input_shape: &[usize]) -> Summary {
-    let mut rows = Vec::new();
-    walk(layer, String::new(), input_shape.to_vec(), &mut rows);
+    let mut children = 0;
+    layer.visit_children(&mut |_, _| children += 1);
+    let x = Tensor::zeros(IxDyn(input_shape));
+    let (_, records) = record(|| {
+        if children == 0 {
+            // A single layer is its own only row.
+            forward_child("(root)", layer, x, Mode::Eval)
+        } else {
+            layer.forward(x, Mode::Eval)
+        }
+    });
     Summary {
         total_params: param_count(layer),
-        rows,
+        rows: records.into_iter().map(SummaryRow::from).collect(),
     }
 }
 
-fn walk(layer: &mut dyn Layer, path: String, shape: Vec<usize>, rows: &mut Vec<SummaryRow>) -> Vec<usize> {
-    let mut children = false;
-    let mut shape = Some(shape);
-    layer.visit_children(&mut |name, child| {
-        children = true;
-        let child_path = if path.is_empty() {
-            name.to_string()
-        } else {
-            format!("{path}.{name}")
-        };
-        let input = shape.take().expect("shape threaded through children");
-        shape = Some(walk(child, child_path, input, rows));
-    });
-    let shape = shape.expect("shape threaded through children");
-    if children {
-        return shape;
+impl From<Record> for SummaryRow {
+    fn from(r: Record) -> Self {
+        SummaryRow {
+            name: r.path,
+            type_name: r.type_name,
+            output_shape: r.output_shape,
+            params: r.params,
+            depth: r.depth,
+            role: r.role,
+        }
     }
-    let name = if path.is_empty() {
-        "(root)".to_string()
-    } else {
-        path
-    };
-    let output = forward_child(&name, layer, Tensor::zeros(IxDyn(&shape)), Mode::Eval);
-    let row = SummaryRow {
-        name,
-        type_name: layer.type_name(),
-        output_shape: output.shape().to_vec(),
-        params: param_count(layer),
-    };
-    rows.push(row);
-    output.shape().to_vec()
+}
+
+impl SummaryRow {
+    /// The name column: indented by depth.
+    fn name_cell(&self) -> String {
+        format!("{}{}", "  ".repeat(self.depth), self.name)
+    }
+
+    /// The type column: a path from the block's input says so (`None` as a shortcut is the
+    /// identity).
+    fn type_cell(&self) -> String {
+        match (self.role, self.type_name.as_str()) {
+            (Role::Layer, t) => t.to_string(),
+            (Role::Shortcut, "None") => "shortcut: identity".to_string(),
+            (Role::Shortcut, t) => format!("shortcut: {t}"),
+            (Role::Branch, t) => format!("branch: {t}"),
+        }
+    }
 }
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shapes: Vec<String> = self
+        let cells: Vec<[String; 3]> = self
             .rows
             .iter()
-            .map(|r| format!("{:?}", r.output_shape))
+            .map(|r| [r.name_cell(), r.type_cell(), format!("{:?}", r.output_shape)])
             .collect();
-        let w_name = self
-            .rows
-            .iter()
-            .map(|r| r.name.len())
-            .fold("layer".len(), usize::max);
-        let w_type = self
-            .rows
-            .iter()
-            .map(|r| r.type_name.len())
-            .fold("type".len(), usize::max);
-        let w_shape = shapes
-            .iter()
-            .map(String::len)
-            .fold("output shape".len(), usize::max);
-        let width = w_name + w_type + w_shape + 16;
+        let width = |i: usize, title: &str| cells.iter().map(|c| c[i].len()).fold(title.len(), usize::max);
+        let (w_name, w_type, w_shape) = (width(0, "layer"), width(1, "type"), width(2, "output shape"));
+        let rule = "-".repeat(w_name + w_type + w_shape + 16);
         writeln!(
             f,
             "{:<w_name$}  {:<w_type$}  {:<w_shape$}  {:>10}",
             "layer", "type", "output shape", "params"
         )?;
-        writeln!(f, "{}", "-".repeat(width))?;
-        for (row, shape) in self.rows.iter().zip(&shapes) {
+        writeln!(f, "{rule}")?;
+        for (row, [name, type_name, shape]) in self.rows.iter().zip(&cells) {
             writeln!(
                 f,
-                "{:<w_name$}  {:<w_type$}  {:<w_shape$}  {:>10}",
-                row.name, row.type_name, shape, row.params
+                "{name:<w_name$}  {type_name:<w_type$}  {shape:<w_shape$}  {:>10}",
+                row.params
             )?;
         }
-        writeln!(f, "{}", "-".repeat(width))?;
+        writeln!(f, "{rule}")?;
         write!(f, "total trainable parameters: {}", self.total_params)
     }
 }

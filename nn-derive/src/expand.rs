@@ -5,7 +5,7 @@
 //! the field types, so that a field whose type is not a layer is reported at that field.
 
 use crate::parse::Network;
-use proc_macro2::{TokenStream, TokenTree};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{Generics, Ident};
@@ -15,12 +15,15 @@ pub fn expand(net: &Network) -> TokenStream {
     let ident = &net.ident;
     let type_name = ident.to_string();
 
-    // Each layer field's type must implement Layer. Bounding the field types themselves (rather
-    // than each type parameter, as serde does) accepts `struct Net<A> { a: Vec<A> }` with or
-    // without `A: Layer` written by the user, and makes a field that is not a layer one error at
-    // that field instead of one per generated method. A type that mentions the struct itself
-    // (`kids: Vec<Tree>`) is left unbounded: its bound would need the impl being defined and
-    // overflow the trait solver; the method bodies still check it.
+    // Each layer field's type must implement Layer. A type that mentions a type parameter is
+    // bounded on the impl (rather than each parameter, as serde does), which accepts
+    // `struct Net<A> { a: Vec<A> }` with or without `A: Layer` written by the user. A concrete
+    // type is not: its bound would be false for a field that is not a layer, making the impl
+    // unusable and each use of the struct as a layer one more error. The method bodies check it
+    // instead, all through `as_layer` at the field's span, so rustc reports the one identical
+    // error once. A type that mentions the struct itself (`kids: Vec<Tree>`) is left unbounded
+    // too: its bound would need the impl being defined and overflow the trait solver.
+    let params: Vec<Ident> = net.generics.type_params().map(|p| p.ident.clone()).collect();
     let mut generics = net.generics.clone();
     {
         let where_clause = generics.make_where_clause();
@@ -29,7 +32,8 @@ pub fn expand(net: &Network) -> TokenStream {
             let ty = &field.ty;
             // Several fields of one type need one bound (and clippy flags repeats).
             let key = ty.to_token_stream().to_string();
-            if mentions(ty.to_token_stream(), ident) || bounded.contains(&key) {
+            let generic = params.iter().any(|p| mentions(ty.to_token_stream(), p));
+            if !generic || mentions(ty.to_token_stream(), ident) || bounded.contains(&key) {
                 continue;
             }
             bounded.push(key);
@@ -40,22 +44,48 @@ pub fn expand(net: &Network) -> TokenStream {
     }
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
 
-    let forward = net.layers.iter().map(|field| {
-        let (member, name) = (&field.member, &field.name);
-        quote_spanned! {field.ty.span()=>
-            x = ::nn::layer::forward_child(#name, &mut self.#member, x, mode);
+    // A shortcut field runs on a copy of the input, taken before the first field, and its
+    // output is added to the running output; in backward it gets a copy of the gradient of that
+    // sum, and its input gradient is added to the first field's. Locals are spanned at the
+    // macro's own site, so no user name can capture them. Fields go through `as_layer`, so that
+    // a field that is not a layer is one error, at the field.
+    let input = Ident::new("shortcut_input", Span::mixed_site());
+    let shortcut_grad = Ident::new("shortcut_grad", Span::mixed_site());
+    let is_shortcut = |i: usize| net.shortcut == Some(i);
+    let fork = net.shortcut.map(|_| {
+        quote! { let #input = ::nn::layer::branch::fork(&x, mode); }
+    });
+    let forward = net.layers.iter().enumerate().map(|(i, field)| {
+        let (member, name) = (respanned(&field.member, field.ty.span()), &field.name);
+        if is_shortcut(i) {
+            quote_spanned! {field.ty.span()=>
+                x = ::nn::layer::branch::shortcut_forward(#name, ::nn::layer::as_layer(&mut self.#member), x, #input, mode);
+            }
+        } else {
+            quote_spanned! {field.ty.span()=>
+                x = ::nn::layer::forward_child(#name, ::nn::layer::as_layer(&mut self.#member), x, mode);
+            }
         }
     });
-    let backward = net.layers.iter().rev().map(|field| {
-        let (member, name) = (&field.member, &field.name);
-        quote_spanned! {field.ty.span()=>
-            grad = ::nn::layer::backward_child(#name, &mut self.#member, grad);
+    let backward = net.layers.iter().enumerate().rev().map(|(i, field)| {
+        let (member, name) = (respanned(&field.member, field.ty.span()), &field.name);
+        if is_shortcut(i) {
+            quote_spanned! {field.ty.span()=>
+                let #shortcut_grad = ::nn::layer::branch::shortcut_backward(#name, ::nn::layer::as_layer(&mut self.#member), &grad);
+            }
+        } else {
+            quote_spanned! {field.ty.span()=>
+                grad = ::nn::layer::backward_child(#name, ::nn::layer::as_layer(&mut self.#member), grad);
+            }
         }
+    });
+    let join = net.shortcut.map(|_| {
+        quote! { grad = ::nn::layer::branch::add_input_grads(grad, #shortcut_grad); }
     });
     let children = net.layers.iter().map(|field| {
-        let (member, name) = (&field.member, &field.name);
+        let (member, name) = (respanned(&field.member, field.ty.span()), &field.name);
         quote_spanned! {field.ty.span()=>
-            f(#name, &mut self.#member);
+            ::nn::layer::visit_child(f, #name, ::nn::layer::as_layer(&mut self.#member));
         }
     });
 
@@ -65,14 +95,18 @@ pub fn expand(net: &Network) -> TokenStream {
         #[allow(clippy::type_repetition_in_bounds)]
         impl #impl_generics ::nn::Layer for #ident #ty_generics #where_clause {
             // Reassigned rather than shadowed by `let`, which strict user lints would flag at
-            // the field types these statements are spanned at.
+            // the field types these statements are spanned at. `#[track_caller]` (as on every
+            // built-in forward) makes a shape panic point at the user's `net.forward(..)` line.
+            #[track_caller]
             fn forward(&mut self, mut x: ::nn::Tensor, mode: ::nn::Mode) -> ::nn::Tensor {
+                #fork
                 #(#forward)*
                 x
             }
 
             fn backward(&mut self, mut grad: ::nn::Tensor) -> ::nn::Tensor {
                 #(#backward)*
+                #join
                 grad
             }
 
@@ -111,6 +145,21 @@ pub fn fallback(ident: &Ident, generics: &Generics, error: syn::Error) -> TokenS
                 grad
             }
         }
+    }
+}
+
+/// `member` with every token at `span`.
+fn respanned(member: &syn::Member, span: proc_macro2::Span) -> syn::Member {
+    match member {
+        syn::Member::Named(ident) => {
+            let mut ident = ident.clone();
+            ident.set_span(span);
+            syn::Member::Named(ident)
+        }
+        syn::Member::Unnamed(index) => syn::Member::Unnamed(syn::Index {
+            index: index.index,
+            span,
+        }),
     }
 }
 

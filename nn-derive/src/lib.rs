@@ -17,6 +17,49 @@ use syn::{parse_macro_input, DeriveInput};
 ///   nested derived struct, `layers.3.bias` for a `Vec` field, `0.weight` in a tuple struct.
 /// - `Option<L>` fields are the identity when `None`; `Vec<L>` and `Box<dyn Layer>` work too.
 /// - `#[sequential(skip)]` leaves a field out (a config, a counter); it need not be a layer.
+/// - `#[sequential(shortcut)]` on one field makes the struct a residual block: that field runs on
+///   the struct's input, its output is added to the output of the fields before it, and the
+///   fields after it run on the sum. As an `Option<L>`, `None` is the identity. Backward sums
+///   the gradients of both paths. torchvision's `BasicBlock`, with its parameter names:
+///
+/// ```
+/// use nn::prelude::*;
+///
+/// #[derive(Sequential)]
+/// struct BasicBlock {
+///     conv1: Conv2d,
+///     bn1: BatchNorm2d,
+///     relu1: Relu,
+///     conv2: Conv2d,
+///     bn2: BatchNorm2d,
+///     #[sequential(shortcut)]
+///     downsample: Option<(Conv2d, BatchNorm2d)>,
+///     relu: Relu,
+/// }
+///
+/// impl BasicBlock {
+///     fn new(cin: usize, cout: usize, stride: usize, rng: &mut StdRng) -> Self {
+///         let conv = |cin, cout, k, stride, rng: &mut StdRng| {
+///             Conv2d::builder(cin, cout, k).stride(stride).padding(k / 2).bias(false).build(Init::He, rng)
+///         };
+///         BasicBlock {
+///             conv1: conv(cin, cout, 3, stride, rng),
+///             bn1: BatchNorm2d::new(cout),
+///             relu1: Relu::new(),
+///             conv2: conv(cout, cout, 3, 1, rng),
+///             bn2: BatchNorm2d::new(cout),
+///             downsample: (stride != 1 || cin != cout)
+///                 .then(|| (conv(cin, cout, 1, stride, rng), BatchNorm2d::new(cout))),
+///             relu: Relu::new(),
+///         }
+///     }
+/// }
+///
+/// let mut block = BasicBlock::new(16, 32, 2, &mut seeded(1));
+/// let y = block.forward(Tensor::zeros(vec![2, 16, 8, 8]), Mode::Eval);
+/// assert_eq!(y.shape(), &[2, 32, 4, 4]);
+/// assert!(nn::param_names(&mut block).contains(&"downsample.1.bias".to_string()));
+/// ```
 ///
 /// ```
 /// use nn::prelude::*;

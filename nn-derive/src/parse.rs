@@ -13,8 +13,11 @@ pub struct Network {
     pub ident: Ident,
     /// The struct's generics, copied onto the impl.
     pub generics: Generics,
-    /// The fields that are layers, in declaration (= forward) order. Never empty.
+    /// The fields that are layers, in declaration order. Never empty.
     pub layers: Vec<LayerField>,
+    /// The index in `layers` of the field marked `#[sequential(shortcut)]`, if any: it runs on
+    /// the struct's input, and its output is added to that of the fields before it. Never 0.
+    pub shortcut: Option<usize>,
 }
 
 /// A field that takes part in forward, backward and parameter naming.
@@ -69,15 +72,16 @@ pub fn parse(input: DeriveInput) -> syn::Result<Network> {
     }
 
     let mut layers = Vec::new();
+    let mut shortcut: Option<(usize, String)> = None;
     for (index, field) in fields.iter().enumerate() {
-        let skip = match parse_field_attrs(&field.attrs) {
-            Ok(skip) => skip,
+        let attrs = match parse_field_attrs(&field.attrs) {
+            Ok(attrs) => attrs,
             Err(e) => {
                 errors.push(e);
                 continue;
             }
         };
-        if skip {
+        if attrs.skip.is_some() {
             continue;
         }
         let (member, name) = match &field.ident {
@@ -91,6 +95,27 @@ pub fn parse(input: DeriveInput) -> syn::Result<Network> {
                 index.to_string(),
             ),
         };
+        if let Some(span) = attrs.shortcut {
+            match &shortcut {
+                Some((_, first)) => errors.push(syn::Error::new(
+                    span,
+                    format!(
+                        "only one field can be `#[sequential(shortcut)]`, and `{first}` already is; \
+                         for more paths, nest blocks (a derived struct with a shortcut is a layer) \
+                         or concatenate them with `nn::Concat`"
+                    ),
+                )),
+                None if layers.is_empty() => errors.push(syn::Error::new(
+                    span,
+                    format!(
+                        "the shortcut `{name}` is added to the output of the layer fields before \
+                         it, but it has none: declare the body first (torchvision's `downsample` \
+                         comes after `conv1`, `bn1`, `relu`, `conv2` and `bn2`)"
+                    ),
+                )),
+                None => shortcut = Some((layers.len(), name.clone())),
+            }
+        }
         layers.push(LayerField {
             member,
             name,
@@ -117,12 +142,21 @@ pub fn parse(input: DeriveInput) -> syn::Result<Network> {
         ident: input.ident,
         generics: input.generics,
         layers,
+        shortcut: shortcut.map(|(index, _)| index),
     })
 }
 
-/// Whether the field carries `#[sequential(skip)]`; any other use of the attribute is an error.
-fn parse_field_attrs(attrs: &[Attribute]) -> syn::Result<bool> {
-    let mut skip: Option<Span> = None;
+/// What `#[sequential(...)]` says about a field: the span of each argument given.
+#[derive(Default)]
+struct FieldAttrs {
+    skip: Option<Span>,
+    shortcut: Option<Span>,
+}
+
+/// The field's `#[sequential(skip)]` or `#[sequential(shortcut)]`; any other use of the
+/// attribute is an error.
+fn parse_field_attrs(attrs: &[Attribute]) -> syn::Result<FieldAttrs> {
+    let mut found = FieldAttrs::default();
     let mut errors = Errors::default();
     for attr in attrs.iter().filter(|a| a.path().is_ident(ATTR)) {
         let list = match attr.meta.require_list() {
@@ -130,7 +164,8 @@ fn parse_field_attrs(attrs: &[Attribute]) -> syn::Result<bool> {
             Err(_) => {
                 errors.push(syn::Error::new_spanned(
                     attr,
-                    "expected `#[sequential(skip)]`, the only form this attribute takes",
+                    "expected `#[sequential(skip)]` or `#[sequential(shortcut)]`, the forms this \
+                     attribute takes",
                 ));
                 continue;
             }
@@ -138,20 +173,16 @@ fn parse_field_attrs(attrs: &[Attribute]) -> syn::Result<bool> {
         if list.tokens.is_empty() {
             errors.push(syn::Error::new_spanned(
                 attr,
-                "expected `#[sequential(skip)]`: the attribute needs an argument",
+                "expected `#[sequential(skip)]` or `#[sequential(shortcut)]`: the attribute needs \
+                 an argument",
             ));
             continue;
         }
         let result = list.parse_nested_meta(|meta| {
-            if meta.path.is_ident("skip") {
-                if !meta.input.is_empty() && !meta.input.peek(syn::Token![,]) {
-                    return Err(meta.error("`skip` takes no value: write `#[sequential(skip)]`"));
-                }
-                if skip.is_some() {
-                    return Err(meta.error("duplicate `skip`"));
-                }
-                skip = Some(meta.path.span());
-                Ok(())
+            let (slot, word) = if meta.path.is_ident("skip") {
+                (&mut found.skip, "skip")
+            } else if meta.path.is_ident("shortcut") {
+                (&mut found.shortcut, "shortcut")
             } else {
                 let name = meta.path.get_ident().map(Ident::to_string).unwrap_or_else(|| {
                     meta.path
@@ -161,17 +192,31 @@ fn parse_field_attrs(attrs: &[Attribute]) -> syn::Result<bool> {
                         .collect::<Vec<_>>()
                         .join("::")
                 });
-                Err(meta.error(format!(
-                    "unknown `sequential` argument `{name}`; the only argument is `skip`"
-                )))
+                return Err(meta.error(format!(
+                    "unknown `sequential` argument `{name}`; the arguments are `skip` and `shortcut`"
+                )));
+            };
+            if !meta.input.is_empty() && !meta.input.peek(syn::Token![,]) {
+                return Err(meta.error(format!("`{word}` takes no value: write `#[sequential({word})]`")));
             }
+            if slot.is_some() {
+                return Err(meta.error(format!("duplicate `{word}`")));
+            }
+            *slot = Some(meta.path.span());
+            Ok(())
         });
         if let Err(e) = result {
             errors.push(e);
         }
     }
+    if let (Some(_), Some(span)) = (found.skip, found.shortcut) {
+        errors.push(syn::Error::new(
+            span,
+            "a field cannot be both `skip` and `shortcut`: a skipped field takes no part in forward",
+        ));
+    }
     errors.finish()?;
-    Ok(skip.is_some())
+    Ok(found)
 }
 
 /// Collects several errors into one, so that the user sees all of them in a single build.

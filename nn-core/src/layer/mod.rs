@@ -6,16 +6,23 @@
 //! `forward` and `backward` by value, so a layer may reuse the buffer it is handed (an activation
 //! can work in place) instead of allocating a new one every step.
 
+pub mod branch;
 mod helpers;
 mod path;
+mod trace;
+mod tuple;
 mod visitor;
 
 #[cfg(test)]
 pub(crate) use helpers::panic_message;
 pub use helpers::{check_grad_shape, contiguous, flatten, Saved};
 pub(crate) use helpers::{check_grad_shape_in, flatten_in, no_train_forward};
-pub(crate) use path::TypeName;
-pub use path::{backward_child, current_path, forward_child, layer_panic, layer_panic_in};
+pub use path::{
+    as_layer, backward_child, current_path, forward_child, layer_panic, layer_panic_in, visit_child,
+};
+pub(crate) use path::{PathGuard, TypeName};
+pub use trace::Role;
+pub(crate) use trace::{record, Record};
 pub use visitor::{for_each_buffer, for_each_param, param_count, param_names, Param, ParamKind, Visitor};
 
 use crate::tensor::Tensor;
@@ -71,6 +78,7 @@ pub trait Layer {
 }
 
 impl<L: Layer + ?Sized> Layer for Box<L> {
+    #[track_caller]
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         (**self).forward(x, mode)
     }
@@ -91,6 +99,7 @@ impl<L: Layer + ?Sized> Layer for Box<L> {
 /// An optional layer: `None` is the identity (a layer switched off by configuration), `Some`
 /// behaves exactly as the layer it holds, under the same name.
 impl<L: Layer> Layer for Option<L> {
+    #[track_caller]
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         match self {
             Some(layer) => layer.forward(x, mode),
@@ -123,6 +132,7 @@ impl<L: Layer> Layer for Option<L> {
 
 /// A chain of layers named `0`, `1`, …: a network built at run time is a `Vec<Box<dyn Layer>>`.
 impl<L: Layer> Layer for Vec<L> {
+    #[track_caller]
     fn forward(&mut self, mut x: Tensor, mode: Mode) -> Tensor {
         for (i, layer) in self.iter_mut().enumerate() {
             x = forward_child(IndexName::new(i).as_str(), layer, x, mode);

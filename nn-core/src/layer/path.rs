@@ -1,6 +1,7 @@
 //! The path of the layer now running (`block.fc2`), tracked as containers call their children,
 //! so that a panic deep in a network names the layer it came from.
 
+use crate::layer::trace::{self, Role};
 use crate::layer::{Layer, Mode};
 use crate::tensor::Tensor;
 use std::cell::RefCell;
@@ -13,10 +14,10 @@ thread_local! {
 }
 
 /// Pops one path segment when dropped, also while a panic unwinds.
-struct PathGuard(usize);
+pub(crate) struct PathGuard(usize);
 
 impl PathGuard {
-    fn push(name: &str) -> Self {
+    pub(crate) fn push(name: &str) -> Self {
         CURRENT_PATH.with(|p| {
             let mut p = p.borrow_mut();
             let len = p.len();
@@ -36,10 +37,30 @@ impl Drop for PathGuard {
 }
 
 /// Runs `layer.forward` with `name` appended to the current layer path. Containers (and the code
-/// `#[derive(Sequential)]` generates) call this so that errors name the failing layer.
+/// `#[derive(Sequential)]` generates) call this so that errors name the failing layer. It passes
+/// its caller's location on (`#[track_caller]`), so a shape panic points at the line that called
+/// the container's `forward`, not into nn.
+#[track_caller]
 pub fn forward_child<L: Layer + ?Sized>(name: &str, layer: &mut L, x: Tensor, mode: Mode) -> Tensor {
     let _guard = PathGuard::push(name);
-    layer.forward(x, mode)
+    trace::forward(layer, x, mode, Role::Layer)
+}
+
+/// `layer` itself, if it is a layer. The code `#[derive(Sequential)]` writes passes each field
+/// through this one function, so that a field that is not a layer is one error (rustc reports an
+/// identical error once), however many generated methods use the field.
+#[doc(hidden)]
+#[inline(always)]
+pub fn as_layer<L: Layer + ?Sized>(layer: &mut L) -> &mut L {
+    layer
+}
+
+/// Calls `f` with `layer` as a `&mut dyn Layer`: `visit_children` of the code
+/// `#[derive(Sequential)]` writes. The cast happens here, so that a field that is not a layer is
+/// reported once, by [`as_layer`], rather than again as a failed cast.
+#[doc(hidden)]
+pub fn visit_child<L: Layer>(f: &mut dyn FnMut(&str, &mut dyn Layer), name: &str, layer: &mut L) {
+    f(name, layer)
 }
 
 /// Runs `layer.backward` with `name` appended to the current layer path.

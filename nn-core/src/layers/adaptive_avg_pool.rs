@@ -254,7 +254,7 @@ mod tests {
         });
         assert_eq!(
             msg,
-            "head.pool: expected images of at least 1x1, got shape [2, 8, 0, 3]"
+            "head.pool: expected images of at least 1x1 pixels, got shape [2, 8, 0, 3]"
         );
         assert_eq!(pool.type_name(), "AdaptiveAvgPool2d(2x2)");
     }

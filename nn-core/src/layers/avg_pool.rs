@@ -112,6 +112,7 @@ impl Kept {
 }
 
 impl Layer for AvgPool2d {
+    #[track_caller]
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         let name = AvgName(self.window);
         let ([n, c, h, w], out) = check_images(&x, None, Some(&self.window), name);
@@ -213,6 +214,7 @@ impl GlobalAvgPool2d {
 }
 
 impl Layer for GlobalAvgPool2d {
+    #[track_caller]
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         let ([n, c, h, w], _) = check_images(&x, None, None, GLOBAL);
         let x = contiguous(x);

@@ -119,6 +119,7 @@ impl BatchNorm {
 }
 
 impl Layer for BatchNorm {
+    #[track_caller]
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         let shape = IxDyn(x.shape());
         let mut x = flatten_in(TypeName(&*self), x, self.features);

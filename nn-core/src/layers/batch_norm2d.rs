@@ -154,6 +154,7 @@ struct Channels<'a> {
 }
 
 impl Layer for BatchNorm2d {
+    #[track_caller]
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         let ([n, c, h, w], _) = check_images(&x, Some(self.channels), None, TypeName(&*self));
         let mut x = contiguous(x);

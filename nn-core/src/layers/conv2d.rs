@@ -320,6 +320,7 @@ impl Conv2d {
 }
 
 impl Layer for Conv2d {
+    #[track_caller]
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         let ([n, _, h, w], out) =
             check_images(&x, Some(self.in_channels), Some(&self.window), TypeName(&*self));

@@ -29,6 +29,7 @@ impl Flatten {
 }
 
 impl Layer for Flatten {
+    #[track_caller]
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         if x.ndim() < 2 {
             layer_panic_in(

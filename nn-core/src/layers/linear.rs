@@ -122,6 +122,7 @@ impl Linear {
 }
 
 impl Layer for Linear {
+    #[track_caller]
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         if mode == Mode::Train {
             self.input_shape.clear();

@@ -215,6 +215,7 @@ impl MaxPool2d {
 }
 
 impl Layer for MaxPool2d {
+    #[track_caller]
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         let ([n, c, h, w], out) = check_images(&x, None, Some(&self.window), MaxName(&self.window));
         let mut x = contiguous(x);

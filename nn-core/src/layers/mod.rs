@@ -1,5 +1,7 @@
 //! The built-in layers: [`Linear`], the activations [`Relu`], [`Sigmoid`] and [`Tanh`],
-//! [`Dropout`] and [`BatchNorm`].
+//! [`Dropout`] and [`BatchNorm`], the image layers, and the blocks whose input takes several
+//! paths, [`Residual`] and [`Concat`] (with `#[sequential(shortcut)]`, see
+//! [`crate::layer::branch`]).
 //!
 //! Every layer works on the tensor it is handed: activations, dropout and batch normalisation
 //! transform their input in place and return it, and [`Linear`] writes its input gradient into the
@@ -15,6 +17,7 @@ mod avg_pool;
 mod batch_norm;
 mod batch_norm2d;
 mod batch_stats;
+mod concat;
 #[cfg(test)]
 mod contract;
 mod conv2d;
@@ -33,6 +36,7 @@ mod norm_groups;
 mod par;
 mod pool;
 mod resample;
+mod residual;
 mod sizes;
 mod softmax;
 mod upsample;
@@ -43,6 +47,7 @@ pub use adaptive_avg_pool::AdaptiveAvgPool2d;
 pub use avg_pool::{AvgPool2d, GlobalAvgPool2d};
 pub use batch_norm::BatchNorm;
 pub use batch_norm2d::BatchNorm2d;
+pub use concat::Concat;
 pub use conv2d::{Conv2d, Conv2dBuilder};
 pub use conv_transpose2d::{ConvTranspose2d, ConvTranspose2dBuilder};
 pub use dropout::{Dropout, DropoutKind};
@@ -53,6 +58,7 @@ pub use layer_norm::LayerNorm;
 pub use linear::Linear;
 pub use max_pool::MaxPool2d;
 pub use nchw::{Size2, MAX_TAPS, MAX_WINDOW};
+pub use residual::Residual;
 pub use softmax::Softmax;
 pub use upsample::{Upsample, UpsampleMode};
 

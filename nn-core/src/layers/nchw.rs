@@ -163,6 +163,7 @@ impl Window {
 /// channels (any, if `None`) that `window` fits into; returns `(N, C, H, W)` and the output
 /// size. The message names the layer path (or `layer`, called outside any container) and both
 /// shapes.
+#[track_caller]
 pub(crate) fn check_images(
     x: &Tensor,
     channels: Option<usize>,

@@ -7,6 +7,7 @@
 mod cnn_step;
 mod new_layers_step;
 mod optimizer_step;
+mod resnet_step;
 mod steady_step;
 mod trainer;
 mod training_step;

@@ -1,0 +1,61 @@
+//! A small residual network for MNIST, torchvision's `BasicBlock` declared as a struct: a 3x3
+//! stem, three stages of blocks (the second and third halve the size, with a strided 1x1
+//! projection where the shape changes), global average pooling and Linear, trained with Adam and
+//! a cosine schedule on `[N, 1, 28, 28]` batches, with a held-out validation split, and evaluated
+//! on the test set. The flags and outputs are cnn_mnist's.
+//!
+//! ```sh
+//! cargo run --release --example resnet_mnist                      # MNIST: MNIST_DIR, cache or download
+//! cargo run --release --example resnet_mnist -- --data-dir DIR   # DIR: the four MNIST IDX files
+//! cargo run --release --example resnet_mnist -- --help
+//! ```
+//!
+//! Writes `history.csv`, `curves.png`, `model.safetensors` and `optimizer.json` into `--out`
+//! (the checkpoint has torchvision's names: `layer2.0.downsample.0.weight`); the last line on
+//! stdout is `test_accuracy=<fraction>`.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use clap::Parser;
+use common::training::{Job, RunFlags};
+
+/// The network, defined once in `common/nets.rs` (evaluate and predict load it too).
+pub use common::nets::ResNet;
+
+/// Adam at 2e-3 with a cosine schedule, as cnn_mnist: BatchNorm after every convolution keeps
+/// the activations normalised.
+fn default_lr(optimizer: &str) -> f32 {
+    match optimizer {
+        "sgd" => 0.2,
+        "momentum" | "nesterov" | "adagrad" => 0.02,
+        _ => 0.002,
+    }
+}
+
+/// The network on the IDX files' image shape with one channel (batches of `[N, 1, 28, 28]`).
+const JOB: Job<ResNet> = Job {
+    new_net: ResNet::new,
+    sample_shape: &[1, 28, 28],
+    default_lr,
+    augment: None,
+};
+
+/// Trains a small ResNet (a 3x3 stem, three stages of torchvision BasicBlocks, global average
+/// pooling, Linear) on MNIST images and reports its test accuracy.
+#[derive(Parser)]
+#[command(name = env!("CARGO_CRATE_NAME"), version)]
+#[command(mut_arg("epochs", |a| a.default_value("15")))]
+#[command(mut_arg("lr", |a| a.help(
+    "Learning rate (default: 0.002 for adam/adamw/rmsprop, 0.02 for momentum/nesterov/adagrad, 0.2 for sgd)"
+)))]
+#[command(mut_arg("out", |a| a.default_value("out/resnet_mnist")))]
+struct Cli {
+    #[command(flatten)]
+    run: RunFlags,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    common::training::main::<Cli, _>(&cli.run, JOB);
+}
