@@ -12,14 +12,12 @@ pub use options::{ImageFolderOptions, Resize, Storage};
 
 use self::listing::{class_names, entries, folder, Entry};
 use super::batch::Batch;
-use super::dataset::Dataset;
-use super::error::DataError;
+use super::dataset::{split_order, Dataset};
 use super::source::{DataSource, FillContext};
 use super::targets::TargetKind;
 use crate::error::Result;
 use crate::rng::StdRng;
 use crate::vision::{read_header, Channels, Colour, Header, ImageError};
-use rand::seq::SliceRandom;
 use std::path::{Path, PathBuf};
 
 /// The pictures of a folder laid out `root/<class>/<picture>` (`.png`, `.jpg`, `.jpeg`, in any
@@ -214,17 +212,8 @@ impl ImageFolder {
     /// [`Dataset::split_valid`] (the same shuffle, so the same seed splits a folder the same way
     /// in memory and lazily).
     pub fn split_valid(&self, n_valid: usize, rng: &mut StdRng) -> Result<(ImageFolder, ImageFolder)> {
-        if n_valid > self.len() {
-            return Err(DataError::SplitTooLarge {
-                n_valid,
-                len: self.len(),
-            }
-            .into());
-        }
-        let mut order: Vec<usize> = (0..self.len()).collect();
-        order.shuffle(rng);
-        let (valid, train) = order.split_at(n_valid);
-        Ok((self.subset(train)?, self.subset(valid)?))
+        let (train, valid) = split_order(self.len(), n_valid, rng)?;
+        Ok((self.subset(&train)?, self.subset(&valid)?))
     }
 
     /// Decodes the samples at `indices` into `out` (`[N, C, H, W]`, divided by 255).
