@@ -10,7 +10,8 @@
 //! - no allocation out of proportion to the input (a counting global allocator records the peak
 //!   of each call; decoding may not ask for more than 64× the input plus 1 MiB; pictures are
 //!   decoded reduced, or within small limits, so what they may hold is that too, but for a
-//!   JPEG, whose pixels are held whole: at most 3 samples of 256 pixels per byte, 768×);
+//!   JPEG, whose pixels are held whole: at most 3 samples of 256 pixels per byte, 768×, plus
+//!   the decoder's buffers of one row of blocks, 1 KiB per column);
 //! - a failed `nn::load` or `load_state` leaves the model and the optimizer as they were;
 //! - what `nn::load` accepts is finite, and a state `load_state` accepts steps to finite weights
 //!   or refuses the step, changing nothing (no silent NaN);
@@ -531,10 +532,27 @@ fn is_jpeg(bytes: &[u8]) -> bool {
 }
 
 /// What decoding `input` may hold at its peak: 64× the input plus 1 MiB, or for a JPEG (held
-/// whole, at most 256 pixels of 3 samples per byte) 768×.
+/// whole, at most 256 pixels of 3 samples per byte) 768×, plus 1 KiB per column it declares:
+/// zune-jpeg keeps a row of blocks (up to 32 pixel rows of up to 4 components, in 16-bit
+/// samples, several copies) whatever the height, so a picture 11 pixels high and 12,307 wide
+/// held 2.5 MB for a 904-byte file.
 fn picture_allowance(input: &[u8]) -> usize {
-    let per_byte = if is_jpeg(input) { 768 } else { 64 };
-    per_byte * input.len() + (1 << 20)
+    if is_jpeg(input) {
+        768 * input.len() + 1024 * jpeg_width(input) + (1 << 20)
+    } else {
+        64 * input.len() + (1 << 20)
+    }
+}
+
+/// The widest picture any start-of-frame segment in the JPEG `bytes` declares (0 if none).
+fn jpeg_width(bytes: &[u8]) -> usize {
+    // FF Cn (but C4, C8, CC, which are not frames), length, precision, height, width.
+    bytes
+        .windows(9)
+        .filter(|w| w[0] == 0xff && matches!(w[1], 0xc0..=0xcf) && !matches!(w[1], 0xc4 | 0xc8 | 0xcc))
+        .map(|w| usize::from(u16::from_be_bytes([w[7], w[8]])))
+        .max()
+        .unwrap_or(0)
 }
 
 fn fuzz_pictures(rng: &mut StdRng, deadline: Instant, tally: &mut Tally) {
