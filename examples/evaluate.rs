@@ -7,15 +7,16 @@
 //! ```
 //!
 //! The checkpoint is `nn::save`'s, or a PyTorch `state_dict` of the same network saved with
-//! `safetensors.torch.save_file`. Writes `confusion.png` and `mistakes.png` into `--out`; the
-//! last line on stdout is `test_accuracy=<fraction>`.
+//! `safetensors.torch.save_file`. Writes `confusion.png` and `mistakes.png` into `--out`, and
+//! with `--onnx FILE` the checkpoint as an ONNX model taking flat `[N, 784]` digits (written
+//! first, before the test set is read); the last line on stdout is `test_accuracy=<fraction>`.
 
 #[path = "common/mod.rs"]
 mod common;
 
 use clap::Parser;
 use common::evaluation::{non_finite_rows, predicted_classes, worst_mistakes, Confusion};
-use common::flags::{ModelFlags, OutFlag};
+use common::flags::{ModelFlags, OnnxFlag, OutFlag};
 use common::{DataFlags, DataSource};
 use std::error::Error;
 use std::path::Path;
@@ -36,6 +37,8 @@ struct Cli {
     data: DataSource,
     #[command(flatten)]
     out: OutFlag,
+    #[command(flatten)]
+    onnx: OnnxFlag,
 }
 
 fn main() {
@@ -43,12 +46,13 @@ fn main() {
         model: ModelFlags { model, arch },
         data,
         out,
+        onnx,
     } = Cli::parse();
     let data = DataFlags {
         source: data,
         valid_fraction: "0".parse().expect("0 is a fraction"),
     };
-    match run(&arch, &model, &data, &out.dir) {
+    match run(&arch, &model, &data, &out.dir, &onnx) {
         Ok(accuracy) => println!("test_accuracy={accuracy:.4}"),
         Err(e) => {
             eprintln!("error: {e}");
@@ -57,9 +61,18 @@ fn main() {
     }
 }
 
-fn run(arch: &str, model: &Path, data: &DataFlags, out: &Path) -> Result<f64, Box<dyn Error>> {
+fn run(
+    arch: &str,
+    model: &Path,
+    data: &DataFlags,
+    out: &Path,
+    onnx: &OnnxFlag,
+) -> Result<f64, Box<dyn Error>> {
     nn::fsutil::prepare_output_dir(out)?;
+    onnx.prepare()?;
     let mut net = common::nets::load(arch, model)?;
+    // Every architecture takes flat digits here (the CNN reshapes them itself).
+    onnx.export(&mut *net, &[common::digits::PIXELS])?;
     let test = common::load_data(data, nn::DEFAULT_SEED)?.test;
     let probabilities = nn::train::predict_proba(&mut *net, &test, 100)?;
     // A NaN row has no argmax worth counting: a damaged model is an error, not an accuracy.

@@ -10,6 +10,12 @@
 // test; compiled once for all of them.
 #[path = "../examples/common/mod.rs"]
 mod common;
+// The draw example's server, which draw_server.rs and draw_page.rs run.
+#[allow(dead_code)]
+#[path = "../examples/draw/http.rs"]
+mod http;
+#[path = "../examples/draw/server.rs"]
+mod server;
 
 mod augmentation;
 mod branching;
@@ -21,6 +27,8 @@ mod custom_metric;
 mod custom_source;
 mod derive;
 mod derive_ui;
+mod draw_page;
+mod draw_server;
 mod evaluate;
 mod example_cli;
 mod example_compare;

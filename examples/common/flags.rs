@@ -108,6 +108,14 @@ pub struct OutFlag {
     pub dir: PathBuf,
 }
 
+/// Where to write the network as an ONNX model (see `export.rs`).
+#[derive(Args, Clone, Debug)]
+pub struct OnnxFlag {
+    /// Also write the network as an ONNX model (opset 17: onnxruntime, tract, ...) to FILE
+    #[arg(long, value_name = "FILE")]
+    pub onnx: Option<PathBuf>,
+}
+
 /// A trained checkpoint and the network it belongs to, for the examples that load one.
 #[derive(Args, Clone, Debug)]
 pub struct ModelFlags {

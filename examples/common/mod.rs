@@ -27,6 +27,7 @@ pub mod compare;
 pub mod data;
 pub mod digits;
 pub mod evaluation;
+pub mod export;
 pub mod flags;
 pub mod folder;
 pub mod image_layers;

@@ -1,6 +1,7 @@
 //! The networks the examples train and load, defined once: `mlp_batchnorm`, `cnn_mnist` and
 //! `resnet_mnist` train them, and `evaluate` and `predict` load checkpoints into them (`--arch`).
 
+use nn::layer::onnx::{Graph, OnnxError, Value};
 use nn::prelude::*;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -273,6 +274,15 @@ impl<L: Layer> Layer for Images<L> {
     fn visit_children(&mut self, f: &mut dyn FnMut(&str, &mut dyn Layer)) {
         self.0.visit_children(f)
     }
+    /// ONNX `Reshape` to `[N, 1, 28, 28]`, then the inner network's nodes under its own names.
+    fn to_onnx(&mut self, g: &mut Graph, x: Value) -> Result<Value, OnnxError> {
+        let n = g.shape_of(&x)?[0];
+        let shape = g.constant_i64("shape", &[-1, 1, 28, 28]);
+        let images = g
+            .node("Reshape", &[&x, &shape], &[])
+            .with_shape(vec![n, 1, 28, 28]);
+        self.0.to_onnx(g, images)
+    }
 }
 
 /// The network `arch` names (one of [`ARCHS`]), with weights from `path`, a checkpoint written by
@@ -283,7 +293,7 @@ impl<L: Layer> Layer for Images<L> {
 ///
 /// # Panics
 /// On a name outside [`ARCHS`] (`--arch` accepts only these).
-pub fn load(arch: &str, path: &Path) -> Result<Box<dyn Layer>, Box<dyn std::error::Error>> {
+pub fn load(arch: &str, path: &Path) -> Result<Box<dyn Layer + Send>, Box<dyn std::error::Error>> {
     let mut net = build(arch);
     match nn::load(&mut *net, path) {
         Ok(()) => Ok(net),
@@ -305,8 +315,9 @@ pub fn load(arch: &str, path: &Path) -> Result<Box<dyn Layer>, Box<dyn std::erro
     }
 }
 
-/// The untrained network `arch` names.
-fn build(arch: &str) -> Box<dyn Layer> {
+/// The untrained network `arch` names; `Send`, so that a server can hand a loaded network from
+/// thread to thread (examples/draw).
+fn build(arch: &str) -> Box<dyn Layer + Send> {
     match arch {
         "mlp" => Box::new(SeedNet::new(&mut seeded(nn::DEFAULT_SEED))),
         "cnn" => Box::new(Images(Cnn::new(&mut seeded(nn::DEFAULT_SEED)))),

@@ -1,7 +1,7 @@
 //! The training run of mlp_batchnorm and cnn_mnist: their flags, and training a network with a
 //! held-out validation split, evaluating it on the test set and writing its files.
 
-use super::flags::{OptimFlags, OutFlag, TrainFlags};
+use super::flags::{OnnxFlag, OptimFlags, OutFlag, TrainFlags};
 use super::DataFlags;
 use clap::{Args, CommandFactory};
 use nn::checkpoint::Metadata;
@@ -22,6 +22,8 @@ pub struct RunFlags {
     pub data: DataFlags,
     #[command(flatten)]
     pub out: OutFlag,
+    #[command(flatten)]
+    pub onnx: OnnxFlag,
 }
 
 /// What an example trains: its network and the defaults that suit it.
@@ -52,12 +54,14 @@ pub fn main<C: CommandFactory, N: Layer>(flags: &RunFlags, job: Job<N>) {
 }
 
 /// Trains `job`'s network as `flags` say, writes `history.csv`, `curves.png`,
-/// `model.safetensors` and `optimizer.json` into `--out`, and returns the test accuracy.
+/// `model.safetensors` and `optimizer.json` into `--out` (and the ONNX model to `--onnx`), and
+/// returns the test accuracy.
 pub fn run<N: Layer>(flags: &RunFlags, job: Job<N>) -> nn::Result<f32> {
     let (t, o, out) = (&flags.train, &flags.optim, &flags.out.dir);
     let lr = o.lr.or((job.default_lr)(&o.optimizer));
     // Now, not after training: a bad --out must not cost the run.
     nn::fsutil::prepare_output_dir(out)?;
+    flags.onnx.prepare()?;
     let mut net = (job.new_net)(&mut seeded(t.seed));
     println!(
         "{}",
@@ -98,6 +102,7 @@ pub fn run<N: Layer>(flags: &RunFlags, job: Job<N>) -> nn::Result<f32> {
     let history = fit(&mut trainer, &mut net, train, data.valid(), out)?;
     let test = trainer.evaluate(&mut net, &data.test)?;
     save_run(out, &history, &mut net, &trainer)?;
+    flags.onnx.export(&mut net, job.sample_shape)?;
     println!("test_loss={:.4}", test.loss);
     Ok(test.metric("acc").expect("a classifier records accuracy"))
 }

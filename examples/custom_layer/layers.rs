@@ -1,6 +1,7 @@
 //! The custom layer of the custom_layer example, written outside the framework with nothing but
 //! `nn::prelude` and `nn::ndarray` (tests/custom_layer.rs includes this file to test it).
 
+use nn::layer::onnx::{Attr, Graph, OnnxError, Value};
 use nn::ndarray::Zip;
 use nn::prelude::*;
 
@@ -47,5 +48,10 @@ impl Layer for LeakyRelu {
 
     fn type_name(&self) -> String {
         format!("LeakyRelu({})", self.slope)
+    }
+
+    /// ONNX has this activation as an operator of its own.
+    fn to_onnx(&mut self, g: &mut Graph, x: Value) -> Result<Value, OnnxError> {
+        Ok(g.node("LeakyRelu", &[&x], &[("alpha", Attr::Float(self.slope))]))
     }
 }

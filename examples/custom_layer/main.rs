@@ -1,8 +1,9 @@
 //! Extending nn with your own layer, written outside the framework (in `layers.rs`): `LeakyRelu`,
 //! an activation with no parameters. It is verified with the public gradient check, then used in a
 //! derived sub-network that the built-in `Residual` wraps (adding its input back, with no
-//! backward to write), as fields of a derived network that trains on MNIST. The last line is
-//! `test_accuracy=<fraction>`, as in the main example.
+//! backward to write), as fields of a derived network that trains on MNIST; with `--onnx FILE`
+//! the trained network is written as an ONNX model, `LeakyRelu` through its own `to_onnx`. The
+//! last line is `test_accuracy=<fraction>`, as in the main example.
 //!
 //! `cargo run --release --example custom_layer -- --data-dir nn-core/data/mnist-10k`
 
@@ -65,12 +66,17 @@ struct Cli {
     data: common::DataFlags,
     #[command(flatten)]
     train: common::flags::TrainFlags,
+    // The layers describe themselves as ONNX nodes (`to_onnx` in layers.rs), so the trained
+    // network exports like one of built-in layers.
+    #[command(flatten)]
+    onnx: common::flags::OnnxFlag,
 }
 
 fn main() -> nn::Result<()> {
     let cli = Cli::parse();
     cli.train.apply_threads();
     let seed = cli.train.seed;
+    cli.onnx.prepare()?;
 
     // 1. Verify each custom layer's backward against finite differences before trusting it. (Not
     // the whole Net: after a BatchNorm over 4 samples, a step of 1e-2 in fc_in.weight moves
@@ -107,6 +113,7 @@ fn main() -> nn::Result<()> {
         .seed(seed);
     trainer.fit(&mut net, &data.train, data.valid())?;
     let test = trainer.evaluate(&mut net, &data.test)?;
+    cli.onnx.export(&mut net, &[784])?;
     println!("test_loss={:.4}", test.loss);
     println!("test_accuracy={:.4}", test.metric("acc").unwrap_or(f32::NAN));
     Ok(())

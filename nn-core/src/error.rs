@@ -10,6 +10,7 @@
 
 use crate::checkpoint::CheckpointError;
 use crate::data::DataError;
+use crate::layer::onnx::OnnxError;
 use crate::optim::OptimError;
 use crate::train::TrainError;
 use crate::vision::ImageError;
@@ -51,6 +52,10 @@ pub enum Error {
     /// Training stopped: a diverging loss, a dataset without batches (see [`TrainError`]).
     #[error(transparent)]
     Train(#[from] TrainError),
+    /// A network could not be written as ONNX: a layer without an ONNX description (see
+    /// [`OnnxError`]).
+    #[error(transparent)]
+    Onnx(#[from] OnnxError),
 }
 
 /// `Result` with nn's [`Error`].

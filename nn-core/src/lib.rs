@@ -12,6 +12,8 @@ pub mod linalg;
 pub mod loss;
 pub mod metrics;
 pub mod mlp;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 pub mod optim;
 #[cfg(feature = "plot")]
 pub mod plot;

@@ -2,6 +2,7 @@
 //! from sizes, an activation, a weight initialisation, batch norm and dropout settings.
 
 use crate::init::Init;
+use crate::layer::onnx::{Graph, OnnxError, Value};
 use crate::layer::{backward_child, forward_child, Layer, Mode};
 use crate::layers::{BatchNorm, Dropout, Linear};
 use crate::layers::{Elu, Gelu, LeakyRelu, Relu, Sigmoid, Silu, Softplus, Tanh};
@@ -163,6 +164,13 @@ impl Layer for Mlp {
 
     fn type_name(&self) -> String {
         "Mlp".to_string()
+    }
+
+    fn to_onnx(&mut self, g: &mut Graph, mut x: Value) -> Result<Value, OnnxError> {
+        for (name, layer) in &mut self.layers {
+            x = g.child(name, layer, x)?;
+        }
+        Ok(x)
     }
 }
 

@@ -82,6 +82,25 @@ pub fn expand(net: &Network) -> TokenStream {
     let join = net.shortcut.map(|_| {
         quote! { grad = ::nn::layer::branch::add_input_grads(grad, #shortcut_grad); }
     });
+    // ONNX: the same paths as forward, the shortcut's output added with an `Add` node.
+    let onnx_input = Ident::new("onnx_input", Span::mixed_site());
+    let onnx_shortcut = Ident::new("onnx_shortcut", Span::mixed_site());
+    let onnx_fork = net.shortcut.map(|_| {
+        quote! { let #onnx_input = ::core::clone::Clone::clone(&x); }
+    });
+    let onnx = net.layers.iter().enumerate().map(|(i, field)| {
+        let (member, name) = (respanned(&field.member, field.ty.span()), &field.name);
+        if is_shortcut(i) {
+            quote_spanned! {field.ty.span()=>
+                let #onnx_shortcut = ::nn::layer::onnx::Graph::child(g, #name, ::nn::layer::as_layer(&mut self.#member), #onnx_input)?;
+                x = ::nn::layer::onnx::Graph::add(g, &x, &#onnx_shortcut);
+            }
+        } else {
+            quote_spanned! {field.ty.span()=>
+                x = ::nn::layer::onnx::Graph::child(g, #name, ::nn::layer::as_layer(&mut self.#member), x)?;
+            }
+        }
+    });
     let children = net.layers.iter().map(|field| {
         let (member, name) = (respanned(&field.member, field.ty.span()), &field.name);
         quote_spanned! {field.ty.span()=>
@@ -119,6 +138,17 @@ pub fn expand(net: &Network) -> TokenStream {
 
             fn type_name(&self) -> ::std::string::String {
                 ::core::convert::From::from(#type_name)
+            }
+
+            // The fields in order, as forward runs them.
+            fn to_onnx(
+                &mut self,
+                g: &mut ::nn::layer::onnx::Graph,
+                mut x: ::nn::layer::onnx::Value,
+            ) -> ::core::result::Result<::nn::layer::onnx::Value, ::nn::layer::onnx::OnnxError> {
+                #onnx_fork
+                #(#onnx)*
+                ::core::result::Result::Ok(x)
             }
         }
     }

@@ -60,6 +60,7 @@ use syn::{parse_macro_input, DeriveInput};
 /// assert_eq!(y.shape(), &[2, 32, 4, 4]);
 /// assert!(nn::param_names(&mut block).contains(&"downsample.1.bias".to_string()));
 /// ```
+/// - ONNX export (`nn::onnx::export`) writes the fields' nodes in the same order.
 ///
 /// ```
 /// use nn::prelude::*;

@@ -8,6 +8,7 @@
 
 pub mod branch;
 mod helpers;
+pub mod onnx;
 mod path;
 mod trace;
 mod tuple;
@@ -26,6 +27,8 @@ pub(crate) use trace::{record, Record};
 pub use visitor::{for_each_buffer, for_each_param, param_count, param_names, Param, ParamKind, Visitor};
 
 use crate::tensor::Tensor;
+use onnx::{Graph, OnnxError, Value};
+use std::any::Any;
 
 /// Whether a forward pass is part of training (batch statistics, dropout active, activations kept
 /// for backward) or of evaluation (running statistics, dropout off). Passed to every forward call,
@@ -44,7 +47,8 @@ pub enum Mode {
 /// or buffers, and `visit_children` if it is made of other layers (a derived network is).
 /// [`Saved`] keeps what backward needs and [`flatten`] checks a batch-first input, with the
 /// panics the built-in layers give; call sub-layers through [`forward_child`] and
-/// [`backward_child`] so that those panics name them.
+/// [`backward_child`] so that those panics name them. Implement `to_onnx` for the layer to be
+/// exported to ONNX (see [`onnx`]).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a layer: it does not implement `nn::Layer`",
     label = "not a layer",
@@ -75,6 +79,24 @@ pub trait Layer {
         let base = full.split('<').next().unwrap_or(full);
         base.rsplit("::").next().unwrap_or(base).to_string()
     }
+
+    /// Adds the ONNX nodes that compute this layer's Eval output from `x` to `g`, and returns
+    /// that output (see [`onnx`]). Containers translate each child with [`Graph::child`].
+    ///
+    /// The default translates nn's built-in layers (found through [`Layer::as_any_mut`]) and
+    /// reports any other layer as not exportable, naming its path and type: a custom layer
+    /// overrides this to be exported.
+    fn to_onnx(&mut self, g: &mut Graph, x: Value) -> Result<Value, OnnxError> {
+        let type_name = self.type_name();
+        g.builtin(self.as_any_mut(), type_name, x)
+    }
+
+    /// This layer as [`Any`], for code that treats some layer types specially (the ONNX export
+    /// finds nn's built-in layers this way). Built-in layers return `Some(self)`; the default is
+    /// `None`.
+    fn as_any_mut(&mut self) -> Option<&mut dyn Any> {
+        None
+    }
 }
 
 impl<L: Layer + ?Sized> Layer for Box<L> {
@@ -93,6 +115,12 @@ impl<L: Layer + ?Sized> Layer for Box<L> {
     }
     fn type_name(&self) -> String {
         (**self).type_name()
+    }
+    fn to_onnx(&mut self, g: &mut Graph, x: Value) -> Result<Value, OnnxError> {
+        (**self).to_onnx(g, x)
+    }
+    fn as_any_mut(&mut self) -> Option<&mut dyn Any> {
+        (**self).as_any_mut()
     }
 }
 
@@ -128,6 +156,12 @@ impl<L: Layer> Layer for Option<L> {
             None => "None".to_string(),
         }
     }
+    fn to_onnx(&mut self, g: &mut Graph, x: Value) -> Result<Value, OnnxError> {
+        match self {
+            Some(layer) => layer.to_onnx(g, x),
+            None => Ok(x),
+        }
+    }
 }
 
 /// A chain of layers named `0`, `1`, …: a network built at run time is a `Vec<Box<dyn Layer>>`.
@@ -152,6 +186,12 @@ impl<L: Layer> Layer for Vec<L> {
     }
     fn type_name(&self) -> String {
         "Vec".to_string()
+    }
+    fn to_onnx(&mut self, g: &mut Graph, mut x: Value) -> Result<Value, OnnxError> {
+        for (i, layer) in self.iter_mut().enumerate() {
+            x = g.child(IndexName::new(i).as_str(), layer, x)?;
+        }
+        Ok(x)
     }
 }
 

@@ -2,6 +2,7 @@
 //! its elements in order, and names their parameters `0.weight`, `1.running_mean`, … So a
 //! torchvision `downsample` field is `Option<(Conv2d, BatchNorm2d)>`, named `downsample.0.weight`.
 
+use crate::layer::onnx::{Graph, OnnxError, Value};
 use crate::layer::{backward_child, forward_child, Layer, Mode};
 use crate::tensor::Tensor;
 
@@ -25,6 +26,10 @@ macro_rules! tuple_layer {
             }
             fn type_name(&self) -> String {
                 "Sequential".to_string()
+            }
+            fn to_onnx(&mut self, g: &mut Graph, mut x: Value) -> Result<Value, OnnxError> {
+                $(x = g.child(stringify!($i), &mut self.$i, x)?;)+
+                Ok(x)
             }
         }
     };

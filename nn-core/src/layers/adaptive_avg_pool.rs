@@ -135,6 +135,10 @@ impl Layer for AdaptiveAvgPool2d {
     fn type_name(&self) -> String {
         Name(self.output).to_string()
     }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 /// `AdaptiveAvgPool2d(2x3)`, formatted only when shown.

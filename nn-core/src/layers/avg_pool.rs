@@ -57,6 +57,21 @@ impl AvgPool2d {
         self
     }
 
+    /// The window's height and width.
+    pub fn kernel_size(&self) -> Size2 {
+        self.window.kernel
+    }
+
+    /// The step between windows.
+    pub fn stride(&self) -> Size2 {
+        self.window.stride
+    }
+
+    /// The padding per side.
+    pub fn padding(&self) -> Size2 {
+        self.window.padding
+    }
+
     fn divisor(&self) -> f32 {
         (self.window.kernel.h * self.window.kernel.w) as f32
     }
@@ -173,6 +188,10 @@ impl Layer for AvgPool2d {
     fn type_name(&self) -> String {
         AvgName(self.window).to_string()
     }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 /// The layer's type name for a panic, formatted only if one happens.
@@ -251,6 +270,10 @@ impl Layer for GlobalAvgPool2d {
                 },
             )
         })
+    }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
     }
 }
 

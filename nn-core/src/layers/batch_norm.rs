@@ -284,6 +284,10 @@ impl Layer for BatchNorm {
     fn type_name(&self) -> String {
         format!("BatchNorm({})", self.features)
     }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 #[cfg(test)]

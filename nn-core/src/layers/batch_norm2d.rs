@@ -283,6 +283,10 @@ impl Layer for BatchNorm2d {
     fn type_name(&self) -> String {
         format!("BatchNorm2d({})", self.channels)
     }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use super::nchw::recycle as recycle_into;
 use crate::layer::branch::{add_input_grads, fork, forward_branch};
+use crate::layer::onnx::{Attr, Graph, OnnxError, Value};
 use crate::layer::{backward_child, check_grad_shape, contiguous, layer_panic_in, no_train_forward};
 use crate::layer::{Layer, Mode, Visitor};
 use crate::tensor::Tensor;
@@ -198,6 +199,35 @@ impl<B: Layer> Layer for Concat<B> {
 
     fn type_name(&self) -> String {
         "Concat".to_string()
+    }
+
+    /// Each branch's nodes from the same input, then `Concat` along axis 1.
+    fn to_onnx(&mut self, g: &mut Graph, x: Value) -> Result<Value, OnnxError> {
+        let mut outputs = Vec::new();
+        let mut failed = None;
+        self.branches.visit_children(&mut |name, branch| {
+            if failed.is_none() {
+                match g.child(name, branch, x.clone()) {
+                    Ok(y) => outputs.push(y),
+                    Err(e) => failed = Some(e),
+                }
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let inputs: Vec<&Value> = outputs.iter().collect();
+        let y = g.node("Concat", &inputs, &[("axis", Attr::Int(1))]);
+        // The branches agree outside axis 1 (forward checked it when `g` ran them on zeros).
+        let shapes: Option<Vec<&[usize]>> = outputs.iter().map(Value::shape).collect();
+        Ok(match shapes {
+            Some(shapes) if !shapes.is_empty() => {
+                let mut shape = shapes[0].to_vec();
+                shape[1] = shapes.iter().map(|s| s[1]).sum();
+                y.with_shape(shape)
+            }
+            _ => y,
+        })
     }
 }
 

@@ -426,6 +426,10 @@ impl Layer for Conv2d {
         s.push(')');
         s
     }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 #[cfg(test)]

@@ -441,6 +441,10 @@ impl Layer for ConvTranspose2d {
     fn type_name(&self) -> String {
         Name(self).to_string()
     }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 /// `ConvTranspose2d(16 -> 8, 3x3, stride 2, padding 1, output_padding 1)`, formatted only when

@@ -136,6 +136,10 @@ impl Layer for Dropout {
     fn type_name(&self) -> String {
         Name(self.p, self.kind).to_string()
     }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 /// The type name of a dropout layer, formatted only when shown (backward passes it to a panic

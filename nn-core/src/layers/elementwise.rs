@@ -117,7 +117,8 @@ impl<F: ElementwiseFn> fmt::Display for Name<'_, F> {
     }
 }
 
-impl<F: ElementwiseFn> Layer for Elementwise<F> {
+// `'static` so that the layer can be seen as `Any` (ONNX export finds the activations by type).
+impl<F: ElementwiseFn + 'static> Layer for Elementwise<F> {
     fn forward(&mut self, x: Tensor, mode: Mode) -> Tensor {
         let mut x = contiguous(x);
         let f = &self.f;
@@ -172,6 +173,10 @@ impl<F: ElementwiseFn> Layer for Elementwise<F> {
 
     fn type_name(&self) -> String {
         self.f.name()
+    }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
     }
 }
 

@@ -65,6 +65,10 @@ impl Layer for Flatten {
             .into_shape_with_order(IxDyn(&self.input_shape))
             .expect("same number of elements as the input")
     }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 #[cfg(test)]

@@ -132,6 +132,10 @@ impl Layer for GroupNorm {
     fn type_name(&self) -> String {
         self.name().to_string()
     }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 /// The type name, `GroupNorm(2, 6, eps=0.001, no affine)`, formatted only when shown (backward

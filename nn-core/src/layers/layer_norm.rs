@@ -131,6 +131,10 @@ impl Layer for LayerNorm {
         }
         .to_string()
     }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 /// The type name, `LayerNorm([4, 5], eps=0.001, no affine)`, formatted only when shown (backward

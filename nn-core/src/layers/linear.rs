@@ -214,6 +214,10 @@ impl Layer for Linear {
     fn type_name(&self) -> String {
         format!("Linear({} -> {})", self.in_features, self.out_features)
     }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 #[cfg(test)]

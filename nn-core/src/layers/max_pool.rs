@@ -212,6 +212,21 @@ impl MaxPool2d {
         );
         self
     }
+
+    /// The window's height and width.
+    pub fn kernel_size(&self) -> Size2 {
+        self.window.kernel
+    }
+
+    /// The step between windows.
+    pub fn stride(&self) -> Size2 {
+        self.window.stride
+    }
+
+    /// The padding per side.
+    pub fn padding(&self) -> Size2 {
+        self.window.padding
+    }
 }
 
 impl Layer for MaxPool2d {
@@ -270,6 +285,10 @@ impl Layer for MaxPool2d {
 
     fn type_name(&self) -> String {
         MaxName(&self.window).to_string()
+    }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
     }
 }
 

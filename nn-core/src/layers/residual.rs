@@ -1,6 +1,7 @@
 //! The residual sum `x + body(x)` around any layer that keeps its input's shape.
 
 use crate::layer::branch::{add_input_grads, fork, recycle};
+use crate::layer::onnx::{Graph, OnnxError, Value};
 use crate::layer::{layer_panic_in, Layer, Mode, TypeName, Visitor};
 use crate::tensor::Tensor;
 
@@ -62,6 +63,13 @@ impl<B: Layer> Layer for Residual<B> {
 
     fn type_name(&self) -> String {
         format!("Residual({})", self.0.type_name())
+    }
+
+    /// The body's nodes (under this layer's own path: a `Residual` adds no level of names),
+    /// then `Add` of the input.
+    fn to_onnx(&mut self, g: &mut Graph, x: Value) -> Result<Value, OnnxError> {
+        let y = self.0.to_onnx(g, x.clone())?;
+        Ok(g.add(&x, &y))
     }
 }
 

@@ -119,6 +119,10 @@ impl Layer for Softmax {
     fn type_name(&self) -> String {
         format!("Softmax(dim={})", self.dim)
     }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 /// Softmax down each of the `inner` lanes of one `[len, inner]` block, in place, with

@@ -126,6 +126,22 @@ impl Upsample {
         self.mode
     }
 
+    /// The scale factors (rows, columns), or `None` for a layer made with a fixed size.
+    pub fn scale_factor(&self) -> Option<(f64, f64)> {
+        match self.target {
+            Target::Scale(h, w) => Some((h, w)),
+            Target::Size(_) => None,
+        }
+    }
+
+    /// The fixed output size, or `None` for a layer made with scale factors.
+    pub fn size(&self) -> Option<Size2> {
+        match self.target {
+            Target::Scale(..) => None,
+            Target::Size(size) => Some(size),
+        }
+    }
+
     /// The output size for an `h` x `w` input. Panics, naming the layer path, if a side would
     /// be 0 or the plane too large.
     fn output(&self, h: usize, w: usize) -> Size2 {
@@ -286,6 +302,10 @@ impl Layer for Upsample {
 
     fn type_name(&self) -> String {
         Name(self.target, self.mode).to_string()
+    }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
     }
 }
 
