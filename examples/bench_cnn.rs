@@ -12,7 +12,16 @@
 //! cargo run --release --example bench_cnn -- --data-dir DIR   # DIR: the four MNIST IDX files
 //! cargo run --release --example bench_cnn -- --data-dir DIR --profile true   # where the time goes
 //! cargo run --release --example bench_cnn -- --samples 2000 --infer-samples 1000   # synthetic
+//! cargo run --release --example bench_cnn -- --data-dir DIR --augment   # augmentation's cost
 //! ```
+//!
+//! `--augment` follows every timed epoch with one on the same images shifted, rotated and zoomed
+//! as their batches are filled (cnn_mnist's `--augment`: one bilinear warp per image, on nn's
+//! threads), and prints the extra time as a share of a plain step, measured in the same run:
+//! `augment_cost_fill=<%> augment_cost_epoch=<%> augment_cost_cpu=<%>`: the batch fill's extra
+//! wall time per step, the epochs' (noisy on a shared machine), and the fill's extra CPU time of
+//! the calling thread (Linux; with `--threads 1` the whole step's work, unaffected by other
+//! programs on the machine).
 
 #[path = "common/mod.rs"]
 mod common;
@@ -21,7 +30,9 @@ use clap::Parser;
 use common::bench::{image_data, Flop, Setup, TimedNet};
 use common::flags::{BenchFlags, WorkloadFlags};
 use common::timed::Timed;
+use nn::data::Transformed;
 use nn::prelude::*;
+use nn::vision::RandomAffine;
 use std::time::Duration;
 
 /// The network of C.
@@ -76,9 +87,13 @@ impl TimedNet for Cnn {
 struct Cli {
     #[command(flatten)]
     bench: BenchFlags,
+    /// Also time epochs of augmented images (shifts, rotations, zoom), alternating with plain ones
+    #[arg(long)]
+    augment: bool,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let cli = Cli::parse();
     let BenchFlags {
         epochs,
         workload: WorkloadFlags {
@@ -89,7 +104,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         infer_samples,
         data_dir,
         profile,
-    } = Cli::parse().bench;
+    } = cli.bench;
     nn::set_num_threads(threads);
 
     let (train, infer) = image_data(data_dir.as_deref(), samples, infer_samples)?;
@@ -112,7 +127,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             layer_macs,
         }),
     };
-    common::bench::run(&mut net, &train, &infer, &setup)
+    // cnn_mnist's --augment.
+    let affine = RandomAffine::new()
+        .degrees(10.0)
+        .translate(0.1, 0.1)
+        .scale(0.9, 1.1);
+    let augmented = match cli.augment {
+        true => Some(Transformed::new(&train)?.augment(affine)?),
+        false => None,
+    };
+    common::bench::run(
+        &mut net,
+        &train,
+        augmented.as_ref().map(|a| a as &dyn DataSource),
+        &infer,
+        &setup,
+    )
 }
 
 /// Floating-point operations of the matrix work of one training epoch of `samples` images.

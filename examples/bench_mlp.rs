@@ -114,5 +114,5 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         profile,
         flop: None,
     };
-    common::bench::run(&mut net, &train, &infer, &setup)
+    common::bench::run(&mut net, &train, None, &infer, &setup)
 }

@@ -123,7 +123,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             layer_macs,
         }),
     };
-    common::bench::run(&mut net, &train, &infer, &setup)
+    common::bench::run(&mut net, &train, None, &infer, &setup)
 }
 
 /// Floating-point operations of the matrix work of one training epoch of `samples` images.

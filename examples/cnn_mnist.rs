@@ -6,8 +6,13 @@
 //! ```sh
 //! cargo run --release --example cnn_mnist                      # MNIST: MNIST_DIR, cache or download
 //! cargo run --release --example cnn_mnist -- --data-dir DIR   # DIR: the four MNIST IDX files
+//! cargo run --release --example cnn_mnist -- --data-dir DIR --augment   # shifted, rotated, zoomed (30 epochs)
 //! cargo run --release --example cnn_mnist -- --help
 //! ```
+//!
+//! `--augment` shifts, rotates and zooms every training image at random, differently every epoch
+//! (one affine warp, drawn from the seed, the epoch and the image's index: the same bits on any
+//! `--threads`), and trains 30 epochs unless `--epochs` says otherwise.
 //!
 //! Writes `history.csv`, `curves.png`, `model.safetensors` and `optimizer.json` into `--out`; the
 //! last line on stdout is `test_accuracy=<fraction>`.
@@ -15,8 +20,10 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use common::training::{Job, RunFlags};
+use nn::vision::{Compose, RandomAffine};
 
 /// The network, defined once in `common/nets.rs` (evaluate and predict load it too).
 pub use common::nets::Cnn;
@@ -32,13 +39,32 @@ fn default_lr(optimizer: &str) -> f32 {
     }
 }
 
+/// Epochs with `--augment` (unless `--epochs` is given): augmented images keep teaching for
+/// longer than the 15 epochs after which plain ones are learnt.
+const AUGMENTED_EPOCHS: usize = 30;
+
+/// The augmentation of `--augment`: shifts of up to 10 % of the side, rotations of up to 10°
+/// and zoom between 0.9 and 1.1, as one bilinear warp (the recipe of Deotte's 99.65 % Kaggle
+/// study of small MNIST CNNs). No flip: a mirrored digit is another symbol or none.
+fn augmentation() -> Compose {
+    Compose::new().then(
+        RandomAffine::new()
+            .degrees(10.0)
+            .translate(0.1, 0.1)
+            .scale(0.9, 1.1),
+    )
+}
+
 /// The network on the IDX files' image shape with one channel (batches of `[N, 1, 28, 28]`), at
-/// the rates above.
-const JOB: Job<Cnn> = Job {
-    new_net: Cnn::new,
-    sample_shape: &[1, 28, 28],
-    default_lr,
-};
+/// the rates above, with the augmentation when asked for.
+fn job(augment: bool) -> Job<Cnn> {
+    Job {
+        new_net: Cnn::new,
+        sample_shape: &[1, 28, 28],
+        default_lr,
+        augment: augment.then(augmentation),
+    }
+}
 
 /// Trains a convolutional network (three conv-BatchNorm2d-ReLU-maxpool blocks, dropout, Linear)
 /// on MNIST images and reports its test accuracy.
@@ -52,9 +78,17 @@ const JOB: Job<Cnn> = Job {
 struct Cli {
     #[command(flatten)]
     run: RunFlags,
+    /// Augment the training images at random (shifts, rotations, zoom) and train 30 epochs
+    /// unless --epochs is given
+    #[arg(long)]
+    augment: bool,
 }
 
 fn main() {
-    let cli = Cli::parse();
-    common::training::main::<Cli, _>(&cli.run, JOB);
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if cli.augment && matches.value_source("epochs") == Some(ValueSource::DefaultValue) {
+        cli.run.train.epochs = AUGMENTED_EPOCHS;
+    }
+    common::training::main::<Cli, _>(&cli.run, job(cli.augment));
 }

@@ -90,6 +90,7 @@ struct Cli {
 
 fn main() -> nn::Result<()> {
     let cli = Cli::parse();
+    cli.train.apply_threads();
     let (epochs, seed, lr) = (cli.train.epochs, cli.train.seed, cli.lr.get());
     let epochs = epochs.max(2);
     let half = epochs / 2;

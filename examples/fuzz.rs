@@ -1,18 +1,22 @@
 //! A fuzzer for nn's parsers of untrusted bytes and its image layers, on stable Rust:
 //! `idx::decode` (dataset files), `nn::load` (checkpoints), `Optimizer::load_state` (saved
-//! optimizer state), `vision::decode_bytes` (pictures), and random Conv2d/MaxPool2d/AvgPool2d
-//! configurations against a direct f64 reference.
+//! optimizer state), `vision::decode_bytes` (PNG and JPEG pictures), `ImageFolder::open` (a
+//! folder holding a mutated picture, opened and read as a batch), and random
+//! Conv2d/MaxPool2d/AvgPool2d configurations against a direct f64 reference.
 //!
 //! Each round of a parser takes a valid input, mutates it (bit flips, interesting integers and
 //! numbers, cuts, splices, duplicated chunks) and checks the rules nn promises for bad input:
 //! - no panic (each call runs under `catch_unwind`);
 //! - no allocation out of proportion to the input (a counting global allocator records the peak
 //!   of each call; decoding may not ask for more than 64× the input plus 1 MiB; pictures are
-//!   decoded reduced, or within small limits, so what they may hold is that too);
+//!   decoded reduced, or within small limits, so what they may hold is that too, but for a
+//!   JPEG, whose pixels are held whole: at most 3 samples of 256 pixels per byte, 768×, plus
+//!   the decoder's buffers of one row of blocks, 1 KiB per column);
 //! - a failed `nn::load` or `load_state` leaves the model and the optimizer as they were;
 //! - what `nn::load` accepts is finite, and a state `load_state` accepts steps to finite weights
 //!   or refuses the step, changing nothing (no silent NaN);
-//! - a decoded picture has the size asked for.
+//! - a decoded picture has the size asked for; an image folder that opens gives batches of its
+//!   shape with pixels in [0, 1], and one that does not is an error naming the bad file.
 //!
 //! Each round of the image layers checks a random valid configuration against the reference
 //! (forward, input gradient, parameter gradients), or an absurd one (a 2^32 kernel, padding
@@ -31,6 +35,7 @@ mod common;
 use clap::Parser;
 use common::image_layers::Config;
 use nn::data::idx::{self, IdxKind};
+use nn::data::{FillContext, ImageFolder, Resize, Storage};
 use nn::layer::for_each_param;
 use nn::optim::OptimizerState;
 use nn::prelude::*;
@@ -503,7 +508,51 @@ fn picture_seeds() -> Vec<Vec<u8>> {
         Some(vec![0, 128]),
         vec![0x1b; 9],
     ));
+    // JPEGs: grey and colour (4:2:0 below quality 90), baseline and progressive.
+    for (colour, channels, quality, progressive) in [
+        (jpeg_encoder::ColorType::Luma, 1, 90, false),
+        (jpeg_encoder::ColorType::Rgb, 3, 75, false),
+        (jpeg_encoder::ColorType::Rgb, 3, 95, true),
+    ] {
+        let (w, h) = (19u16, 11u16);
+        let samples = usize::from(w) * usize::from(h) * channels;
+        let data: Vec<u8> = (0..samples).map(|i| (i * 37 % 251) as u8).collect();
+        let mut bytes = Vec::new();
+        let mut encoder = jpeg_encoder::Encoder::new(&mut bytes, quality);
+        encoder.set_progressive(progressive);
+        encoder.encode(&data, w, h, colour).expect("a JPEG");
+        seeds.push(bytes);
+    }
     seeds
+}
+
+/// Whether `bytes` start as a JPEG file.
+fn is_jpeg(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0xff, 0xd8, 0xff])
+}
+
+/// What decoding `input` may hold at its peak: 64× the input plus 1 MiB, or for a JPEG (held
+/// whole, at most 256 pixels of 3 samples per byte) 768×, plus 1 KiB per column it declares:
+/// zune-jpeg keeps a row of blocks (up to 32 pixel rows of up to 4 components, in 16-bit
+/// samples, several copies) whatever the height, so a picture 11 pixels high and 12,307 wide
+/// held 2.5 MB for a 904-byte file.
+fn picture_allowance(input: &[u8]) -> usize {
+    if is_jpeg(input) {
+        768 * input.len() + 1024 * jpeg_width(input) + (1 << 20)
+    } else {
+        64 * input.len() + (1 << 20)
+    }
+}
+
+/// The widest picture any start-of-frame segment in the JPEG `bytes` declares (0 if none).
+fn jpeg_width(bytes: &[u8]) -> usize {
+    // FF Cn (but C4, C8, CC, which are not frames), length, precision, height, width.
+    bytes
+        .windows(9)
+        .filter(|w| w[0] == 0xff && matches!(w[1], 0xc0..=0xcf) && !matches!(w[1], 0xc4 | 0xc8 | 0xcc))
+        .map(|w| usize::from(u16::from_be_bytes([w[7], w[8]])))
+        .max()
+        .unwrap_or(0)
 }
 
 fn fuzz_pictures(rng: &mut StdRng, deadline: Instant, tally: &mut Tally) {
@@ -524,7 +573,7 @@ fn fuzz_pictures(rng: &mut StdRng, deadline: Instant, tally: &mut Tally) {
         let (result, peak) = peak_of(|| guarded(|| decode_bytes(&input, options)));
         let outcome = match &result {
             Err(_) => Outcome::Panicked,
-            _ if peak > 64 * input.len() + (1 << 20) => Outcome::HugeAllocation,
+            _ if peak > picture_allowance(&input) => Outcome::HugeAllocation,
             Ok(Ok(p)) if p.pixels.len() != p.width * p.height * p.colour.channels() => Outcome::Wrong,
             Ok(Ok(_)) => Outcome::Accepted,
             Ok(Err(_)) => Outcome::Refused,
@@ -532,6 +581,73 @@ fn fuzz_pictures(rng: &mut StdRng, deadline: Instant, tally: &mut Tally) {
         tally.record(outcome, &input, || match &result {
             Err(message) => format!("panic: {message}"),
             Ok(_) => format!("peak allocation {peak} bytes for {} input bytes", input.len()),
+        });
+    }
+}
+
+/// A folder `dir/a/x.png` (the mutated picture, PNG or JPEG whatever its name says) beside a
+/// good `dir/b/y.png`, opened with random options and read as one batch: it opens and gives
+/// pixels in [0, 1] of its shape, or fails naming the picture.
+fn fuzz_image_folder(dir: &Path, rng: &mut StdRng, deadline: Instant, tally: &mut Tally) {
+    let seeds = picture_seeds();
+    let root = dir.join("folder");
+    for class in ["a", "b"] {
+        std::fs::create_dir_all(root.join(class)).expect("the class folders");
+    }
+    std::fs::write(root.join("b/y.png"), &seeds[0]).expect("the good picture");
+    let limits = Limits {
+        max_side: 4096,
+        max_pixels: 1 << 16,
+    };
+    while Instant::now() < deadline {
+        let input = mutate(&seeds[rng.random_range(0..seeds.len())], rng, false);
+        std::fs::write(root.join("a/x.png"), &input).expect("writing the picture");
+        let side = rng.random_range(1..20usize);
+        let mut options = ImageFolder::options(side, side)
+            .limits(limits)
+            .resize(if rng.random_bool(0.5) {
+                Resize::Pad
+            } else {
+                Resize::Stretch
+            })
+            .storage(if rng.random_bool(0.5) {
+                Storage::Lazy
+            } else {
+                Storage::Memory
+            })
+            .skip_bad_files(rng.random_bool(0.3));
+        match rng.random_range(0..3) {
+            0 => options = options.colour(Colour::Grey),
+            1 => options = options.colour(Colour::Rgb),
+            _ => {}
+        }
+        let (result, peak) = peak_of(|| {
+            guarded(|| -> nn::Result<Vec<f32>> {
+                let folder = options.open(&root)?;
+                let mut batch = nn::Batch::new();
+                let all: Vec<usize> = (0..folder.len()).collect();
+                folder.fill(&all, &mut batch, FillContext::eval())?;
+                let shape_ok = batch.inputs.shape()[1..] == *folder.input_shape()
+                    && folder.input_shape()[1..] == [side, side];
+                Ok(if shape_ok {
+                    batch.inputs.iter().copied().collect()
+                } else {
+                    vec![f32::NAN]
+                })
+            })
+        });
+        let outcome = match &result {
+            Err(_) => Outcome::Panicked,
+            _ if peak > picture_allowance(&input) + (1 << 20) => Outcome::HugeAllocation,
+            Ok(Ok(v)) if v.iter().any(|x| !(0.0..=1.0).contains(x)) => Outcome::Wrong,
+            Ok(Ok(_)) => Outcome::Accepted,
+            Ok(Err(e)) if !e.to_string().contains("x.png") => Outcome::Wrong,
+            Ok(Err(_)) => Outcome::Refused,
+        };
+        tally.record(outcome, &input, || match &result {
+            Err(message) => format!("panic: {message}"),
+            Ok(Err(e)) => format!("an error not naming the picture: {e}"),
+            Ok(Ok(_)) => format!("peak allocation {peak} bytes, or a batch of the wrong shape or range"),
         });
     }
 }
@@ -551,12 +667,12 @@ fn scratch_dir() -> PathBuf {
     dir
 }
 
-/// Fuzzes idx::decode, nn::load, Optimizer::load_state, vision::decode_bytes and the image
-/// layers; exits 1 if a rule was broken.
+/// Fuzzes idx::decode, nn::load, Optimizer::load_state, vision::decode_bytes, the image layers
+/// and ImageFolder::open; exits 1 if a rule was broken.
 #[derive(Parser)]
 #[command(name = env!("CARGO_CRATE_NAME"), version)]
 struct Cli {
-    /// Seconds of fuzzing, shared equally by the five targets
+    /// Seconds of fuzzing, shared equally by the six targets
     #[arg(long, value_name = "S", default_value_t = 60.0, value_parser = common::flags::positive_seconds, allow_hyphen_values = true)]
     seconds: f64,
     /// Seed of the mutations
@@ -569,7 +685,7 @@ fn main() {
     // Panics are expected outcomes to count, not output.
     std::panic::set_hook(Box::new(|_| {}));
     let dir = scratch_dir();
-    let share = Duration::from_secs_f64(seconds / 5.0);
+    let share = Duration::from_secs_f64(seconds / 6.0);
     let mut rng = seeded(seed);
     let mut tallies = [
         Tally::new("idx::decode"),
@@ -577,6 +693,7 @@ fn main() {
         Tally::new("Optimizer::load_state"),
         Tally::new("vision::decode_bytes"),
         Tally::new("image layers"),
+        Tally::new("ImageFolder::open"),
     ];
     let start = Instant::now();
     fuzz_idx(&mut rng, start + share, &mut tallies[0]);
@@ -584,6 +701,7 @@ fn main() {
     fuzz_optimizer_state(&dir, &mut rng, start + 3 * share, &mut tallies[2]);
     fuzz_pictures(&mut rng, start + 4 * share, &mut tallies[3]);
     fuzz_image_layers(&mut rng, start + 5 * share, &mut tallies[4]);
+    fuzz_image_folder(&dir, &mut rng, start + 6 * share, &mut tallies[5]);
     let _ = std::fs::remove_dir_all(&dir);
 
     println!(

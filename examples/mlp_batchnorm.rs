@@ -37,6 +37,7 @@ const JOB: Job<SeedNet> = Job {
     new_net: SeedNet::new,
     sample_shape: &[784],
     default_lr,
+    augment: None,
 };
 
 /// Trains the seed notebook's MNIST network (784-128-64-10, BatchNorm, ReLU, He init) and

@@ -41,6 +41,7 @@ const JOB: Job<ResNet> = Job {
     new_net: ResNet::new,
     sample_shape: &[1, 28, 28],
     default_lr,
+    augment: None,
 };
 
 /// Trains a small ResNet (a 3x3 stem, three stages of torchvision BasicBlocks, global average

@@ -19,8 +19,10 @@ pub use nn_core::rand;
 /// `use nn::prelude::*;`.
 pub mod prelude {
     pub use nn_core::data::{Batch, DataSource, Dataset, FashionMnist, Mnist};
+    pub use nn_core::data::{ImageFolder, Transformed};
     pub use nn_core::train::{Callback, Context, CsvLogger, ModelCheckpoint, ReduceLROnPlateau};
     pub use nn_core::train::{EarlyStopping, Evaluation, History, LrSchedule, Trainer, Verbosity};
+    pub use nn_core::vision::{Compose, Normalize, RandomAffine};
     pub use nn_core::Metric;
     pub use nn_core::ParamGroup;
     pub use nn_core::{accuracy, gradcheck, seeded, Init, StdRng, Targets};

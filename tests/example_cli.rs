@@ -103,8 +103,8 @@ fn the_definitions_pass_clap_s_own_checks() {
 fn defaults_are_the_ones_the_examples_always_had() {
     let t: Train = parse(&[]).unwrap();
     assert_eq!(
-        (t.train.epochs, t.train.batch_size, t.train.seed),
-        (20, 100, 4321)
+        (t.train.epochs, t.train.batch_size, t.train.seed, t.train.threads),
+        (20, 100, 4321, None)
     );
     assert_eq!(t.optim.optimizer, "adam");
     assert_eq!(t.optim.lr.lr, None);
@@ -285,6 +285,15 @@ fn values_out_of_range_are_one_line_usage_errors() {
 }
 
 #[test]
+fn threads_is_a_count_of_at_least_one() {
+    let t: Train = parse(&["--threads", "1"]).unwrap();
+    assert_eq!(t.train.threads, Some(1));
+    let e = error::<Train>(&["--threads", "0"]);
+    assert_eq!(e.kind(), ErrorKind::ValueValidation);
+    assert!(first_line(&e).contains("at least 1"), "{e}");
+}
+
+#[test]
 fn a_flag_without_its_value_is_a_usage_error() {
     let e = error::<Train>(&["--lr"]);
     assert_eq!(e.kind(), ErrorKind::InvalidValue);
@@ -294,7 +303,7 @@ fn a_flag_without_its_value_is_a_usage_error() {
 
 #[test]
 fn an_unknown_flag_is_a_usage_error() {
-    for args in [&["--bogus", "1"][..], &["extra"], &["--threads", "2"]] {
+    for args in [&["--bogus", "1"][..], &["extra"], &["--samples", "2"]] {
         let e = error::<Train>(args);
         assert_eq!(e.kind(), ErrorKind::UnknownArgument, "{args:?}");
         assert_eq!(e.exit_code(), 2);

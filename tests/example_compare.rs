@@ -40,6 +40,7 @@ fn a_diverging_run_is_reported_and_the_other_runs_are_kept() {
             epochs: 3,
             batch_size: 10,
             seed: 1,
+            threads: None,
         },
         out: OutFlag { dir: out.clone() },
     };

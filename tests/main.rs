@@ -17,6 +17,7 @@ mod http;
 #[path = "../examples/draw/server.rs"]
 mod server;
 
+mod augmentation;
 mod branching;
 mod checkpoint;
 mod cnn;
@@ -32,6 +33,7 @@ mod evaluate;
 mod example_cli;
 mod example_compare;
 mod finetune;
+mod folder_recipe;
 mod image_layers;
 mod new_layers;
 mod optimizers;

@@ -73,7 +73,7 @@ fn a_file_that_cannot_be_read_is_an_error_naming_it_and_the_others_are_still_pre
     let results = predict_files(&mut *net, &paths).unwrap();
     let error = |i: usize| results[i].clone().unwrap_err();
     assert!(
-        error(0).starts_with(&format!("{}: not a readable PNG", not_png.display())),
+        error(0).starts_with(&format!("{}: not a PNG or JPEG image", not_png.display())),
         "{}",
         error(0)
     );

@@ -1,8 +1,9 @@
-//! The training benchmarks' shared part (bench_mlp, bench_cnn, bench_resnet): synthetic data, the bare epoch
-//! loop, timing the epochs and inference, and printing them with the per-layer profile.
+//! The training benchmarks' shared part (bench_mlp, bench_cnn, bench_resnet): synthetic data,
+//! the bare epoch loop, timing the epochs and inference, and printing them with the per-layer
+//! profile; and the cost of augmentation, timed against plain epochs in the same run.
 
 use super::timed::{median, time_inference};
-use nn::data::{Batches, Dataset};
+use nn::data::{Batches, DataSource, Dataset};
 use nn::prelude::*;
 use rand::Rng as _;
 use std::time::{Duration, Instant};
@@ -42,6 +43,19 @@ pub struct StepTimes {
     batch: Duration,
     loss: Duration,
     optimizer: Duration,
+    /// The calling thread's CPU time in the batch fill and in whole steps, where the system
+    /// reports it.
+    batch_cpu: Duration,
+    step_cpu: Duration,
+}
+
+/// The time the calling thread has spent running on a CPU (Linux's
+/// `/proc/thread-self/schedstat`), or `None` where it is not reported. Unlike the wall clock, it
+/// does not grow while other programs hold the cores, so on a shared machine it times work.
+fn thread_cpu() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns = text.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
 }
 
 /// `n` synthetic samples of `shape`: uniform random byte pixels and uniform labels from `seed`.
@@ -94,9 +108,14 @@ fn train_epoch(
 ) -> Result<f32, Box<dyn std::error::Error>> {
     let mut loss = f32::NAN;
     let mut t = Instant::now();
+    let mut cpu = thread_cpu();
     while let Some(batch) = batches.next_batch()? {
         let now = Instant::now();
         times.batch += now - t;
+        let filled = thread_cpu();
+        if let (Some(start), Some(end)) = (cpu, filled) {
+            times.batch_cpu += end.saturating_sub(start);
+        }
         let logits = net.forward(std::mem::take(&mut batch.inputs), Mode::Train);
         let t_loss = Instant::now();
         loss = loss_fn.forward(logits, batch.targets());
@@ -109,6 +128,11 @@ fn train_epoch(
         optimizer.step(net)?;
         t = Instant::now();
         times.optimizer += t - t_opt;
+        let stepped = thread_cpu();
+        if let (Some(start), Some(end)) = (cpu, stepped) {
+            times.step_cpu += end.saturating_sub(start);
+        }
+        cpu = stepped;
     }
     if !loss.is_finite() {
         return Err(format!("the loss diverged to {loss}").into());
@@ -120,33 +144,48 @@ fn train_epoch(
 /// then `setup.epochs` timed ones, a line each; then times inference on `infer`; prints the
 /// profile if asked, and last the line
 /// `median_epoch_s=<f> samples_per_s=<f> infer_samples_per_s=<f>`.
+///
+/// With `augmented` (the same samples, augmented as their batches are filled), every timed epoch
+/// on `train` is followed by one on `augmented`, and the cost of augmenting is printed as a share
+/// of a plain step: measured in the same run, so that the load of a shared machine weighs on both
+/// alike. The last line still describes the plain epochs.
 pub fn run(
     net: &mut impl TimedNet,
-    train: &Dataset,
+    train: &dyn DataSource,
+    augmented: Option<&dyn DataSource>,
     infer: &Dataset,
     setup: &Setup,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let epochs = setup.epochs;
     let mut loss_fn = SoftmaxCrossEntropy::new();
     let mut optimizer = Adam::new(1e-3).with_betas(0.9, 0.999).with_eps(1e-8);
-    let mut batches = train.batches(setup.batch_size, 1);
+    let mut batches = Batches::new(train, setup.batch_size).shuffled(1).training(true);
+    let mut augmented = augmented.map(|a| Batches::new(a, setup.batch_size).shuffled(1).training(true));
 
-    let warm = Instant::now();
-    let loss = train_epoch(
-        net,
-        &mut batches,
-        &mut loss_fn,
-        &mut optimizer,
-        &mut StepTimes::default(),
-    )?;
-    println!(
-        "warm-up epoch: {:.3} s, loss {loss:.4}",
-        warm.elapsed().as_secs_f64()
-    );
+    for batches in std::iter::once(&mut batches).chain(augmented.as_mut()) {
+        let warm = Instant::now();
+        let loss = train_epoch(
+            net,
+            batches,
+            &mut loss_fn,
+            &mut optimizer,
+            &mut StepTimes::default(),
+        )?;
+        println!(
+            "warm-up epoch{}: {:.3} s, loss {loss:.4}",
+            if batches.source().name().starts_with("Transformed") {
+                " (augmented)"
+            } else {
+                ""
+            },
+            warm.elapsed().as_secs_f64()
+        );
+    }
 
     net.timers(setup.profile);
     let mut steps = StepTimes::default();
     let mut epoch_s = Vec::with_capacity(epochs);
+    let (mut augmented_steps, mut augmented_s) = (StepTimes::default(), Vec::new());
     let flop = setup.flop.as_ref().map(|f| (f.epoch)(train.len()));
     for epoch in 1..=epochs {
         let start = Instant::now();
@@ -161,8 +200,27 @@ pub fn run(
             "epoch {epoch}/{epochs}: {s:.3} s, {:.0} samples/s{rate}, loss {loss:.4}",
             train.len() as f64 / s
         );
+        if let Some(batches) = augmented.as_mut() {
+            let start = Instant::now();
+            let loss = train_epoch(net, batches, &mut loss_fn, &mut optimizer, &mut augmented_steps)?;
+            let s = start.elapsed().as_secs_f64();
+            augmented_s.push(s);
+            println!(
+                "epoch {epoch}/{epochs} augmented: {s:.3} s, {:.0} samples/s, loss {loss:.4}",
+                train.len() as f64 / s
+            );
+        }
     }
     let layers = net.timers(false);
+    if !augmented_s.is_empty() {
+        print_augment_cost(
+            &steps,
+            &augmented_steps,
+            &mut epoch_s.clone(),
+            &mut augmented_s,
+            epochs * batches.batches_per_epoch(),
+        );
+    }
 
     // Inference: Eval forward of the whole set as one batch, `infer_rounds` times.
     let n_infer = infer.len();
@@ -203,6 +261,47 @@ pub fn run(
         n_infer as f64 / infer_median
     );
     Ok(())
+}
+
+/// The cost of augmentation per step, from the plain and augmented epochs of one run: the extra
+/// time of the batch fill, and of the whole epoch, as shares of a plain step.
+fn print_augment_cost(
+    plain: &StepTimes,
+    augmented: &StepTimes,
+    plain_s: &mut [f64],
+    augmented_s: &mut [f64],
+    n_steps: usize,
+) {
+    let us = |d: Duration| d.as_secs_f64() * 1e6 / n_steps as f64;
+    let (plain_fill, augmented_fill) = (us(plain.batch), us(augmented.batch));
+    let step = plain_s.iter().sum::<f64>() * 1e6 / n_steps as f64;
+    let (plain_median, augmented_median) = (median(plain_s), median(augmented_s));
+    println!(
+        "augmentation: batch fill {augmented_fill:.0} us augmented, {plain_fill:.0} us plain, per \
+         step of {step:.0} us; median epoch {augmented_median:.3} s augmented, {plain_median:.3} s plain"
+    );
+    // The calling thread's CPU time: with --threads 1 all of a step's work, and not inflated
+    // by other programs' use of the cores.
+    let cpu = match (plain.step_cpu.is_zero(), augmented.step_cpu.is_zero()) {
+        (false, false) => {
+            let (plain_fill, augmented_fill, step) =
+                (us(plain.batch_cpu), us(augmented.batch_cpu), us(plain.step_cpu));
+            println!(
+                "augmentation, CPU time of the calling thread: batch fill {augmented_fill:.0} us augmented, \
+                 {plain_fill:.0} us plain, per step of {step:.0} us"
+            );
+            format!(
+                " augment_cost_cpu={:.1}%",
+                100.0 * (augmented_fill - plain_fill) / step
+            )
+        }
+        _ => String::new(),
+    };
+    println!(
+        "augment_cost_fill={:.1}% augment_cost_epoch={:.1}%{cpu}",
+        100.0 * (augmented_fill - plain_fill) / step,
+        100.0 * (augmented_median - plain_median) / plain_median
+    );
 }
 
 /// The per-layer and per-phase breakdown of the timed epochs, in microseconds per step, with the

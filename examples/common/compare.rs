@@ -88,6 +88,7 @@ pub struct Outcome {
 /// A run whose loss diverges (NaN or infinite) is reported and kept, with the epochs it completed
 /// and its test evaluation, so that one unstable configuration does not throw away the others.
 pub fn run_all(runs: Vec<Run>, data: &Data, flags: &CompareFlags) -> nn::Result<Vec<Outcome>> {
+    flags.train.apply_threads();
     let mut outcomes = Vec::with_capacity(runs.len());
     for run in runs {
         println!("== {} ==", run.name);

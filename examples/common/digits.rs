@@ -46,6 +46,19 @@ impl fmt::Display for Prediction {
     }
 }
 
+impl Prediction {
+    /// The line [`Display`](fmt::Display) gives, with each class's name from `classes` in place
+    /// of its index (a checkpoint's class names, [`nn::checkpoint::Metadata::classes`]).
+    pub fn named(&self, classes: &[String]) -> String {
+        let mut line = format!("{}:", self.path.display());
+        for (i, &(class, p)) in self.top.iter().enumerate() {
+            let name = classes.get(class).map_or_else(|| class.to_string(), Clone::clone);
+            line += &format!("{} {name} ({p:.3})", if i == 0 { "" } else { "," });
+        }
+        line
+    }
+}
+
 /// The `k` largest entries of `probabilities` as `(index, value)`, largest first (the lower index
 /// first on ties).
 pub fn top_k(probabilities: &[f32], k: usize) -> Vec<(usize, f32)> {

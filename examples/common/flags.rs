@@ -23,6 +23,18 @@ pub struct TrainFlags {
     /// Seed of the weights, the validation split and the batch order
     #[arg(long, value_name = "N", default_value_t = nn::DEFAULT_SEED, allow_hyphen_values = true)]
     pub seed: u64,
+    /// Threads for nn's kernels (default: all logical CPUs); any count trains to the same bits
+    #[arg(long, value_name = "N", value_parser = at_least_one, allow_hyphen_values = true)]
+    pub threads: Option<usize>,
+}
+
+impl TrainFlags {
+    /// Sets nn's thread count to `--threads`, when given.
+    pub fn apply_threads(&self) {
+        if let Some(n) = self.threads {
+            nn::set_num_threads(n);
+        }
+    }
 }
 
 /// The learning rate: without a default here, as an example either sets one with `mut_arg` or

@@ -1,6 +1,7 @@
 //! Code shared by the examples: the flags they share (clap `Args` structs), the data flags with
 //! loading and splitting the dataset, choosing an optimizer by name, the networks (`--arch`),
-//! reading users' pictures of digits, what evaluate measures, the comparison driver, the training
+//! reading users' pictures of digits, the recipe of an image-folder model, what evaluate
+//! measures, the comparison driver, the training
 //! run of mlp_batchnorm and cnn_mnist, and the benchmarks' stopwatch and run.
 //!
 //! ```ignore
@@ -28,6 +29,7 @@ pub mod digits;
 pub mod evaluation;
 pub mod export;
 pub mod flags;
+pub mod folder;
 pub mod image_layers;
 pub mod nets;
 pub mod optim;

@@ -91,6 +91,53 @@ impl Cnn {
 /// Dropout before the classifier.
 const DROPOUT: f32 = 0.25;
 
+/// The network of the `image_folder` example, for pictures of any size and channel count: three
+/// blocks of 3x3 convolution (padded), BatchNorm2d and ReLU, the first two followed by 2x2 max
+/// pooling, then the mean of each channel over the picture (global average pooling), dropout and
+/// Linear. Pooling globally keeps the classifier the same for any picture size.
+#[derive(Sequential)]
+pub struct FolderCnn {
+    pub conv1: Conv2d,
+    pub bn1: BatchNorm2d,
+    pub act1: Relu,
+    pub pool1: MaxPool2d,
+    pub conv2: Conv2d,
+    pub bn2: BatchNorm2d,
+    pub act2: Relu,
+    pub pool2: MaxPool2d,
+    pub conv3: Conv2d,
+    pub bn3: BatchNorm2d,
+    pub act3: Relu,
+    pub gap: GlobalAvgPool2d,
+    pub drop: Dropout,
+    pub fc: Linear,
+}
+
+impl FolderCnn {
+    /// `[N, channels, H, W]` (H and W at least 4) -> 32 -> 64 -> 128 channels -> `classes`
+    /// scores, He-initialised weights drawn from `rng`.
+    pub fn new(channels: usize, classes: usize, rng: &mut StdRng) -> Self {
+        let conv3x3 =
+            |cin, cout, rng: &mut StdRng| Conv2d::builder(cin, cout, 3).padding_same().build(Init::He, rng);
+        FolderCnn {
+            conv1: conv3x3(channels, 32, rng).with_input_grad(false),
+            bn1: BatchNorm2d::new(32),
+            act1: Relu::new(),
+            pool1: MaxPool2d::new(2),
+            conv2: conv3x3(32, 64, rng),
+            bn2: BatchNorm2d::new(64),
+            act2: Relu::new(),
+            pool2: MaxPool2d::new(2),
+            conv3: conv3x3(64, 128, rng),
+            bn3: BatchNorm2d::new(128),
+            act3: Relu::new(),
+            gap: GlobalAvgPool2d::new(),
+            drop: Dropout::from_rng(DROPOUT, rng),
+            fc: Linear::new(128, classes, Init::He, rng),
+        }
+    }
+}
+
 /// torchvision's `BasicBlock`, field for field and so with its parameter names (`conv1.weight`,
 /// `bn1.running_mean`, `downsample.0.weight`, `downsample.1.bias`): conv 3x3 (with the block's
 /// stride) -> BatchNorm2d -> ReLU -> conv 3x3 -> BatchNorm2d, plus the input or its projection,

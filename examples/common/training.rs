@@ -4,7 +4,10 @@
 use super::flags::{OnnxFlag, OptimFlags, OutFlag, TrainFlags};
 use super::DataFlags;
 use clap::{Args, CommandFactory};
+use nn::checkpoint::Metadata;
+use nn::data::Transformed;
 use nn::prelude::*;
+use nn::vision::{Compose, Transform};
 use nn::Optimizer;
 use std::path::{Path, PathBuf};
 
@@ -31,6 +34,8 @@ pub struct Job<N> {
     pub sample_shape: &'static [usize],
     /// The learning rate used without `--lr`, per optimizer name.
     pub default_lr: fn(&str) -> f32,
+    /// Augmentations of the training images (`[C, H, W]` samples), drawn from the run's seed.
+    pub augment: Option<Compose>,
 }
 
 /// The whole of an example's `main`: checks the flags as a usage error of the command `C`,
@@ -83,8 +88,18 @@ pub fn run<N: Layer>(flags: &RunFlags, job: Job<N>) -> nn::Result<f32> {
         o.optimizer, lr, t.batch_size, t.epochs, t.seed
     );
 
+    let augmented;
+    let train: &dyn DataSource = match job.augment {
+        Some(augment) => {
+            println!("augment: {}", augment.describe());
+            augmented = Transformed::new(&data.train)?.augment(augment)?.seed(t.seed);
+            &augmented
+        }
+        None => &data.train,
+    };
+
     let mut trainer = trainer(t, o, lr);
-    let history = fit(&mut trainer, &mut net, &data.train, data.valid(), out)?;
+    let history = fit(&mut trainer, &mut net, train, data.valid(), out)?;
     let test = trainer.evaluate(&mut net, &data.test)?;
     save_run(out, &history, &mut net, &trainer)?;
     flags.onnx.export(&mut net, job.sample_shape)?;
@@ -94,8 +109,9 @@ pub fn run<N: Layer>(flags: &RunFlags, job: Job<N>) -> nn::Result<f32> {
 
 /// The trainer the flags describe: the optimizer with its rate and weight decay, epochs, batch
 /// size, seed, schedule and early stopping; softmax cross-entropy until `.loss(...)` says
-/// otherwise.
+/// otherwise. Sets nn's thread count to `--threads`, when given.
 pub fn trainer(t: &TrainFlags, o: &OptimFlags, lr: f32) -> Trainer<Box<dyn Optimizer>> {
+    t.apply_threads();
     let mut opt = super::optimizer(&o.optimizer, lr);
     opt.set_weight_decay(o.weight_decay);
     let mut trainer = Trainer::new(opt)
@@ -141,6 +157,17 @@ pub fn save_run<L: Loss>(
     net: &mut dyn Layer,
     trainer: &Trainer<Box<dyn Optimizer>, L>,
 ) -> nn::Result<()> {
+    save_run_with(out, history, net, trainer, &Metadata::new())
+}
+
+/// [`save_run`], with `metadata` in the checkpoint (an image-folder model's class names).
+pub fn save_run_with<L: Loss>(
+    out: &Path,
+    history: &History,
+    net: &mut dyn Layer,
+    trainer: &Trainer<Box<dyn Optimizer>, L>,
+    metadata: &Metadata,
+) -> nn::Result<()> {
     let path = |name: &str| -> PathBuf { out.join(name) };
     let files = [
         path("history.csv"),
@@ -150,7 +177,7 @@ pub fn save_run<L: Loss>(
     ];
     history.save_csv(&files[0])?;
     history.plot(&files[1])?;
-    nn::save(net, &files[2])?;
+    nn::checkpoint::save_with_metadata(net, &files[2], metadata)?;
     trainer.optimizer().state().save_json(&files[3])?;
     for f in &files {
         println!("wrote {}", f.display());

@@ -74,6 +74,7 @@ struct Cli {
 
 fn main() -> nn::Result<()> {
     let cli = Cli::parse();
+    cli.train.apply_threads();
     let seed = cli.train.seed;
     cli.onnx.prepare()?;
 

@@ -182,6 +182,14 @@ pub enum CheckpointError {
         /// The encoder's error.
         source: safetensors::SafeTensorError,
     },
+    /// A metadata entry does not hold what its key promises.
+    #[error("checkpoint metadata `{key}`: {reason}")]
+    BadMetadata {
+        /// The entry's key (`classes`).
+        key: String,
+        /// What was expected and what was found.
+        reason: String,
+    },
 }
 
 /// The text of [`CheckpointError::Mismatch`]: where, how many, each problem, then the fixes.

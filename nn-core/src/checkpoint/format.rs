@@ -6,7 +6,7 @@ use crate::tensor::TensorView;
 use safetensors::tensor::{Dtype, Metadata, View};
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 
 /// The largest header the safetensors format allows (its reference implementation's limit).
@@ -48,15 +48,20 @@ impl View for &F32Bytes {
     }
 }
 
-/// The bytes of a safetensors file holding `tensors` (names already checked to be unique).
-pub(crate) fn encode(tensors: &[(String, F32Bytes)], path: &Path) -> Result<Vec<u8>, CheckpointError> {
-    // "pt" tells loaders (transformers among them) that names and layouts follow PyTorch's.
-    let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
-    safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(metadata)).map_err(|source| {
-        CheckpointError::Unencodable {
-            path: path.to_path_buf(),
-            source,
-        }
+/// The bytes of a safetensors file holding `tensors` (names already checked to be unique) and
+/// `metadata` (with `format = pt`).
+pub(crate) fn encode(
+    tensors: &[(String, F32Bytes)],
+    metadata: &super::Metadata,
+    path: &Path,
+) -> Result<Vec<u8>, CheckpointError> {
+    safetensors::serialize(
+        tensors.iter().map(|(n, t)| (n.as_str(), t)),
+        Some(metadata.to_header()),
+    )
+    .map_err(|source| CheckpointError::Unencodable {
+        path: path.to_path_buf(),
+        source,
     })
 }
 
@@ -180,6 +185,17 @@ fn named_twice(header: &[u8]) -> Option<String> {
         }
     }
     serde_json::from_slice::<FirstRepeat>(header).ok()?.0
+}
+
+/// The metadata of the safetensors file `bytes` (read from `path`), after [`parse`] has checked
+/// the whole file.
+pub(crate) fn metadata(bytes: &[u8], path: &Path) -> Result<super::Metadata, CheckpointError> {
+    parse(bytes, path)?;
+    let header_len =
+        u64::from_le_bytes(*bytes.first_chunk::<8>().expect("parse checked the length")) as usize;
+    let header: Metadata =
+        serde_json::from_slice(&bytes[8..8 + header_len]).expect("parse checked the header");
+    Ok(super::Metadata::from_header(header.metadata().as_ref()))
 }
 
 #[cfg(test)]

@@ -18,12 +18,14 @@ mod apply;
 mod dtype;
 mod error;
 mod format;
+mod metadata;
 mod snapshot;
 #[cfg(test)]
 mod testing;
 mod values;
 
 pub use error::{CheckpointError, Mismatch};
+pub use metadata::{read_metadata, Metadata};
 pub use snapshot::Snapshot;
 
 use self::apply::{check_then_apply, check_unique, map_tensors, Elements, Stored};
@@ -56,8 +58,19 @@ use std::path::Path;
 /// # Ok::<(), nn_core::Error>(())
 /// ```
 pub fn save(model: &mut (impl Layer + ?Sized), path: impl AsRef<Path>) -> Result<()> {
+    save_with_metadata(model, path, &Metadata::new())
+}
+
+/// [`save`], with `metadata` in the file's header: the class names of a classifier
+/// ([`Metadata::with_classes`]), anything a program needs to use the model later.
+/// [`read_metadata`] reads it back; [`load`] ignores it.
+pub fn save_with_metadata(
+    model: &mut (impl Layer + ?Sized),
+    path: impl AsRef<Path>,
+    metadata: &Metadata,
+) -> Result<()> {
     let path = path.as_ref();
-    let bytes = encode_model(model, path)?;
+    let bytes = encode_model(model, metadata, path)?;
     atomic_write_bytes(path, &bytes)
 }
 
@@ -172,10 +185,14 @@ impl<F: FnMut(&str) -> String> LoadOptions<F> {
 }
 
 /// The bytes of a checkpoint of `model`.
-fn encode_model(model: &mut (impl Layer + ?Sized), path: &Path) -> Result<Vec<u8>, CheckpointError> {
+fn encode_model(
+    model: &mut (impl Layer + ?Sized),
+    metadata: &Metadata,
+    path: &Path,
+) -> Result<Vec<u8>, CheckpointError> {
     let tensors = map_tensors(model, format::F32Bytes::new);
     check_unique(tensors.iter().map(|(n, _)| n.as_str()))?;
-    format::encode(&tensors, path)
+    format::encode(&tensors, metadata, path)
 }
 
 /// Parses checkpoint `bytes` (read from `path`) and writes them into `model`, or nothing.
@@ -233,7 +250,7 @@ mod tests {
     #[test]
     fn damaged_bytes_never_panic_or_half_load() {
         let mut net = trained_net(3);
-        let full = encode_model(&mut net, Path::new("m")).unwrap();
+        let full = encode_model(&mut net, &Metadata::new(), Path::new("m")).unwrap();
         let mut target = trained_net(4);
         let before = all_bits(&mut target);
         for cut in 0..full.len() {

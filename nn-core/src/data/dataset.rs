@@ -363,17 +363,8 @@ impl Dataset {
     /// The shuffle comes from `rng`, so the same seed gives the same split. MNIST's usual split is
     /// `split_valid(10_000, ..)` (50,000 / 10,000), as in the seed notebook.
     pub fn split_valid(&self, n_valid: usize, rng: &mut StdRng) -> Result<(Dataset, Dataset)> {
-        if n_valid > self.len() {
-            return Err(DataError::SplitTooLarge {
-                n_valid,
-                len: self.len(),
-            }
-            .into());
-        }
-        let mut order: Vec<usize> = (0..self.len()).collect();
-        order.shuffle(rng);
-        let (valid, train) = order.split_at(n_valid);
-        Ok((self.subset(train)?, self.subset(valid)?))
+        let (train, valid) = split_order(self.len(), n_valid, rng)?;
+        Ok((self.subset(&train)?, self.subset(&valid)?))
     }
 
     /// All samples' inputs as one tensor `[N, feature_shape...]` (pixels divided by 255), in order.
@@ -424,6 +415,19 @@ impl Dataset {
             fill(out, indices);
         }
     }
+}
+
+/// The indices `0..len` shuffled by `rng` and split into `(train, valid)`, `n_valid` of them in
+/// validation: the split of every `split_valid`, so one seed splits a dataset and an image folder
+/// of the same length alike.
+pub(crate) fn split_order(len: usize, n_valid: usize, rng: &mut StdRng) -> Result<(Vec<usize>, Vec<usize>)> {
+    if n_valid > len {
+        return Err(DataError::SplitTooLarge { n_valid, len }.into());
+    }
+    let mut order: Vec<usize> = (0..len).collect();
+    order.shuffle(rng);
+    let train = order.split_off(n_valid);
+    Ok((train, order))
 }
 
 impl DataSource for Dataset {

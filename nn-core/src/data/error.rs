@@ -135,6 +135,15 @@ pub enum DataError {
     /// A dataset was built from inconsistent parts (lengths, labels, indices).
     #[error("invalid dataset: {0}")]
     Invalid(String),
+    /// A folder of images cannot be used as it is: no class folders, an empty class, pictures
+    /// of mixed colours, a validation class the training set lacks.
+    #[error("image folder {}: {problem}", path.display())]
+    ImageFolder {
+        /// The folder (the root, a split, or a class folder).
+        path: PathBuf,
+        /// What is wrong, and the fix.
+        problem: String,
+    },
     /// A CSV table cannot be read as numbers: a cell that is not a finite number, a missing
     /// value, a ragged row, an unknown column.
     #[error("{}{}: {problem}", path.display(), csv_place(*.line, column.as_deref()))]

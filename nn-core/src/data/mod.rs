@@ -14,7 +14,9 @@
 //! digests, deadlines, progress; temporary files are `fsutil`'s), `idx.rs` (the format parser),
 //! `error.rs` (what can go wrong), `dataset.rs` (the in-memory dataset and its splits). Tables:
 //! `csv.rs` (a CSV file of numbers, columns chosen by name), `standardize.rs` (per-column
-//! standardisation fitted on the training split). `cache.rs` and
+//! standardisation fitted on the training split). Images: `image_folder/` (a folder of
+//! pictures, one sub-folder per class, [`ImageFolder`]), `transformed.rs` (augmentation and
+//! normalisation as batches are filled, [`Transformed`]). `cache.rs` and
 //! `download.rs` are compiled only with the `download` feature. A user's pictures are
 //! [`crate::vision`]'s.
 
@@ -30,6 +32,7 @@ mod dataset;
 pub mod download;
 mod error;
 pub mod idx;
+mod image_folder;
 mod loader;
 mod mnist;
 mod source;
@@ -41,6 +44,7 @@ mod test_server;
 mod test_util;
 #[cfg(test)]
 mod tests;
+mod transformed;
 
 pub use batch::Batch;
 pub use batches::Batches;
@@ -54,9 +58,11 @@ pub use error::DataError;
 #[cfg(feature = "download")]
 pub use error::{DownloadFailure, FailReason, FetchError, MirrorFailure};
 pub use idx::{IdxError, IdxKind};
+pub use image_folder::{FolderSplits, ImageFolder, ImageFolderOptions, Resize, Storage};
 pub use loader::{IdxDataset, Loader, Spec};
 pub use mnist::{FashionMnist, Mnist, FASHION_MNIST, MNIST};
 pub use source::{DataSource, FillContext};
 pub use standardize::Standardizer;
 pub(crate) use targets::batch_shape;
 pub use targets::{one_hot, TargetKind, Targets};
+pub use transformed::Transformed;

@@ -128,6 +128,30 @@ pub trait DataSource: Sync {
     }
 }
 
+/// A borrowed source is a source: wrappers such as [`Transformed`](super::Transformed) can hold
+/// `&dataset` and leave the dataset with its owner.
+impl<T: DataSource + ?Sized> DataSource for &T {
+    fn len(&self) -> usize {
+        (**self).len()
+    }
+
+    fn input_shape(&self) -> &[usize] {
+        (**self).input_shape()
+    }
+
+    fn target_kind(&self) -> TargetKind<'_> {
+        (**self).target_kind()
+    }
+
+    fn fill(&self, indices: &[usize], batch: &mut Batch, context: FillContext) -> Result<()> {
+        (**self).fill(indices, batch, context)
+    }
+
+    fn name(&self) -> String {
+        (**self).name()
+    }
+}
+
 /// A batch-first tensor `[N, ...]` is a source of N inputs with no targets: what `predict` needs
 /// (Keras' `model.predict(x)`). (Called on a tensor, `len()` is ndarray's element count;
 /// `DataSource::len(&x)` is the sample count.)

@@ -1,17 +1,19 @@
-//! Decoding a picture file into pixels: what to ask for ([`DecodeOptions`]: colour, size,
-//! [`Limits`]), what comes back ([`Picture`]), and the two entry points, [`decode_file`] and
-//! [`decode_bytes`].
+//! Decoding a picture file (PNG or JPEG) into pixels: what to ask for ([`DecodeOptions`]:
+//! colour, size, [`Limits`]), what comes back ([`Picture`]), the two entry points,
+//! [`decode_file`] and [`decode_bytes`], and [`read_header`], which reads the size and colours
+//! alone.
 //!
 //! Three promises hold for any input, however damaged or hostile:
 //! - the limits are checked from the header, before any memory is set aside for pixels;
-//! - memory stays bounded by what was asked for: a picture reduced while decoding
+//! - memory stays bounded by what was asked for: a PNG reduced while decoding
 //!   ([`Size::Within`], [`Size::Exact`]) never holds its full-size pixels, so a 20000×20000 PNG
-//!   decoded within 1024 pixels holds a few megabytes, not gigabytes;
+//!   decoded within 1024 pixels holds a few megabytes, not gigabytes (a JPEG is decoded whole,
+//!   then reduced: within the limits);
 //! - a panic inside the third-party decoder becomes an [`ImageError::DecoderPanicked`] for this
 //!   picture alone.
 
 use super::error::ImageError;
-use super::png_rows;
+use super::{jpeg, png_rows};
 use std::io::{BufRead, BufReader, Cursor, Seek};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
@@ -182,6 +184,30 @@ pub struct Picture {
     pub pixels: Vec<u8>,
 }
 
+/// What a picture's header says: its size and what it stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Header {
+    /// Columns.
+    pub width: usize,
+    /// Rows.
+    pub height: usize,
+    /// What the file stores (a palette counts as `Rgb`, or as `Rgba` with transparency).
+    pub stored: Channels,
+}
+
+/// The header of the picture in the file at `path` (PNG or JPEG): its size, checked against
+/// `limits` (and to be at least 1×1), and what it stores; no pixel is decoded. Errors are
+/// [`ImageError::File`], naming the file.
+pub fn read_header(path: impl AsRef<Path>, limits: Limits) -> Result<Header, ImageError> {
+    let path = path.as_ref();
+    let read = || {
+        let file = std::fs::File::open(path)?;
+        let options = DecodeOptions::new(Colour::Rgb).limits(limits);
+        sniff_then(BufReader::new(file), &options, png_rows::header, jpeg::header)
+    };
+    read().map_err(|e| e.in_file(path))
+}
+
 /// The picture in the file at `path`, decoded as `options` say. Errors are
 /// [`ImageError::File`], naming the file.
 ///
@@ -196,7 +222,7 @@ pub fn decode_file(path: impl AsRef<Path>, options: &DecodeOptions) -> Result<Pi
     decode().map_err(|e| e.in_file(path))
 }
 
-/// The picture in `bytes` (a whole PNG file), decoded as `options` say.
+/// The picture in `bytes` (a whole PNG or JPEG file), decoded as `options` say.
 pub fn decode_bytes(bytes: &[u8], options: &DecodeOptions) -> Result<Picture, ImageError> {
     decode_from(Cursor::new(bytes), options)
 }
@@ -204,29 +230,46 @@ pub fn decode_bytes(bytes: &[u8], options: &DecodeOptions) -> Result<Picture, Im
 /// The PNG signature, the first 8 bytes of every PNG file.
 const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
 
-/// Sniffs the format, then decodes under `catch_unwind`.
-fn decode_from(mut reader: impl BufRead + Seek, options: &DecodeOptions) -> Result<Picture, ImageError> {
+/// The start of every JPEG file: a start-of-image marker, then the first segment's marker.
+const JPEG_SIGNATURE: [u8; 3] = [0xff, 0xd8, 0xff];
+
+/// Decodes under `catch_unwind`, PNG or JPEG as the first bytes say.
+fn decode_from(reader: impl BufRead + Seek, options: &DecodeOptions) -> Result<Picture, ImageError> {
+    sniff_then(reader, options, png_rows::decode, jpeg::decode)
+}
+
+/// Runs `png` or `jpeg` on `reader` as its first bytes say, under `catch_unwind`.
+fn sniff_then<R: BufRead + Seek, T>(
+    mut reader: R,
+    options: &DecodeOptions,
+    png: fn(R, &DecodeOptions) -> Result<T, ImageError>,
+    jpeg: fn(R, &DecodeOptions) -> Result<T, ImageError>,
+) -> Result<T, ImageError> {
     let start = reader.fill_buf()?;
-    if !start.starts_with(&PNG_SIGNATURE) {
-        let found = if start.starts_with(&[0xff, 0xd8, 0xff]) {
-            "a JPEG image, which nn does not decode"
+    let (format, decode) = if start.starts_with(&PNG_SIGNATURE) {
+        ("PNG", png)
+    } else if start.starts_with(&JPEG_SIGNATURE) {
+        ("JPEG", jpeg)
+    } else {
+        let found = if start.is_empty() {
+            "the file is empty"
         } else if start.len() < PNG_SIGNATURE.len() && PNG_SIGNATURE.starts_with(start) {
             "the file ends inside the PNG signature"
         } else {
-            "it does not start with the PNG signature"
+            "it starts with neither the PNG nor the JPEG signature"
         };
         return Err(ImageError::Unsupported { found });
-    }
+    };
     // The decoder is third-party code fed hostile bytes: a panic in it (png 0.18.1 had one on
     // a palette of 4 bytes) must cost this picture, not the program. Its state is dropped with
     // the closure, so nothing observes it half-updated.
-    catch_unwind(AssertUnwindSafe(|| png_rows::decode(reader, options))).unwrap_or_else(|payload| {
+    catch_unwind(AssertUnwindSafe(|| decode(reader, options))).unwrap_or_else(|payload| {
         let message = payload
             .downcast_ref::<String>()
             .cloned()
             .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_else(|| "no message".to_string());
-        Err(ImageError::DecoderPanicked { message })
+        Err(ImageError::DecoderPanicked { format, message })
     })
 }
 

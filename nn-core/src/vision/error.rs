@@ -25,9 +25,9 @@ pub enum ImageError {
         source: std::io::Error,
     },
     /// The bytes are not a picture nn decodes.
-    #[error("not a readable PNG image ({found}); fix: give a PNG file")]
+    #[error("not a PNG or JPEG image ({found}); fix: give a PNG or JPEG file")]
     Unsupported {
-        /// What the bytes look like instead: `a JPEG image`, `no picture format nn knows`.
+        /// What the bytes look like instead: `the file is empty`.
         found: &'static str,
     },
     /// The header declares more pixels than the [`Limits`](super::Limits) allow; nothing was
@@ -44,19 +44,23 @@ pub enum ImageError {
         /// The limit it breaks, in words: `32768 pixels per side`.
         limit: String,
     },
-    /// The file is not a well-formed PNG: its header, chunks or compressed data are damaged or
-    /// cut off.
-    #[error("the PNG data is damaged ({reason}); fix: save the picture again")]
+    /// The file is not a well-formed PNG or JPEG: its header, chunks or compressed data are
+    /// damaged or cut off.
+    #[error("the {format} data is damaged ({reason}); fix: save the picture again")]
     Damaged {
+        /// `PNG` or `JPEG`.
+        format: &'static str,
         /// What is wrong, in the decoder's words.
         reason: String,
     },
     /// The decoder itself failed on these bytes (it panicked); nothing else is affected.
     #[error(
-        "the PNG decoder failed on this file ({message}); it is malformed in a way the decoder \
-         does not handle; fix: save the picture again with another program"
+        "the {format} decoder failed on this file ({message}); it is malformed in a way the \
+         decoder does not handle; fix: save the picture again with another program"
     )]
     DecoderPanicked {
+        /// `PNG` or `JPEG`.
+        format: &'static str,
         /// The decoder's panic message.
         message: String,
     },

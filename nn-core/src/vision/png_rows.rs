@@ -7,7 +7,7 @@
 //! upstream but not released). A palette is three bytes per entry, and anything else is a
 //! damaged file.
 
-use super::decode::{Channels, DecodeOptions, Picture};
+use super::decode::{Channels, DecodeOptions, Header, Picture};
 use super::error::ImageError;
 use super::reduce::{Plan, Reducer};
 use png::{Adam7Info, BitDepth, ColorType, InterlaceInfo, Transformations};
@@ -28,16 +28,38 @@ const PASSES: [(usize, usize, usize, usize); 7] = [
     (0, 1, 1, 2),
 ];
 
-/// Decodes the PNG `reader` holds (its signature already seen) as `options` say.
-pub(crate) fn decode(reader: impl BufRead + Seek, options: &DecodeOptions) -> Result<Picture, ImageError> {
-    let damaged = |e: png::DecodingError| match e {
-        png::DecodingError::IoError(source) => ImageError::Damaged {
-            reason: format!("it ends too early: {source}"),
-        },
-        other => ImageError::Damaged {
-            reason: other.to_string(),
-        },
+/// The decoder's words for what is wrong, as a damaged-file error.
+fn damaged(e: png::DecodingError) -> ImageError {
+    let reason = match e {
+        png::DecodingError::IoError(source) => format!("it ends too early: {source}"),
+        other => other.to_string(),
     };
+    ImageError::Damaged {
+        format: "PNG",
+        reason,
+    }
+}
+
+/// A reader of `reader`'s rows, its header and the chunks before the pixels read and checked
+/// against `options`' limits, with how its samples convert and its size.
+fn open<R: BufRead + Seek>(
+    mut reader: R,
+    options: &DecodeOptions,
+) -> Result<(png::Reader<R>, Samples, Header), ImageError> {
+    // The size, read from the header chunk before the decoder sees it: the decoder refuses a
+    // 0×0 header with a bare "invalid image dimensions".
+    let start = reader.fill_buf()?;
+    if start.len() >= 24 && &start[12..16] == b"IHDR" {
+        let side = |at: usize| u32::from_be_bytes([start[at], start[at + 1], start[at + 2], start[at + 3]]);
+        let (width, height) = (side(16), side(20));
+        options.requested_limits().check(width.into(), height.into())?;
+        if width == 0 || height == 0 {
+            return Err(ImageError::Damaged {
+                format: "PNG",
+                reason: format!("its header declares {width}×{height} pixels"),
+            });
+        }
+    }
     let mut decoder = png::Decoder::new_with_limits(reader, png::Limits { bytes: DECODER_BYTES });
     decoder.set_ignore_text_chunk(true);
     decoder.set_ignore_iccp_chunk(true);
@@ -46,6 +68,7 @@ pub(crate) fn decode(reader: impl BufRead + Seek, options: &DecodeOptions) -> Re
     options.requested_limits().check(width.into(), height.into())?;
     if width == 0 || height == 0 {
         return Err(ImageError::Damaged {
+            format: "PNG",
             reason: format!("its header declares {width}×{height} pixels"),
         });
     }
@@ -55,10 +78,26 @@ pub(crate) fn decode(reader: impl BufRead + Seek, options: &DecodeOptions) -> Re
     } else {
         Transformations::normalize_to_color8()
     });
-    let mut reader = decoder.read_info().map_err(damaged)?;
+    let reader = decoder.read_info().map_err(damaged)?;
     let (colour, depth) = reader.output_color_type();
     let samples = Samples::new(reader.info(), colour, depth)?;
-    let (width, height) = (width as usize, height as usize);
+    let header = Header {
+        width: width as usize,
+        height: height as usize,
+        stored: samples.stored,
+    };
+    Ok((reader, samples, header))
+}
+
+/// The header of the PNG `reader` holds (its signature already seen), checked against the
+/// limits of `options`: the chunks before the pixels are read, no pixel is.
+pub(crate) fn header(reader: impl BufRead + Seek, options: &DecodeOptions) -> Result<Header, ImageError> {
+    open(reader, options).map(|(_, _, header)| header)
+}
+
+/// Decodes the PNG `reader` holds (its signature already seen) as `options` say.
+pub(crate) fn decode(reader: impl BufRead + Seek, options: &DecodeOptions) -> Result<Picture, ImageError> {
+    let (mut reader, samples, Header { width, height, .. }) = open(reader, options)?;
     let out_channels = options.colour().channels();
     let plan = Plan::new(width, height, options.requested_size());
     let mut reducer = Reducer::new(plan, out_channels)?;
@@ -67,6 +106,7 @@ pub(crate) fn decode(reader: impl BufRead + Seek, options: &DecodeOptions) -> Re
     while let Some(row) = reader.next_interlaced_row().map_err(damaged)? {
         let Some((y, x0, step, n)) = rows.next(row.interlace()) else {
             return Err(ImageError::Damaged {
+                format: "PNG",
                 reason: "the decoder gave rows in an unexpected order".into(),
             });
         };
@@ -76,6 +116,7 @@ pub(crate) fn decode(reader: impl BufRead + Seek, options: &DecodeOptions) -> Re
     }
     if !rows.done() {
         return Err(ImageError::Damaged {
+            format: "PNG",
             reason: "the decoder stopped before the last row".into(),
         });
     }
@@ -179,6 +220,7 @@ impl Samples {
             let rgb = info.palette.as_deref().unwrap_or(&[]);
             if rgb.is_empty() || !rgb.len().is_multiple_of(3) {
                 return Err(ImageError::Damaged {
+                    format: "PNG",
                     reason: format!(
                         "its palette (PLTE chunk) has {} bytes, not a whole number of 3-byte \
                          entries",

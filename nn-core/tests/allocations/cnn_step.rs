@@ -1,11 +1,15 @@
 //! A steady training step of a small CNN (Conv2d, BatchNorm2d, ReLU, MaxPool2d, grouped Conv2d,
 //! Flatten, Linear) allocates nothing of its own either: patch matrices, tiles, padded images,
 //! argmaxes and outputs are buffers reused from step to step. As in `training_step`, the matrix
-//! products' own scratch is counted by running the same products alone.
+//! products' own scratch is counted by running the same products alone. Augmenting the batches
+//! as they are filled (every built-in augmentation and a normalisation) adds nothing.
 
 use super::steady_step::{product_allocations, steady_step_allocations};
-use nn_core::data::Dataset;
+use nn_core::data::{Dataset, Transformed};
 use nn_core::linalg::set_num_threads;
+use nn_core::vision::{
+    Compose, ElasticDistortion, Normalize, RandomAffine, RandomCrop, RandomHorizontalFlip,
+};
 use nn_core::{
     seeded, BatchNorm2d, Conv2d, Flatten, Init, Layer, Linear, MaxPool2d, Relu, SoftmaxCrossEntropy,
 };
@@ -15,10 +19,55 @@ const BATCH: usize = 6;
 #[test]
 fn a_steady_cnn_training_step_allocates_only_inside_the_matrix_products() {
     set_num_threads(1);
+    let data = images();
+    let per_step = steady_step_allocations(&mut net(), &data, BATCH, &mut SoftmaxCrossEntropy::new());
+    let gemm = products();
+    assert!(
+        per_step.iter().all(|&n| n == gemm),
+        "allocations per step {per_step:?}; the matrix products alone make {gemm}"
+    );
+}
+
+#[test]
+fn augmenting_the_batches_allocates_nothing_once_warm() {
+    set_num_threads(1);
+    let data = images();
+    let augment = Compose::new()
+        .then(
+            RandomAffine::new()
+                .degrees(10.0)
+                .translate(0.1, 0.1)
+                .scale(0.9, 1.1),
+        )
+        .then(RandomCrop::new(1))
+        .then(RandomHorizontalFlip::default())
+        .then(ElasticDistortion::new(8.0, 2.0));
+    let augmented = Transformed::new(&data)
+        .unwrap()
+        .augment(augment)
+        .unwrap()
+        .normalize(Normalize::new([0.5], [0.25]))
+        .unwrap();
+    let per_step = steady_step_allocations(&mut net(), &augmented, BATCH, &mut SoftmaxCrossEntropy::new());
+    let gemm = products();
+    assert!(
+        per_step.iter().all(|&n| n == gemm),
+        "allocations per augmented step {per_step:?}; the matrix products alone make {gemm}"
+    );
+}
+
+/// 50 8x8 grey images in 3 classes.
+fn images() -> Dataset {
+    let pixels: Vec<u8> = (0..50 * 64).map(|i| (i * 37 % 256) as u8).collect();
+    let labels: Vec<usize> = (0..50).map(|i| i % 3).collect();
+    Dataset::from_u8(pixels, &[1, 8, 8], labels, 3).unwrap()
+}
+
+fn net() -> Vec<Box<dyn Layer>> {
     let mut rng = seeded(4321);
     // [6, 1, 8, 8] -> conv1 (padded) [6, 4, 8, 8] -> pool [6, 4, 4, 4] -> conv2 (2 groups,
     // padded) [6, 6, 4, 4] -> pool [6, 6, 2, 2] -> [6, 24] -> [6, 3].
-    let mut net: Vec<Box<dyn Layer>> = vec![
+    vec![
         Box::new(
             Conv2d::builder(1, 4, 3)
                 .padding(1)
@@ -39,26 +88,21 @@ fn a_steady_cnn_training_step_allocates_only_inside_the_matrix_products() {
         Box::new(MaxPool2d::new(2)),
         Box::new(Flatten::new()),
         Box::new(Linear::new(24, 3, Init::He, &mut rng)),
-    ];
-    let pixels: Vec<u8> = (0..50 * 64).map(|i| (i * 37 % 256) as u8).collect();
-    let labels: Vec<usize> = (0..50).map(|i| i % 3).collect();
-    let data = Dataset::from_u8(pixels, &[1, 8, 8], labels, 3).unwrap();
-    let per_step = steady_step_allocations(&mut net, &data, BATCH, &mut SoftmaxCrossEntropy::new());
+    ]
+}
 
+/// Allocations of the step's matrix products, run alone.
+fn products() -> usize {
     // The batch fits one tile per convolution. Patch matrices are wide (stride 1): `OH` rows of
     // the padded width per image, so conv1's images take 8 * 10 = 80 columns each and conv2's
     // 4 * 6 = 24.
     let (cols1, cols2) = (80 * BATCH, 24 * BATCH);
-    let gemm = product_allocations(4, 9, cols1, false, false) // conv1 forward
+    product_allocations(4, 9, cols1, false, false) // conv1 forward
         + product_allocations(4, cols1, 9, false, true) // conv1 weight gradient
         + 2 * product_allocations(3, 18, cols2, false, false) // conv2 forward, per group
         + 2 * product_allocations(3, cols2, 18, false, true) // conv2 weight gradient
         + 2 * product_allocations(18, 3, cols2, true, false) // conv2 patch gradient
         + product_allocations(BATCH, 24, 3, false, true) // fc forward
         + product_allocations(3, BATCH, 24, true, false) // fc weight gradient
-        + product_allocations(BATCH, 3, 24, false, false); // fc input gradient
-    assert!(
-        per_step.iter().all(|&n| n == gemm),
-        "allocations per step {per_step:?}; the matrix products alone make {gemm}"
-    );
+        + product_allocations(BATCH, 3, 24, false, false) // fc input gradient
 }
