@@ -8,7 +8,7 @@
 //! cargo run --release --example bench_activations -- --threads 1
 //! ```
 //!
-//! docs/layers.md compares Relu, Sigmoid and Tanh with the build before their move onto the
+//! docs/LAYERS.md compares Relu, Sigmoid and Tanh with the build before their move onto the
 //! shared element-wise core, measured with the same loops.
 
 use clap::Parser;

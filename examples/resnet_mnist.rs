@@ -26,7 +26,7 @@ pub use common::nets::ResNet;
 
 /// The default, momentum SGD at 0.05 with weight decay 5e-4 (torchvision's ResNet recipe at
 /// half its rate), generalises better than Adam at 2e-3 without decay, which fits the training
-/// set within ten epochs and stops improving on the validation split (docs/branching.md).
+/// set within ten epochs and stops improving on the validation split (docs/BRANCHING.md).
 fn default_lr(optimizer: &str) -> f32 {
     match optimizer {
         "sgd" => 0.2,
