@@ -20,9 +20,8 @@ mod common;
 use clap::Parser;
 use common::bench::{image_data, Flop, Setup, TimedNet};
 use common::flags::{BenchFlags, WorkloadFlags};
-use common::timed::Timed;
+use common::timed::{Rows, Timed};
 use nn::prelude::*;
-use std::time::Duration;
 
 /// The network of C.
 #[derive(Sequential)]
@@ -62,7 +61,7 @@ impl Cnn {
 }
 
 impl TimedNet for Cnn {
-    fn timers(&mut self, on: bool) -> Vec<(&'static str, Duration, Duration)> {
+    fn timers(&mut self, on: bool) -> Rows {
         timers!(self, on; conv1, bn1, act1, pool1, conv2, bn2, act2, pool2, flat, fc)
     }
 }

@@ -30,6 +30,7 @@ pub mod flags;
 pub mod image_layers;
 pub mod nets;
 pub mod optim;
+pub mod sgemm;
 pub mod timed;
 pub mod training;
 

@@ -164,20 +164,24 @@ impl Layer for BatchNorm2d {
             let xs = x.as_slice_mut().expect("standard layout");
             let (mean, var) = (values(&self.stats.running_mean), values(&self.stats.running_var));
             let eps = self.stats.eps;
-            vectorized(
-                #[inline(always)]
-                || {
-                    for ch in 0..c {
-                        let scale = weight[ch] / (var[ch] + eps).sqrt();
-                        let shift = bias[ch] - mean[ch] * scale;
-                        for i in 0..n {
-                            for v in &mut xs[(i * c + ch) * hw..][..hw] {
-                                *v = *v * scale + shift;
+            // Images are independent: a large batch is spread over nn's threads by whole
+            // images, each value computed as on one thread.
+            par::rows(xs, c * hw, &|images: &mut [f32]| {
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        for image in images.chunks_exact_mut(c * hw) {
+                            for (ch, plane) in image.chunks_exact_mut(hw).enumerate() {
+                                let scale = weight[ch] / (var[ch] + eps).sqrt();
+                                let shift = bias[ch] - mean[ch] * scale;
+                                for v in plane {
+                                    *v = *v * scale + shift;
+                                }
                             }
                         }
-                    }
-                },
-            );
+                    },
+                )
+            });
             return x;
         }
 
@@ -334,20 +338,27 @@ mod tests {
 
     #[test]
     fn eval_uses_the_running_statistics() {
-        let x = input(&[2, 2, 3, 3]);
-        let mut bn = BatchNorm2d::new(2).with_momentum(1.0);
-        bn.forward(x.clone(), Mode::Train); // momentum 1: running stats = this batch's
-        let y = bn.forward(x.clone(), Mode::Eval);
-        for c in 0..2 {
-            let (m, v) = stats(&x, c);
-            let unbiased = v * 18.0 / 17.0;
-            for (&out, &inp) in y
-                .index_axis(ndarray::Axis(1), c)
-                .iter()
-                .zip(x.index_axis(ndarray::Axis(1), c))
-            {
-                let expect = (f64::from(inp) - m) / (unbiased + 1e-5).sqrt();
-                assert!((f64::from(out) - expect).abs() < 1e-4, "{out} vs {expect}");
+        // The second batch (41,472 values) is split over threads by whole images.
+        for shape in [[2, 2, 3, 3], [9, 2, 48, 48]] {
+            let x = input(&shape);
+            let mut bn = BatchNorm2d::new(2).with_momentum(1.0);
+            bn.forward(x.clone(), Mode::Train); // momentum 1: running stats = this batch's
+            let y = bn.forward(x.clone(), Mode::Eval);
+            let m = (shape[0] * shape[2] * shape[3]) as f64;
+            for c in 0..2 {
+                let (mean, v) = stats(&x, c);
+                let unbiased = v * m / (m - 1.0);
+                for (&out, &inp) in y
+                    .index_axis(ndarray::Axis(1), c)
+                    .iter()
+                    .zip(x.index_axis(ndarray::Axis(1), c))
+                {
+                    let expect = (f64::from(inp) - mean) / (unbiased + 1e-5).sqrt();
+                    assert!(
+                        (f64::from(out) - expect).abs() < 1e-4,
+                        "{shape:?}: {out} vs {expect}"
+                    );
+                }
             }
         }
     }
@@ -407,9 +418,11 @@ mod tests {
             let mut bn = BatchNorm2d::new(8);
             let y = bn.forward(x.clone(), Mode::Train);
             let dx = bn.backward(g.clone());
+            let eval = bn.forward(x.clone(), Mode::Eval);
             (
                 y,
                 dx,
+                eval,
                 bn.stats.weight_grad.clone(),
                 bn.stats.bias_grad.clone(),
                 bn.stats.running_var.clone(),
