@@ -1,6 +1,6 @@
 //! The residual sum `x + body(x)` around any layer that keeps its input's shape.
 
-use crate::layer::branch::{add_input_grads, fork, recycle};
+use crate::layer::branch::{add_input_grads, add_paths, fork, recycle};
 use crate::layer::{layer_panic_in, Layer, Mode, TypeName, Visitor};
 use crate::tensor::Tensor;
 
@@ -41,7 +41,7 @@ impl<B: Layer> Layer for Residual<B> {
                 ),
             );
         }
-        y += &input;
+        add_paths(&mut y, &input);
         recycle(input, mode);
         y
     }
