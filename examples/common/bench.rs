@@ -191,10 +191,10 @@ pub fn run(
         for (name, fwd, _) in infer_layers {
             let ms = fwd.as_secs_f64() * 1e3 / infer_s.len() as f64;
             layers_ms += ms;
-            println!("  {name:<20} {ms:8.2} ms {:5.1} %", 100.0 * ms / total);
+            println!("  {name:<24} {ms:8.2} ms {:5.1} %", 100.0 * ms / total);
         }
         let other = total - layers_ms;
-        println!("  {:<20} {other:8.2} ms {:5.1} %", "other", 100.0 * other / total);
+        println!("  {:<24} {other:8.2} ms {:5.1} %", "other", 100.0 * other / total);
     }
 
     let median_epoch = median(&mut epoch_s);
@@ -230,7 +230,7 @@ fn print_profile(layers: &Rows, steps: &StepTimes, total_s: f64, n_steps: usize,
     let total_us = total_s * 1e6 / n_steps as f64;
     let gflops = |macs: usize, t_us: f64| 2.0 * (macs * batch) as f64 / (t_us * 1e3);
     let row = |name: &str, t: f64, extra: String| {
-        println!("  {name:<20} {t:8.1} us {:5.1} %{extra}", 100.0 * t / total_us)
+        println!("  {name:<24} {t:8.1} us {:5.1} %{extra}", 100.0 * t / total_us)
     };
     let macs = |name: &str, fwd: bool| setup.flop.as_ref().and_then(|f| (f.layer_macs)(name, fwd));
     let rate = |name: &str, fwd: bool, t: f64| -> String {

@@ -45,6 +45,8 @@ pub struct BatchNorm2d {
     inv_std: Vec<f32>,
     /// The buffer backward is done with, recycled as the next Train forward's output.
     spare: Option<Tensor>,
+    /// Whether a ReLU is applied to the output in the same passes ([`BatchNorm2d::with_relu`]).
+    relu: bool,
 }
 
 impl BatchNorm2d {
@@ -58,7 +60,22 @@ impl BatchNorm2d {
             mean: vec![0.0; channels],
             inv_std: vec![0.0; channels],
             spare: None,
+            relu: false,
         }
+    }
+
+    /// Applies ReLU to the output in the same passes over the activations: `BatchNorm2d`
+    /// followed by [`Relu`](super::Relu), to the bit (tested), with one pass less each way.
+    /// ReLU has no parameters, so the state_dict is unchanged: a PyTorch `BatchNorm2d` then
+    /// `ReLU` loads into it. Backward recomputes the output's sign from the kept input.
+    pub fn with_relu(mut self) -> Self {
+        self.relu = true;
+        self
+    }
+
+    /// Whether a ReLU is fused into the layer ([`BatchNorm2d::with_relu`]).
+    pub fn relu(&self) -> bool {
+        self.relu
     }
 
     /// Sets the weight of each new batch in the running statistics (`0 <= momentum <= 1`;
@@ -102,6 +119,28 @@ impl BatchNorm2d {
     /// How many Train batches have updated the running statistics.
     pub fn num_batches_tracked(&self) -> f32 {
         self.stats.num_batches_tracked.sum()
+    }
+}
+
+/// The output of an element whose normalised and scaled value is `y`: ReLU's (`y` unless
+/// negative, so NaN stays NaN) if `relu`.
+#[inline(always)]
+fn activate(relu: bool, y: f32) -> f32 {
+    if relu && y < 0.0 {
+        0.0
+    } else {
+        y
+    }
+}
+
+/// The gradient reaching an element whose scaled value was `y`, for the output gradient `g`:
+/// zero where a fused ReLU was not positive, as [`Relu`](super::Relu)'s backward.
+#[inline(always)]
+fn through(relu: bool, y: f32, g: f32) -> f32 {
+    if !relu || y > 0.0 {
+        g
+    } else {
+        0.0
     }
 }
 
@@ -163,7 +202,7 @@ impl Layer for BatchNorm2d {
         if mode == Mode::Eval {
             let xs = x.as_slice_mut().expect("standard layout");
             let (mean, var) = (values(&self.stats.running_mean), values(&self.stats.running_var));
-            let eps = self.stats.eps;
+            let (eps, relu) = (self.stats.eps, self.relu);
             // Images are independent: a large batch is spread over nn's threads by whole
             // images, each value computed as on one thread.
             par::rows(xs, c * hw, &|images: &mut [f32]| {
@@ -175,7 +214,7 @@ impl Layer for BatchNorm2d {
                                 let scale = weight[ch] / (var[ch] + eps).sqrt();
                                 let shift = bias[ch] - mean[ch] * scale;
                                 for v in plane {
-                                    *v = *v * scale + shift;
+                                    *v = activate(relu, *v * scale + shift);
                                 }
                             }
                         }
@@ -186,7 +225,7 @@ impl Layer for BatchNorm2d {
         }
 
         let xs = x.as_slice().expect("standard layout");
-        let (momentum, eps) = (self.stats.momentum, self.stats.eps);
+        let (momentum, eps, relu) = (self.stats.momentum, self.stats.eps, self.relu);
         let mut y = recycle(self.spare.take(), x.shape(), TypeName(&*self));
         let ys = y.as_slice_mut().expect("standard layout");
         let (mean, var) = (&mut self.mean, &mut self.inv_std);
@@ -213,7 +252,7 @@ impl Layer for BatchNorm2d {
                     for (i, mut out) in y.outer_iter_mut().enumerate() {
                         let out = out.as_slice_mut().expect("a row of a standard-layout tensor");
                         for (o, &v) in out.iter_mut().zip(rows(i)) {
-                            *o = g * ((v - mean) * s) + b;
+                            *o = activate(relu, g * ((v - mean) * s) + b);
                         }
                     }
                     [mean, var]
@@ -247,29 +286,43 @@ impl Layer for BatchNorm2d {
         let xs = x.as_slice().expect("kept in standard layout");
         let mut grad = contiguous(grad);
         let gs = grad.as_slice_mut().expect("standard layout");
-        let weight = values(&self.stats.weight);
-        let (mean, inv_std) = (&self.mean, &self.inv_std);
+        let (weight, bias) = (values(&self.stats.weight), values(&self.stats.bias));
+        let (mean, inv_std, relu) = (&self.mean, &self.inv_std, self.relu);
         let weight_grad = values_mut(&mut self.stats.weight_grad);
         let bias_grad = values_mut(&mut self.stats.bias_grad);
         for_channels(gs, (n, c, hw), (bias_grad, weight_grad), |ch, mut g| {
             vectorized(
                 #[inline(always)]
                 || {
-                    let (mu, s) = (mean[ch], inv_std[ch]);
+                    let (mu, s, (w, b)) = (mean[ch], inv_std[ch], (weight[ch], bias[ch]));
                     let rows = |i: usize| &xs[(i * c + ch) * hw..][..hw];
+                    // The output gradient past a fused ReLU, from the forward's output
+                    // recomputed to the bit.
+                    let g_in = |g: f32, v: f32| through(relu, w * ((v - mu) * s) + b, g);
                     let (mut db, mut dg) = (0.0f64, 0.0f64);
                     for (i, g) in g.outer_iter().enumerate() {
                         let g = g.to_slice().expect("a row of a standard-layout tensor");
-                        db += f64::from(sum_map(g, |g| g));
-                        dg += f64::from(sum_zip(g, rows(i), |g, v| g * ((v - mu) * s)));
+                        if relu {
+                            db += f64::from(sum_zip(g, rows(i), g_in));
+                            dg += f64::from(sum_zip(g, rows(i), |g, v| g_in(g, v) * ((v - mu) * s)));
+                        } else {
+                            db += f64::from(sum_map(g, |g| g));
+                            dg += f64::from(sum_zip(g, rows(i), |g, v| g * ((v - mu) * s)));
+                        }
                     }
                     let (db, dg) = (db as f32, dg as f32);
                     // dx = weight * inv_std / M * (M * g - sum(g) - x_hat * sum(g * x_hat)).
-                    let coef = weight[ch] * s / m;
+                    let coef = w * s / m;
                     for (i, mut g) in g.outer_iter_mut().enumerate() {
                         let g = g.as_slice_mut().expect("a row of a standard-layout tensor");
-                        for (g, &v) in g.iter_mut().zip(rows(i)) {
-                            *g = coef * (m * *g - db - (v - mu) * s * dg);
+                        if relu {
+                            for (g, &v) in g.iter_mut().zip(rows(i)) {
+                                *g = coef * (m * g_in(*g, v) - db - (v - mu) * s * dg);
+                            }
+                        } else {
+                            for (g, &v) in g.iter_mut().zip(rows(i)) {
+                                *g = coef * (m * *g - db - (v - mu) * s * dg);
+                            }
                         }
                     }
                     [db, dg]
@@ -285,7 +338,11 @@ impl Layer for BatchNorm2d {
     }
 
     fn type_name(&self) -> String {
-        format!("BatchNorm2d({})", self.channels)
+        if self.relu {
+            format!("BatchNorm2d({}) + ReLU", self.channels)
+        } else {
+            format!("BatchNorm2d({})", self.channels)
+        }
     }
 }
 
@@ -433,6 +490,42 @@ mod tests {
             assert!(run(threads) == one, "{threads} threads");
         }
         crate::linalg::set_num_threads(std::thread::available_parallelism().map_or(1, |n| n.get()));
+    }
+
+    /// `with_relu` is `BatchNorm2d` then `Relu` to the bit: outputs, input and parameter
+    /// gradients and running statistics, in Train and Eval, on a batch split over threads
+    /// (values around zero, so that many outputs are negative) and a small one.
+    #[test]
+    fn a_fused_relu_gives_the_bits_of_the_two_layers() {
+        for shape in [[16, 8, 16, 16], [3, 2, 4, 5]] {
+            let x = input(&shape) * 0.1 - 1.5;
+            let g = input(&shape) * 0.01 - 0.05;
+            let mut fused = BatchNorm2d::new(shape[1]).with_relu();
+            let mut pair = (BatchNorm2d::new(shape[1]), crate::layers::Relu::new());
+            for bn in [&mut fused, &mut pair.0] {
+                for_each_param(bn, |name, mut p| {
+                    let base = if name == "weight" { 1.5 } else { -0.3 };
+                    p.value
+                        .iter_mut()
+                        .enumerate()
+                        .for_each(|(i, v)| *v = base + 0.2 * i as f32);
+                });
+            }
+            for _ in 0..2 {
+                let y = fused.forward(x.clone(), Mode::Train);
+                assert_eq!(y, pair.forward(x.clone(), Mode::Train), "{shape:?}");
+                assert!(y.iter().any(|&v| v == 0.0) && y.iter().any(|&v| v > 0.0));
+                assert_eq!(fused.backward(g.clone()), pair.backward(g.clone()), "{shape:?}");
+                assert_eq!(fused.stats.weight_grad, pair.0.stats.weight_grad);
+                assert_eq!(fused.stats.bias_grad, pair.0.stats.bias_grad);
+                assert_eq!(fused.stats.running_var, pair.0.stats.running_var);
+            }
+            assert_eq!(fused.forward(x.clone(), Mode::Eval), pair.forward(x, Mode::Eval));
+        }
+        let mut fused = BatchNorm2d::new(2).with_relu();
+        assert_eq!(fused.type_name(), "BatchNorm2d(2) + ReLU");
+        assert_eq!(param_names(&mut fused), param_names(&mut BatchNorm2d::new(2)));
+        gradcheck(&mut fused, &[3, 2, 3, 3]).assert_passed();
     }
 
     #[test]
