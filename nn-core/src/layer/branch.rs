@@ -36,10 +36,12 @@ thread_local! {
 /// A copy of `x` for a second path: in [`Mode::Train`] (and in backward) in standard layout, in a
 /// spare buffer when one is free; in [`Mode::Eval`] newly allocated.
 pub fn fork(x: &Tensor, mode: Mode) -> Tensor {
-    if mode == Mode::Eval {
-        return x.clone();
-    }
-    let mut copy = spare(x.shape());
+    let mut copy = match (mode, x.as_slice()) {
+        // Zeroed by the allocator without a pass (calloc), then written on both threads.
+        (Mode::Eval, Some(_)) => Tensor::zeros(x.raw_dim()),
+        (Mode::Eval, None) => return x.clone(),
+        (Mode::Train, _) => spare(x.shape()),
+    };
     match (copy.as_slice_mut(), x.as_slice()) {
         (Some(to), Some(from)) => halves(to, from, &|to, from| to.copy_from_slice(from)),
         _ => copy.assign(x),
@@ -248,6 +250,7 @@ mod tests {
         let expected = Tensor::from_shape_fn(IxDyn(&[4, 100, 100]), |i| a[&i] + b[&i]);
         for threads in [1, 2] {
             crate::linalg::set_num_threads(threads);
+            assert_eq!(fork(&a, Mode::Eval), a, "{threads} threads");
             let mut sum = fork(&a, Mode::Train);
             assert_eq!(sum, a, "{threads} threads");
             add_paths(&mut sum, &b);
