@@ -23,10 +23,9 @@ mod common;
 use clap::Parser;
 use common::bench::{synthetic, Setup, TimedNet};
 use common::flags::{BenchFlags, WorkloadFlags};
-use common::timed::Timed;
+use common::timed::{Rows, Timed};
 use nn::data::Mnist;
 use nn::prelude::*;
-use std::time::Duration;
 
 /// The network of W.
 #[derive(Sequential)]
@@ -56,7 +55,7 @@ impl Mlp {
 }
 
 impl TimedNet for Mlp {
-    fn timers(&mut self, on: bool) -> Vec<(&'static str, Duration, Duration)> {
+    fn timers(&mut self, on: bool) -> Rows {
         timers!(self, on; fc1, bn1, act1, fc2, bn2, act2, fc3)
     }
 }

@@ -5,7 +5,9 @@
 //! BasicBlocks 16 -> 16, 16 -> 32 (stride 2) and 32 -> 64 (stride 2), each with a 1x1 strided
 //! projection (no bias) + BatchNorm2d where the shape changes; global average pooling -> Flatten
 //! -> Linear(64 -> 10); He init, softmax cross-entropy, Adam (lr 1e-3), batch 100, the first
-//! 50,000 MNIST training images per epoch, f32, 2 threads. After one warm-up epoch it prints one
+//! 50,000 MNIST training images per epoch, f32, 2 threads. A ReLU right after a BatchNorm2d is
+//! fused into it (`BatchNorm2d::with_relu`: the same function to the bit, one pass less over the
+//! activations), and its own slot stays empty (`None`). After one warm-up epoch it prints one
 //! line per timed epoch, then inference (Eval forward of the 10,000 test images as one batch),
 //! and last the line `median_epoch_s=<f> samples_per_s=<f> infer_samples_per_s=<f>`.
 //!
@@ -24,20 +26,20 @@ mod common;
 use clap::Parser;
 use common::bench::{image_data, Flop, Setup, TimedNet};
 use common::flags::{BenchFlags, WorkloadFlags};
-use common::nets::{conv, BasicBlock};
-use common::timed::Timed;
+use common::nets::conv;
+use common::timed::{Rows, Timed};
 use nn::prelude::*;
-use std::time::Duration;
 
 /// The network of R, numbered as PyTorch's `nn.Sequential`: stem (0-2), blocks (3-5), head (6-8).
 #[derive(Sequential)]
 struct ResNetR(
     Timed<Conv2d>,
     Timed<BatchNorm2d>,
-    Timed<Relu>,
-    Timed<BasicBlock>,
-    Timed<BasicBlock>,
-    Timed<BasicBlock>,
+    /// PyTorch's ReLU after the stem, fused into module 1.
+    Option<Timed<Relu>>,
+    Timed<Block>,
+    Timed<Block>,
+    Timed<Block>,
     Timed<GlobalAvgPool2d>,
     Timed<Flatten>,
     Timed<Linear>,
@@ -54,16 +56,73 @@ const FORWARD_MACS: [usize; 5] = [
     64 * 10,
 ];
 
+/// torchvision's `BasicBlock` as `common::nets::BasicBlock` builds it (the same fields and
+/// parameter names), with a stopwatch on every layer, so the profile shows each convolution, and
+/// `bn1` fused with the ReLU after it.
+#[derive(Sequential)]
+struct Block {
+    conv1: Timed<Conv2d>,
+    /// BatchNorm2d then ReLU, fused; `relu1` stays empty.
+    bn1: Timed<BatchNorm2d>,
+    relu1: Option<Timed<Relu>>,
+    conv2: Timed<Conv2d>,
+    bn2: Timed<BatchNorm2d>,
+    #[sequential(shortcut)]
+    downsample: Option<(Timed<Conv2d>, Timed<BatchNorm2d>)>,
+    relu: Timed<Relu>,
+}
+
+impl Block {
+    fn new(cin: usize, cout: usize, stride: usize, rng: &mut StdRng) -> Self {
+        Block {
+            conv1: Timed::new(conv(cin, cout, 3, stride, rng)),
+            bn1: Timed::new(BatchNorm2d::new(cout).with_relu()),
+            relu1: None,
+            conv2: Timed::new(conv(cout, cout, 3, 1, rng)),
+            bn2: Timed::new(BatchNorm2d::new(cout)),
+            downsample: (stride != 1 || cin != cout).then(|| {
+                (
+                    Timed::new(conv(cin, cout, 1, stride, rng)),
+                    Timed::new(BatchNorm2d::new(cout)),
+                )
+            }),
+            relu: Timed::new(Relu::new()),
+        }
+    }
+
+    /// The rows of the block `name` (its total less its layers is the residual sum and the
+    /// copies the two paths need: `3.add`), its layers named `3.conv1` and so on.
+    fn rows(block: &mut Timed<Block>, name: &str, on: bool) -> Rows {
+        let (mut forward, mut backward) = block.reset(on);
+        let b = &mut block.layer;
+        let mut rows: Rows = timers!(b, on; conv1, bn1, conv2, bn2);
+        if let Some((c, n)) = &mut b.downsample {
+            let ((cf, cb), (nf, nb)) = (c.reset(on), n.reset(on));
+            rows.push(("downsample.0".into(), cf, cb));
+            rows.push(("downsample.1".into(), nf, nb));
+        }
+        rows.extend(timers!(b, on; relu));
+        for (_, f, b) in &rows {
+            forward = forward.saturating_sub(*f);
+            backward = backward.saturating_sub(*b);
+        }
+        rows.push(("add".into(), forward, backward));
+        rows.into_iter()
+            .map(|(layer, f, b)| (format!("{name}.{layer}"), f, b))
+            .collect()
+    }
+}
+
 impl ResNetR {
     fn new(rng: &mut StdRng) -> Self {
         ResNetR(
             // The first layer's input is data: no gradient needed for it (PyTorch skips it too).
             Timed::new(conv(1, 16, 3, 1, rng).with_input_grad(false)),
-            Timed::new(BatchNorm2d::new(16)),
-            Timed::new(Relu::new()),
-            Timed::new(BasicBlock::new(16, 16, 1, rng)),
-            Timed::new(BasicBlock::new(16, 32, 2, rng)),
-            Timed::new(BasicBlock::new(32, 64, 2, rng)),
+            Timed::new(BatchNorm2d::new(16).with_relu()),
+            None,
+            Timed::new(Block::new(16, 16, 1, rng)),
+            Timed::new(Block::new(16, 32, 2, rng)),
+            Timed::new(Block::new(32, 64, 2, rng)),
             Timed::new(GlobalAvgPool2d::new()),
             Timed::new(Flatten::new()),
             Timed::new(Linear::new(64, 10, Init::He, rng)),
@@ -72,8 +131,13 @@ impl ResNetR {
 }
 
 impl TimedNet for ResNetR {
-    fn timers(&mut self, on: bool) -> Vec<(&'static str, Duration, Duration)> {
-        timers!(self, on; 0, 1, 2, 3, 4, 5, 6, 7, 8)
+    fn timers(&mut self, on: bool) -> Rows {
+        let mut rows = timers!(self, on; 0, 1);
+        rows.extend(Block::rows(&mut self.3, "3", on));
+        rows.extend(Block::rows(&mut self.4, "4", on));
+        rows.extend(Block::rows(&mut self.5, "5", on));
+        rows.extend(timers!(self, on; 6, 7, 8));
+        rows
     }
 }
 
@@ -105,7 +169,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (train, infer) = image_data(data_dir.as_deref(), samples, infer_samples)?;
     let source = data_dir.as_deref().unwrap_or("synthetic");
     println!(
-        "R: conv3x3(16)-bn-relu, BasicBlocks 16, 32/2, 64/2, avgpool-fc, Adam 1e-3, batch \
+        "R: conv3x3(16)-bn+relu, BasicBlocks 16, 32/2, 64/2, avgpool-fc, Adam 1e-3, batch \
          {batch_size}, {} samples/epoch ({source}), {threads} threads; layers 0-2 stem, 3-5 \
          blocks, 6-8 head",
         train.len()
@@ -135,13 +199,19 @@ fn epoch_flop(samples: usize) -> f64 {
 
 /// Multiply-adds per image of the convolutions' forward (`true`) or backward pass, by module.
 fn layer_macs(name: &str, forward: bool) -> Option<usize> {
-    let twice = if forward { 1 } else { 2 };
-    match name {
-        // The stem's backward is the weight gradient only.
-        "0" => Some(FORWARD_MACS[0]),
-        "3" => Some(FORWARD_MACS[1] * twice),
-        "4" => Some(FORWARD_MACS[2] * twice),
-        "5" => Some(FORWARD_MACS[3] * twice),
-        _ => None,
-    }
+    // (input channels, output channels, kernel taps, output pixels) of each convolution.
+    let (cin, cout, taps, pixels) = match name {
+        "0" => (1, 16, 9, 28 * 28),
+        "3.conv1" | "3.conv2" => (16, 16, 9, 28 * 28),
+        "4.conv1" => (16, 32, 9, 14 * 14),
+        "4.conv2" => (32, 32, 9, 14 * 14),
+        "4.downsample.0" => (16, 32, 1, 14 * 14),
+        "5.conv1" => (32, 64, 9, 7 * 7),
+        "5.conv2" => (64, 64, 9, 7 * 7),
+        "5.downsample.0" => (32, 64, 1, 7 * 7),
+        _ => return None,
+    };
+    // Backward is the weight and input gradients, except the stem's: the weight gradient only.
+    let passes = if forward || name == "0" { 1 } else { 2 };
+    Some(cin * cout * taps * pixels * passes)
 }

@@ -11,9 +11,7 @@ mod common;
 
 use clap::Parser;
 use common::flags::{at_least_one, WorkloadFlags};
-use ndarray::{Array2, ShapeBuilder};
-use nn::linalg::matmul_into;
-use std::time::Instant;
+use common::sgemm::{square_rate, time_product};
 
 /// One product of a training step of W at batch `b`: `(name, m, k, n, a transposed, b transposed)`,
 /// laid out as `Linear` does (`y = x W^T`, `dW = G^T x`, `dx = G W`).
@@ -28,41 +26,6 @@ fn shapes(b: usize) -> Vec<(&'static str, usize, usize, usize, bool, bool)> {
         ("fc3 weight", 10, b, 64, true, false),
         ("fc3 input", b, 10, 64, false, false),
     ]
-}
-
-/// A matrix of `rows x cols` (column-major in memory when `transposed`) with varied values.
-fn matrix(rows: usize, cols: usize, transposed: bool) -> Array2<f32> {
-    let values: Vec<f32> = (0..rows * cols)
-        .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
-        .collect();
-    if transposed {
-        Array2::from_shape_vec((rows, cols).f(), values).expect("sized")
-    } else {
-        Array2::from_shape_vec((rows, cols), values).expect("sized")
-    }
-}
-
-/// Best and median seconds per product over `rounds` rounds of repeated products.
-fn time_product(m: usize, k: usize, n: usize, ta: bool, tb: bool, rounds: usize) -> (f64, f64) {
-    let a = matrix(m, k, ta);
-    let b = matrix(k, n, tb);
-    let mut c = Array2::<f32>::zeros((m, n));
-    let macs = (m * k * n) as f64;
-    let reps = ((2e7 / macs) as usize).clamp(1, 10_000);
-    for _ in 0..reps {
-        matmul_into(a.view(), b.view(), c.view_mut(), false);
-    }
-    let mut times: Vec<f64> = (0..rounds)
-        .map(|_| {
-            let start = Instant::now();
-            for _ in 0..reps {
-                matmul_into(a.view(), b.view(), c.view_mut(), false);
-            }
-            start.elapsed().as_secs_f64() / reps as f64
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    (times[0], times[times.len() / 2])
 }
 
 /// Measures nn's sgemm rate on the shapes of W and prints the GEMM-bound epoch time.
@@ -106,11 +69,10 @@ fn main() {
         best_s += best * steps as f64;
         median_s += median * steps as f64;
     }
-    let (best_sq, _) = time_product(1024, 1024, 1024, false, false, 5);
+    let (best_sq, median_sq) = square_rate(5);
     println!(
-        "  {:<20} 1024 x 1024 x 1024  {:6.1} GFLOP/s best",
-        "square",
-        2.0 * 1024f64.powi(3) / best_sq / 1e9
+        "  {:<20} 1024 x 1024 x 1024  {best_sq:6.1} / {median_sq:6.1} GFLOP/s",
+        "square"
     );
     println!(
         "epoch GEMMs: {:.1} GFLOP; GEMM-bound epoch {best_s:.3} s at the best rates ({:.0} GFLOP/s), \

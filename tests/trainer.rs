@@ -124,34 +124,34 @@ fn same_seed_gives_the_same_history_and_another_seed_does_not() {
     assert_ne!(a.0, run(12).0);
 }
 
-#[test]
-#[ignore = "slow in a debug build (about 10 s); .ci/run runs it with --ignored"]
-fn training_the_standard_mlp_gives_the_same_bits_on_any_thread_count() {
-    // Workload W's network and batch: fc1's products are large enough to be split over
-    // threads, Adam's update of fc1.weight too, and the Eval forward of 1,000 samples splits
-    // BatchNorm and ReLU. Every split keeps each value's arithmetic, so the bits are the same.
+/// `n` random samples of `shape` with labels of 10 classes, from `seed`.
+fn random_data(n: usize, shape: &[usize], seed: u64) -> Dataset {
     use rand::Rng as _;
-    let mut rng = seeded(3);
-    let pixels: Vec<u8> = (0..1000 * 784).map(|_| rng.random()).collect();
-    let labels: Vec<usize> = (0..1000).map(|_| rng.random_range(0..10)).collect();
-    let data = Dataset::from_u8(pixels, &[784], labels, 10).unwrap();
+    let mut rng = seeded(seed);
+    let pixels: Vec<u8> = (0..n * shape.iter().product::<usize>())
+        .map(|_| rng.random())
+        .collect();
+    let labels: Vec<usize> = (0..n).map(|_| rng.random_range(0..10)).collect();
+    Dataset::from_u8(pixels, shape, labels, 10).unwrap()
+}
+
+/// Trains the network `make` builds on `data` with Adam for `epochs` epochs of batch 100 on 1,
+/// 2, 3 and 4 threads, and asserts the same metrics, weights, buffers and Eval scores each time.
+fn assert_same_bits_on_any_thread_count<N: Layer>(make: impl Fn() -> N, data: &Dataset, epochs: usize) {
     let run = |threads: usize| {
         nn::set_num_threads(threads);
-        let mut net = nets::SeedNet::new(&mut seeded(4321));
-        let mut trainer = Trainer::new(Adam::new(1e-3)).epochs(2).batch_size(100).silent();
-        let h = trainer.fit(&mut net, &data, None).unwrap();
+        let mut net = make();
+        let mut trainer = Trainer::new(Adam::new(1e-3))
+            .epochs(epochs)
+            .batch_size(100)
+            .silent();
+        let h = trainer.fit(&mut net, data, None).unwrap();
         let scores = net.forward(data.to_tensor(), Mode::Eval);
         (metrics(&h), weights(&mut net), scores)
     };
     let one = run(1);
     for threads in [2, 3, 4] {
         let r = run(threads);
-        eprintln!(
-            "{threads}: metrics {} weights {} scores {}",
-            r.0 == one.0,
-            r.1 == one.1,
-            r.2 == one.2
-        );
         let diffs: Vec<usize> =
             r.1.iter()
                 .zip(&one.1)
@@ -160,10 +160,37 @@ fn training_the_standard_mlp_gives_the_same_bits_on_any_thread_count() {
                 .map(|(i, _)| i)
                 .take(5)
                 .collect();
-        eprintln!("first differing weights {diffs:?} of {}", one.1.len());
-        assert!(r == one, "{threads} threads");
+        assert!(
+            r == one,
+            "{threads} threads: metrics {} weights {} (first differing {diffs:?} of {}) scores {}",
+            r.0 == one.0,
+            r.1 == one.1,
+            one.1.len(),
+            r.2 == one.2
+        );
     }
     nn::set_num_threads(std::thread::available_parallelism().map_or(1, |n| n.get()));
+}
+
+#[test]
+#[ignore = "slow in a debug build (about 10 s); .ci/run runs it with --ignored"]
+fn training_the_standard_mlp_gives_the_same_bits_on_any_thread_count() {
+    // Workload W's network and batch: fc1's products are large enough to be split over
+    // threads, Adam's update of fc1.weight too, and the Eval forward of 1,000 samples splits
+    // BatchNorm and ReLU. Every split keeps each value's arithmetic, so the bits are the same.
+    let data = random_data(1000, &[784], 3);
+    assert_same_bits_on_any_thread_count(|| nets::SeedNet::new(&mut seeded(4321)), &data, 2);
+}
+
+#[test]
+#[ignore = "slow in a debug build (a minute or two); .ci/run runs it with --ignored"]
+fn training_a_cnn_and_a_resnet_gives_the_same_bits_on_any_thread_count() {
+    // cnn_mnist's and resnet_mnist's networks on a batch of 100 digit-sized images: every
+    // convolution is cut into the same parts whatever the thread count, BatchNorm2d, ReLU and
+    // pooling are split over threads, in Train and in the Eval forward.
+    let data = random_data(100, &[1, 28, 28], 4);
+    assert_same_bits_on_any_thread_count(|| nets::Cnn::new(&mut seeded(4321)), &data, 1);
+    assert_same_bits_on_any_thread_count(|| nets::ResNet::new(&mut seeded(4321)), &data, 1);
 }
 
 #[test]

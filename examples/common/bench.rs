@@ -2,7 +2,8 @@
 //! the bare epoch loop, timing the epochs and inference, and printing them with the per-layer
 //! profile; and the cost of augmentation, timed against plain epochs in the same run.
 
-use super::timed::{median, time_inference};
+use super::sgemm::{square_rate, SQUARE};
+use super::timed::{median, time_inference, Rows};
 use nn::data::{Batches, DataSource, Dataset};
 use nn::prelude::*;
 use rand::Rng as _;
@@ -12,15 +13,15 @@ use std::time::{Duration, Instant};
 pub trait TimedNet: Layer {
     /// Each layer's name with its forward and backward time so far; then zeroes the timers and
     /// switches them on or off.
-    fn timers(&mut self, on: bool) -> Vec<(&'static str, Duration, Duration)>;
+    fn timers(&mut self, on: bool) -> Rows;
 }
 
 /// The arithmetic a benchmark counts, for its GFLOP/s.
 pub struct Flop {
     /// Floating-point operations of one training epoch of `samples` samples.
     pub epoch: fn(samples: usize) -> f64,
-    /// Multiply-adds per sample of the named layer's forward (`true`) or backward pass, for the
-    /// layers counted.
+    /// Multiply-adds per sample of the named convolution's forward (`true`) or backward pass;
+    /// `None` for every other layer (the profile counts the rest as outside the convolutions).
     pub layer_macs: fn(name: &str, forward: bool) -> Option<usize>,
 }
 
@@ -248,10 +249,10 @@ pub fn run(
         for (name, fwd, _) in infer_layers {
             let ms = fwd.as_secs_f64() * 1e3 / infer_s.len() as f64;
             layers_ms += ms;
-            println!("  {name:<16} {ms:8.2} ms {:5.1} %", 100.0 * ms / total);
+            println!("  {name:<24} {ms:8.2} ms {:5.1} %", 100.0 * ms / total);
         }
         let other = total - layers_ms;
-        println!("  {:<16} {other:8.2} ms {:5.1} %", "other", 100.0 * other / total);
+        println!("  {:<24} {other:8.2} ms {:5.1} %", "other", 100.0 * other / total);
     }
 
     let median_epoch = median(&mut epoch_s);
@@ -305,46 +306,65 @@ fn print_augment_cost(
 }
 
 /// The per-layer and per-phase breakdown of the timed epochs, in microseconds per step, with the
-/// GFLOP/s of the layers `setup.flop` counts (and then the batch size, which they depend on).
-fn print_profile(
-    layers: &[(&'static str, Duration, Duration)],
-    steps: &StepTimes,
-    total_s: f64,
-    n_steps: usize,
-    setup: &Setup,
-) {
+/// GFLOP/s of the convolutions `setup.flop` counts (and then the batch size, which they depend
+/// on), each against the rate of a large matrix product measured now on the same threads, and
+/// the share of the step spent outside the convolutions.
+fn print_profile(layers: &Rows, steps: &StepTimes, total_s: f64, n_steps: usize, setup: &Setup) {
     let batch = setup.batch_size;
     let us = |d: Duration| d.as_secs_f64() * 1e6 / n_steps as f64;
     let of_batch = match setup.flop {
         Some(_) => format!(" of {batch}"),
         None => String::new(),
     };
+    // The reference rate, measured after training so that it sees the machine as the epochs did.
+    let sgemm = setup.flop.as_ref().map(|_| square_rate(7));
     println!("profile: microseconds per step ({n_steps} steps{of_batch}), share of the timed epochs");
+    if let Some((best, median)) = sgemm {
+        println!(
+            "  (sgemm reference: {SQUARE}^3 product on {} threads, {median:.1} GFLOP/s median, \
+             {best:.1} best of 7)",
+            nn::num_threads()
+        );
+    }
     let total_us = total_s * 1e6 / n_steps as f64;
     let gflops = |macs: usize, t_us: f64| 2.0 * (macs * batch) as f64 / (t_us * 1e3);
     let row = |name: &str, t: f64, extra: String| {
-        println!("  {name:<16} {t:8.1} us {:5.1} %{extra}", 100.0 * t / total_us)
+        println!("  {name:<24} {t:8.1} us {:5.1} %{extra}", 100.0 * t / total_us)
     };
+    let macs = |name: &str, fwd: bool| setup.flop.as_ref().and_then(|f| (f.layer_macs)(name, fwd));
     let rate = |name: &str, fwd: bool, t: f64| -> String {
-        match setup.flop.as_ref().and_then(|f| (f.layer_macs)(name, fwd)) {
-            Some(macs) => format!("  {:6.1} GFLOP/s", gflops(macs, t)),
-            None => String::new(),
+        match (macs(name, fwd), sgemm) {
+            (Some(macs), Some((_, median))) => {
+                let r = gflops(macs, t);
+                format!("  {r:6.1} GFLOP/s {:4.0} % of sgemm", 100.0 * r / median)
+            }
+            _ => String::new(),
         }
     };
-    let mut accounted = 0.0;
-    for &(name, fwd, _) in layers {
-        row(&format!("{name} forward"), us(fwd), rate(name, true, us(fwd)));
-        accounted += us(fwd);
+    // (label, layer name if a layer, forward?, time) of every phase of a step, in order.
+    let mut phases: Vec<(String, Option<&str>, bool, Duration)> = Vec::new();
+    for (name, fwd, _) in layers {
+        phases.push((format!("{name} forward"), Some(name), true, *fwd));
     }
-    row("loss", us(steps.loss), String::new());
-    accounted += us(steps.loss);
-    for &(name, _, bwd) in layers.iter().rev() {
-        row(&format!("{name} backward"), us(bwd), rate(name, false, us(bwd)));
-        accounted += us(bwd);
+    phases.push(("loss".into(), None, true, steps.loss));
+    for (name, _, bwd) in layers.iter().rev() {
+        phases.push((format!("{name} backward"), Some(name), false, *bwd));
     }
-    row("optimizer step", us(steps.optimizer), String::new());
-    row("batch fill", us(steps.batch), String::new());
-    accounted += us(steps.optimizer) + us(steps.batch);
+    phases.push(("optimizer step".into(), None, true, steps.optimizer));
+    phases.push(("batch fill".into(), None, true, steps.batch));
+    let (mut accounted, mut convolutions) = (0.0, 0.0);
+    for (label, name, fwd, t) in phases {
+        let extra = name.map_or(String::new(), |name| rate(name, fwd, us(t)));
+        row(&label, us(t), extra);
+        accounted += us(t);
+        if name.is_some_and(|name| macs(name, fwd).is_some()) {
+            convolutions += us(t);
+        }
+    }
     row("other", total_us - accounted, String::new());
     row("total", total_us, String::new());
+    if setup.flop.is_some() {
+        row("convolutions", convolutions, String::new());
+        row("outside them", total_us - convolutions, String::new());
+    }
 }

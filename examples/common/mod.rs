@@ -33,6 +33,7 @@ pub mod folder;
 pub mod image_layers;
 pub mod nets;
 pub mod optim;
+pub mod sgemm;
 pub mod timed;
 pub mod training;
 

@@ -14,6 +14,10 @@ pub struct Timed<L> {
     pub backward: Duration,
 }
 
+/// The profile rows of a benchmark's network: each timed layer's name (`conv1`, or `3.conv1`
+/// inside a block) with its forward and backward time.
+pub type Rows = Vec<(String, Duration, Duration)>;
+
 impl<L> Timed<L> {
     pub fn new(layer: L) -> Self {
         Timed {
@@ -22,6 +26,14 @@ impl<L> Timed<L> {
             forward: Duration::ZERO,
             backward: Duration::ZERO,
         }
+    }
+
+    /// The forward and backward time so far; zeroes them and switches the stopwatch on or off.
+    pub fn reset(&mut self, on: bool) -> (Duration, Duration) {
+        self.on = on;
+        let times = (self.forward, self.backward);
+        (self.forward, self.backward) = (Duration::ZERO, Duration::ZERO);
+        times
     }
 }
 
@@ -55,13 +67,10 @@ impl<L: Layer> Layer for Timed<L> {
 #[macro_export]
 macro_rules! timers {
     ($net:expr, $on:expr; $($f:tt),*) => {{
-        let rows: Vec<(&'static str, std::time::Duration, std::time::Duration)> =
-            vec![$((stringify!($f), $net.$f.forward, $net.$f.backward)),*];
-        $(
-            $net.$f.on = $on;
-            $net.$f.forward = std::time::Duration::ZERO;
-            $net.$f.backward = std::time::Duration::ZERO;
-        )*
+        let rows: $crate::common::timed::Rows = vec![$({
+            let (forward, backward) = $net.$f.reset($on);
+            (stringify!($f).to_string(), forward, backward)
+        }),*];
         rows
     }};
 }

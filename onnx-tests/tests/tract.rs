@@ -175,6 +175,11 @@ fn layer_cases() -> Vec<(&'static str, Box<dyn Layer>, Vec<usize>)> {
             vec![4, 3, 5, 5],
         ),
         (
+            "batch_norm2d_relu",
+            Box::new(BatchNorm2d::new(3).with_relu()),
+            vec![4, 3, 5, 5],
+        ),
+        (
             "conv2d",
             conv(Conv2d::builder(2, 4, 3), &mut rng),
             vec![2, 2, 7, 7],

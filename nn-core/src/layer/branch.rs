@@ -18,7 +18,9 @@
 
 use crate::layer::trace::{self, Role};
 use crate::layer::{layer_panic, Layer, Mode, PathGuard};
+use crate::linalg::{vectorized, PARALLEL_MIN_LEN};
 use crate::tensor::Tensor;
+use crate::threads::{both, num_threads};
 use ndarray::IxDyn;
 use std::cell::RefCell;
 
@@ -34,15 +36,46 @@ thread_local! {
 /// A copy of `x` for a second path: in [`Mode::Train`] (and in backward) in standard layout, in a
 /// spare buffer when one is free; in [`Mode::Eval`] newly allocated.
 pub fn fork(x: &Tensor, mode: Mode) -> Tensor {
-    if mode == Mode::Eval {
-        return x.clone();
-    }
-    let mut copy = spare(x.shape());
+    let mut copy = match (mode, x.as_slice()) {
+        // Zeroed by the allocator without a pass (calloc), then written on both threads.
+        (Mode::Eval, Some(_)) => Tensor::zeros(x.raw_dim()),
+        (Mode::Eval, None) => return x.clone(),
+        (Mode::Train, _) => spare(x.shape()),
+    };
     match (copy.as_slice_mut(), x.as_slice()) {
-        (Some(to), Some(from)) => to.copy_from_slice(from),
+        (Some(to), Some(from)) => halves(to, from, &|to, from| to.copy_from_slice(from)),
         _ => copy.assign(x),
     }
     copy
+}
+
+/// `sum += other` element by element (the shapes are equal): the paths of a block joined.
+pub(crate) fn add_paths(sum: &mut Tensor, other: &Tensor) {
+    debug_assert_eq!(sum.shape(), other.shape());
+    match (sum.as_slice_mut(), other.as_slice()) {
+        (Some(to), Some(from)) => halves(to, from, &|to, from| {
+            vectorized(
+                #[inline(always)]
+                || {
+                    for (t, &f) in to.iter_mut().zip(from) {
+                        *t += f;
+                    }
+                },
+            )
+        }),
+        _ => *sum += other,
+    }
+}
+
+/// `f(to, from)` on the two slices (of equal length), or on their halves on nn's two threads
+/// when they are long: each value is computed alone, so the split changes no bit.
+fn halves(to: &mut [f32], from: &[f32], f: &(impl Fn(&mut [f32], &[f32]) + Sync)) {
+    if to.len() < PARALLEL_MIN_LEN || num_threads() < 2 {
+        return f(to, from);
+    }
+    let half = to.len() / 2;
+    let ((t0, t1), (f0, f1)) = (to.split_at_mut(half), from.split_at(half));
+    both(|| f(t0, f0), || f(t1, f1));
 }
 
 /// Gives `t`'s storage back for a later [`fork`], once a block has combined its paths in a forward
@@ -136,7 +169,7 @@ pub fn shortcut_forward<L: Layer + ?Sized>(
             path.shape()
         ));
     }
-    body += &path;
+    add_paths(&mut body, &path);
     recycle(path, mode);
     body
 }
@@ -163,7 +196,7 @@ pub fn add_input_grads(mut grad: Tensor, other: Tensor) -> Tensor {
             other.shape()
         ));
     }
-    grad += &other;
+    add_paths(&mut grad, &other);
     recycle(other, Mode::Train);
     grad
 }
@@ -205,6 +238,32 @@ mod tests {
         // A transposed input is copied in logical order.
         let copy = fork(&x.t().to_owned().reversed_axes(), Mode::Train);
         assert_eq!(copy, x);
+    }
+
+    #[test]
+    fn paths_add_and_fork_alike_on_any_thread_count_and_layout() {
+        // 40,000 values: long enough to be split over two threads.
+        let a = Tensor::from_shape_fn(IxDyn(&[4, 100, 100]), |i| {
+            (i[0] * 7 + i[1] * 3 + i[2]) as f32 * 0.25
+        });
+        let b = Tensor::from_shape_fn(IxDyn(&[4, 100, 100]), |i| (i[2] * 5 + i[1]) as f32 - 0.5);
+        let expected = Tensor::from_shape_fn(IxDyn(&[4, 100, 100]), |i| a[&i] + b[&i]);
+        for threads in [1, 2] {
+            crate::linalg::set_num_threads(threads);
+            assert_eq!(fork(&a, Mode::Eval), a, "{threads} threads");
+            let mut sum = fork(&a, Mode::Train);
+            assert_eq!(sum, a, "{threads} threads");
+            add_paths(&mut sum, &b);
+            assert_eq!(sum, expected, "{threads} threads");
+        }
+        crate::linalg::set_num_threads(std::thread::available_parallelism().map_or(1, |n| n.get()));
+        // A tensor in another memory order takes ndarray's element-wise path.
+        let mut sum = a.clone();
+        let other_order = Tensor::from_shape_fn(IxDyn(&[100, 100, 4]), |i| b[[i[2], i[1], i[0]]])
+            .permuted_axes(IxDyn(&[2, 1, 0]));
+        assert!(other_order.as_slice().is_none());
+        add_paths(&mut sum, &other_order);
+        assert_eq!(sum, expected);
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub struct BatchNorm2d {
     /// The input shape of the last Train forward made with the running statistics, until its
     /// backward (which scales by `inv_std`, then `weight / sqrt(running_var + eps)`).
     frozen_shape: Option<[usize; 4]>,
+    /// Whether a ReLU is applied to the output in the same passes ([`BatchNorm2d::with_relu`]).
+    relu: bool,
 }
 
 impl BatchNorm2d {
@@ -68,7 +70,22 @@ impl BatchNorm2d {
             needs: Needs::default(),
             frozen_stats: false,
             frozen_shape: None,
+            relu: false,
         }
+    }
+
+    /// Applies ReLU to the output in the same passes over the activations: `BatchNorm2d`
+    /// followed by [`Relu`](super::Relu), to the bit (tested), with one pass less each way.
+    /// ReLU has no parameters, so the state_dict is unchanged: a PyTorch `BatchNorm2d` then
+    /// `ReLU` loads into it. Backward recomputes the output's sign from the kept input.
+    pub fn with_relu(mut self) -> Self {
+        self.relu = true;
+        self
+    }
+
+    /// Whether a ReLU is fused into the layer ([`BatchNorm2d::with_relu`]).
+    pub fn relu(&self) -> bool {
+        self.relu
     }
 
     /// Sets the weight of each new batch in the running statistics (`0 <= momentum <= 1`;
@@ -112,6 +129,28 @@ impl BatchNorm2d {
     /// How many Train batches have updated the running statistics.
     pub fn num_batches_tracked(&self) -> f32 {
         self.stats.num_batches_tracked.sum()
+    }
+}
+
+/// The output of an element whose normalised and scaled value is `y`: ReLU's (`y` unless
+/// negative, so NaN stays NaN) if `relu`.
+#[inline(always)]
+fn activate(relu: bool, y: f32) -> f32 {
+    if relu && y < 0.0 {
+        0.0
+    } else {
+        y
+    }
+}
+
+/// The gradient reaching an element whose scaled value was `y`, for the output gradient `g`:
+/// zero where a fused ReLU was not positive, as [`Relu`](super::Relu)'s backward.
+#[inline(always)]
+fn through(relu: bool, y: f32, g: f32) -> f32 {
+    if !relu || y > 0.0 {
+        g
+    } else {
+        0.0
     }
 }
 
@@ -171,29 +210,42 @@ impl Layer for BatchNorm2d {
         let (hw, m) = (h * w, n * h * w);
         let (weight, bias) = (values(&self.stats.weight), values(&self.stats.bias));
         if mode == Mode::Eval || self.frozen_stats {
-            let xs = x.as_slice_mut().expect("standard layout");
             let (mean, var) = (values(&self.stats.running_mean), values(&self.stats.running_var));
-            let eps = self.stats.eps;
-            let scales = &mut self.inv_std;
-            vectorized(
-                #[inline(always)]
-                || {
-                    for ch in 0..c {
-                        let scale = weight[ch] / (var[ch] + eps).sqrt();
-                        let shift = bias[ch] - mean[ch] * scale;
-                        for i in 0..n {
-                            for v in &mut xs[(i * c + ch) * hw..][..hw] {
-                                *v = *v * scale + shift;
+            let (eps, relu) = (self.stats.eps, self.relu);
+            if mode == Mode::Train && relu {
+                // Frozen statistics with a fused ReLU: backward needs the output's sign, so keep
+                // the input (in the recycled buffer) to recompute it.
+                let mut kept = match self.spare.take() {
+                    Some(spare) if spare.shape() == x.shape() => spare,
+                    _ => Tensor::zeros(x.shape()),
+                };
+                kept.assign(&x);
+                self.input = Some(kept);
+            }
+            let xs = x.as_slice_mut().expect("standard layout");
+            // Images are independent: a large batch is spread over nn's threads by whole
+            // images, each value computed as on one thread.
+            par::rows(xs, c * hw, &|images: &mut [f32]| {
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        for image in images.chunks_exact_mut(c * hw) {
+                            for (ch, plane) in image.chunks_exact_mut(hw).enumerate() {
+                                let scale = weight[ch] / (var[ch] + eps).sqrt();
+                                let shift = bias[ch] - mean[ch] * scale;
+                                for v in plane {
+                                    *v = activate(relu, *v * scale + shift);
+                                }
                             }
                         }
-                        if mode == Mode::Train {
-                            scales[ch] = scale;
-                        }
-                    }
-                },
-            );
+                    },
+                )
+            });
             if mode == Mode::Train {
-                // Frozen statistics: backward is the scaling alone.
+                // Frozen statistics: backward is the scaling alone (and the ReLU's mask).
+                for (ch, scale) in self.inv_std.iter_mut().enumerate().take(c) {
+                    *scale = weight[ch] / (var[ch] + eps).sqrt();
+                }
                 self.frozen_shape = Some([n, c, h, w]);
             }
             return x;
@@ -201,7 +253,7 @@ impl Layer for BatchNorm2d {
         self.frozen_shape = None;
 
         let xs = x.as_slice().expect("standard layout");
-        let (momentum, eps) = (self.stats.momentum, self.stats.eps);
+        let (momentum, eps, relu) = (self.stats.momentum, self.stats.eps, self.relu);
         let mut y = recycle(self.spare.take(), x.shape(), TypeName(&*self));
         let ys = y.as_slice_mut().expect("standard layout");
         let (mean, var) = (&mut self.mean, &mut self.inv_std);
@@ -228,7 +280,7 @@ impl Layer for BatchNorm2d {
                     for (i, mut out) in y.outer_iter_mut().enumerate() {
                         let out = out.as_slice_mut().expect("a row of a standard-layout tensor");
                         for (o, &v) in out.iter_mut().zip(rows(i)) {
-                            *o = g * ((v - mean) * s) + b;
+                            *o = activate(relu, g * ((v - mean) * s) + b);
                         }
                     }
                     [mean, var]
@@ -270,29 +322,43 @@ impl Layer for BatchNorm2d {
         let xs = x.as_slice().expect("kept in standard layout");
         let mut grad = contiguous(grad);
         let gs = grad.as_slice_mut().expect("standard layout");
-        let weight = values(&self.stats.weight);
-        let (mean, inv_std) = (&self.mean, &self.inv_std);
+        let (weight, bias) = (values(&self.stats.weight), values(&self.stats.bias));
+        let (mean, inv_std, relu) = (&self.mean, &self.inv_std, self.relu);
         let weight_grad = values_mut(&mut self.stats.weight_grad);
         let bias_grad = values_mut(&mut self.stats.bias_grad);
         for_channels(gs, (n, c, hw), (bias_grad, weight_grad), |ch, mut g| {
             vectorized(
                 #[inline(always)]
                 || {
-                    let (mu, s) = (mean[ch], inv_std[ch]);
+                    let (mu, s, (w, b)) = (mean[ch], inv_std[ch], (weight[ch], bias[ch]));
                     let rows = |i: usize| &xs[(i * c + ch) * hw..][..hw];
+                    // The output gradient past a fused ReLU, from the forward's output
+                    // recomputed to the bit.
+                    let g_in = |g: f32, v: f32| through(relu, w * ((v - mu) * s) + b, g);
                     let (mut db, mut dg) = (0.0f64, 0.0f64);
                     for (i, g) in g.outer_iter().enumerate() {
                         let g = g.to_slice().expect("a row of a standard-layout tensor");
-                        db += f64::from(sum_map(g, |g| g));
-                        dg += f64::from(sum_zip(g, rows(i), |g, v| g * ((v - mu) * s)));
+                        if relu {
+                            db += f64::from(sum_zip(g, rows(i), g_in));
+                            dg += f64::from(sum_zip(g, rows(i), |g, v| g_in(g, v) * ((v - mu) * s)));
+                        } else {
+                            db += f64::from(sum_map(g, |g| g));
+                            dg += f64::from(sum_zip(g, rows(i), |g, v| g * ((v - mu) * s)));
+                        }
                     }
                     let (db, dg) = (db as f32, dg as f32);
                     // dx = weight * inv_std / M * (M * g - sum(g) - x_hat * sum(g * x_hat)).
-                    let coef = weight[ch] * s / m;
+                    let coef = w * s / m;
                     for (i, mut g) in g.outer_iter_mut().enumerate() {
                         let g = g.as_slice_mut().expect("a row of a standard-layout tensor");
-                        for (g, &v) in g.iter_mut().zip(rows(i)) {
-                            *g = coef * (m * *g - db - (v - mu) * s * dg);
+                        if relu {
+                            for (g, &v) in g.iter_mut().zip(rows(i)) {
+                                *g = coef * (m * g_in(*g, v) - db - (v - mu) * s * dg);
+                            }
+                        } else {
+                            for (g, &v) in g.iter_mut().zip(rows(i)) {
+                                *g = coef * (m * *g - db - (v - mu) * s * dg);
+                            }
                         }
                     }
                     [db, dg]
@@ -315,7 +381,11 @@ impl Layer for BatchNorm2d {
     }
 
     fn type_name(&self) -> String {
-        format!("BatchNorm2d({})", self.channels)
+        if self.relu {
+            format!("BatchNorm2d({}) + ReLU", self.channels)
+        } else {
+            format!("BatchNorm2d({})", self.channels)
+        }
     }
 
     fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
@@ -330,7 +400,10 @@ impl BatchNorm2d {
         if grad.shape() != shape {
             check_grad_shape_in(TypeName(&*self), grad.shape(), &shape);
         }
+        // The input a fused ReLU's mask is recomputed from (kept by forward only then).
+        let kept = if self.relu { self.input.take() } else { None };
         if !self.needs.input {
+            self.spare = kept.or(self.spare.take());
             return grad;
         }
         let [n, c, h, w] = shape;
@@ -338,18 +411,35 @@ impl BatchNorm2d {
         let mut grad = contiguous(grad);
         let gs = grad.as_slice_mut().expect("standard layout");
         let scales = &self.inv_std;
+        let (mean, bias) = (values(&self.stats.running_mean), values(&self.stats.bias));
+        let xs = kept
+            .as_ref()
+            .map(|x| x.as_slice().expect("kept in standard layout"));
         vectorized(
             #[inline(always)]
             || {
                 for i in 0..n {
                     for (ch, &s) in scales.iter().enumerate().take(c) {
-                        for v in &mut gs[(i * c + ch) * hw..][..hw] {
-                            *v *= s;
+                        let plane = (i * c + ch) * hw..(i * c + ch + 1) * hw;
+                        match xs {
+                            // The forward's output, recomputed to the bit, masks the gradient.
+                            Some(xs) => {
+                                let shift = bias[ch] - mean[ch] * s;
+                                for (g, &v) in gs[plane.clone()].iter_mut().zip(&xs[plane]) {
+                                    *g = through(true, v * s + shift, *g) * s;
+                                }
+                            }
+                            None => {
+                                for g in &mut gs[plane] {
+                                    *g *= s;
+                                }
+                            }
                         }
                     }
                 }
             },
         );
+        self.spare = kept.or(self.spare.take());
         grad
     }
 }
@@ -403,20 +493,27 @@ mod tests {
 
     #[test]
     fn eval_uses_the_running_statistics() {
-        let x = input(&[2, 2, 3, 3]);
-        let mut bn = BatchNorm2d::new(2).with_momentum(1.0);
-        bn.forward(x.clone(), Mode::Train); // momentum 1: running stats = this batch's
-        let y = bn.forward(x.clone(), Mode::Eval);
-        for c in 0..2 {
-            let (m, v) = stats(&x, c);
-            let unbiased = v * 18.0 / 17.0;
-            for (&out, &inp) in y
-                .index_axis(ndarray::Axis(1), c)
-                .iter()
-                .zip(x.index_axis(ndarray::Axis(1), c))
-            {
-                let expect = (f64::from(inp) - m) / (unbiased + 1e-5).sqrt();
-                assert!((f64::from(out) - expect).abs() < 1e-4, "{out} vs {expect}");
+        // The second batch (41,472 values) is split over threads by whole images.
+        for shape in [[2, 2, 3, 3], [9, 2, 48, 48]] {
+            let x = input(&shape);
+            let mut bn = BatchNorm2d::new(2).with_momentum(1.0);
+            bn.forward(x.clone(), Mode::Train); // momentum 1: running stats = this batch's
+            let y = bn.forward(x.clone(), Mode::Eval);
+            let m = (shape[0] * shape[2] * shape[3]) as f64;
+            for c in 0..2 {
+                let (mean, v) = stats(&x, c);
+                let unbiased = v * m / (m - 1.0);
+                for (&out, &inp) in y
+                    .index_axis(ndarray::Axis(1), c)
+                    .iter()
+                    .zip(x.index_axis(ndarray::Axis(1), c))
+                {
+                    let expect = (f64::from(inp) - mean) / (unbiased + 1e-5).sqrt();
+                    assert!(
+                        (f64::from(out) - expect).abs() < 1e-4,
+                        "{shape:?}: {out} vs {expect}"
+                    );
+                }
             }
         }
     }
@@ -476,9 +573,11 @@ mod tests {
             let mut bn = BatchNorm2d::new(8);
             let y = bn.forward(x.clone(), Mode::Train);
             let dx = bn.backward(g.clone());
+            let eval = bn.forward(x.clone(), Mode::Eval);
             (
                 y,
                 dx,
+                eval,
                 bn.stats.weight_grad.clone(),
                 bn.stats.bias_grad.clone(),
                 bn.stats.running_var.clone(),
@@ -489,6 +588,42 @@ mod tests {
             assert!(run(threads) == one, "{threads} threads");
         }
         crate::linalg::set_num_threads(std::thread::available_parallelism().map_or(1, |n| n.get()));
+    }
+
+    /// `with_relu` is `BatchNorm2d` then `Relu` to the bit: outputs, input and parameter
+    /// gradients and running statistics, in Train and Eval, on a batch split over threads
+    /// (values around zero, so that many outputs are negative) and a small one.
+    #[test]
+    fn a_fused_relu_gives_the_bits_of_the_two_layers() {
+        for shape in [[16, 8, 16, 16], [3, 2, 4, 5]] {
+            let x = input(&shape) * 0.1 - 1.5;
+            let g = input(&shape) * 0.01 - 0.05;
+            let mut fused = BatchNorm2d::new(shape[1]).with_relu();
+            let mut pair = (BatchNorm2d::new(shape[1]), crate::layers::Relu::new());
+            for bn in [&mut fused, &mut pair.0] {
+                for_each_param(bn, |name, mut p| {
+                    let base = if name == "weight" { 1.5 } else { -0.3 };
+                    p.value
+                        .iter_mut()
+                        .enumerate()
+                        .for_each(|(i, v)| *v = base + 0.2 * i as f32);
+                });
+            }
+            for _ in 0..2 {
+                let y = fused.forward(x.clone(), Mode::Train);
+                assert_eq!(y, pair.forward(x.clone(), Mode::Train), "{shape:?}");
+                assert!(y.iter().any(|&v| v == 0.0) && y.iter().any(|&v| v > 0.0));
+                assert_eq!(fused.backward(g.clone()), pair.backward(g.clone()), "{shape:?}");
+                assert_eq!(fused.stats.weight_grad, pair.0.stats.weight_grad);
+                assert_eq!(fused.stats.bias_grad, pair.0.stats.bias_grad);
+                assert_eq!(fused.stats.running_var, pair.0.stats.running_var);
+            }
+            assert_eq!(fused.forward(x.clone(), Mode::Eval), pair.forward(x, Mode::Eval));
+        }
+        let mut fused = BatchNorm2d::new(2).with_relu();
+        assert_eq!(fused.type_name(), "BatchNorm2d(2) + ReLU");
+        assert_eq!(param_names(&mut fused), param_names(&mut BatchNorm2d::new(2)));
+        gradcheck(&mut fused, &[3, 2, 3, 3]).assert_passed();
     }
 
     #[test]

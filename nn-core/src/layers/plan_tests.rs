@@ -161,6 +161,31 @@ fn frozen_batch_norm_can_keep_its_running_statistics_in_training() {
     check_frozen_statistics(&mut BatchNorm2d::new(2), &[3, 2, 4, 4]);
 }
 
+/// With frozen statistics too, a fused ReLU is `BatchNorm2d` then `Relu` to the bit: its
+/// backward masks the gradient by the output's sign, recomputed from the kept input.
+#[test]
+fn a_fused_relu_with_frozen_statistics_gives_the_bits_of_the_two_layers() {
+    let shape = [3, 2, 4, 5];
+    let frozen = |_: &str| true;
+    let mut fused = BatchNorm2d::new(2).with_relu();
+    let mut pair = (BatchNorm2d::new(2), crate::layers::Relu::new());
+    let (x, g) = (input(&shape) * 2.0 + 0.3, input(&shape) * 0.5 - 0.1);
+    fused.forward(input(&shape) * 3.0 + 1.0, Mode::Train);
+    pair.forward(input(&shape) * 3.0 + 1.0, Mode::Train);
+    for layer in [&mut fused as &mut dyn Layer, &mut pair] {
+        TrainingPlan::new(&frozen)
+            .with_input_grad(true)
+            .with_norm_stats_frozen(true)
+            .apply(layer);
+    }
+    for _ in 0..2 {
+        let y = fused.forward(x.clone(), Mode::Train);
+        assert_eq!(bits(&y), bits(&pair.forward(x.clone(), Mode::Train)));
+        assert!(y.iter().any(|&v| v == 0.0) && y.iter().any(|&v| v > 0.0));
+        assert_eq!(bits(&fused.backward(g.clone())), bits(&pair.backward(g.clone())));
+    }
+}
+
 #[test]
 fn dropout_masks_under_a_trainer_depend_on_the_seed_and_the_epoch_alone() {
     let ones = || Tensor::ones(IxDyn(&[8, 8]));

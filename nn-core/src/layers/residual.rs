@@ -1,6 +1,6 @@
 //! The residual sum `x + body(x)` around any layer that keeps its input's shape.
 
-use crate::layer::branch::{add_input_grads, fork, recycle};
+use crate::layer::branch::{add_input_grads, add_paths, fork, recycle};
 use crate::layer::onnx::{Graph, OnnxError, Value};
 use crate::layer::{layer_panic_in, Layer, Mode, TrainingPlan, TypeName, Visitor};
 use crate::tensor::Tensor;
@@ -42,7 +42,7 @@ impl<B: Layer> Layer for Residual<B> {
                 ),
             );
         }
-        y += &input;
+        add_paths(&mut y, &input);
         recycle(input, mode);
         y
     }

@@ -94,9 +94,11 @@ fn batch_norm(l: &mut BatchNorm, g: &mut Graph, x: Value) -> Result<Value> {
 }
 
 /// `BatchNormalization` per channel of `[N, C, H, W]`, as PyTorch's BatchNorm2d.
+/// A fused ReLU ([`BatchNorm2d::with_relu`]) is a `Relu` node after it.
 fn batch_norm2d(l: &mut BatchNorm2d, g: &mut Graph, x: Value) -> Result<Value> {
-    let eps = l.eps();
-    normalize(l, eps, g, x)
+    let (eps, relu) = (l.eps(), l.relu());
+    let y = normalize(l, eps, g, x)?;
+    Ok(if relu { g.node("Relu", &[&y], &[]) } else { y })
 }
 
 /// The inference-form `BatchNormalization` node of a layer with nn's batch-norm tensors.
