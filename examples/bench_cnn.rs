@@ -34,7 +34,6 @@ use common::flags::{BenchFlags, WorkloadFlags};
 use common::timed::{Rows, Timed};
 use nn::data::Transformed;
 use nn::prelude::*;
-use nn::vision::RandomAffine;
 
 /// The network of C.
 #[derive(Sequential)]
@@ -125,13 +124,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             layer_macs,
         }),
     };
-    // cnn_mnist's --augment.
-    let affine = RandomAffine::new()
-        .degrees(10.0)
-        .translate(0.1, 0.1)
-        .scale(0.9, 1.1);
     let augmented = match cli.augment {
-        true => Some(Transformed::new(&train)?.augment(affine)?),
+        true => Some(Transformed::new(&train)?.augment(common::training::digit_augmentation())?),
         false => None,
     };
     common::bench::run(

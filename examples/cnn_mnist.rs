@@ -22,8 +22,7 @@ mod common;
 
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser};
-use common::training::{Job, RunFlags};
-use nn::vision::{Compose, RandomAffine};
+use common::training::{digit_augmentation, Job, RunFlags};
 
 /// The network, defined once in `common/nets.rs` (evaluate and predict load it too).
 pub use common::nets::Cnn;
@@ -43,18 +42,6 @@ fn default_lr(optimizer: &str) -> f32 {
 /// longer than the 15 epochs after which plain ones are learnt.
 const AUGMENTED_EPOCHS: usize = 30;
 
-/// The augmentation of `--augment`: shifts of up to 10 % of the side, rotations of up to 10°
-/// and zoom between 0.9 and 1.1, as one bilinear warp (the recipe of Deotte's 99.65 % Kaggle
-/// study of small MNIST CNNs). No flip: a mirrored digit is another symbol or none.
-fn augmentation() -> Compose {
-    Compose::new().then(
-        RandomAffine::new()
-            .degrees(10.0)
-            .translate(0.1, 0.1)
-            .scale(0.9, 1.1),
-    )
-}
-
 /// The network on the IDX files' image shape with one channel (batches of `[N, 1, 28, 28]`), at
 /// the rates above, with the augmentation when asked for.
 fn job(augment: bool) -> Job<Cnn> {
@@ -62,7 +49,7 @@ fn job(augment: bool) -> Job<Cnn> {
         new_net: Cnn::new,
         sample_shape: &[1, 28, 28],
         default_lr,
-        augment: augment.then(augmentation),
+        augment: augment.then(digit_augmentation),
     }
 }
 

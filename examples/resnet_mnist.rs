@@ -2,12 +2,14 @@
 //! stem, three stages of blocks (the second and third halve the size, with a strided 1x1
 //! projection where the shape changes), global average pooling and Linear, trained with SGD with
 //! momentum, weight decay and a cosine schedule on `[N, 1, 28, 28]` batches of all 60,000
-//! training digits (`--valid-fraction 1/6` holds some out), and evaluated on the test set. The
-//! flags and outputs are cnn_mnist's.
+//! training digits (`--valid-fraction 1/6` holds some out), each shifted, rotated and zoomed at
+//! random every epoch (cnn_mnist's `--augment`, on by default here), and evaluated on the test
+//! set. The flags and outputs are cnn_mnist's.
 //!
 //! ```sh
 //! cargo run --release --example resnet_mnist                      # MNIST: MNIST_DIR, cache or download
 //! cargo run --release --example resnet_mnist -- --data-dir DIR   # DIR: the four MNIST IDX files
+//! cargo run --release --example resnet_mnist -- --data-dir DIR --no-augment   # the digits as they are
 //! cargo run --release --example resnet_mnist -- --help
 //! ```
 //!
@@ -19,7 +21,7 @@
 mod common;
 
 use clap::Parser;
-use common::training::{Job, RunFlags};
+use common::training::{digit_augmentation, Job, RunFlags};
 
 /// The network, defined once in `common/nets.rs` (evaluate and predict load it too).
 pub use common::nets::ResNet;
@@ -36,13 +38,17 @@ fn default_lr(optimizer: &str) -> f32 {
     }
 }
 
-/// The network on the IDX files' image shape with one channel (batches of `[N, 1, 28, 28]`).
-const JOB: Job<ResNet> = Job {
-    new_net: ResNet::new,
-    sample_shape: &[1, 28, 28],
-    default_lr,
-    augment: None,
-};
+/// The network on the IDX files' image shape with one channel (batches of `[N, 1, 28, 28]`),
+/// with cnn_mnist's augmentation unless `--no-augment`: without it the defaults fit the training
+/// digits and reach 99.45 % on average over three seeds (docs/BRANCHING.md).
+fn job(augment: bool) -> Job<ResNet> {
+    Job {
+        new_net: ResNet::new,
+        sample_shape: &[1, 28, 28],
+        default_lr,
+        augment: augment.then(digit_augmentation),
+    }
+}
 
 /// Trains a small ResNet (a 3x3 stem, three stages of torchvision BasicBlocks, global average
 /// pooling, Linear) on MNIST images and reports its test accuracy.
@@ -60,9 +66,15 @@ const JOB: Job<ResNet> = Job {
 struct Cli {
     #[command(flatten)]
     run: RunFlags,
+    /// Augment the training images at random (shifts, rotations, zoom): the default
+    #[arg(long, overrides_with = "no_augment")]
+    augment: bool,
+    /// Train on the digits as they are, without augmentation
+    #[arg(long, overrides_with = "augment")]
+    no_augment: bool,
 }
 
 fn main() {
     let cli = Cli::parse();
-    common::training::main::<Cli, _>(&cli.run, JOB);
+    common::training::main::<Cli, _>(&cli.run, job(!cli.no_augment));
 }
