@@ -54,7 +54,7 @@ fn job(augment: bool) -> Job<ResNet> {
 /// pooling, Linear) on MNIST images and reports its test accuracy.
 #[derive(Parser)]
 #[command(name = env!("CARGO_CRATE_NAME"), version)]
-#[command(mut_arg("epochs", |a| a.default_value("10")))]
+#[command(mut_arg("epochs", |a| a.default_value("15")))]
 #[command(mut_arg("optimizer", |a| a.default_value("momentum")))]
 #[command(mut_arg("lr", |a| a.help(
     "Learning rate (default: 0.05 for momentum/nesterov, 0.002 for adam/adamw/rmsprop, 0.02 for adagrad, 0.2 for sgd)"
