@@ -586,7 +586,7 @@ mod tests {
     #[test]
     fn tiles_and_parts_give_the_results_of_one_image_at_a_time() {
         let mut rng = seeded(3);
-        // A compact patch matrix (stride 2) and wide ones (stride 1), one with more channels
+        // A strided convolution (its image staged in phases) and stride-1 ones, one with more channels
         // than taps.
         let strided = Conv2d::builder(2, 3, 3)
             .padding(1)

@@ -7,7 +7,7 @@
 //! cache; the patch matrices are recomputed in backward rather than kept for the whole batch.
 
 use super::im2col::{col2im, im2col, Patches};
-use super::nchw::{elements, sum_map, Size2};
+use super::nchw::{elements, sum_map};
 use super::par::{self, PARTS};
 use crate::linalg::{matmul_into_serial, vectorized};
 use ndarray::{s, ArrayView2, ArrayViewMut2};
@@ -38,8 +38,8 @@ struct Scratch {
     col: Vec<f32>,
     /// The output (or output gradient) of one tile, `[out, images * OH * OW]`.
     out: Vec<f32>,
-    /// One padded image (or its gradient), for a wide patch matrix with padding.
-    padded: Vec<f32>,
+    /// One image (or its gradient) padded and split into phases, unless read in place.
+    staged: Vec<f32>,
     /// This part's share of the weight and bias gradients.
     weight_grad: Vec<f32>,
     bias_grad: Vec<f32>,
@@ -70,19 +70,9 @@ impl Tiles {
             .checked_mul(p.pitch())
             .and_then(|c| c.checked_mul(images));
         let columns = columns.ok_or_else(|| vec![p.rows(), images, p.output.h, p.pitch()])?;
-        let padded = p.padded();
-        let padding = p.wide() && p.window.padding != Size2::from(0);
         // Shapes on the stack: a steady step allocates nothing here.
-        let (col, out, pad) = (
-            [p.rows(), columns],
-            [out_channels, columns],
-            if padding {
-                [p.channels, padded.h, padded.w]
-            } else {
-                [0; 3]
-            },
-        );
-        let shapes: [&[usize]; 3] = [&col, &out, &pad];
+        let (col, out, staged) = ([p.rows(), columns], [out_channels, columns], p.staged_shape());
+        let shapes: [&[usize]; 3] = [&col, &out, &staged];
         let mut lens = [0; 3];
         for (len, shape) in lens.iter_mut().zip(shapes) {
             *len = elements(shape).ok_or_else(|| shape.to_vec())?;
@@ -91,7 +81,7 @@ impl Tiles {
             self.scratch.resize(PARTS, Scratch::default());
         }
         for s in self.scratch.iter_mut().take(n.div_ceil(images).min(PARTS)) {
-            for ((buf, &len), shape) in [&mut s.col, &mut s.out, &mut s.padded]
+            for ((buf, &len), shape) in [&mut s.col, &mut s.out, &mut s.staged]
                 .into_iter()
                 .zip(&lens)
                 .zip(shapes)
@@ -233,7 +223,7 @@ impl Shared<'_> {
             s.col.resize(p.rows() * ld, 0.0);
             for k in 0..n {
                 let x = &part.x[(first + k) * x_len..][..x_len];
-                im2col(p, x, &mut s.col[k * p.cols()..], ld, &mut s.padded);
+                im2col(p, x, &mut s.col[k * p.cols()..], ld, &mut s.staged);
             }
             f(first, n, part);
             first += n;
@@ -263,7 +253,7 @@ impl Shared<'_> {
                 let col = self.block(&s.col, kg, g, ld);
                 matmul_into_serial(w, col, self.block_mut(&mut s.out, og, g, ld), false);
             }
-            // The tile's [out, images * cols] into NCHW, dropping a wide matrix's extra columns
+            // The tile's [out, images * cols] into NCHW, dropping the extra columns of each row
             // and adding the bias on the way.
             vectorized(
                 #[inline(always)]
@@ -286,7 +276,7 @@ impl Shared<'_> {
     }
 
     /// Copies `n` images of output gradients (`[n, out, OH, OW]`, from the start of `y`) into
-    /// `out` as `[out, n * cols]`, zero in a wide matrix's extra columns, so that they add
+    /// `out` as `[out, n * cols]`, zero in the extra columns of each row, so that they add
     /// nothing to the products. Call it inside [`vectorized`].
     #[inline(always)]
     fn gather(&self, y: &[f32], n: usize, out: &mut [f32]) {
@@ -333,7 +323,7 @@ impl Shared<'_> {
             }
             for k in 0..n {
                 let x = &mut part.x[(first + k) * x_len..][..x_len];
-                col2im(&p, &s.col[k * cols..], ld, x, &mut s.padded);
+                col2im(&p, &s.col[k * cols..], ld, x, &mut s.staged);
                 if let Some(bias) = self.bias {
                     vectorized(
                         #[inline(always)]
@@ -393,7 +383,7 @@ impl Shared<'_> {
                 }
                 for k in 0..n {
                     let dx = &mut part.x[(first + k) * x_len..][..x_len];
-                    col2im(&p, &s.col[k * cols..], ld, dx, &mut s.padded);
+                    col2im(&p, &s.col[k * cols..], ld, dx, &mut s.staged);
                 }
             }
         });

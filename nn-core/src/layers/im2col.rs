@@ -5,12 +5,16 @@
 //! a PyTorch weight's `[in, kh, kw]` axes) and one column per output position, so a weight
 //! `[out, in * kh * kw]` times it is one image's output `[out, positions]` in NCHW order.
 //!
-//! With stride 1 the matrix is *wide*: its rows of output positions are as wide as the (padded)
-//! input, `OH * Wp` columns of which only `ox < OW` in each row are real outputs. Then each
-//! tap's row is one contiguous run of the padded image, so unfolding is one copy per tap (not one
-//! per tap and output row, which for 11-pixel rows costs more than the matrix product); the
-//! product spends `Wp / OW - 1` more work on the columns the caller drops. Other strides use
-//! the compact matrix, `OH * OW` columns, copied row by row.
+//! The matrix is *wide*: each tap's row is one contiguous run of a staged copy of the image, so
+//! unfolding is one copy per tap (not one per tap and output row, which for 7- to 14-pixel rows
+//! costs as much as the matrix product). The staged copy is the padded image split into its
+//! `sh * sw` *phases* (rows `a, a + sh, ...`, columns `b, b + sw, ...`): output `(oy, ox)` of tap
+//! `(i, j)` reads padded pixel `(oy * sh + i, ox * sw + j)`, which is pixel `(oy + i / sh,
+//! ox + j / sw)` of phase `(i % sh, j % sw)`, so along a row of outputs a tap reads consecutive
+//! values of one phase. The rows of output positions are therefore as wide as a phase (the
+//! padded width over the stride, rounded up), of which only `ox < OW` are real outputs; the
+//! product spends `pitch / OW - 1` more work on the columns the caller drops. With stride 1 and
+//! no padding the image is its own (single) phase and is read in place.
 
 use super::nchw::{Size2, Window};
 use crate::linalg::vectorized;
@@ -33,11 +37,6 @@ impl Patches {
         self.channels * self.window.kernel.h * self.window.kernel.w
     }
 
-    /// Whether the matrix is wide (stride 1; see the module documentation).
-    pub fn wide(&self) -> bool {
-        self.window.stride == Size2::from(1)
-    }
-
     /// The padded input's height and width.
     pub fn padded(&self) -> Size2 {
         let pad = self.window.padding;
@@ -47,14 +46,33 @@ impl Patches {
         }
     }
 
-    /// Columns between the starts of two rows of output positions: the padded input width for
-    /// a wide matrix, the output width otherwise.
-    pub fn pitch(&self) -> usize {
-        if self.wide() {
-            self.padded().w
-        } else {
-            self.output.w
+    /// The height and width of one phase of the padded input (see the module documentation).
+    pub fn phase(&self) -> Size2 {
+        let (padded, stride) = (self.padded(), self.window.stride);
+        Size2 {
+            h: padded.h.div_ceil(stride.h),
+            w: padded.w.div_ceil(stride.w),
         }
+    }
+
+    /// Whether im2col reads the image itself (stride 1, no padding) rather than a staged copy.
+    pub fn in_place(&self) -> bool {
+        self.window.stride == Size2::from(1) && self.window.padding == Size2::from(0)
+    }
+
+    /// The shape of the staged copy, `[channels, sh, sw, phase height, phase width]`, or
+    /// zeros if the image is read in place.
+    pub fn staged_shape(&self) -> [usize; 5] {
+        if self.in_place() {
+            return [0; 5];
+        }
+        let (s, phase) = (self.window.stride, self.phase());
+        [self.channels, s.h, s.w, phase.h, phase.w]
+    }
+
+    /// Columns between the starts of two rows of output positions: a phase's width.
+    pub fn pitch(&self) -> usize {
+        self.phase().w
     }
 
     /// Columns of one image's matrix: `OH` rows of output positions, [`Patches::pitch`] apart.
@@ -62,76 +80,98 @@ impl Patches {
         self.output.h * self.pitch()
     }
 
-    /// Calls `f(c, i, j, oy, row)` for every tap `(c, i, j)` and output row `oy`, with `row` the
-    /// input row the tap reads there, or `None` where it reads padding.
+    /// For each tap `(c, i, j)`, in row order: `f(row, start)`, the tap's row reading the
+    /// staged image's values `start..start + len` (phase planes one after the other), with
+    /// `len` = [`Patches::wide_len`].
     #[inline(always)]
-    fn for_each_row(&self, mut f: impl FnMut(usize, usize, usize, usize, Option<usize>)) {
-        let win = &self.window;
+    fn for_each_tap(&self, mut f: impl FnMut(usize, usize)) {
+        let (win, phase) = (&self.window, self.phase());
+        let (s, d) = (win.stride, win.dilation);
+        // A tap at offset `t` (dilated) reads phase `t % s` from `t / s` on, kept as a running
+        // quotient and remainder: a division per tap would cost as much as its copy.
+        let step = |(q, r): (usize, usize), d: usize, s: usize| {
+            let (mut q, mut r) = (q, r + d);
+            while r >= s {
+                r -= s;
+                q += 1;
+            }
+            (q, r)
+        };
+        let mut row = 0;
         for c in 0..self.channels {
-            for i in 0..win.kernel.h {
-                let tap = i * win.dilation.h;
-                let (lo, hi) = Window::valid(self.output.h, self.input.h, win.stride.h, tap, win.padding.h);
-                for j in 0..win.kernel.w {
-                    for oy in 0..self.output.h {
-                        let row = (lo..hi)
-                            .contains(&oy)
-                            .then(|| oy * win.stride.h + tap - win.padding.h);
-                        f(c, i, j, oy, row);
+            let mut ti = (0, 0);
+            for _ in 0..win.kernel.h {
+                let mut tj = (0, 0);
+                for _ in 0..win.kernel.w {
+                    let plane = (c * s.h + ti.1) * s.w + tj.1;
+                    f(row, (plane * phase.h + ti.0) * phase.w + tj.0);
+                    row += 1;
+                    tj = step(tj, d.w, s.w);
+                }
+                ti = step(ti, d.h, s.h);
+            }
+        }
+    }
+
+    /// The columns of a row that read the image (the rest of the last output row would run
+    /// past the phase).
+    fn wide_len(&self) -> usize {
+        (self.output.h - 1) * self.pitch() + self.output.w
+    }
+
+    /// Calls `f(row, first, step, dst)` for each row of each channel of the image and each
+    /// column phase: the image row that starts at offset `row` has its columns `first, first +
+    /// step, ...` at the staged copy's offsets `dst, dst + 1, ...`. Skips the phases no tap
+    /// reads (a stride above the kernel's span, as in a 1x1 stride-2 projection).
+    #[inline(always)]
+    fn for_each_image_row(&self, mut f: impl FnMut(usize, usize, usize, usize)) {
+        let (win, phase, (h, w)) = (&self.window, self.phase(), (self.input.h, self.input.w));
+        let (pad, s, d) = (win.padding, win.stride, win.dilation);
+        let read = |a: usize, taps: usize, dilation: usize, stride: usize| {
+            (0..taps).any(|i| i * dilation % stride == a)
+        };
+        // The first image row (column) in phase `a`, and where it lands in the phase.
+        let first = |a: usize, s: usize, pad: usize| {
+            let first = (a + s - pad % s) % s;
+            (first, (first + pad) / s)
+        };
+        for a in (0..s.h).filter(|&a| read(a, win.kernel.h, d.h, s.h)) {
+            let (y0, py0) = first(a, s.h, pad.h);
+            for b in (0..s.w).filter(|&b| read(b, win.kernel.w, d.w, s.w)) {
+                let (x0, px0) = first(b, s.w, pad.w);
+                if x0 >= w {
+                    continue;
+                }
+                for c in 0..self.channels {
+                    let plane = ((c * s.h + a) * s.w + b) * phase.h;
+                    for (k, y) in (y0..h).step_by(s.h).enumerate() {
+                        f((c * h + y) * w, x0, s.w, (plane + py0 + k) * phase.w + px0);
                     }
                 }
             }
         }
     }
-
-    /// For each tap `(c, i, j)` of a wide matrix, in row order: `f(row, start)`, the tap's row
-    /// reading the padded image's values `start..start + len` (channel planes one after the
-    /// other), with `len` = [`Patches::wide_len`].
-    #[inline(always)]
-    fn for_each_wide_tap(&self, mut f: impl FnMut(usize, usize)) {
-        let (win, padded) = (&self.window, self.padded());
-        let mut row = 0;
-        for c in 0..self.channels {
-            for i in 0..win.kernel.h {
-                for j in 0..win.kernel.w {
-                    f(
-                        row,
-                        (c * padded.h + i * win.dilation.h) * padded.w + j * win.dilation.w,
-                    );
-                    row += 1;
-                }
-            }
-        }
-    }
-
-    /// The columns of a wide row that read the image (the rest of the last output row would run
-    /// past the plane).
-    fn wide_len(&self) -> usize {
-        (self.output.h - 1) * self.pitch() + self.output.w
-    }
 }
 
 /// Writes the patch matrix of image `x` (`[channels, h, w]`, row-major) into `col`, row `r`
 /// starting at `col[r * ld]` (only its first [`Patches::cols`] values are written: the caller
-/// may put several images side by side). Taps that fall into the padding read 0. `padded` is
-/// scratch space for a wide matrix with padding.
-pub(crate) fn im2col(p: &Patches, x: &[f32], col: &mut [f32], ld: usize, padded: &mut Vec<f32>) {
+/// may put several images side by side). Taps that fall into the padding read 0. `staged` is
+/// scratch space for the padded phases.
+pub(crate) fn im2col(p: &Patches, x: &[f32], col: &mut [f32], ld: usize, staged: &mut Vec<f32>) {
     debug_assert!(
         x.len() == p.channels * p.input.h * p.input.w && col.len() >= (p.rows() - 1) * ld + p.cols()
     );
-    if !p.wide() {
-        return im2col_strided(p, x, col, ld);
-    }
-    let src = if p.window.padding == Size2::from(0) {
-        x
-    } else {
-        pad(p, x, padded);
-        &padded[..]
-    };
     let (len, cols) = (p.wide_len(), p.cols());
     vectorized(
         #[inline(always)]
         || {
-            p.for_each_wide_tap(|r, start| {
+            let src = if p.in_place() {
+                x
+            } else {
+                stage(p, x, staged);
+                &staged[..]
+            };
+            p.for_each_tap(|r, start| {
                 let dst = &mut col[r * ld..][..cols];
                 dst[..len].copy_from_slice(&src[start..start + len]);
                 dst[len..].fill(0.0);
@@ -142,139 +182,65 @@ pub(crate) fn im2col(p: &Patches, x: &[f32], col: &mut [f32], ld: usize, padded:
 
 /// The adjoint of [`im2col`]: overwrites `dx` (`[channels, h, w]`) with the sum, for each input
 /// value, of the matrix entries that were copied from it. Entries that read padding are dropped,
-/// and so are the columns of a wide matrix past each row's output width, which the caller
-/// must have zeroed (they alias the next row's values).
-pub(crate) fn col2im(p: &Patches, col: &[f32], ld: usize, dx: &mut [f32], padded: &mut Vec<f32>) {
+/// and so are the columns past each row's output width, which the caller must have zeroed
+/// (they alias the next row's values).
+pub(crate) fn col2im(p: &Patches, col: &[f32], ld: usize, dx: &mut [f32], staged: &mut Vec<f32>) {
     debug_assert!(
         dx.len() == p.channels * p.input.h * p.input.w && col.len() >= (p.rows() - 1) * ld + p.cols()
     );
-    if !p.wide() {
-        return col2im_strided(p, col, ld, dx);
-    }
-    let no_padding = p.window.padding == Size2::from(0);
     let len = p.wide_len();
     vectorized(
         #[inline(always)]
         || {
-            let acc: &mut [f32] = if no_padding {
+            let acc: &mut [f32] = if p.in_place() {
                 dx.fill(0.0);
                 &mut *dx
             } else {
-                padded.clear();
-                padded.resize(p.channels * p.padded().h * p.padded().w, 0.0);
-                &mut padded[..]
+                staged.clear();
+                staged.resize(p.staged_shape().iter().product(), 0.0);
+                &mut staged[..]
             };
-            p.for_each_wide_tap(|r, start| {
+            p.for_each_tap(|r, start| {
                 for (d, &v) in acc[start..start + len].iter_mut().zip(&col[r * ld..][..len]) {
                     *d += v;
                 }
             });
-            if !no_padding {
-                unpad(p, padded, dx);
+            if !p.in_place() {
+                // The pixels of phases no tap reads get no gradient.
+                if p.window.stride != Size2::from(1) {
+                    dx.fill(0.0);
+                }
+                p.for_each_image_row(|src, first, step, dst| {
+                    let (row, from) = (&mut dx[src..][..p.input.w], &staged[dst..]);
+                    if step == 1 {
+                        row.copy_from_slice(&from[..row.len()]);
+                    } else {
+                        for (d, &v) in row.iter_mut().skip(first).step_by(step).zip(from) {
+                            *d = v;
+                        }
+                    }
+                });
             }
         },
     );
 }
 
-/// Copies `x` into the middle of `padded` (`[channels, h + 2 ph, w + 2 pw]`), zeros around.
-fn pad(p: &Patches, x: &[f32], padded: &mut Vec<f32>) {
-    let (pp, pad, w) = (p.padded(), p.window.padding, p.input.w);
-    padded.clear();
-    padded.resize(p.channels * pp.h * pp.w, 0.0);
-    for (dst, src) in padded
-        .chunks_exact_mut(pp.h * pp.w)
-        .zip(x.chunks_exact(p.input.h * w))
-    {
-        for (y, row) in src.chunks_exact(w).enumerate() {
-            dst[(y + pad.h) * pp.w + pad.w..][..w].copy_from_slice(row);
+/// Copies `x` into `staged`, padded and split into its phases (zeros where no pixel lands).
+#[inline(always)]
+fn stage(p: &Patches, x: &[f32], staged: &mut Vec<f32>) {
+    staged.clear();
+    staged.resize(p.staged_shape().iter().product(), 0.0);
+    let w = p.input.w;
+    p.for_each_image_row(|src, first, step, dst| {
+        let row = &x[src..][..w];
+        if step == 1 {
+            staged[dst..][..w].copy_from_slice(row);
+        } else {
+            for (d, &v) in staged[dst..].iter_mut().zip(row.iter().skip(first).step_by(step)) {
+                *d = v;
+            }
         }
-    }
-}
-
-/// The inverse of [`pad`]: the middle of `padded` into `dx`.
-fn unpad(p: &Patches, padded: &[f32], dx: &mut [f32]) {
-    let (pp, pad, w) = (p.padded(), p.window.padding, p.input.w);
-    for (src, dst) in padded
-        .chunks_exact(pp.h * pp.w)
-        .zip(dx.chunks_exact_mut(p.input.h * w))
-    {
-        for (y, row) in dst.chunks_exact_mut(w).enumerate() {
-            row.copy_from_slice(&src[(y + pad.h) * pp.w + pad.w..][..w]);
-        }
-    }
-}
-
-/// [`im2col`] for a compact matrix (stride above 1): one copy per tap and output row.
-fn im2col_strided(p: &Patches, x: &[f32], col: &mut [f32], ld: usize) {
-    let (h, w) = (p.input.h, p.input.w);
-    let (oh, ow) = (p.output.h, p.output.w);
-    let (kh, kw) = (p.window.kernel.h, p.window.kernel.w);
-    let (sw, dw, pw) = (p.window.stride.w, p.window.dilation.w, p.window.padding.w);
-    debug_assert!(x.len() == p.channels * h * w && col.len() >= (p.rows() - 1) * ld + oh * ow);
-    let start = |c: usize, i: usize, j: usize, oy: usize| ((c * kh + i) * kw + j) * ld + oy * ow;
-    vectorized(
-        #[inline(always)]
-        || {
-            p.for_each_row(|c, i, j, oy, row| {
-                let dst = &mut col[start(c, i, j, oy)..][..ow];
-                let Some(row) = row else {
-                    dst.fill(0.0);
-                    return;
-                };
-                let src = &x[(c * h + row) * w..][..w];
-                let tap = j * dw;
-                let (lo, hi) = Window::valid(ow, w, sw, tap, pw);
-                dst[..lo].fill(0.0);
-                dst[hi..].fill(0.0);
-                // No position of this row reads the image: `lo + tap - pw` may be negative.
-                if lo == hi {
-                    return;
-                }
-                if sw == 1 {
-                    dst[lo..hi].copy_from_slice(&src[lo + tap - pw..hi + tap - pw]);
-                } else {
-                    for (ox, d) in (lo..hi).zip(&mut dst[lo..hi]) {
-                        *d = src[ox * sw + tap - pw];
-                    }
-                }
-            })
-        },
-    );
-}
-
-/// [`col2im`] for a compact matrix.
-fn col2im_strided(p: &Patches, col: &[f32], ld: usize, dx: &mut [f32]) {
-    let (h, w) = (p.input.h, p.input.w);
-    let (oh, ow) = (p.output.h, p.output.w);
-    let (kh, kw) = (p.window.kernel.h, p.window.kernel.w);
-    let (sw, dw, pw) = (p.window.stride.w, p.window.dilation.w, p.window.padding.w);
-    debug_assert!(dx.len() == p.channels * h * w && col.len() >= (p.rows() - 1) * ld + oh * ow);
-    let start = |c: usize, i: usize, j: usize, oy: usize| ((c * kh + i) * kw + j) * ld + oy * ow;
-    vectorized(
-        #[inline(always)]
-        || {
-            dx.fill(0.0);
-            p.for_each_row(|c, i, j, oy, row| {
-                let Some(row) = row else { return };
-                let src = &col[start(c, i, j, oy)..][..ow];
-                let dst = &mut dx[(c * h + row) * w..][..w];
-                let tap = j * dw;
-                let (lo, hi) = Window::valid(ow, w, sw, tap, pw);
-                if lo == hi {
-                    return;
-                }
-                if sw == 1 {
-                    for (d, &s) in dst[lo + tap - pw..hi + tap - pw].iter_mut().zip(&src[lo..hi]) {
-                        *d += s;
-                    }
-                } else {
-                    for (ox, &s) in (lo..hi).zip(&src[lo..hi]) {
-                        dst[ox * sw + tap - pw] += s;
-                    }
-                }
-            })
-        },
-    );
+    });
 }
 
 #[cfg(test)]
@@ -317,6 +283,14 @@ mod tests {
             ((3, 3), (1, 1), (2, 2), (2, 2), 5, 5),
             ((2, 3), (3, 2), (0, 2), (1, 2), 8, 5),
             ((1, 1), (1, 1), (0, 0), (1, 1), 3, 4),
+            // Workload R's strided convolutions: 3x3 stride 2 padded by 1, 1x1 stride 2.
+            ((3, 3), (2, 2), (1, 1), (1, 1), 8, 8),
+            ((1, 1), (2, 2), (0, 0), (1, 1), 8, 8),
+            // Phases no tap reads (stride 3 over a 1x1 kernel), dilation beside a stride, and
+            // padding wider than the image on one side.
+            ((1, 1), (3, 3), (1, 0), (1, 1), 7, 8),
+            ((3, 2), (2, 3), (2, 1), (2, 3), 9, 10),
+            ((1, 5), (2, 1), (0, 2), (1, 1), 4, 1),
         ] {
             let window = Window {
                 kernel: k.into(),
@@ -386,11 +360,17 @@ mod tests {
     }
 
     #[test]
-    fn stride_1_gives_a_wide_matrix_and_other_strides_a_compact_one() {
-        let wide: Vec<bool> = cases().iter().map(|p| p.wide()).collect();
-        assert_eq!(wide, [true, false, true, false, true]);
-        let p = cases()[2]; // 5x5 padded by 2: rows of 9 columns, 5 of them outputs
-        assert_eq!((p.pitch(), p.cols()), (9, 45));
+    fn rows_of_outputs_are_as_wide_as_a_phase() {
+        let in_place: Vec<bool> = cases().iter().map(|p| p.in_place()).collect();
+        assert_eq!(
+            in_place,
+            [true, false, false, false, true, false, false, false, false, false]
+        );
+        let p = cases()[2]; // 5x5 padded by 2, stride 1: rows of 9 columns, 5 of them outputs
+        assert_eq!((p.pitch(), p.cols(), p.output.w), (9, 45, 5));
+        let p = cases()[5]; // 8x8 padded by 1, stride 2: phases of 5x5, rows of 4 outputs
+        assert_eq!((p.phase(), p.cols(), p.output.w), (Size2::from(5), 20, 4));
+        assert_eq!(p.staged_shape(), [2, 2, 2, 5, 5]);
     }
 
     #[test]

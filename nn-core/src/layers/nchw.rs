@@ -137,26 +137,6 @@ impl Window {
         add("dilation", self.dilation, Size2::from(1));
         s
     }
-
-    /// The range of output positions `o` whose tap at offset `tap` (already dilated) reads a
-    /// real input value rather than padding: `0 <= o * stride + tap - padding < size`.
-    ///
-    /// An empty range comes back as `(hi, hi)`, where `hi * stride + tap - padding` may be
-    /// negative: callers must not compute an input offset from an empty range (issue 23: a
-    /// narrow output with stride 1 across and more along the rows did, and underflowed).
-    pub fn valid(out: usize, size: usize, stride: usize, tap: usize, padding: usize) -> (usize, usize) {
-        let lo = if padding > tap {
-            (padding - tap).div_ceil(stride)
-        } else {
-            0
-        };
-        let hi = if size + padding > tap {
-            ((size + padding - tap - 1) / stride + 1).min(out)
-        } else {
-            0
-        };
-        (lo.min(hi), hi)
-    }
 }
 
 /// Panics unless `x` is a batch of images `[N, C, H, W]` of at least one pixel with `channels`
@@ -378,20 +358,6 @@ mod tests {
         assert_eq!(w(3, 2, 1, 1).output(7, 8), Some(Size2::from((4, 4))));
         assert_eq!(w(3, 1, 2, 2).output(5, 5), Some(Size2::from(5)));
         assert_eq!(w(5, 1, 0, 1).output(4, 9), None);
-    }
-
-    #[test]
-    fn valid_ranges_skip_exactly_the_padding() {
-        for (out, size, stride, padding) in [(5, 5, 1, 1), (4, 7, 2, 1), (3, 9, 3, 2), (6, 4, 1, 3)] {
-            for tap in 0..6 {
-                let (lo, hi) = Window::valid(out, size, stride, tap, padding);
-                for o in 0..out {
-                    let at = (o * stride + tap) as isize - padding as isize;
-                    let inside = at >= 0 && at < size as isize;
-                    assert_eq!(inside, (lo..hi).contains(&o), "o {o} tap {tap} size {size}");
-                }
-            }
-        }
     }
 
     #[test]
