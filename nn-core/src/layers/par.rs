@@ -5,6 +5,7 @@
 use crate::linalg::PARALLEL_MIN_LEN;
 use crate::threads::{both, num_threads};
 use std::ops::Range;
+use std::sync::{Mutex, PoisonError};
 
 /// How many parts a batch is split into: enough for the machines nn targets (2 cores, some
 /// with hyper-threads), few enough that per-part gradient sums stay small.
@@ -59,15 +60,36 @@ pub(crate) fn rows<T: Send>(data: &mut [T], row_len: usize, f: &(impl Fn(&mut [T
     for_each(&mut parts, parallel, &|part: &mut &mut [T]| f(part));
 }
 
+/// Runs `f` on every item on up to `threads` threads, each taking the next item until none
+/// are left: a thread that a busy core delays holds up at most the item it is on, not a fixed
+/// half of the batch. Which thread runs an item changes no bit of it.
 fn run<T: Send>(items: &mut [T], threads: usize, f: &(impl Fn(&mut T) + Sync)) {
     if threads < 2 || items.len() < 2 {
         items.iter_mut().for_each(f);
         return;
     }
-    let left = threads / 2;
-    let mid = (items.len() * left / threads).max(1);
-    let (a, b) = items.split_at_mut(mid);
-    both(|| run(a, left, f), || run(b, threads - left, f));
+    let queue = Mutex::new(items.iter_mut());
+    take_until_empty(&queue, threads, f);
+}
+
+fn take_until_empty<'a, T: Send + 'a>(
+    queue: &Mutex<impl Iterator<Item = &'a mut T> + Send>,
+    threads: usize,
+    f: &(impl Fn(&mut T) + Sync),
+) {
+    let take = || loop {
+        // A statement of its own, so that the lock is released before `f` runs.
+        let item = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+        match item {
+            Some(item) => f(item),
+            None => break,
+        }
+    };
+    if threads < 2 {
+        take();
+    } else {
+        both(take, || take_until_empty(queue, threads - 1, f));
+    }
 }
 
 #[cfg(test)]
