@@ -127,8 +127,9 @@ impl Patches {
     fn for_each_image_row(&self, mut f: impl FnMut(usize, usize, usize, usize)) {
         let (win, phase, (h, w)) = (&self.window, self.phase(), (self.input.h, self.input.w));
         let (pad, s, d) = (win.padding, win.stride, win.dilation);
+        // Whether a tap reads phase `a`; `i * dilation % stride` repeats within `stride` taps.
         let read = |a: usize, taps: usize, dilation: usize, stride: usize| {
-            (0..taps).any(|i| i * dilation % stride == a)
+            (0..taps.min(stride)).any(|i| i * dilation % stride == a)
         };
         // The first image row (column) in phase `a`, and where it lands in the phase.
         let first = |a: usize, s: usize, pad: usize| {
