@@ -52,13 +52,7 @@ fn main() {
         source: data,
         valid_fraction: "0".parse().expect("0 is a fraction"),
     };
-    match run(&arch, &model, &data, &out.dir, &onnx) {
-        Ok(accuracy) => println!("test_accuracy={accuracy:.4}"),
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(1);
-        }
-    }
+    common::training::report(run(&arch, &model, &data, &out.dir, &onnx));
 }
 
 fn run(

@@ -57,8 +57,14 @@ pub fn main<C: CommandFactory, N: Layer>(flags: &RunFlags, job: Job<N>) {
     if let Err(e) = flags.optim.check_patience::<C>(flags.data.valid_fraction.value()) {
         e.exit();
     }
-    match run(flags, job) {
-        Ok(accuracy) => println!("test_accuracy={accuracy:.4}"),
+    report(run(flags, job));
+}
+
+/// The end of an example's `main`: prints `test_accuracy=<fraction>` last (the line scripts
+/// read), or the error and exits with code 1.
+pub fn report<E: std::fmt::Display>(result: Result<impl Into<f64>, E>) {
+    match result {
+        Ok(accuracy) => println!("test_accuracy={:.4}", accuracy.into()),
         Err(e) => {
             eprintln!("error: {e}");
             std::process::exit(1);

@@ -84,13 +84,7 @@ struct Cli {
 
 fn main() {
     let cli = Cli::parse();
-    match run(&cli) {
-        Ok(accuracy) => println!("test_accuracy={accuracy:.4}"),
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(1);
-        }
-    }
+    common::training::report(run(&cli));
 }
 
 fn run(cli: &Cli) -> nn::Result<f32> {
