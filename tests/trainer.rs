@@ -54,7 +54,7 @@ fn mlp(seed: u64) -> Mlp {
 }
 
 /// Every metric of every epoch, with the wall-clock time (which varies) set to zero.
-fn metrics(h: &History) -> Vec<EpochRecord> {
+pub(crate) fn metrics(h: &History) -> Vec<EpochRecord> {
     h.records()
         .iter()
         .map(|r| EpochRecord {

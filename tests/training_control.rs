@@ -2,6 +2,7 @@
 //! the user's own, checkpoints, ReduceLROnPlateau, CSV logging), and a run resumed from a
 //! checkpoint ending with the same bits as one never interrupted.
 
+use crate::trainer::metrics;
 use nn::data::{FillContext, TargetKind};
 use nn::prelude::*;
 use nn::train::{EpochRecord, TrainError};
@@ -382,6 +383,20 @@ fn a_callback_can_stop_training_in_the_middle_of_an_epoch() {
     assert_eq!(history.len(), 2);
 }
 
+/// `trainer` with callbacks of the resumable run's kinds at their defaults: a resume checks
+/// their saved states against these.
+fn with_callbacks<O: Optimizer>(trainer: Trainer<O>, dir: &Path) -> Trainer<O> {
+    trainer
+        .epochs(6)
+        .batch_size(16)
+        .seed(11)
+        .callback(ReduceLROnPlateau::new("valid_loss"))
+        .callback(ModelCheckpoint::every(1, dir.join("x")))
+        .callback(ModelCheckpoint::best("valid_acc", dir.join("y")))
+        .callback(EarlyStopping::new(10))
+        .silent()
+}
+
 /// The trainer of the resumable run: every piece whose state must survive a restart.
 fn resumable(epochs: usize, dir: &Path) -> Trainer<Adam> {
     let optimizer = Adam::new(0.02)
@@ -405,17 +420,6 @@ fn resumable(epochs: usize, dir: &Path) -> Trainer<Adam> {
         // before the interruption, which the checkpoint keeps.
         .callback(EarlyStopping::new(10))
         .silent()
-}
-
-/// A history without wall-clock times.
-fn untimed(h: &History) -> Vec<EpochRecord> {
-    h.records()
-        .iter()
-        .map(|r| EpochRecord {
-            seconds: 0.0,
-            ..r.clone()
-        })
-        .collect()
 }
 
 /// `n` samples whose labels are those of `blobs` rotated by one class: the better a network
@@ -478,7 +482,7 @@ fn a_resumed_run_ends_with_the_bits_of_an_uninterrupted_one() {
     let last = |d: &Path| std::fs::read(d.join("last").join(nn::train::MODEL_FILE)).unwrap();
     assert!(last(&dir) == last(&straight_dir), "epoch 6's weights differ");
     assert_eq!(tensors(&mut resumed), tensors(&mut straight));
-    assert_eq!(untimed(&rest), untimed(&full));
+    assert_eq!(metrics(&rest), metrics(&full));
     assert_eq!(rest.best_epoch(), Some(1));
     // ReduceLROnPlateau lowered the rates after the interruption (its state carried over).
     let scheduled = |epoch: usize| LrSchedule::cosine(6).lr_at(0.02, epoch - 1);
@@ -513,15 +517,10 @@ fn resuming_with_another_network_optimizer_or_layout_is_refused_and_changes_noth
     // Another algorithm.
     let mut net = Net::new(3);
     let before = tensors(&mut net);
-    let mut sgd = Trainer::new(Sgd::new(0.1).group(ParamGroup::prefix("head")).freeze("bn1"))
-        .epochs(6)
-        .batch_size(16)
-        .seed(11)
-        .callback(ReduceLROnPlateau::new("valid_loss"))
-        .callback(ModelCheckpoint::every(1, dir.join("x")))
-        .callback(ModelCheckpoint::best("valid_acc", dir.join("y")))
-        .callback(EarlyStopping::new(10))
-        .silent();
+    let mut sgd = with_callbacks(
+        Trainer::new(Sgd::new(0.1).group(ParamGroup::prefix("head")).freeze("bn1")),
+        &dir,
+    );
     let err = sgd.resume(&mut net, &last).unwrap_err().to_string();
     assert!(
         err.starts_with("optimizer state was saved by Adam, cannot restore it into Sgd"),
@@ -533,15 +532,7 @@ fn resuming_with_another_network_optimizer_or_layout_is_refused_and_changes_noth
     let optimizer = Adam::new(0.02)
         .group(ParamGroup::prefix("head").lr(0.05))
         .freeze("bn2");
-    let mut layout = Trainer::new(optimizer)
-        .epochs(6)
-        .batch_size(16)
-        .seed(11)
-        .callback(ReduceLROnPlateau::new("valid_loss"))
-        .callback(ModelCheckpoint::every(1, dir.join("x")))
-        .callback(ModelCheckpoint::best("valid_acc", dir.join("y")))
-        .callback(EarlyStopping::new(10))
-        .silent();
+    let mut layout = with_callbacks(Trainer::new(optimizer), &dir);
     let optimizer_before = layout.optimizer().state();
     let err = layout.resume(&mut net, &last).unwrap_err().to_string();
     assert!(

@@ -20,12 +20,7 @@ impl Callback for Steps {
 /// Allocations of one `fit` epoch over `n` samples in batches of 10: the first hidden layer
 /// frozen (with its BatchNorm), the second at its own rate, callbacks at every batch and epoch.
 fn fit_allocations(n: usize, dir: &std::path::Path) -> usize {
-    let x: Vec<f32> = (0..n * 20).map(|i| ((i * 7919) % 101) as f32 / 101.0).collect();
-    let data = Dataset::from_f32(x, &[20], (0..n).map(|i| i % 4).collect(), 4).unwrap();
-    let mut net = Mlp::builder(20, &[32, 32], 4)
-        .batch_norm(true)
-        .dropout(0.1)
-        .build(&mut seeded(1));
+    let (data, mut net) = data_and_net(n);
     let optimizer = Adam::new(1e-3)
         .freeze("fc1")
         .freeze("bn1")
@@ -67,14 +62,20 @@ fn a_frozen_body_groups_and_callbacks_allocate_nothing_per_step() {
 
 /// Allocations of the same epoch with nothing frozen, no group and no callback.
 fn plain_allocations(n: usize) -> usize {
-    let x: Vec<f32> = (0..n * 20).map(|i| ((i * 7919) % 101) as f32 / 101.0).collect();
-    let data = Dataset::from_f32(x, &[20], (0..n).map(|i| i % 4).collect(), 4).unwrap();
-    let mut net = Mlp::builder(20, &[32, 32], 4)
-        .batch_norm(true)
-        .dropout(0.1)
-        .build(&mut seeded(1));
+    let (data, mut net) = data_and_net(n);
     let mut trainer = Trainer::new(Adam::new(1e-3)).epochs(1).batch_size(10).silent();
     let before = allocations();
     trainer.fit(&mut net, &data, None).unwrap();
     allocations() - before
+}
+
+/// `n` samples of 20 features in 4 classes, and the network both measurements train.
+fn data_and_net(n: usize) -> (Dataset, Mlp) {
+    let x: Vec<f32> = (0..n * 20).map(|i| ((i * 7919) % 101) as f32 / 101.0).collect();
+    let data = Dataset::from_f32(x, &[20], (0..n).map(|i| i % 4).collect(), 4).unwrap();
+    let net = Mlp::builder(20, &[32, 32], 4)
+        .batch_norm(true)
+        .dropout(0.1)
+        .build(&mut seeded(1));
+    (data, net)
 }
