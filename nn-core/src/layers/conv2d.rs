@@ -333,7 +333,7 @@ impl Layer for Conv2d {
             &[n, self.out_channels, out.h, out.w],
             TypeName(&*self),
         );
-        if let Err(shape) = self.tiles.reserve(&patches, self.out_channels, n) {
+        if let Err(shape) = self.tiles.reserve(&patches, self.out_channels, self.groups, n) {
             too_large::<f32>(&shape, TypeName(&*self));
         }
         let mut x = contiguous(x);
@@ -440,6 +440,7 @@ impl Layer for Conv2d {
 
 #[cfg(test)]
 mod tests {
+    use super::super::conv_direct;
     use super::*;
     use crate::gradcheck::gradcheck;
     use crate::layer::{backward_child, for_each_param, forward_child, panic_message, param_names};
@@ -662,6 +663,81 @@ mod tests {
             assert!(run(threads) == one, "{threads} threads");
         }
         set_num_threads(std::thread::available_parallelism().map_or(1, |n| n.get()));
+    }
+
+    #[test]
+    fn direct_kernels_agree_with_im2col() {
+        // Stride-1 layers go to conv_direct (the backward too where the padding wastes little);
+        // each must give what im2col's products give: channel counts off the kernels' blocks of
+        // 8 and 4, one input channel, padding from none to dilation * (k - 1), a non-square
+        // kernel, dilation, and tiles of 2 images (3 tiles over 4 parts' 5 images).
+        let mut rng = seeded(8);
+        let layers = [
+            (
+                Conv2d::builder(3, 5, 3).padding(1).build(Init::He, &mut rng),
+                [5, 3, 9, 12],
+            ),
+            (Conv2d::builder(1, 9, 3).build(Init::He, &mut rng), [5, 1, 12, 11]),
+            (
+                Conv2d::builder(2, 17, (2, 3))
+                    .padding((1, 2))
+                    .bias(false)
+                    .build(Init::He, &mut rng),
+                [5, 2, 10, 9],
+            ),
+            (
+                Conv2d::builder(4, 3, 3)
+                    .padding(2)
+                    .dilation(2)
+                    .build(Init::He, &mut rng),
+                [5, 4, 8, 10],
+            ),
+            (
+                Conv2d::builder(6, 8, 5).padding(4).build(Init::He, &mut rng),
+                [5, 6, 6, 7],
+            ),
+        ];
+        for (i, (base, shape)) in layers.into_iter().enumerate() {
+            let x = input(&shape);
+            let run = |im2col_only: bool, tile: Option<usize>| {
+                let mut conv = base.clone();
+                conv.tiles.im2col_only = im2col_only;
+                conv.tiles.fixed = tile;
+                let y = conv.forward(x.clone(), Mode::Train);
+                let g = input(y.shape()).mapv(|v| v * 0.5 + 0.1);
+                let dx = conv.backward(g);
+                let mut grads = Vec::new();
+                for_each_param(&mut conv, |_, p| grads.push(p.grad.to_owned()));
+                (y, dx, grads)
+            };
+            let (y0, dx0, grads0) = run(true, None);
+            let output = Size2 {
+                h: y0.shape()[2],
+                w: y0.shape()[3],
+            };
+            let patches = base.patches(shape[2], shape[3], output);
+            assert!(
+                conv_direct::computes_forward(&patches, 1),
+                "layer {i}: direct forward"
+            );
+            for tile in [None, Some(2)] {
+                let (y, dx, grads) = run(false, tile);
+                let close = |a: &Tensor, b: &Tensor, what: &str| {
+                    assert_eq!(a.shape(), b.shape());
+                    for (u, v) in a.iter().zip(b) {
+                        assert!(
+                            (u - v).abs() <= 1e-5 * (1.0 + v.abs()),
+                            "layer {i} {what}: {u} vs {v}"
+                        );
+                    }
+                };
+                close(&y, &y0, "output");
+                close(&dx, &dx0, "input gradient");
+                for (g, g0) in grads.iter().zip(&grads0) {
+                    close(g, g0, "parameter gradient");
+                }
+            }
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! products (weight gradient, patch gradient) and col2im. Tiles are sized to stay in the core's
 //! cache; the patch matrices are recomputed in backward rather than kept for the whole batch.
 
+use super::conv_direct::{self, Direct};
 use super::im2col::{col2im, im2col, Patches};
 use super::nchw::{elements, sum_map};
 use super::par::{self, PARTS};
@@ -29,6 +30,11 @@ pub(super) struct Tiles {
     /// Images per tile if fixed (tests use small tiles to cover the tiling on small images);
     /// `None`: [`tile_images`] chooses.
     pub fixed: Option<usize>,
+    /// The buffers of stride-1 convolutions, which [`conv_direct`] computes without patches.
+    direct: Direct,
+    /// Whether forward and backward use im2col even where [`conv_direct`] applies (tests
+    /// compare the two).
+    pub im2col_only: bool,
 }
 
 /// The buffers of one part of a batch.
@@ -62,7 +68,19 @@ impl Tiles {
     /// Makes room in every part's buffers for a pass over `n` images, so that the passes
     /// themselves (on nn's threads) never grow them; `Err` gives the shape of a buffer the
     /// allocator refused (or whose size overflows), for the layer to report.
-    pub fn reserve(&mut self, p: &Patches, out_channels: usize, n: usize) -> Result<(), Vec<usize>> {
+    pub fn reserve(
+        &mut self,
+        p: &Patches,
+        out_channels: usize,
+        groups: usize,
+        n: usize,
+    ) -> Result<(), Vec<usize>> {
+        if self.direct_forward(p, groups) {
+            self.direct.reserve(p, out_channels, n, self.fixed)?;
+            if self.direct_backward(p, groups) {
+                return Ok(());
+            }
+        }
         let images = self.fixed.unwrap_or_else(|| tile_images(p)).min(n).max(1);
         let columns = p
             .output
@@ -96,7 +114,18 @@ impl Tiles {
 
     /// `y = conv(x)` for `n` images: `x` is `[n, in, H, W]`, `y` `[n, out, OH, OW]`.
     pub fn forward(&mut self, p: &Patches, w: &Weights<'_>, n: usize, x: &mut [f32], y: &mut [f32]) {
+        if self.direct_forward(p, w.groups) {
+            return self.direct.forward(p, w, n, x, y, self.fixed);
+        }
         self.run(p, w, n, x, y, Pass::Forward);
+    }
+
+    fn direct_forward(&self, p: &Patches, groups: usize) -> bool {
+        !self.im2col_only && conv_direct::computes_forward(p, groups)
+    }
+
+    fn direct_backward(&self, p: &Patches, groups: usize) -> bool {
+        !self.im2col_only && conv_direct::computes_backward(p, groups)
     }
 
     /// The transposed convolution of `y` (`[n, out, OH, OW]`) into `x` (`[n, in, H, W]`,
@@ -120,6 +149,12 @@ impl Tiles {
         weight_grad: &mut [f32],
         bias_grad: Option<&mut [f32]>,
     ) {
+        if self.direct_backward(p, w.groups) {
+            let fixed = self.fixed;
+            return self
+                .direct
+                .backward(p, w, n, x, grad, input_grad, weight_grad, bias_grad, fixed);
+        }
         let count = self.run(p, w, n, x, grad, Pass::Backward { input_grad });
         // The parts' gradient shares, summed in part order: the same bits for any thread count.
         let shares = &self.scratch[..count];
@@ -391,7 +426,7 @@ impl Shared<'_> {
 }
 
 /// `total = sum of shares`, added in order (zeros when there are none).
-fn sum_shares<'a>(total: &mut [f32], shares: impl Iterator<Item = &'a [f32]>) {
+pub(super) fn sum_shares<'a>(total: &mut [f32], shares: impl Iterator<Item = &'a [f32]>) {
     total.fill(0.0);
     for share in shares {
         for (acc, &v) in total.iter_mut().zip(share) {

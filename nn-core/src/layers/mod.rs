@@ -21,6 +21,7 @@ mod concat;
 #[cfg(test)]
 mod contract;
 mod conv2d;
+mod conv_direct;
 mod conv_tiles;
 mod conv_transpose2d;
 mod dropout;

@@ -93,12 +93,13 @@ fn net() -> Vec<Box<dyn Layer>> {
 
 /// Allocations of the step's matrix products, run alone.
 fn products() -> usize {
-    // The batch fits one tile per convolution. Patch matrices are wide (stride 1): `OH` rows of
-    // the padded width per image, so conv1's images take 8 * 10 = 80 columns each and conv2's
-    // 4 * 6 = 24.
+    // conv1's forward (stride 1, one group) is computed without matrix products; its backward
+    // (8x8 images padded to 10x10: too much padding for the direct kernels) and conv2 (two
+    // groups) use im2col. The batch fits one tile per convolution. Patch matrices are wide: `OH`
+    // rows of the padded width per image, so conv1's images take 8 * 10 = 80 columns each and
+    // conv2's 4 * 6 = 24.
     let (cols1, cols2) = (80 * BATCH, 24 * BATCH);
-    product_allocations(4, 9, cols1, false, false) // conv1 forward
-        + product_allocations(4, cols1, 9, false, true) // conv1 weight gradient
+    product_allocations(4, cols1, 9, false, true) // conv1 weight gradient
         + 2 * product_allocations(3, 18, cols2, false, false) // conv2 forward, per group
         + 2 * product_allocations(3, cols2, 18, false, true) // conv2 weight gradient
         + 2 * product_allocations(18, 3, cols2, true, false) // conv2 patch gradient
