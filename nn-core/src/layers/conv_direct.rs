@@ -116,28 +116,48 @@ impl Staging {
         };
         place(x, self.channels, self.input, at, len, dst);
     }
+}
 
-    /// The outputs of a wide `[channels, row]` matrix computed over this staging, `output`
-    /// high and wide per image, into `y` (`[images, channels, OH, OW]`), plus `bias`.
-    fn unstage(&self, wide: &[f32], channels: usize, output: Size2, bias: Option<&[f32]>, y: &mut [f32]) {
-        let (row, plane, pitch) = (self.row(), self.plane(), self.padded().w);
-        let positions = output.h * output.w;
-        vectorized(
-            #[inline(always)]
-            || {
-                for (k, image) in y.chunks_exact_mut(channels * positions).enumerate() {
-                    for (o, dst) in image.chunks_exact_mut(positions).enumerate() {
-                        let src = &wide[o * row + k * plane..];
-                        let b = bias.map_or(0.0, |b| b[o]);
-                        for (oy, dst) in dst.chunks_exact_mut(output.w).enumerate() {
-                            for (d, &v) in dst.iter_mut().zip(&src[oy * pitch..]) {
-                                *d = v + b;
-                            }
-                        }
+/// Where the outputs of a wide row go: `y`, `[images, channels, output.h, output.w]`, plus
+/// `bias`.
+struct Outputs<'a> {
+    /// The staging's plane and row pitch, which place output `(m, oy, ox)` at `m * plane +
+    /// oy * pitch + ox` of the wide row.
+    plane: usize,
+    pitch: usize,
+    channels: usize,
+    output: Size2,
+    bias: Option<&'a [f32]>,
+    y: &'a mut [f32],
+}
+
+impl Outputs<'_> {
+    /// Writes the outputs among positions `start..start + len` of the wide row, held in
+    /// `chunk` (`[channels, stride]`, position `start` first), and skips the rest (padding).
+    #[inline(always)]
+    fn write(&mut self, chunk: &[f32], stride: usize, start: usize, len: usize) {
+        let (oh, ow) = (self.output.h, self.output.w);
+        let per_image = self.channels * oh * ow;
+        let images = self.y.len() / per_image.max(1);
+        let (mut q, end) = (start, start + len);
+        while q < end {
+            let (m, r) = (q / self.plane, q % self.plane);
+            let (oy, ox) = (r / self.pitch, r % self.pitch);
+            let next = (q + self.pitch - ox).min(end);
+            if m < images && oy < oh && ox < ow {
+                let n = (ow - ox).min(next - q);
+                let first = m * per_image + oy * ow + ox;
+                for o in 0..self.channels {
+                    let src = &chunk[o * stride + q - start..][..n];
+                    let dst = &mut self.y[first + o * oh * ow..][..n];
+                    let b = self.bias.map_or(0.0, |b| b[o]);
+                    for (d, &v) in dst.iter_mut().zip(src) {
+                        *d = v + b;
                     }
                 }
-            },
-        );
+            }
+            q = next;
+        }
     }
 }
 
@@ -148,8 +168,8 @@ struct Buffers {
     staged: Vec<f32>,
     /// The output gradient in the input's wide layout, for the weight gradient.
     grad: Vec<f32>,
-    /// A wide output: the forward's, or the input gradient's.
-    wide: Vec<f32>,
+    /// One chunk of a forward's (or the input gradient's) sums.
+    chunk: Vec<f32>,
     offsets: Vec<usize>,
     weight_grad: Vec<f32>,
     bias_grad: Vec<f32>,
@@ -218,7 +238,7 @@ impl Shapes {
                 .len(win.kernel, win.dilation)
                 .max(grad.len(win.kernel, win.dilation)),
             out.next_multiple_of(GRAD_BLOCK) * input.row(),
-            (out * input.row()).max(self.p.channels * grad.row()),
+            (out * chunk_len(out)).max(self.p.channels * chunk_len(self.p.channels)),
             self.p.rows().max(out * win.kernel.h * win.kernel.w) + GRAD_BLOCK,
         ]
     }
@@ -239,7 +259,7 @@ impl Direct {
             self.parts.resize(PARTS, Buffers::default());
         }
         for b in self.parts.iter_mut().take(n.min(PARTS)) {
-            for (buf, &len) in [&mut b.staged, &mut b.grad, &mut b.wide].into_iter().zip(&lens) {
+            for (buf, &len) in [&mut b.staged, &mut b.grad, &mut b.chunk].into_iter().zip(&lens) {
                 buf.try_reserve_exact(len.saturating_sub(buf.len()))
                     .map_err(|_| vec![len])?;
             }
@@ -390,15 +410,23 @@ fn convolve(
     let (kernel, dilation) = (window.kernel, window.dilation);
     staging.stage(x, staging.len(kernel, dilation), &mut b.staged);
     staging.offsets(kernel, dilation, &mut b.offsets);
-    b.wide.resize(out.0 * staging.row(), 0.0);
+    b.chunk.resize(out.0 * chunk_len(out.0), 0.0);
+    let padded = staging.padded();
     Arch::new().dispatch(Correlate {
         weight,
         offsets: &b.offsets,
         src: &b.staged,
-        out: &mut b.wide,
+        chunk: &mut b.chunk,
         row: staging.row(),
+        out: Outputs {
+            plane: padded.h * padded.w,
+            pitch: padded.w,
+            channels: out.0,
+            output: out.1,
+            bias,
+            y,
+        },
     });
-    staging.unstage(&b.wide, out.0, out.1, bias, y);
 }
 
 /// Calls `f` on tiles of at most `tile` images of `a` (`a_len` values per image) and the same
@@ -520,45 +548,56 @@ fn load<S: Simd>(s: &[f32]) -> S::f32s {
     S::as_simd_f32s(&s[..S::F32_LANES]).0[0]
 }
 
-/// `out[o][q] = sum over taps t of weight[o][t] * src[offsets[t] + q]` for `q < row`.
+/// `out[o][q] = sum over taps t of weight[o][t] * src[offsets[t] + q]` for `q < row`, a chunk
+/// of positions at a time, each chunk written to its outputs while it is in L1.
 struct Correlate<'a> {
     /// `[out / OUT_BLOCK, taps, OUT_BLOCK]`, see [`pack`].
     weight: &'a [f32],
     offsets: &'a [usize],
     src: &'a [f32],
-    /// `[out, row]`.
-    out: &'a mut [f32],
+    /// `[out, chunk_len(out)]`: one chunk's sums.
+    chunk: &'a mut [f32],
     row: usize,
+    out: Outputs<'a>,
+}
+
+/// Positions per chunk of the forward for `out` channels: 32 KiB of sums, within 64..=1024.
+fn chunk_len(out: usize) -> usize {
+    (8192 / out.max(1)).clamp(64, 1024) / ROUND * ROUND
 }
 
 impl WithSimd for Correlate<'_> {
     type Output = ();
 
     #[inline(always)]
-    fn with_simd<S: Simd>(self, simd: S) {
-        let (lanes, row, taps) = (S::F32_LANES, self.row, self.offsets.len());
-        let out_c = self.out.len() / row;
-        for (b, block) in self.weight.chunks_exact(taps * OUT_BLOCK).enumerate() {
-            let (block, _) = block.as_chunks::<OUT_BLOCK>();
-            let rows = (out_c - b * OUT_BLOCK).min(OUT_BLOCK);
-            for q in (0..row).step_by(2 * lanes) {
-                let mut acc = [[simd.splat_f32s(0.0); 2]; OUT_BLOCK];
-                for (&off, w) in self.offsets.iter().zip(block) {
-                    let x = &self.src[off + q..off + q + 2 * lanes];
-                    let (x0, x1) = (load::<S>(x), load::<S>(&x[lanes..]));
-                    for (acc, &w) in acc.iter_mut().zip(w) {
-                        let w = simd.splat_f32s(w);
-                        acc[0] = simd.mul_add_f32s(w, x0, acc[0]);
-                        acc[1] = simd.mul_add_f32s(w, x1, acc[1]);
+    fn with_simd<S: Simd>(mut self, simd: S) {
+        let (lanes, taps, out_c) = (S::F32_LANES, self.offsets.len(), self.out.channels);
+        let stride = chunk_len(out_c);
+        for start in (0..self.row).step_by(stride) {
+            let len = stride.min(self.row - start);
+            for (b, block) in self.weight.chunks_exact(taps * OUT_BLOCK).enumerate() {
+                let (block, _) = block.as_chunks::<OUT_BLOCK>();
+                let rows = (out_c - b * OUT_BLOCK).min(OUT_BLOCK);
+                for q in (start..start + len).step_by(2 * lanes) {
+                    let mut acc = [[simd.splat_f32s(0.0); 2]; OUT_BLOCK];
+                    for (&off, w) in self.offsets.iter().zip(block) {
+                        let x = &self.src[off + q..off + q + 2 * lanes];
+                        let (x0, x1) = (load::<S>(x), load::<S>(&x[lanes..]));
+                        for (acc, &w) in acc.iter_mut().zip(w) {
+                            let w = simd.splat_f32s(w);
+                            acc[0] = simd.mul_add_f32s(w, x0, acc[0]);
+                            acc[1] = simd.mul_add_f32s(w, x1, acc[1]);
+                        }
+                    }
+                    for (o, acc) in acc.iter().enumerate().take(rows) {
+                        let at = (b * OUT_BLOCK + o) * stride + q - start;
+                        let (dst, _) = S::as_mut_simd_f32s(&mut self.chunk[at..][..2 * lanes]);
+                        dst[0] = acc[0];
+                        dst[1] = acc[1];
                     }
                 }
-                for (o, acc) in acc.iter().enumerate().take(rows) {
-                    let dst = &mut self.out[(b * OUT_BLOCK + o) * row + q..][..2 * lanes];
-                    let (dst, _) = S::as_mut_simd_f32s(dst);
-                    dst[0] = acc[0];
-                    dst[1] = acc[1];
-                }
             }
+            self.out.write(self.chunk, stride, start, len);
         }
     }
 }
