@@ -16,23 +16,14 @@
 //! gradient is the forward of the output gradient, padded by `dilation * (k - 1) - padding`,
 //! through the kernel flipped and transposed.
 
+use super::conv_kernels::{chunk_len, pack, Correlate, Outputs, WeightGrad, GRAD_BLOCK, ROUND};
 use super::conv_tiles::{sum_shares, Weights};
 use super::im2col::Patches;
 use super::nchw::{sum_map, Size2, Window};
 use super::par::{self, PARTS};
 use crate::linalg::vectorized;
-use pulp::{Arch, Simd, WithSimd};
+use pulp::Arch;
 
-/// Output channels one forward block keeps in registers (each as two vectors of positions).
-const OUT_BLOCK: usize = 8;
-/// Output channels and taps of one weight-gradient block (4 x 4 running sums).
-const GRAD_BLOCK: usize = 4;
-/// Wide rows are rounded up to this many positions: a whole number of forward blocks (two
-/// vectors) for every vector width pulp dispatches to, up to AVX-512's 16 lanes.
-const ROUND: usize = 32;
-/// Positions the weight gradient sums before folding its vector sums into the gradient: the
-/// rows it reads for one block (4 of the output gradient, about 4 of the image) stay in L1.
-const GRAD_SPAN: usize = 1024;
 /// Floats of staged input and output gradient one tile may hold (1 MiB): the tile stays in the
 /// core's L2 cache while every block of channels reads it.
 const TILE_FLOATS: usize = 1 << 18;
@@ -115,49 +106,6 @@ impl Staging {
             first,
         };
         place(x, self.channels, self.input, at, len, dst);
-    }
-}
-
-/// Where the outputs of a wide row go: `y`, `[images, channels, output.h, output.w]`, plus
-/// `bias`.
-struct Outputs<'a> {
-    /// The staging's plane and row pitch, which place output `(m, oy, ox)` at `m * plane +
-    /// oy * pitch + ox` of the wide row.
-    plane: usize,
-    pitch: usize,
-    channels: usize,
-    output: Size2,
-    bias: Option<&'a [f32]>,
-    y: &'a mut [f32],
-}
-
-impl Outputs<'_> {
-    /// Writes the outputs among positions `start..start + len` of the wide row, held in
-    /// `chunk` (`[channels, stride]`, position `start` first), and skips the rest (padding).
-    #[inline(always)]
-    fn write(&mut self, chunk: &[f32], stride: usize, start: usize, len: usize) {
-        let (oh, ow) = (self.output.h, self.output.w);
-        let per_image = self.channels * oh * ow;
-        let images = self.y.len() / per_image.max(1);
-        let (mut q, end) = (start, start + len);
-        while q < end {
-            let (m, r) = (q / self.plane, q % self.plane);
-            let (oy, ox) = (r / self.pitch, r % self.pitch);
-            let next = (q + self.pitch - ox).min(end);
-            if m < images && oy < oh && ox < ow {
-                let n = (ow - ox).min(next - q);
-                let first = m * per_image + oy * ow + ox;
-                for o in 0..self.channels {
-                    let src = &chunk[o * stride + q - start..][..n];
-                    let dst = &mut self.y[first + o * oh * ow..][..n];
-                    let b = self.bias.map_or(0.0, |b| b[o]);
-                    for (d, &v) in dst.iter_mut().zip(src) {
-                        *d = v + b;
-                    }
-                }
-            }
-            q = next;
-        }
     }
 }
 
@@ -511,20 +459,6 @@ fn place(x: &[f32], channels: usize, size: Size2, at: Placement, len: usize, dst
     dst[done..].fill(0.0);
 }
 
-/// `weight` (`[out, taps]`) in forward blocks, `[out / OUT_BLOCK, taps, OUT_BLOCK]` (zero rows
-/// past `out`).
-fn pack(weight: &[f32], out: usize, packed: &mut Vec<f32>) {
-    let taps = weight.len() / out;
-    packed.clear();
-    packed.resize(out.next_multiple_of(OUT_BLOCK) * taps, 0.0);
-    for (o, row) in weight.chunks_exact(taps).enumerate() {
-        let block = &mut packed[o / OUT_BLOCK * taps * OUT_BLOCK..];
-        for (t, &v) in row.iter().enumerate() {
-            block[t * OUT_BLOCK + o % OUT_BLOCK] = v;
-        }
-    }
-}
-
 /// The kernel of the input gradient: `flipped[c][o, i, j] = weight[o][c, kh-1-i, kw-1-j]`.
 fn flip(weight: &[f32], out: usize, p: &Patches, flipped: &mut Vec<f32>) {
     let (kh, kw) = (p.window.kernel.h, p.window.kernel.w);
@@ -536,124 +470,6 @@ fn flip(weight: &[f32], out: usize, p: &Patches, flipped: &mut Vec<f32>) {
                 for j in 0..kw {
                     let from = ((o * p.channels + c) * kh + kh - 1 - i) * kw + kw - 1 - j;
                     flipped[((c * out + o) * kh + i) * kw + j] = weight[from];
-                }
-            }
-        }
-    }
-}
-
-/// One vector from the start of `s`.
-#[inline(always)]
-fn load<S: Simd>(s: &[f32]) -> S::f32s {
-    S::as_simd_f32s(&s[..S::F32_LANES]).0[0]
-}
-
-/// `out[o][q] = sum over taps t of weight[o][t] * src[offsets[t] + q]` for `q < row`, a chunk
-/// of positions at a time, each chunk written to its outputs while it is in L1.
-struct Correlate<'a> {
-    /// `[out / OUT_BLOCK, taps, OUT_BLOCK]`, see [`pack`].
-    weight: &'a [f32],
-    offsets: &'a [usize],
-    src: &'a [f32],
-    /// `[out, chunk_len(out)]`: one chunk's sums.
-    chunk: &'a mut [f32],
-    row: usize,
-    out: Outputs<'a>,
-}
-
-/// Positions per chunk of the forward for `out` channels: 32 KiB of sums, within 64..=1024.
-fn chunk_len(out: usize) -> usize {
-    (8192 / out.max(1)).clamp(64, 1024) / ROUND * ROUND
-}
-
-impl WithSimd for Correlate<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(mut self, simd: S) {
-        let (lanes, taps, out_c) = (S::F32_LANES, self.offsets.len(), self.out.channels);
-        let stride = chunk_len(out_c);
-        for start in (0..self.row).step_by(stride) {
-            let len = stride.min(self.row - start);
-            for (b, block) in self.weight.chunks_exact(taps * OUT_BLOCK).enumerate() {
-                let (block, _) = block.as_chunks::<OUT_BLOCK>();
-                let rows = (out_c - b * OUT_BLOCK).min(OUT_BLOCK);
-                for q in (start..start + len).step_by(2 * lanes) {
-                    let mut acc = [[simd.splat_f32s(0.0); 2]; OUT_BLOCK];
-                    for (&off, w) in self.offsets.iter().zip(block) {
-                        let x = &self.src[off + q..off + q + 2 * lanes];
-                        let (x0, x1) = (load::<S>(x), load::<S>(&x[lanes..]));
-                        for (acc, &w) in acc.iter_mut().zip(w) {
-                            let w = simd.splat_f32s(w);
-                            acc[0] = simd.mul_add_f32s(w, x0, acc[0]);
-                            acc[1] = simd.mul_add_f32s(w, x1, acc[1]);
-                        }
-                    }
-                    for (o, acc) in acc.iter().enumerate().take(rows) {
-                        let at = (b * OUT_BLOCK + o) * stride + q - start;
-                        let (dst, _) = S::as_mut_simd_f32s(&mut self.chunk[at..][..2 * lanes]);
-                        dst[0] = acc[0];
-                        dst[1] = acc[1];
-                    }
-                }
-            }
-            self.out.write(self.chunk, stride, start, len);
-        }
-    }
-}
-
-/// `dw[o][t] += sum over q < row of grad[o][q] * src[offsets[t] + q]`.
-struct WeightGrad<'a> {
-    /// `[out rounded up to GRAD_BLOCK, row]`, zero wherever no output is.
-    grad: &'a [f32],
-    src: &'a [f32],
-    /// One per tap, then zeros up to a whole block.
-    offsets: &'a [usize],
-    row: usize,
-    /// `[out, taps]`.
-    dw: &'a mut [f32],
-    taps: usize,
-}
-
-impl WithSimd for WeightGrad<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, simd: S) {
-        let (lanes, row, taps) = (S::F32_LANES, self.row, self.taps);
-        let out_c = self.dw.len() / taps;
-        for start in (0..row).step_by(GRAD_SPAN) {
-            let end = (start + GRAD_SPAN).min(row);
-            for (ob, g) in self.grad.chunks_exact(GRAD_BLOCK * row).enumerate() {
-                // Each block's rows as vectors over the span, sliced before the loop so that it
-                // runs without bounds checks.
-                let steps = (end - start) / lanes;
-                let gs: [&[S::f32s]; GRAD_BLOCK] = std::array::from_fn(|o| {
-                    &S::as_simd_f32s(&g[o * row + start..][..end - start]).0[..steps]
-                });
-                for (tb, offs) in self.offsets.chunks_exact(GRAD_BLOCK).enumerate() {
-                    let xs: [&[S::f32s]; GRAD_BLOCK] = std::array::from_fn(|t| {
-                        &S::as_simd_f32s(&self.src[offs[t] + start..][..end - start]).0[..steps]
-                    });
-                    let mut acc = [[simd.splat_f32s(0.0); GRAD_BLOCK]; GRAD_BLOCK];
-                    for i in 0..steps {
-                        let x: [S::f32s; GRAD_BLOCK] = std::array::from_fn(|t| xs[t][i]);
-                        for (acc, g) in acc.iter_mut().zip(&gs) {
-                            let g = g[i];
-                            for (acc, &x) in acc.iter_mut().zip(&x) {
-                                *acc = simd.mul_add_f32s(g, x, *acc);
-                            }
-                        }
-                    }
-                    for (o, acc) in acc.iter().enumerate() {
-                        let o = ob * GRAD_BLOCK + o;
-                        for (t, &acc) in acc.iter().enumerate() {
-                            let t = tb * GRAD_BLOCK + t;
-                            if o < out_c && t < taps {
-                                self.dw[o * taps + t] += simd.reduce_sum_f32s(acc);
-                            }
-                        }
-                    }
                 }
             }
         }

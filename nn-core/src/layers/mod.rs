@@ -22,6 +22,7 @@ mod concat;
 mod contract;
 mod conv2d;
 mod conv_direct;
+mod conv_kernels;
 mod conv_tiles;
 mod conv_transpose2d;
 mod dropout;

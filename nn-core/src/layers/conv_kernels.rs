@@ -1,0 +1,294 @@
+//! The two kernels of [`conv_direct`](super::conv_direct), in pulp's portable vectors (AVX-512
+//! or AVX2 as the CPU has): both read a staged tile of images at fixed offsets from each wide-row
+//! position and keep a block of sums in vector registers.
+//!
+//! - [`Correlate`]: `out[o][q] = sum over taps t of w[o][t] * src[offsets[t] + q]`, 8 output
+//!   channels times 2 vectors of positions at a time (the forward, and the input gradient);
+//! - [`WeightGrad`]: `dw[o][t] += sum over q of grad[o][q] * src[offsets[t] + q]`, 4 output
+//!   channels times 4 taps at a time.
+
+use super::nchw::Size2;
+use pulp::{Simd, WithSimd};
+
+/// Output channels one forward block keeps in registers (each as two vectors of positions).
+pub(super) const OUT_BLOCK: usize = 8;
+/// Output channels and taps of one weight-gradient block (4 x 4 running sums).
+pub(super) const GRAD_BLOCK: usize = 4;
+/// Wide rows are rounded up to this many positions: a whole number of forward blocks (two
+/// vectors) for every vector width pulp dispatches to, up to AVX-512's 16 lanes.
+pub(super) const ROUND: usize = 32;
+/// Positions the weight gradient sums before folding its vector sums into the gradient: the
+/// rows it reads for one block (4 of the output gradient, about 4 of the image) stay in L1.
+const GRAD_SPAN: usize = 1024;
+
+/// `weight` (`[out, taps]`) in forward blocks, `[out / OUT_BLOCK, taps, OUT_BLOCK]` (zero rows
+/// past `out`).
+pub(super) fn pack(weight: &[f32], out: usize, packed: &mut Vec<f32>) {
+    let taps = weight.len() / out;
+    packed.clear();
+    packed.resize(out.next_multiple_of(OUT_BLOCK) * taps, 0.0);
+    for (o, row) in weight.chunks_exact(taps).enumerate() {
+        let block = &mut packed[o / OUT_BLOCK * taps * OUT_BLOCK..];
+        for (t, &v) in row.iter().enumerate() {
+            block[t * OUT_BLOCK + o % OUT_BLOCK] = v;
+        }
+    }
+}
+
+/// Where the outputs of a wide row go: `y`, `[images, channels, output.h, output.w]`, plus
+/// `bias`.
+pub(super) struct Outputs<'a> {
+    /// The staging's plane and row pitch, which place output `(m, oy, ox)` at `m * plane +
+    /// oy * pitch + ox` of the wide row.
+    pub plane: usize,
+    pub pitch: usize,
+    pub channels: usize,
+    pub output: Size2,
+    pub bias: Option<&'a [f32]>,
+    pub y: &'a mut [f32],
+}
+
+impl Outputs<'_> {
+    /// Writes the outputs among positions `start..start + len` of the wide row, held in
+    /// `chunk` (`[channels, stride]`, position `start` first), and skips the rest (padding).
+    #[inline(always)]
+    fn write(&mut self, chunk: &[f32], stride: usize, start: usize, len: usize) {
+        let (oh, ow) = (self.output.h, self.output.w);
+        let per_image = self.channels * oh * ow;
+        let images = self.y.len() / per_image.max(1);
+        let (mut q, end) = (start, start + len);
+        while q < end {
+            let (m, r) = (q / self.plane, q % self.plane);
+            let (oy, ox) = (r / self.pitch, r % self.pitch);
+            let next = (q + self.pitch - ox).min(end);
+            if m < images && oy < oh && ox < ow {
+                let n = (ow - ox).min(next - q);
+                let first = m * per_image + oy * ow + ox;
+                for o in 0..self.channels {
+                    let src = &chunk[o * stride + q - start..][..n];
+                    let dst = &mut self.y[first + o * oh * ow..][..n];
+                    let b = self.bias.map_or(0.0, |b| b[o]);
+                    for (d, &v) in dst.iter_mut().zip(src) {
+                        *d = v + b;
+                    }
+                }
+            }
+            q = next;
+        }
+    }
+}
+
+/// One vector from the start of `s`.
+#[inline(always)]
+fn load<S: Simd>(s: &[f32]) -> S::f32s {
+    S::as_simd_f32s(&s[..S::F32_LANES]).0[0]
+}
+
+/// `out[o][q] = sum over taps t of weight[o][t] * src[offsets[t] + q]` for `q < row`, a chunk
+/// of positions at a time, each chunk written to its outputs while it is in L1.
+pub(super) struct Correlate<'a> {
+    /// `[out / OUT_BLOCK, taps, OUT_BLOCK]`, see [`pack`].
+    pub weight: &'a [f32],
+    pub offsets: &'a [usize],
+    pub src: &'a [f32],
+    /// `[out, chunk_len(out)]`: one chunk's sums.
+    pub chunk: &'a mut [f32],
+    pub row: usize,
+    pub out: Outputs<'a>,
+}
+
+/// Positions per chunk of the forward for `out` channels: 32 KiB of sums, within 64..=1024.
+pub(super) fn chunk_len(out: usize) -> usize {
+    (8192 / out.max(1)).clamp(64, 1024) / ROUND * ROUND
+}
+
+impl WithSimd for Correlate<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(mut self, simd: S) {
+        let (lanes, taps, out_c) = (S::F32_LANES, self.offsets.len(), self.out.channels);
+        let stride = chunk_len(out_c);
+        for start in (0..self.row).step_by(stride) {
+            let len = stride.min(self.row - start);
+            for (b, block) in self.weight.chunks_exact(taps * OUT_BLOCK).enumerate() {
+                let (block, _) = block.as_chunks::<OUT_BLOCK>();
+                let rows = (out_c - b * OUT_BLOCK).min(OUT_BLOCK);
+                for q in (start..start + len).step_by(2 * lanes) {
+                    let mut acc = [[simd.splat_f32s(0.0); 2]; OUT_BLOCK];
+                    for (&off, w) in self.offsets.iter().zip(block) {
+                        let x = &self.src[off + q..off + q + 2 * lanes];
+                        let (x0, x1) = (load::<S>(x), load::<S>(&x[lanes..]));
+                        for (acc, &w) in acc.iter_mut().zip(w) {
+                            let w = simd.splat_f32s(w);
+                            acc[0] = simd.mul_add_f32s(w, x0, acc[0]);
+                            acc[1] = simd.mul_add_f32s(w, x1, acc[1]);
+                        }
+                    }
+                    for (o, acc) in acc.iter().enumerate().take(rows) {
+                        let at = (b * OUT_BLOCK + o) * stride + q - start;
+                        let (dst, _) = S::as_mut_simd_f32s(&mut self.chunk[at..][..2 * lanes]);
+                        dst[0] = acc[0];
+                        dst[1] = acc[1];
+                    }
+                }
+            }
+            self.out.write(self.chunk, stride, start, len);
+        }
+    }
+}
+
+/// `dw[o][t] += sum over q < row of grad[o][q] * src[offsets[t] + q]`.
+pub(super) struct WeightGrad<'a> {
+    /// `[out rounded up to GRAD_BLOCK, row]`, zero wherever no output is.
+    pub grad: &'a [f32],
+    pub src: &'a [f32],
+    /// One per tap, then zeros up to a whole block.
+    pub offsets: &'a [usize],
+    pub row: usize,
+    /// `[out, taps]`.
+    pub dw: &'a mut [f32],
+    pub taps: usize,
+}
+
+impl WithSimd for WeightGrad<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let (lanes, row, taps) = (S::F32_LANES, self.row, self.taps);
+        let out_c = self.dw.len() / taps;
+        for start in (0..row).step_by(GRAD_SPAN) {
+            let end = (start + GRAD_SPAN).min(row);
+            for (ob, g) in self.grad.chunks_exact(GRAD_BLOCK * row).enumerate() {
+                // Each block's rows as vectors over the span, sliced before the loop so that it
+                // runs without bounds checks.
+                let steps = (end - start) / lanes;
+                let gs: [&[S::f32s]; GRAD_BLOCK] = std::array::from_fn(|o| {
+                    &S::as_simd_f32s(&g[o * row + start..][..end - start]).0[..steps]
+                });
+                for (tb, offs) in self.offsets.chunks_exact(GRAD_BLOCK).enumerate() {
+                    let xs: [&[S::f32s]; GRAD_BLOCK] = std::array::from_fn(|t| {
+                        &S::as_simd_f32s(&self.src[offs[t] + start..][..end - start]).0[..steps]
+                    });
+                    let mut acc = [[simd.splat_f32s(0.0); GRAD_BLOCK]; GRAD_BLOCK];
+                    for i in 0..steps {
+                        let x: [S::f32s; GRAD_BLOCK] = std::array::from_fn(|t| xs[t][i]);
+                        for (acc, g) in acc.iter_mut().zip(&gs) {
+                            let g = g[i];
+                            for (acc, &x) in acc.iter_mut().zip(&x) {
+                                *acc = simd.mul_add_f32s(g, x, *acc);
+                            }
+                        }
+                    }
+                    for (o, acc) in acc.iter().enumerate() {
+                        let o = ob * GRAD_BLOCK + o;
+                        for (t, &acc) in acc.iter().enumerate() {
+                            let t = tb * GRAD_BLOCK + t;
+                            if o < out_c && t < taps {
+                                self.dw[o * taps + t] += simd.reduce_sum_f32s(acc);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pulp::Arch;
+
+    fn values(len: usize, seed: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i * 37 + seed * 11) % 23) as f32 / 8.0 - 1.4)
+            .collect()
+    }
+
+    // Five taps at irregular offsets, channel counts off the blocks of 8 and 4, two images of
+    // 4 x 10 outputs on rows 16 apart (plane 64): every output is its definition, in f64.
+    const OFFSETS: [usize; 5] = [0, 3, 17, 40, 41];
+    const ROW: usize = 128;
+
+    #[test]
+    fn correlate_is_its_definition() {
+        let (out_c, taps) = (11, OFFSETS.len());
+        let (src, weight) = (values(ROW + 64, 1), values(out_c * taps, 2));
+        let bias = values(out_c, 3);
+        let mut packed = Vec::new();
+        pack(&weight, out_c, &mut packed);
+        let output = Size2 { h: 4, w: 10 };
+        let mut y = vec![f32::NAN; 2 * out_c * 40];
+        let mut chunk = vec![0.0; out_c * chunk_len(out_c)];
+        let out = Outputs {
+            plane: 64,
+            pitch: 16,
+            channels: out_c,
+            output,
+            bias: Some(&bias),
+            y: &mut y,
+        };
+        let (weight_ref, offsets, src_ref) = (&packed, &OFFSETS[..], &src);
+        Arch::new().dispatch(Correlate {
+            weight: weight_ref,
+            offsets,
+            src: src_ref,
+            chunk: &mut chunk,
+            row: ROW,
+            out,
+        });
+        for m in 0..2 {
+            for o in 0..out_c {
+                for (oy, ox) in (0..4).flat_map(|oy| (0..10).map(move |ox| (oy, ox))) {
+                    let q = m * 64 + oy * 16 + ox;
+                    let sum: f64 = (0..taps)
+                        .map(|t| f64::from(weight[o * taps + t]) * f64::from(src[OFFSETS[t] + q]))
+                        .sum();
+                    let got = y[(m * out_c + o) * 40 + oy * 10 + ox];
+                    let want = sum + f64::from(bias[o]);
+                    assert!(
+                        (f64::from(got) - want).abs() < 1e-4,
+                        "image {m} channel {o} ({oy}, {ox}): {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn weight_grad_is_its_definition() {
+        let (out_c, taps) = (5, OFFSETS.len());
+        // Rows rounded up to 8 (two blocks) and offsets to 8 taps; zeros past the real ones.
+        let grad: Vec<f32> = values(8 * ROW, 4)
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| if i < out_c * ROW { v } else { 0.0 })
+            .collect();
+        let src = values(ROW + 64, 5);
+        let mut offsets = OFFSETS.to_vec();
+        offsets.resize(8, 0);
+        let mut dw = vec![0.5; out_c * taps];
+        Arch::new().dispatch(WeightGrad {
+            grad: &grad,
+            src: &src,
+            offsets: &offsets,
+            row: ROW,
+            dw: &mut dw,
+            taps,
+        });
+        for o in 0..out_c {
+            for t in 0..taps {
+                let sum: f64 = (0..ROW)
+                    .map(|q| f64::from(grad[o * ROW + q]) * f64::from(src[OFFSETS[t] + q]))
+                    .sum();
+                let got = dw[o * taps + t];
+                assert!(
+                    (f64::from(got) - 0.5 - sum).abs() < 1e-3,
+                    "({o}, {t}): {got} vs 0.5 + {sum}"
+                );
+            }
+        }
+    }
+}
