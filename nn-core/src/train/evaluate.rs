@@ -160,7 +160,7 @@ mod tests {
     use crate::layers::Linear;
     use crate::optim::Sgd;
     use crate::rng::seeded;
-    use crate::train::trainer::tests::data;
+    use crate::train::fit::tests::data;
 
     #[test]
     fn evaluation_accuracy_is_exact_over_a_short_last_batch() {

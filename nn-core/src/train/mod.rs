@@ -14,6 +14,7 @@ mod checks;
 pub mod early_stopping;
 mod error;
 mod evaluate;
+mod fit;
 pub mod history;
 mod monitor;
 pub mod progress;
