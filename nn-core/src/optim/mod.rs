@@ -53,6 +53,7 @@
 mod adagrad;
 mod adam;
 mod adamw;
+mod checks;
 mod driver;
 mod error;
 mod group;
