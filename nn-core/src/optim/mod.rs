@@ -9,8 +9,9 @@
 //! [`Slot`]s and updating one parameter at a time from an [`Update`]. [`Optim<R>`] runs it with
 //! everything below (weight decay, clipping, per-parameter state, saving and resuming); every
 //! built-in is one (`Adam` is `Optim<AdamRule>`). The files of this module: `mod.rs` the trait,
-//! `rule.rs` the extension point, `driver.rs` the step, `state.rs` the saved form, `error.rs`,
-//! `regularization.rs` (L2 penalty, global norm), and one file per algorithm.
+//! `rule.rs` the extension point, `driver.rs` the step (`checks.rs` what it checks first),
+//! `state.rs` the saved form, `error.rs`, `regularization.rs` (L2 penalty, global norm), and one
+//! file per algorithm.
 //!
 //! # The gradient an optimizer uses
 //! For a parameter `W` with gradient `g`, every optimizer updates with

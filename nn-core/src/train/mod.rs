@@ -1,4 +1,4 @@
-//! Training: the [`Trainer`] loop (`trainer.rs`) over any data source with any loss and metrics,
+//! Training: the [`Trainer`] (`trainer.rs`: its settings; `fit.rs`: the loop) over any data source with any loss and metrics,
 //! its checks before the first step (`checks.rs`), its evaluation and prediction
 //! (`evaluate.rs`), what it prints (`progress.rs`, `progress_bar.rs`), learning-rate schedules,
 //! [`Callback`]s (`callback.rs`: the trait; `callbacks/`: checkpoints, ReduceLROnPlateau, CSV
