@@ -18,6 +18,7 @@ const BATCH: usize = 6;
 
 #[test]
 fn a_steady_cnn_training_step_allocates_only_inside_the_matrix_products() {
+    let _serial = crate::serial();
     set_num_threads(1);
     let data = images();
     let per_step = steady_step_allocations(&mut net(), &data, BATCH, &mut SoftmaxCrossEntropy::new());
@@ -30,6 +31,7 @@ fn a_steady_cnn_training_step_allocates_only_inside_the_matrix_products() {
 
 #[test]
 fn augmenting_the_batches_allocates_nothing_once_warm() {
+    let _serial = crate::serial();
     set_num_threads(1);
     let data = images();
     let augment = Compose::new()

@@ -41,6 +41,14 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// Holds the other tests of this binary off until the caller's guard drops. The thread count is
+/// global: a test setting 2 threads while another counts could let one of the counted passes run
+/// in parallel and spawn a helper thread, an allocation on the counting thread (seen once in CI).
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Allocations made so far on this thread.
 fn allocations() -> usize {
     ALLOCATIONS.with(|n| n.get())

@@ -14,6 +14,7 @@ const BATCH: usize = 6;
 
 #[test]
 fn a_steady_training_step_through_the_new_layers_allocates_only_inside_the_matrix_products() {
+    let _serial = crate::serial();
     set_num_threads(1);
     let mut rng = seeded(4321);
     // [6, 1, 8, 8] -> pool [6, 1, 4, 4] -> transposed conv (stride 2) [6, 4, 8, 8] -> upsample

@@ -57,6 +57,7 @@ fn allocations_per_later_step(mut opt: Box<dyn Optimizer>, n: usize) -> usize {
 
 #[test]
 fn later_steps_allocate_nothing() {
+    let _serial = crate::serial();
     let optimizers: Vec<fn() -> Box<dyn Optimizer>> = vec![
         || Box::new(Sgd::new(0.1).with_weight_decay(1e-4)),
         || Box::new(Momentum::new(0.1)),
@@ -95,6 +96,7 @@ impl Layer for Wide {
 
 #[test]
 fn a_step_split_over_two_threads_allocates_nothing_for_the_hand_off() {
+    let _serial = crate::serial();
     // Adam updates a parameter this large in two halves, one on a helper thread: handing the
     // half over must not allocate (a boxed job per hand-off would show here). Other tests of
     // this binary set one thread; if one runs meanwhile, this step is not split and still 0.

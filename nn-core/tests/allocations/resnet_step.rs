@@ -166,6 +166,7 @@ fn alone_allocations(layer: &mut dyn Layer, shape: &[usize]) -> usize {
 
 #[test]
 fn a_steady_resnet_training_step_allocates_no_more_than_its_layers_alone() {
+    let _serial = crate::serial();
     set_num_threads(1);
     let (mut net, mut alone) = network(&mut seeded(4321));
     let pixels: Vec<u8> = (0..50 * 64).map(|i| (i * 37 % 256) as u8).collect();

@@ -74,6 +74,7 @@ fn manual_allocations(n: usize, hidden: &[usize], regression: bool) -> usize {
 
 #[test]
 fn the_trainer_adds_no_allocation_to_a_training_step() {
+    let _serial = crate::serial();
     for regression in [false, true] {
         for hidden in [&[16][..], &[32, 32, 32]] {
             // Warm up: the first training on a thread creates its layer-path string.

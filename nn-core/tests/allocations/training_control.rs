@@ -40,6 +40,7 @@ fn fit_allocations(n: usize, dir: &std::path::Path) -> usize {
 
 #[test]
 fn a_frozen_body_groups_and_callbacks_allocate_nothing_per_step() {
+    let _serial = crate::serial();
     let dir = std::env::temp_dir().join(format!("nn-alloc-control-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     fit_allocations(100, &dir);

@@ -15,6 +15,7 @@ const CLASSES: usize = 4;
 
 #[test]
 fn a_steady_training_step_allocates_only_inside_the_matrix_products() {
+    let _serial = crate::serial();
     // One thread: the products are too small to be split anyway; this keeps the count exact.
     set_num_threads(1);
     let mut rng = seeded(4321);

@@ -34,6 +34,7 @@ fn gemm(outputs: usize) -> usize {
 
 #[test]
 fn a_steady_regression_step_allocates_only_inside_the_matrix_products() {
+    let _serial = crate::serial();
     set_num_threads(1);
     let x = Tensor::from_shape_fn(vec![50, FEATURES], |i| {
         ((i[0] * 31 + i[1] * 7) % 13) as f32 / 13.0
@@ -51,6 +52,7 @@ fn a_steady_regression_step_allocates_only_inside_the_matrix_products() {
 
 #[test]
 fn a_steady_autoencoder_step_allocates_only_inside_the_matrix_products() {
+    let _serial = crate::serial();
     set_num_threads(1);
     let pixels: Vec<u8> = (0..50 * FEATURES).map(|i| (i * 37 % 256) as u8).collect();
     let data = Dataset::from_u8(pixels, &[FEATURES], vec![0; 50], 1)
