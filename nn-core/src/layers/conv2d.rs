@@ -667,17 +667,18 @@ mod tests {
 
     #[test]
     fn direct_kernels_agree_with_im2col() {
-        // Stride-1 layers go to conv_direct (the backward too where the padding wastes little);
-        // each must give what im2col's products give: channel counts off the kernels' blocks of
-        // 8 and 4, one input channel, padding from none to dilation * (k - 1), a non-square
-        // kernel, dilation, and tiles of 2 images (3 tiles over 4 parts' 5 images).
+        // Stride-1 layers go to conv_direct, forward and backward on images large enough for
+        // the padding to waste little; each must give what im2col's products give: channel
+        // counts off the kernels' blocks of 8 and 4, one input channel, padding from none to
+        // dilation * (k - 1), a non-square kernel, dilation, and tiles of 2 images (3 tiles over
+        // 4 parts' 5 images).
         let mut rng = seeded(8);
         let layers = [
             (
                 Conv2d::builder(3, 5, 3).padding(1).build(Init::He, &mut rng),
-                [5, 3, 9, 12],
+                [5, 3, 20, 21],
             ),
-            (Conv2d::builder(1, 9, 3).build(Init::He, &mut rng), [5, 1, 12, 11]),
+            (Conv2d::builder(1, 9, 3).build(Init::He, &mut rng), [5, 1, 16, 17]),
             (
                 Conv2d::builder(2, 17, (2, 3))
                     .padding((1, 2))
@@ -690,11 +691,11 @@ mod tests {
                     .padding(2)
                     .dilation(2)
                     .build(Init::He, &mut rng),
-                [5, 4, 8, 10],
+                [5, 4, 30, 31],
             ),
             (
                 Conv2d::builder(6, 8, 5).padding(4).build(Init::He, &mut rng),
-                [5, 6, 6, 7],
+                [5, 6, 24, 25],
             ),
         ];
         for (i, (base, shape)) in layers.into_iter().enumerate() {
@@ -717,8 +718,8 @@ mod tests {
             };
             let patches = base.patches(shape[2], shape[3], output);
             assert!(
-                conv_direct::computes_forward(&patches, 1),
-                "layer {i}: direct forward"
+                conv_direct::computes_backward(&patches, 1),
+                "layer {i}: direct both ways"
             );
             for tile in [None, Some(2)] {
                 let (y, dx, grads) = run(false, tile);
