@@ -10,8 +10,9 @@
 //! - no allocation out of proportion to the input (a counting global allocator records the peak
 //!   of each call; decoding may not ask for more than 64× the input plus 1 MiB; pictures are
 //!   decoded reduced, or within small limits, so what they may hold is that too, but for a
-//!   JPEG, whose pixels are held whole: at most 3 samples of 256 pixels per byte, 768×, plus
-//!   the decoder's buffers of one row of blocks, 1 KiB per column);
+//!   JPEG, whose pixels are held whole: at most 3 samples of 256 pixels per byte, 768×, a
+//!   progressive file's coefficients, 2 bytes per sample of each component, and the decoder's
+//!   buffers of one row of blocks, 1 KiB per column);
 //! - a failed `nn::load` or `load_state` leaves the model and the optimizer as they were;
 //! - what `nn::load` accepts is finite, and a state `load_state` accepts steps to finite weights
 //!   or refuses the step, changing nothing (no silent NaN);
@@ -531,28 +532,36 @@ fn is_jpeg(bytes: &[u8]) -> bool {
     bytes.starts_with(&[0xff, 0xd8, 0xff])
 }
 
-/// What decoding `input` may hold at its peak: 64× the input plus 1 MiB, or for a JPEG (held
-/// whole, at most 256 pixels of 3 samples per byte) 768×, plus 1 KiB per column it declares:
-/// zune-jpeg keeps a row of blocks (up to 32 pixel rows of up to 4 components, in 16-bit
-/// samples, several copies) whatever the height, so a picture 11 pixels high and 12,307 wide
-/// held 2.5 MB for a 904-byte file.
+/// What decoding `input` may hold at its peak: 64× the input plus 1 MiB, or for a JPEG, whose
+/// pixels come whole and which must hold a byte per 256 pixels it declares:
+/// - its pixels, at most 3 samples of 256 pixels per byte, 768×;
+/// - a progressive file's coefficients, kept until its last scan: 2 bytes per sample of up to 4
+///   components, over pixels padded to whole blocks of up to 32×32 (a 1,631-byte file declaring
+///   19×12,299 pixels held 1.77 MB of them beside 0.70 MB of pixels);
+/// - zune-jpeg's buffers for one row of blocks (up to 32 pixel rows of up to 4 components, in
+///   16-bit samples, several copies), 1 KiB per column whatever the height (a 904-byte file
+///   declaring 12,307×11 pixels held 2.5 MB).
 fn picture_allowance(input: &[u8]) -> usize {
     if is_jpeg(input) {
-        768 * input.len() + 1024 * jpeg_width(input) + (1 << 20)
+        let (width, height) = jpeg_size(input);
+        let padded = 256 * input.len() + 32 * (width + height) + 1024;
+        768 * input.len() + 8 * padded + 1024 * width + (1 << 20)
     } else {
         64 * input.len() + (1 << 20)
     }
 }
 
-/// The widest picture any start-of-frame segment in the JPEG `bytes` declares (0 if none).
-fn jpeg_width(bytes: &[u8]) -> usize {
+/// The widest and the tallest picture the start-of-frame segments in the JPEG `bytes` declare
+/// (0 if none).
+fn jpeg_size(bytes: &[u8]) -> (usize, usize) {
     // FF Cn (but C4, C8, CC, which are not frames), length, precision, height, width.
-    bytes
+    let frames = bytes
         .windows(9)
-        .filter(|w| w[0] == 0xff && matches!(w[1], 0xc0..=0xcf) && !matches!(w[1], 0xc4 | 0xc8 | 0xcc))
-        .map(|w| usize::from(u16::from_be_bytes([w[7], w[8]])))
-        .max()
-        .unwrap_or(0)
+        .filter(|w| w[0] == 0xff && matches!(w[1], 0xc0..=0xcf) && !matches!(w[1], 0xc4 | 0xc8 | 0xcc));
+    frames.fold((0, 0), |(width, height), w| {
+        let side = |at: usize| usize::from(u16::from_be_bytes([w[at], w[at + 1]]));
+        (width.max(side(7)), height.max(side(5)))
+    })
 }
 
 fn fuzz_pictures(rng: &mut StdRng, deadline: Instant, tally: &mut Tally) {

@@ -7,8 +7,10 @@
 //! The decoder fills a cut-off file with grey rather than failing, so before decoding, the file
 //! is walked marker by marker to its end-of-image marker: a file without one is damaged. And a
 //! file must hold at least a byte per 256 pixels it declares (a baseline JPEG's least), so that
-//! the pixels decoding holds are at most 768 times the file's size; beside them the decoder
-//! keeps buffers for one row of blocks, which grow with the width alone (under 1 KiB a column).
+//! the pixels decoding holds are at most 768 times the file's size. Beside them a progressive
+//! file keeps every block's coefficients until its last scan (2 bytes per sample of each
+//! component, so up to 2,048 times the file's size for 4 components), and the decoder keeps
+//! buffers for one row of blocks, which grow with the width alone (under 1 KiB a column).
 //!
 //! [`Limits`]: super::Limits
 

@@ -400,3 +400,37 @@ fn ink_that_vanishes_when_scaled_is_an_error() {
         "{err}"
     );
 }
+
+/// A progressive JPEG keeps every block's coefficients until its last scan, 2 bytes per sample
+/// of each component, beside the pixels it gives. The fuzzer found a 1,631-byte file declaring
+/// 19×12,299 pixels that held 2.48 MB, its coefficients (1.77 MB) and pixels (0.70 MB): bounded
+/// by the byte per 256 pixels a JPEG must hold, but more than the 768× the fuzzer allowed. This
+/// holds decoding to those two and nothing more.
+#[test]
+fn a_progressive_jpeg_holds_its_coefficients_and_pixels_only() {
+    let (width, height) = (19u16, 12_299u16);
+    let rgb: Vec<u8> = (0..usize::from(width) * usize::from(height))
+        .flat_map(|i| [(i % 251) as u8, 128, 40])
+        .collect();
+    let mut bytes = Vec::new();
+    let mut encoder = jpeg_encoder::Encoder::new(&mut bytes, 30);
+    encoder.set_progressive(true);
+    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_1_1);
+    encoder
+        .encode(&rgb, width, height, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
+    let (picture, peak) = peak_during(|| decode_bytes(&bytes, &DecodeOptions::new(Colour::Rgb)).unwrap());
+    assert_eq!((picture.width, picture.height), (19, 12_299));
+    // Blocks of 8×8 samples, every component at full size (as in the fuzzer's file).
+    let padded = 24 * 12_304;
+    let pixels = rgb.len();
+    let coefficients = 2 * 3 * padded;
+    assert!(
+        peak > coefficients,
+        "{peak} bytes held: the coefficients are no longer counted"
+    );
+    assert!(
+        peak < pixels + coefficients + (256 << 10),
+        "{peak} bytes held for {pixels} bytes of pixels and {coefficients} of coefficients"
+    );
+}
