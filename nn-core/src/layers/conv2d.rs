@@ -667,11 +667,13 @@ mod tests {
 
     #[test]
     fn direct_kernels_agree_with_im2col() {
-        // Stride-1 layers go to conv_direct, forward and backward on images large enough for
-        // the padding to waste little; each must give what im2col's products give: channel
-        // counts off the kernels' blocks of 8 and 4, one input channel, padding from none to
-        // dilation * (k - 1), a non-square kernel, dilation, and tiles of 2 images (3 tiles over
-        // 4 parts' 5 images).
+        // One-group layers with strides up to 4 go to conv_direct, forward and backward on
+        // images large enough for the padding to waste little; each must give what im2col's
+        // products give: channel counts off the kernels' blocks of 8 and 4, one input channel,
+        // padding from none to beyond dilation * (k - 1), a non-square kernel, dilation, strides
+        // 2 and 3 (odd sizes, so phases differ in size), a strided 1x1 kernel and dilation
+        // sharing a factor with the stride (whose taps read one phase only), and tiles of 2
+        // images (3 tiles over 4 parts' 5 images).
         let mut rng = seeded(8);
         let layers = [
             (
@@ -697,6 +699,36 @@ mod tests {
                 Conv2d::builder(6, 8, 5).padding(4).build(Init::He, &mut rng),
                 [5, 6, 24, 25],
             ),
+            (
+                Conv2d::builder(5, 9, 3)
+                    .stride(2)
+                    .padding(1)
+                    .build(Init::He, &mut rng),
+                [5, 5, 21, 20],
+            ),
+            (
+                Conv2d::builder(3, 10, 1).stride(2).build(Init::He, &mut rng),
+                [5, 3, 15, 14],
+            ),
+            (
+                Conv2d::builder(2, 4, (5, 3))
+                    .stride((3, 2))
+                    .padding((2, 1))
+                    .build(Init::He, &mut rng),
+                [5, 2, 23, 19],
+            ),
+            (
+                Conv2d::builder(3, 5, 3)
+                    .stride(2)
+                    .padding(2)
+                    .dilation(2)
+                    .build(Init::He, &mut rng),
+                [5, 3, 41, 42],
+            ),
+            (
+                Conv2d::builder(2, 3, 3).padding(3).build(Init::He, &mut rng),
+                [5, 2, 30, 29],
+            ),
         ];
         for (i, (base, shape)) in layers.into_iter().enumerate() {
             let x = input(&shape);
@@ -717,9 +749,16 @@ mod tests {
                 w: y0.shape()[3],
             };
             let patches = base.patches(shape[2], shape[3], output);
+            // All but the two whose taps skip pixels (the strided 1x1, dilation 2 with stride 2):
+            // those keep im2col's backward.
             assert!(
+                conv_direct::computes_forward(&patches, 1),
+                "layer {i}: direct forward"
+            );
+            assert_eq!(
                 conv_direct::computes_backward(&patches, 1),
-                "layer {i}: direct both ways"
+                ![6, 8].contains(&i),
+                "layer {i}: direct backward"
             );
             for tile in [None, Some(2)] {
                 let (y, dx, grads) = run(false, tile);

@@ -1,25 +1,29 @@
-//! Stride-1 convolutions computed straight from the padded images, without a patch matrix.
+//! Convolutions of one group and a stride up to [`MAX_STRIDE`], computed straight from the
+//! padded images, without a patch matrix.
 //!
-//! A tile of images is staged channel by channel, `[channels, images, Hp * Wp]` (each image
-//! padded to `Hp x Wp`). Output `(oy, ox)` of image `m` sits at position
-//! `q = m * Hp * Wp + oy * Wp + ox` of a *wide* row, and tap `(c, i, j)` of every output reads the staged value at `q`
-//! plus one fixed offset, `c * images * Hp * Wp + i * Wp + j` (dilation scales `i` and `j`). So
-//! the whole tile's convolution is `out[o][q] = sum over taps t of w[o][t] * staged[off[t] + q]`:
-//! a matrix product whose right-hand matrix is never written out. im2col copies every input
-//! value once per tap (nine times for a 3x3 kernel), and with 16 to 64 output channels that
-//! copy costs as much as the arithmetic; here the kernels read the staged image in place,
-//! keeping a block of outputs in vector registers.
+//! A tile of images is staged padded, split into stride phases, channel by channel (see
+//! [`conv_staging`](super::conv_staging)). Output `(oy, ox)` of image `m` sits at position `q`
+//! of a *wide* row, and tap `(c, i, j)` of every output reads the staged value at `q` plus one
+//! fixed offset, so the whole tile's convolution is `out[o][q] = sum over taps t of w[o][t] *
+//! staged[off[t] + q]`: a matrix product whose right-hand matrix is never written out. im2col
+//! copies every input value once per tap (nine times for a 3x3 kernel), and with 16 to 64 output
+//! channels that copy costs as much as the arithmetic; here the kernels read the staged image in
+//! place, keeping a block of outputs in vector registers.
 //!
 //! Positions of the wide row that are no output (the padding columns and rows) are computed and
-//! dropped on the way out. The backward is two more such sums: the weight gradient correlates
-//! the output gradient (zero wherever no output is) with the staged input, and the input
-//! gradient is the forward of the output gradient, padded by `dilation * (k - 1) - padding`,
-//! through the kernel flipped and transposed.
+//! dropped on the way out. The backward is two more such sums. The weight gradient correlates
+//! the output gradient (zero wherever no output is) with the staged input. The input gradient
+//! is computed phase by phase: input pixel `(y, x)` in phase `(a, b)` (`y + padding = t * s +
+//! a`) gathers the output gradient through the taps `(i, j)` whose `i * dilation % s` is `a`
+//! (and `j`'s is `b`), at output `(t - i * dilation / s, ...)`. So each phase is a stride-1
+//! correlation of the output gradient, staged with zeros around it, with those taps' weights
+//! (transposed: input channels out), its results written to every `s`-th input pixel.
 
-use super::conv_kernels::{chunk_len, pack, Correlate, Outputs, WeightGrad, GRAD_BLOCK, ROUND};
+use super::conv_kernels::{chunk_len, pack, Correlate, Outputs, WeightGrad, GRAD_BLOCK};
+use super::conv_staging::{phases_read, place, Placement, Staging, MAX_STRIDE};
 use super::conv_tiles::{sum_shares, Weights};
 use super::im2col::Patches;
-use super::nchw::{sum_map, Size2, Window};
+use super::nchw::{sum_map, Size2};
 use super::par::{self, PARTS};
 use crate::linalg::vectorized;
 use pulp::Arch;
@@ -28,84 +32,127 @@ use pulp::Arch;
 /// core's L2 cache while every block of channels reads it.
 const TILE_FLOATS: usize = 1 << 18;
 
-/// Whether the direct kernels compute this convolution's forward: stride 1, one group, and a
-/// padding the input gradient can undo (at most `dilation * (k - 1)`; see [`computes_backward`]).
+/// Whether the direct kernels compute this convolution's forward: one group and a stride up to
+/// [`MAX_STRIDE`].
 pub(super) fn computes_forward(p: &Patches, groups: usize) -> bool {
-    let w = &p.window;
-    w.stride == Size2::from(1)
-        && groups == 1
-        && w.padding.h <= w.dilation.h * (w.kernel.h - 1)
-        && w.padding.w <= w.dilation.w * (w.kernel.w - 1)
+    let stride = p.window.stride;
+    groups == 1 && stride.h.max(stride.w) <= MAX_STRIDE
 }
 
-/// Whether they compute its backward too: only where the padded image has at most 4/3 as many
-/// positions as the output. The backward's sums run over every position of the padded image
-/// (twice, for the weight and the input gradient); on 7x7 images padded to 9x9 (R's last block)
-/// and 13x13 images to 11x11 outputs (C's second layer) that waste made them slower than
-/// im2col's products, which waste only the padding columns.
+/// Whether they compute its backward too: only where the taps read every stride phase, and a
+/// phase of the padded image has at most 4/3 as many positions as the output.
+/// - Where a phase is never read (a strided 1x1 kernel, or dilation 2 with stride 2), its
+///   pixels' gradient is zero and the input gradient's strided writes cost more than
+///   im2col's scatter: R's 1x1 projections ran 1.05 to 1.2 times slower.
+/// - The backward's sums run over every position of the phase planes (twice, for the weight
+///   and the input gradient); on 7x7 images padded to 9x9 (R's last block) and 13x13 images to
+///   11x11 outputs (C's second layer) that waste made them slower than im2col's products,
+///   which waste only the padding columns.
 pub(super) fn computes_backward(p: &Patches, groups: usize) -> bool {
-    let padded = p.padded().h * p.padded().w;
-    computes_forward(p, groups) && 3 * padded <= 4 * p.output.h * p.output.w
+    let (phase, w) = (p.phase(), &p.window);
+    let every_phase =
+        phases_read(w.kernel, w.dilation, w.stride).count_ones() as usize == w.stride.h * w.stride.w;
+    computes_forward(p, groups) && every_phase && 3 * phase.h * phase.w <= 4 * p.output.h * p.output.w
 }
 
-/// Images staged as `[channels, images, padded.h * padded.w]`.
+/// One axis of an input-gradient phase: its `len` input pixels are `origin`, `origin +
+/// stride`, ..., which are rows (or columns) `first, first + 1, ...` of the padded image's phase.
+#[derive(Clone, Copy, Debug, Default)]
+struct Axis {
+    first: usize,
+    origin: usize,
+    len: usize,
+}
+
+impl Axis {
+    /// Phase `a` of an axis of `size` input pixels, padded by `padding`, with `stride`.
+    fn new(a: usize, size: usize, padding: usize, stride: usize) -> Self {
+        let first = padding.saturating_sub(a).div_ceil(stride);
+        let origin = first * stride + a - padding;
+        let len = size.saturating_sub(origin).div_ceil(stride);
+        Axis { first, origin, len }
+    }
+}
+
+/// Where the input gradient's phases read the output gradient: staged `before` zeros above and
+/// left of it, in planes of `plane`, so that tap `(i, j)` of phase `(a, b)`'s pixel `(t, u)`
+/// reads the staged gradient at `(before.h + first.h + t - i * dilation.h / stride.h, ...)`.
 #[derive(Clone, Copy, Debug)]
-struct Staging {
-    channels: usize,
-    images: usize,
-    /// Each image's height and width before padding.
-    input: Size2,
-    padding: Size2,
+struct InputGrad {
+    before: Size2,
+    plane: Size2,
 }
 
-impl Staging {
-    fn padded(&self) -> Size2 {
-        Size2 {
-            h: self.input.h + 2 * self.padding.h,
-            w: self.input.w + 2 * self.padding.w,
+impl InputGrad {
+    fn new(p: &Patches) -> Self {
+        let w = &p.window;
+        let axis = |a: usize, horizontal: bool| {
+            if horizontal {
+                Axis::new(a, p.input.w, w.padding.w, w.stride.w)
+            } else {
+                Axis::new(a, p.input.h, w.padding.h, w.stride.h)
+            }
+        };
+        // Far enough above that every tap's row is within the plane, and far enough below
+        // that every phase's pixels and the whole gradient are.
+        let side = |kernel: usize, dilation: usize, stride: usize, output: usize, horizontal: bool| {
+            let before = (0..kernel)
+                .map(|i| {
+                    (i * dilation / stride).saturating_sub(axis(i * dilation % stride, horizontal).first)
+                })
+                .max()
+                .unwrap_or(0);
+            let reach = (0..stride)
+                .map(|a| axis(a, horizontal))
+                .map(|ax| ax.first + ax.len)
+                .max()
+                .unwrap_or(0);
+            (before, before + reach.max(output))
+        };
+        let (bh, ph) = side(w.kernel.h, w.dilation.h, w.stride.h, p.output.h, false);
+        let (bw, pw) = side(w.kernel.w, w.dilation.w, w.stride.w, p.output.w, true);
+        InputGrad {
+            before: Size2 { h: bh, w: bw },
+            plane: Size2 { h: ph, w: pw },
         }
     }
+}
 
-    fn plane(&self) -> usize {
-        self.padded().h * self.padded().w
-    }
-
-    /// Positions of a wide row: every image's plane, rounded up to [`ROUND`].
-    fn row(&self) -> usize {
-        (self.images * self.plane()).next_multiple_of(ROUND)
-    }
-
-    /// The staged length: the images plus the slack that the last taps of the rounded-up
-    /// row read past them (zeros).
-    fn len(&self, kernel: Size2, dilation: Size2) -> usize {
-        let span = (kernel.h - 1) * dilation.h * self.padded().w + (kernel.w - 1) * dilation.w;
-        self.channels * self.images * self.plane() + span + ROUND
-    }
-
-    /// The offset of tap `(c, i, j)`, in the order of a PyTorch weight's `[in, kh, kw]` axes.
-    fn offsets(&self, kernel: Size2, dilation: Size2, out: &mut Vec<usize>) {
-        out.clear();
-        let (plane, pitch) = (self.images * self.plane(), self.padded().w);
-        for c in 0..self.channels {
-            for i in 0..kernel.h {
-                for j in 0..kernel.w {
-                    out.push(c * plane + i * dilation.h * pitch + j * dilation.w);
-                }
+/// Calls `f(o, i, j)` for the taps of phase `(a, b)` of the input gradient, in the order of the
+/// columns of its kernel.
+fn phase_taps(
+    p: &Patches,
+    out_channels: usize,
+    (a, b): (usize, usize),
+    mut f: impl FnMut(usize, usize, usize),
+) {
+    let w = &p.window;
+    for o in 0..out_channels {
+        for i in (0..w.kernel.h).filter(|i| i * w.dilation.h % w.stride.h == a) {
+            for j in (0..w.kernel.w).filter(|j| j * w.dilation.w % w.stride.w == b) {
+                f(o, i, j);
             }
         }
     }
+}
 
-    /// Copies `x` (`[images, channels, h, w]`) into `dst`, padded (zeros elsewhere).
-    fn stage(&self, x: &[f32], len: usize, dst: &mut Vec<f32>) {
-        let (pitch, plane) = (self.padded().w, self.plane());
-        let first = self.padding.h * pitch + self.padding.w;
-        let at = Placement {
-            channel_stride: self.images * plane,
-            plane,
-            pitch,
-            first,
-        };
-        place(x, self.channels, self.input, at, len, dst);
+/// The phases of the input gradient, `(a, b)` for every stride phase.
+fn grad_phases(p: &Patches) -> impl Iterator<Item = (usize, usize)> {
+    let stride = p.window.stride;
+    (0..stride.h).flat_map(move |a| (0..stride.w).map(move |b| (a, b)))
+}
+
+/// The offsets of the forward's taps `(c, i, j)`, in the order of a PyTorch weight's `[in, kh,
+/// kw]` axes, into `staging`.
+fn tap_offsets(staging: &Staging, p: &Patches, offsets: &mut Vec<usize>) {
+    let w = &p.window;
+    offsets.clear();
+    for c in 0..p.channels {
+        for i in 0..w.kernel.h {
+            for j in 0..w.kernel.w {
+                offsets.push(staging.offset(c, i * w.dilation.h, j * w.dilation.w));
+            }
+        }
     }
 }
 
@@ -129,16 +176,19 @@ pub(super) struct Direct {
     parts: Vec<Buffers>,
     /// The weight in forward blocks, `[out / OUT_BLOCK, taps, OUT_BLOCK]`.
     packed: Vec<f32>,
-    /// The flipped, transposed weight in forward blocks (the input gradient's kernel).
-    flipped: Vec<f32>,
+    /// The input gradient's kernel of each phase (its taps' weights, transposed), packed.
+    phase_kernels: Vec<Vec<f32>>,
+    /// One phase's kernel before packing, `[in, taps]`.
+    gathered: Vec<f32>,
 }
 
-/// One forward's shapes: the patches of the layer, and how many images a tile holds.
+/// One pass's shapes: the patches of the layer, and how many images a tile holds.
 #[derive(Clone, Copy)]
 struct Shapes {
     p: Patches,
     out_channels: usize,
     tile: usize,
+    input_grad: InputGrad,
 }
 
 impl Shapes {
@@ -150,30 +200,34 @@ impl Shapes {
             p: *p,
             out_channels,
             tile,
+            input_grad: InputGrad::new(p),
         }
     }
 
+    /// The input staged for the forward and the weight gradient.
     fn input(&self, images: usize) -> Staging {
+        let w = &self.p.window;
         Staging {
             channels: self.p.channels,
             images,
-            input: self.p.input,
-            padding: self.p.window.padding,
+            size: self.p.input,
+            before: w.padding,
+            plane: self.p.phase(),
+            stride: w.stride,
+            phases: phases_read(w.kernel, w.dilation, w.stride),
         }
     }
 
-    /// The output gradient staged for the input gradient: padded so that the forward of it
-    /// through the flipped kernel has the input's size.
+    /// The output gradient staged for the input gradient (see [`InputGrad`]).
     fn grad(&self, images: usize) -> Staging {
-        let w = &self.p.window;
         Staging {
             channels: self.out_channels,
             images,
-            input: self.p.output,
-            padding: Size2 {
-                h: w.dilation.h * (w.kernel.h - 1) - w.padding.h,
-                w: w.dilation.w * (w.kernel.w - 1) - w.padding.w,
-            },
+            size: self.p.output,
+            before: self.input_grad.before,
+            plane: self.input_grad.plane,
+            stride: Size2::from(1),
+            phases: 1,
         }
     }
 
@@ -182,9 +236,7 @@ impl Shapes {
         let (win, out) = (&self.p.window, self.out_channels);
         let (input, grad) = (self.input(self.tile), self.grad(self.tile));
         [
-            input
-                .len(win.kernel, win.dilation)
-                .max(grad.len(win.kernel, win.dilation)),
+            input.len().max(grad.len()),
             out.next_multiple_of(GRAD_BLOCK) * input.row(),
             (out * chunk_len(out)).max(self.p.channels * chunk_len(self.p.channels)),
             self.p.rows().max(out * win.kernel.h * win.kernel.w) + GRAD_BLOCK,
@@ -237,8 +289,11 @@ impl Direct {
         for_parts(&mut self.parts, parallel, x, x_len, y, |b, x, y| {
             for_tiles(x, x_len, y, shapes.tile, |x, y| {
                 let input = shapes.input(x.len() / x_len);
-                let out = (w.out_channels, p.output);
-                convolve(b, &input, p.window, packed, out, w.bias, x, y);
+                input.stage(x, &mut b.staged);
+                tap_offsets(&input, p, &mut b.offsets);
+                let (plane, pitch) = (input.plane_len(), input.pitch());
+                let out = Outputs::whole(plane, pitch, w.out_channels, p.output, w.bias, y);
+                correlate(b, input.row(), packed, out);
             });
         });
     }
@@ -261,12 +316,10 @@ impl Direct {
         let shapes = Shapes::new(p, w.out_channels, n, fixed);
         let (out_c, taps) = (w.out_channels, p.rows());
         if input_grad {
-            flip(w.weight, w.out_channels, p, &mut self.flipped);
-            pack(&self.flipped, p.channels, &mut self.packed);
+            self.pack_phase_kernels(p, w);
         }
-        let flipped = &self.packed[..];
+        let kernels = &self.phase_kernels[..];
         let x_len = p.channels * p.input.h * p.input.w;
-        let (kernel, dilation) = (p.window.kernel, p.window.dilation);
         let g_len = out_c * p.output.h * p.output.w;
         let sums_bias = bias_grad.is_some();
         let parallel = par::worth_macs(n * p.cols() * w.weight.len());
@@ -277,8 +330,8 @@ impl Direct {
             b.bias_grad.resize(out_c, 0.0);
             for_tiles(g, g_len, x, shapes.tile, |g, x| {
                 let input = shapes.input(x.len() / x_len);
-                input.stage(x, input.len(kernel, dilation), &mut b.staged);
-                input.offsets(kernel, dilation, &mut b.offsets);
+                input.stage(x, &mut b.staged);
+                tap_offsets(&input, p, &mut b.offsets);
                 b.offsets.resize(taps.next_multiple_of(GRAD_BLOCK), 0);
                 let bias_grad = sums_bias.then_some(&mut b.bias_grad[..]);
                 spread(g, &input, out_c, p.output, &mut b.grad, bias_grad);
@@ -291,8 +344,7 @@ impl Direct {
                     taps,
                 });
                 if input_grad {
-                    let staged = shapes.grad(input.images);
-                    convolve(b, &staged, p.window, flipped, (p.channels, p.input), None, g, x);
+                    input_gradient(b, &shapes, kernels, g, x);
                 }
             });
         });
@@ -302,6 +354,64 @@ impl Direct {
         if let Some(bias_grad) = bias_grad {
             sum_shares(bias_grad, shares.iter().map(|b| &b.bias_grad[..]));
         }
+    }
+
+    /// Packs each phase's kernel of the input gradient: `[in, taps of the phase]`, the weight
+    /// `w[o][c][i][j]` of tap `(o, i, j)` for input channel `c`.
+    fn pack_phase_kernels(&mut self, p: &Patches, w: &Weights<'_>) {
+        let (k, channels) = (p.window.kernel, p.channels);
+        let phases = p.window.stride.h * p.window.stride.w;
+        if self.phase_kernels.len() != phases {
+            self.phase_kernels.resize(phases, Vec::new());
+        }
+        for (phase, packed) in grad_phases(p).zip(&mut self.phase_kernels) {
+            let mut count = 0;
+            phase_taps(p, w.out_channels, phase, |_, _, _| count += 1);
+            debug_assert!(count > 0, "computes_backward: every phase is read");
+            self.gathered.clear();
+            self.gathered.resize(channels * count, 0.0);
+            let mut t = 0;
+            phase_taps(p, w.out_channels, phase, |o, i, j| {
+                for c in 0..channels {
+                    self.gathered[c * count + t] = w.weight[((o * channels + c) * k.h + i) * k.w + j];
+                }
+                t += 1;
+            });
+            pack(&self.gathered, channels, packed);
+        }
+    }
+}
+
+/// Overwrites `x` (one tile's input images) with the input gradient of `g` (the same images'
+/// output gradient), phase by phase, through `kernels` (see [`Direct::pack_phase_kernels`]).
+fn input_gradient(b: &mut Buffers, shapes: &Shapes, kernels: &[Vec<f32>], g: &[f32], x: &mut [f32]) {
+    let p = &shapes.p;
+    let (w, at) = (&p.window, &shapes.input_grad);
+    let staging = shapes.grad(g.len() / (shapes.out_channels * p.output.h * p.output.w));
+    staging.stage(g, &mut b.staged);
+    for ((a, c), weight) in grad_phases(p).zip(kernels) {
+        let rows = Axis::new(a, p.input.h, w.padding.h, w.stride.h);
+        let cols = Axis::new(c, p.input.w, w.padding.w, w.stride.w);
+        b.offsets.clear();
+        phase_taps(p, shapes.out_channels, (a, c), |o, i, j| {
+            let di = at.before.h + rows.first - i * w.dilation.h / w.stride.h;
+            let dj = at.before.w + cols.first - j * w.dilation.w / w.stride.w;
+            b.offsets.push(staging.offset(o, di, dj));
+        });
+        if rows.len == 0 || cols.len == 0 {
+            continue;
+        }
+        let mut out = Outputs::whole(staging.plane_len(), staging.pitch(), p.channels, p.input, None, x);
+        out.region = Size2 {
+            h: rows.len,
+            w: cols.len,
+        };
+        out.origin = Size2 {
+            h: rows.origin,
+            w: cols.origin,
+        };
+        out.step = w.stride;
+        correlate(b, staging.row(), weight, out);
     }
 }
 
@@ -341,39 +451,17 @@ fn for_parts(
     count
 }
 
-/// `y = conv(x) + bias` for one tile: `x` (`[images, channels, h, w]`) staged as `staging`,
-/// correlated with `weight` (packed, see [`pack`]) over `window`'s taps (stride 1), its
-/// `out = (channels, size)` per image written to `y`.
-#[allow(clippy::too_many_arguments)]
-fn convolve(
-    b: &mut Buffers,
-    staging: &Staging,
-    window: Window,
-    weight: &[f32],
-    out: (usize, Size2),
-    bias: Option<&[f32]>,
-    x: &[f32],
-    y: &mut [f32],
-) {
-    let (kernel, dilation) = (window.kernel, window.dilation);
-    staging.stage(x, staging.len(kernel, dilation), &mut b.staged);
-    staging.offsets(kernel, dilation, &mut b.offsets);
-    b.chunk.resize(out.0 * chunk_len(out.0), 0.0);
-    let padded = staging.padded();
+/// `out = weight * staged` over the wide row's first `row` positions: the tile staged in
+/// `b.staged`, read at `b.offsets` (one per column of `weight`, packed, see [`pack`]).
+fn correlate(b: &mut Buffers, row: usize, weight: &[f32], out: Outputs<'_>) {
+    b.chunk.resize(out.channels * chunk_len(out.channels), 0.0);
     Arch::new().dispatch(Correlate {
         weight,
         offsets: &b.offsets,
         src: &b.staged,
         chunk: &mut b.chunk,
-        row: staging.row(),
-        out: Outputs {
-            plane: padded.h * padded.w,
-            pitch: padded.w,
-            channels: out.0,
-            output: out.1,
-            bias,
-            y,
-        },
+        row,
+        out,
     });
 }
 
@@ -397,7 +485,7 @@ fn spread(
     dst: &mut Vec<f32>,
     bias_grad: Option<&mut [f32]>,
 ) {
-    let (row, plane, pitch) = (input.row(), input.plane(), input.padded().w);
+    let row = input.row();
     let positions = output.h * output.w;
     if let Some(bias_grad) = bias_grad {
         vectorized(
@@ -413,8 +501,8 @@ fn spread(
     }
     let at = Placement {
         channel_stride: row,
-        plane,
-        pitch,
+        plane: input.plane_len(),
+        pitch: input.pitch(),
         first: 0,
     };
     place(
@@ -425,53 +513,4 @@ fn spread(
         out_c.next_multiple_of(GRAD_BLOCK) * row,
         dst,
     );
-}
-
-/// Where [`place`] puts plane `(k, c)` (image, channel): from `c * channel_stride + k * plane +
-/// first` on, its rows `pitch` apart.
-#[derive(Clone, Copy)]
-struct Placement {
-    channel_stride: usize,
-    plane: usize,
-    pitch: usize,
-    first: usize,
-}
-
-/// Overwrites `dst`, resized to `len`, with the planes of `x` (`[images, channels, size.h,
-/// size.w]`) placed by `at`, and zeros everywhere else: one pass, each value written once.
-fn place(x: &[f32], channels: usize, size: Size2, at: Placement, len: usize, dst: &mut Vec<f32>) {
-    let images = x.len() / (channels * size.h * size.w).max(1);
-    // Grows only: the loop below writes every value.
-    dst.resize(len, 0.0);
-    let mut done = 0;
-    for c in 0..channels {
-        for k in 0..images {
-            let src = &x[(k * channels + c) * size.h * size.w..][..size.h * size.w];
-            let start = c * at.channel_stride + k * at.plane + at.first;
-            for (y, row) in src.chunks_exact(size.w).enumerate() {
-                let s = start + y * at.pitch;
-                dst[done..s].fill(0.0);
-                dst[s..s + size.w].copy_from_slice(row);
-                done = s + size.w;
-            }
-        }
-    }
-    dst[done..].fill(0.0);
-}
-
-/// The kernel of the input gradient: `flipped[c][o, i, j] = weight[o][c, kh-1-i, kw-1-j]`.
-fn flip(weight: &[f32], out: usize, p: &Patches, flipped: &mut Vec<f32>) {
-    let (kh, kw) = (p.window.kernel.h, p.window.kernel.w);
-    flipped.clear();
-    flipped.resize(weight.len(), 0.0);
-    for o in 0..out {
-        for c in 0..p.channels {
-            for i in 0..kh {
-                for j in 0..kw {
-                    let from = ((o * p.channels + c) * kh + kh - 1 - i) * kw + kw - 1 - j;
-                    flipped[((c * out + o) * kh + i) * kw + j] = weight[from];
-                }
-            }
-        }
-    }
 }

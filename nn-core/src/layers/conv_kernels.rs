@@ -36,19 +36,46 @@ pub(super) fn pack(weight: &[f32], out: usize, packed: &mut Vec<f32>) {
 }
 
 /// Where the outputs of a wide row go: `y`, `[images, channels, output.h, output.w]`, plus
-/// `bias`.
+/// `bias`. Position `(t, u)` of a plane (`t < region.h`, `u < region.w`) is pixel
+/// `(origin.h + t * step.h, origin.w + u * step.w)` of `y`; the rest of the plane is dropped.
 pub(super) struct Outputs<'a> {
-    /// The staging's plane and row pitch, which place output `(m, oy, ox)` at `m * plane +
-    /// oy * pitch + ox` of the wide row.
+    /// The staging's plane and row pitch, which place `(m, t, u)` at `m * plane + t * pitch +
+    /// u` of the wide row.
     pub plane: usize,
     pub pitch: usize,
     pub channels: usize,
+    pub region: Size2,
     pub output: Size2,
+    pub origin: Size2,
+    pub step: Size2,
     pub bias: Option<&'a [f32]>,
     pub y: &'a mut [f32],
 }
 
-impl Outputs<'_> {
+impl<'a> Outputs<'a> {
+    /// All of `y` (`[images, channels, output]`), from the first `output` positions of each
+    /// plane: a forward's outputs.
+    pub fn whole(
+        plane: usize,
+        pitch: usize,
+        channels: usize,
+        output: Size2,
+        bias: Option<&'a [f32]>,
+        y: &'a mut [f32],
+    ) -> Self {
+        Outputs {
+            plane,
+            pitch,
+            channels,
+            region: output,
+            output,
+            origin: Size2::from(0),
+            step: Size2::from(1),
+            bias,
+            y,
+        }
+    }
+
     /// Writes the outputs among positions `start..start + len` of the wide row, held in
     /// `chunk` (`[channels, stride]`, position `start` first), and skips the rest (padding).
     #[inline(always)]
@@ -59,17 +86,24 @@ impl Outputs<'_> {
         let (mut q, end) = (start, start + len);
         while q < end {
             let (m, r) = (q / self.plane, q % self.plane);
-            let (oy, ox) = (r / self.pitch, r % self.pitch);
-            let next = (q + self.pitch - ox).min(end);
-            if m < images && oy < oh && ox < ow {
-                let n = (ow - ox).min(next - q);
-                let first = m * per_image + oy * ow + ox;
+            let (t, u) = (r / self.pitch, r % self.pitch);
+            let next = (q + self.pitch - u).min(end);
+            if m < images && t < self.region.h && u < self.region.w {
+                let n = (self.region.w - u).min(next - q);
+                let row = self.origin.h + t * self.step.h;
+                let first = m * per_image + row * ow + self.origin.w + u * self.step.w;
                 for o in 0..self.channels {
                     let src = &chunk[o * stride + q - start..][..n];
-                    let dst = &mut self.y[first + o * oh * ow..][..n];
+                    let dst = &mut self.y[first + o * oh * ow..];
                     let b = self.bias.map_or(0.0, |b| b[o]);
-                    for (d, &v) in dst.iter_mut().zip(src) {
-                        *d = v + b;
+                    if self.step.w == 1 {
+                        for (d, &v) in dst[..n].iter_mut().zip(src) {
+                            *d = v + b;
+                        }
+                    } else {
+                        for (d, &v) in dst.iter_mut().step_by(self.step.w).zip(src) {
+                            *d = v + b;
+                        }
                     }
                 }
             }
@@ -212,21 +246,27 @@ mod tests {
     const OFFSETS: [usize; 5] = [0, 3, 17, 40, 41];
     const ROW: usize = 128;
 
-    #[test]
-    fn correlate_is_its_definition() {
+    /// Runs [`Correlate`] on two images of a 4 x 10 region on rows 16 apart (plane 64), written
+    /// into `y` of `output` per channel from `origin` in steps of `step`: every output is its
+    /// definition, in f64, and every other value of `y` is left as it was.
+    fn check_correlate(output: Size2, origin: Size2, step: Size2) {
         let (out_c, taps) = (11, OFFSETS.len());
         let (src, weight) = (values(ROW + 64, 1), values(out_c * taps, 2));
         let bias = values(out_c, 3);
         let mut packed = Vec::new();
         pack(&weight, out_c, &mut packed);
-        let output = Size2 { h: 4, w: 10 };
-        let mut y = vec![f32::NAN; 2 * out_c * 40];
+        let region = Size2 { h: 4, w: 10 };
+        let per_channel = output.h * output.w;
+        let mut y = vec![f32::NAN; 2 * out_c * per_channel];
         let mut chunk = vec![0.0; out_c * chunk_len(out_c)];
         let out = Outputs {
             plane: 64,
             pitch: 16,
             channels: out_c,
+            region,
             output,
+            origin,
+            step,
             bias: Some(&bias),
             y: &mut y,
         };
@@ -239,22 +279,37 @@ mod tests {
             row: ROW,
             out,
         });
+        let mut written = 0;
         for m in 0..2 {
             for o in 0..out_c {
-                for (oy, ox) in (0..4).flat_map(|oy| (0..10).map(move |ox| (oy, ox))) {
-                    let q = m * 64 + oy * 16 + ox;
+                for (t, u) in (0..4).flat_map(|t| (0..10).map(move |u| (t, u))) {
+                    let q = m * 64 + t * 16 + u;
                     let sum: f64 = (0..taps)
-                        .map(|t| f64::from(weight[o * taps + t]) * f64::from(src[OFFSETS[t] + q]))
+                        .map(|k| f64::from(weight[o * taps + k]) * f64::from(src[OFFSETS[k] + q]))
                         .sum();
-                    let got = y[(m * out_c + o) * 40 + oy * 10 + ox];
+                    let (oy, ox) = (origin.h + t * step.h, origin.w + u * step.w);
+                    let got = y[(m * out_c + o) * per_channel + oy * output.w + ox];
                     let want = sum + f64::from(bias[o]);
                     assert!(
                         (f64::from(got) - want).abs() < 1e-4,
-                        "image {m} channel {o} ({oy}, {ox}): {got} vs {want}"
+                        "image {m} channel {o} ({t}, {u}): {got} vs {want}"
                     );
+                    written += 1;
                 }
             }
         }
+        assert_eq!(y.iter().filter(|v| !v.is_nan()).count(), written);
+    }
+
+    #[test]
+    fn correlate_is_its_definition() {
+        check_correlate(Size2 { h: 4, w: 10 }, Size2::from(0), Size2::from(1));
+    }
+
+    #[test]
+    fn correlate_writes_a_region_in_steps() {
+        // Rows 1, 3, 5, 7 and columns 2, 5, ..., 29 of 9 x 31 outputs (an input gradient's phase).
+        check_correlate(Size2 { h: 9, w: 31 }, Size2 { h: 1, w: 2 }, Size2 { h: 2, w: 3 });
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub(super) struct Tiles {
     /// Images per tile if fixed (tests use small tiles to cover the tiling on small images);
     /// `None`: [`tile_images`] chooses.
     pub fixed: Option<usize>,
-    /// The buffers of stride-1 convolutions, which [`conv_direct`] computes without patches.
+    /// The buffers of the convolutions [`conv_direct`] computes without patches.
     direct: Direct,
     /// Whether forward and backward use im2col even where [`conv_direct`] applies (tests
     /// compare the two).
