@@ -1,7 +1,7 @@
 //! The 2-D convolution layer (PyTorch's `Conv2d`: stride, padding, dilation, groups, optional
 //! bias), computed tile by tile of images as im2col and one matrix product per group.
 
-use super::conv_tiles::{Tiles, Weights};
+use super::conv_tiles::{Grads, Tiles, Weights};
 use super::im2col::Patches;
 use super::nchw::{check_images, probe, recycle, too_large, Size2, Window};
 use crate::init::Init;
@@ -387,8 +387,12 @@ impl Layer for Conv2d {
                 Some((_, g)) if self.needs.bias => Some(g.as_slice_mut().expect("built in standard layout")),
                 _ => None,
             };
-            self.tiles
-                .backward(&patches, &weights, n, xs, gs, input_grad, weight_grad, bias_grad);
+            let out = Grads {
+                input: input_grad,
+                weight: weight_grad,
+                bias: bias_grad,
+            };
+            self.tiles.backward(&patches, &weights, n, xs, gs, out);
         }
         if !self.input_grad {
             x.fill(0.0);

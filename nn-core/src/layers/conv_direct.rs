@@ -21,7 +21,7 @@
 
 use super::conv_kernels::{chunk_len, pack, Correlate, Outputs, WeightGrad, GRAD_BLOCK};
 use super::conv_staging::{phases_read, place, Placement, Staging, MAX_STRIDE};
-use super::conv_tiles::{sum_shares, Weights};
+use super::conv_tiles::{sum_shares, Grads, Weights};
 use super::im2col::Patches;
 use super::nchw::{sum_map, Size2};
 use super::par::{self, PARTS};
@@ -298,8 +298,7 @@ impl Direct {
         });
     }
 
-    /// The weight and bias gradients and (if `input_grad`) the input gradient, overwriting `x`,
-    /// as `Tiles::backward`.
+    /// The gradients `out` asks for, as `Tiles::backward`.
     #[allow(clippy::too_many_arguments)]
     pub fn backward(
         &mut self,
@@ -308,11 +307,14 @@ impl Direct {
         n: usize,
         x: &mut [f32],
         grad: &mut [f32],
-        input_grad: bool,
-        weight_grad: &mut [f32],
-        bias_grad: Option<&mut [f32]>,
+        out: Grads<'_>,
         fixed: Option<usize>,
     ) {
+        let Grads {
+            input: input_grad,
+            weight: weight_grad,
+            bias: bias_grad,
+        } = out;
         let shapes = Shapes::new(p, w.out_channels, n, fixed);
         let (out_c, taps) = (w.out_channels, p.rows());
         if input_grad {

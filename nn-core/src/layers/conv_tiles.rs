@@ -22,6 +22,14 @@ pub(super) struct Weights<'a> {
     pub groups: usize,
 }
 
+/// What a backward pass writes: the weight gradient, the bias gradient if given, and the input
+/// gradient (over the input) if `input`.
+pub(super) struct Grads<'a> {
+    pub input: bool,
+    pub weight: &'a mut [f32],
+    pub bias: Option<&'a mut [f32]>,
+}
+
 /// The per-part buffers of one layer, kept from step to step so that a steady training step
 /// allocates nothing.
 #[derive(Clone, Debug, Default)]
@@ -135,9 +143,8 @@ impl Tiles {
         self.run(p, w, n, x, y, Pass::Transposed);
     }
 
-    /// Given `grad` (`[n, out, OH, OW]`) for the forward of `x`, writes the weight and bias
-    /// gradients and, if `input_grad`, overwrites `x` with the input gradient (else leaves it).
-    #[allow(clippy::too_many_arguments)]
+    /// Given `grad` (`[n, out, OH, OW]`) for the forward of `x`, writes the gradients `out`
+    /// asks for (overwriting `x` with the input gradient if `out.input`, else leaving it).
     pub fn backward(
         &mut self,
         p: &Patches,
@@ -145,21 +152,26 @@ impl Tiles {
         n: usize,
         x: &mut [f32],
         grad: &mut [f32],
-        input_grad: bool,
-        weight_grad: &mut [f32],
-        bias_grad: Option<&mut [f32]>,
+        out: Grads<'_>,
     ) {
         if self.direct_backward(p, w.groups) {
             let fixed = self.fixed;
-            return self
-                .direct
-                .backward(p, w, n, x, grad, input_grad, weight_grad, bias_grad, fixed);
+            return self.direct.backward(p, w, n, x, grad, out, fixed);
         }
-        let count = self.run(p, w, n, x, grad, Pass::Backward { input_grad });
+        let count = self.run(
+            p,
+            w,
+            n,
+            x,
+            grad,
+            Pass::Backward {
+                input_grad: out.input,
+            },
+        );
         // The parts' gradient shares, summed in part order: the same bits for any thread count.
         let shares = &self.scratch[..count];
-        sum_shares(weight_grad, shares.iter().map(|s| &s.weight_grad[..]));
-        if let Some(bias_grad) = bias_grad {
+        sum_shares(out.weight, shares.iter().map(|s| &s.weight_grad[..]));
+        if let Some(bias_grad) = out.bias {
             sum_shares(bias_grad, shares.iter().map(|s| &s.bias_grad[..]));
         }
     }

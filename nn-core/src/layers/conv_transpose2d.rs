@@ -1,7 +1,7 @@
 //! The transposed 2-D convolution (PyTorch's `ConvTranspose2d`): a convolution's input
 //! gradient as a layer, computed by the convolution's own tiles, products and col2im.
 
-use super::conv_tiles::{Tiles, Weights};
+use super::conv_tiles::{Grads, Tiles, Weights};
 use super::im2col::Patches;
 use super::nchw::{check_images, recycle, sum_map, Size2, Window};
 use super::sizes::{checked_forward_len, checked_len};
@@ -401,9 +401,12 @@ impl Layer for ConvTranspose2d {
         let weights = weights(&self.weight, None, self.in_channels, self.groups);
         // The weight gradient is the convolution's (from output to input) with this layer's
         // input as that convolution's output gradient; no input gradient there.
-        let weight_grad = self.weight_grad.as_slice_mut().expect("built in standard layout");
-        self.tiles
-            .backward(&patches, &weights, n, gs, xs, false, weight_grad, None);
+        let out = Grads {
+            input: false,
+            weight: self.weight_grad.as_slice_mut().expect("built in standard layout"),
+            bias: None,
+        };
+        self.tiles.backward(&patches, &weights, n, gs, xs, out);
         if let Some((_, bias_grad)) = &mut self.bias {
             let plane = patches.input.h * patches.input.w;
             let db = bias_grad.as_slice_mut().expect("built in standard layout");
