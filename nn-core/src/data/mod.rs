@@ -12,9 +12,9 @@
 //! `loader.rs` (the [`Loader`] over any [`IdxDataset`]: local directory, validation against the
 //! [`Spec`]), `cache.rs` (the verified cache, filled by downloading), `download.rs` (mirrors,
 //! digests, deadlines, progress; temporary files are `fsutil`'s), `idx.rs` (the format parser),
-//! `error.rs` (what can go wrong), `dataset.rs` (the in-memory dataset and its splits). Tables:
-//! `csv.rs` (a CSV file of numbers, columns chosen by name), `standardize.rs` (per-column
-//! standardisation fitted on the training split). Images: `image_folder/` (a folder of
+//! `error.rs` (what can go wrong), `dataset/` (the in-memory dataset; `derived.rs`: its subsets
+//! and splits). Tables: `csv.rs` (a CSV file of numbers, columns chosen by name),
+//! `standardize.rs` (per-column standardisation fitted on the training split). Images: `image_folder/` (a folder of
 //! pictures, one sub-folder per class, [`ImageFolder`]), `transformed.rs` (augmentation and
 //! normalisation as batches are filled, [`Transformed`]). `cache.rs` and
 //! `download.rs` are compiled only with the `download` feature. A user's pictures are
