@@ -13,13 +13,11 @@
 //! Positions of the wide row that are no output (the padding columns and rows) are computed and
 //! dropped on the way out. The backward is two more such sums. The weight gradient correlates
 //! the output gradient (zero wherever no output is) with the staged input. The input gradient
-//! is computed phase by phase: input pixel `(y, x)` in phase `(a, b)` (`y + padding = t * s +
-//! a`) gathers the output gradient through the taps `(i, j)` whose `i * dilation % s` is `a`
-//! (and `j`'s is `b`), at output `(t - i * dilation / s, ...)`. So each phase is a stride-1
-//! correlation of the output gradient, staged with zeros around it, with those taps' weights
-//! (transposed: input channels out), its results written to every `s`-th input pixel.
+//! is the forward's kernel run once per stride phase on the output gradient (see
+//! [`conv_phases`](super::conv_phases)).
 
 use super::conv_kernels::{chunk_len, pack, Correlate, Outputs, WeightGrad, GRAD_BLOCK};
+use super::conv_phases::{grad_phases, pack_phase_kernels, phase_taps, Axis, InputGrad};
 use super::conv_staging::{phases_read, place, Placement, Staging, MAX_STRIDE};
 use super::conv_tiles::{sum_shares, Grads, Weights};
 use super::im2col::Patches;
@@ -53,93 +51,6 @@ pub(super) fn computes_backward(p: &Patches, groups: usize) -> bool {
     let every_phase =
         phases_read(w.kernel, w.dilation, w.stride).count_ones() as usize == w.stride.h * w.stride.w;
     computes_forward(p, groups) && every_phase && 3 * phase.h * phase.w <= 4 * p.output.h * p.output.w
-}
-
-/// One axis of an input-gradient phase: its `len` input pixels are `origin`, `origin +
-/// stride`, ..., which are rows (or columns) `first, first + 1, ...` of the padded image's phase.
-#[derive(Clone, Copy, Debug, Default)]
-struct Axis {
-    first: usize,
-    origin: usize,
-    len: usize,
-}
-
-impl Axis {
-    /// Phase `a` of an axis of `size` input pixels, padded by `padding`, with `stride`.
-    fn new(a: usize, size: usize, padding: usize, stride: usize) -> Self {
-        let first = padding.saturating_sub(a).div_ceil(stride);
-        let origin = first * stride + a - padding;
-        let len = size.saturating_sub(origin).div_ceil(stride);
-        Axis { first, origin, len }
-    }
-}
-
-/// Where the input gradient's phases read the output gradient: staged `before` zeros above and
-/// left of it, in planes of `plane`, so that tap `(i, j)` of phase `(a, b)`'s pixel `(t, u)`
-/// reads the staged gradient at `(before.h + first.h + t - i * dilation.h / stride.h, ...)`.
-#[derive(Clone, Copy, Debug)]
-struct InputGrad {
-    before: Size2,
-    plane: Size2,
-}
-
-impl InputGrad {
-    fn new(p: &Patches) -> Self {
-        let w = &p.window;
-        let axis = |a: usize, horizontal: bool| {
-            if horizontal {
-                Axis::new(a, p.input.w, w.padding.w, w.stride.w)
-            } else {
-                Axis::new(a, p.input.h, w.padding.h, w.stride.h)
-            }
-        };
-        // Far enough above that every tap's row is within the plane, and far enough below
-        // that every phase's pixels and the whole gradient are.
-        let side = |kernel: usize, dilation: usize, stride: usize, output: usize, horizontal: bool| {
-            let before = (0..kernel)
-                .map(|i| {
-                    (i * dilation / stride).saturating_sub(axis(i * dilation % stride, horizontal).first)
-                })
-                .max()
-                .unwrap_or(0);
-            let reach = (0..stride)
-                .map(|a| axis(a, horizontal))
-                .map(|ax| ax.first + ax.len)
-                .max()
-                .unwrap_or(0);
-            (before, before + reach.max(output))
-        };
-        let (bh, ph) = side(w.kernel.h, w.dilation.h, w.stride.h, p.output.h, false);
-        let (bw, pw) = side(w.kernel.w, w.dilation.w, w.stride.w, p.output.w, true);
-        InputGrad {
-            before: Size2 { h: bh, w: bw },
-            plane: Size2 { h: ph, w: pw },
-        }
-    }
-}
-
-/// Calls `f(o, i, j)` for the taps of phase `(a, b)` of the input gradient, in the order of the
-/// columns of its kernel.
-fn phase_taps(
-    p: &Patches,
-    out_channels: usize,
-    (a, b): (usize, usize),
-    mut f: impl FnMut(usize, usize, usize),
-) {
-    let w = &p.window;
-    for o in 0..out_channels {
-        for i in (0..w.kernel.h).filter(|i| i * w.dilation.h % w.stride.h == a) {
-            for j in (0..w.kernel.w).filter(|j| j * w.dilation.w % w.stride.w == b) {
-                f(o, i, j);
-            }
-        }
-    }
-}
-
-/// The phases of the input gradient, `(a, b)` for every stride phase.
-fn grad_phases(p: &Patches) -> impl Iterator<Item = (usize, usize)> {
-    let stride = p.window.stride;
-    (0..stride.h).flat_map(move |a| (0..stride.w).map(move |b| (a, b)))
 }
 
 /// The offsets of the forward's taps `(c, i, j)`, in the order of a PyTorch weight's `[in, kh,
@@ -318,7 +229,7 @@ impl Direct {
         let shapes = Shapes::new(p, w.out_channels, n, fixed);
         let (out_c, taps) = (w.out_channels, p.rows());
         if input_grad {
-            self.pack_phase_kernels(p, w);
+            pack_phase_kernels(p, w, &mut self.phase_kernels, &mut self.gathered);
         }
         let kernels = &self.phase_kernels[..];
         let x_len = p.channels * p.input.h * p.input.w;
@@ -357,35 +268,10 @@ impl Direct {
             sum_shares(bias_grad, shares.iter().map(|b| &b.bias_grad[..]));
         }
     }
-
-    /// Packs each phase's kernel of the input gradient: `[in, taps of the phase]`, the weight
-    /// `w[o][c][i][j]` of tap `(o, i, j)` for input channel `c`.
-    fn pack_phase_kernels(&mut self, p: &Patches, w: &Weights<'_>) {
-        let (k, channels) = (p.window.kernel, p.channels);
-        let phases = p.window.stride.h * p.window.stride.w;
-        if self.phase_kernels.len() != phases {
-            self.phase_kernels.resize(phases, Vec::new());
-        }
-        for (phase, packed) in grad_phases(p).zip(&mut self.phase_kernels) {
-            let mut count = 0;
-            phase_taps(p, w.out_channels, phase, |_, _, _| count += 1);
-            debug_assert!(count > 0, "computes_backward: every phase is read");
-            self.gathered.clear();
-            self.gathered.resize(channels * count, 0.0);
-            let mut t = 0;
-            phase_taps(p, w.out_channels, phase, |o, i, j| {
-                for c in 0..channels {
-                    self.gathered[c * count + t] = w.weight[((o * channels + c) * k.h + i) * k.w + j];
-                }
-                t += 1;
-            });
-            pack(&self.gathered, channels, packed);
-        }
-    }
 }
 
 /// Overwrites `x` (one tile's input images) with the input gradient of `g` (the same images'
-/// output gradient), phase by phase, through `kernels` (see [`Direct::pack_phase_kernels`]).
+/// output gradient), phase by phase, through `kernels` (see [`pack_phase_kernels`]).
 fn input_gradient(b: &mut Buffers, shapes: &Shapes, kernels: &[Vec<f32>], g: &[f32], x: &mut [f32]) {
     let p = &shapes.p;
     let (w, at) = (&p.window, &shapes.input_grad);

@@ -23,6 +23,7 @@ mod contract;
 mod conv2d;
 mod conv_direct;
 mod conv_kernels;
+mod conv_phases;
 mod conv_staging;
 mod conv_tiles;
 mod conv_transpose2d;
