@@ -22,6 +22,7 @@ mod concat;
 mod contract;
 mod conv2d;
 mod conv_direct;
+mod conv_gemm;
 mod conv_kernels;
 mod conv_phases;
 mod conv_staging;
