@@ -15,6 +15,7 @@ pub mod mlp;
 #[cfg(feature = "onnx")]
 pub mod onnx;
 pub mod optim;
+mod pages;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod rng;

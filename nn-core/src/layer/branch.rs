@@ -19,6 +19,7 @@
 use crate::layer::trace::{self, Role};
 use crate::layer::{layer_panic, Layer, Mode, PathGuard};
 use crate::linalg::{vectorized, PARALLEL_MIN_LEN};
+use crate::pages;
 use crate::tensor::Tensor;
 use crate::threads::{both, num_threads};
 use ndarray::IxDyn;
@@ -37,8 +38,9 @@ thread_local! {
 /// spare buffer when one is free; in [`Mode::Eval`] newly allocated.
 pub fn fork(x: &Tensor, mode: Mode) -> Tensor {
     let mut copy = match (mode, x.as_slice()) {
-        // Zeroed by the allocator without a pass (calloc), then written on both threads.
-        (Mode::Eval, Some(_)) => Tensor::zeros(x.raw_dim()),
+        // Zeroed by the allocator without a pass (calloc, on huge pages when large), then
+        // written on both threads.
+        (Mode::Eval, Some(_)) => pages::zeroed(x.shape()),
         (Mode::Eval, None) => return x.clone(),
         (Mode::Train, _) => spare(x.shape()),
     };

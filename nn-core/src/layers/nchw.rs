@@ -2,6 +2,7 @@
 //! sliding window, output buffers reused from step to step, and sums over image planes.
 
 use crate::layer::layer_panic_in;
+use crate::pages;
 use crate::tensor::Tensor;
 use ndarray::IxDyn;
 use std::fmt::{self, Display};
@@ -227,11 +228,12 @@ pub(crate) fn recycle(buf: Option<Tensor>, shape: &[usize], layer: impl Display)
         too_large::<f32>(shape, layer)
     };
     // A new buffer comes zeroed from the allocator (calloc: fresh pages are zero without being
-    // written here), which spares an Eval forward of a large batch one pass over its output.
-    // There is no fallible calloc, so a probe first asks for the memory without touching it.
+    // written here), which spares an Eval forward of a large batch one pass over its output, and
+    // on huge pages when large (see crate::pages). There is no fallible calloc, so a probe first
+    // asks for the memory without touching it.
     let Some(buf) = buf else {
         probe::<f32>(shape, layer);
-        return Tensor::zeros(IxDyn(shape));
+        return pages::zeroed(shape);
     };
     let mut data = buf.into_raw_vec_and_offset().0;
     if let Some(more) = len.checked_sub(data.len()) {
