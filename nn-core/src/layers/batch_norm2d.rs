@@ -1,7 +1,7 @@
 //! Batch normalisation per channel of image batches (PyTorch's `BatchNorm2d`).
 
 use super::batch_stats::{values, values_mut, BatchStats};
-use super::nchw::{check_images, recycle, sum_map, sum_zip};
+use super::nchw::{check_images, recycle, sum_map, sum_zip, sum_zip2};
 use super::par::{self, PARTS};
 use crate::layer::{check_grad_shape_in, contiguous, no_train_forward, TypeName};
 use crate::layer::{Layer, Mode, Needs, TrainingPlan, Visitor};
@@ -338,13 +338,19 @@ impl Layer for BatchNorm2d {
                     let (mut db, mut dg) = (0.0f64, 0.0f64);
                     for (i, g) in g.outer_iter().enumerate() {
                         let g = g.to_slice().expect("a row of a standard-layout tensor");
-                        if relu {
-                            db += f64::from(sum_zip(g, rows(i), g_in));
-                            dg += f64::from(sum_zip(g, rows(i), |g, v| g_in(g, v) * ((v - mu) * s)));
+                        // Past a fused ReLU, both sums in one pass that recomputes the mask once
+                        // (R's bn1 backward: 0.6-0.7x the time of two passes). Without it, two
+                        // passes measured faster than one (R's bn2: 1.2-1.5x slower fused).
+                        let [b, d] = if relu {
+                            sum_zip2(g, rows(i), |g, v| {
+                                let g = g_in(g, v);
+                                [g, g * ((v - mu) * s)]
+                            })
                         } else {
-                            db += f64::from(sum_map(g, |g| g));
-                            dg += f64::from(sum_zip(g, rows(i), |g, v| g * ((v - mu) * s)));
-                        }
+                            let b = sum_map(g, |g| g);
+                            [b, sum_zip(g, rows(i), |g, v| g * ((v - mu) * s))]
+                        };
+                        (db, dg) = (db + f64::from(b), dg + f64::from(d));
                     }
                     let (db, dg) = (db as f32, dg as f32);
                     // dx = weight * inv_std / M * (M * g - sum(g) - x_hat * sum(g * x_hat)).

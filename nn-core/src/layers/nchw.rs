@@ -331,6 +331,27 @@ pub(crate) fn sum_zip(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 
     fold(acc)
 }
 
+/// The two sums of `f(a, b)`'s two values over pairs of `a` and `b`, in one pass, each in the
+/// order of [`sum_map`] (so the bits of `sum_map` over that value alone).
+#[inline(always)]
+pub(crate) fn sum_zip2(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> [f32; 2]) -> [f32; 2] {
+    let (mut acc0, mut acc1) = ([0.0f32; 16], [0.0f32; 16]);
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    // Zipped like sum_map's loop, so that it vectorises the same way.
+    for (x, y) in ca.zip(cb) {
+        for (((s, t), &x), &y) in acc0.iter_mut().zip(&mut acc1).zip(x).zip(y) {
+            let [u, v] = f(x, y);
+            (*s, *t) = (*s + u, *t + v);
+        }
+    }
+    for (((s, t), &x), &y) in acc0.iter_mut().zip(&mut acc1).zip(ra).zip(rb) {
+        let [u, v] = f(x, y);
+        (*s, *t) = (*s + u, *t + v);
+    }
+    [fold(acc0), fold(acc1)]
+}
+
 #[inline(always)]
 fn fold(mut acc: [f32; 16]) -> f32 {
     let mut half = 16;
@@ -382,6 +403,26 @@ mod tests {
                 sum_zip(&v, &v, |a, b| a * b),
                 v.iter().map(|x| x * x).sum::<f32>()
             );
+            assert_eq!(
+                sum_zip2(&v, &v, |a, b| [a * b, a + b]),
+                [v.iter().map(|x| x * x).sum::<f32>(), 2.0 * plain]
+            );
+        }
+    }
+
+    #[test]
+    fn two_sums_in_one_pass_are_the_bits_of_each_alone() {
+        for len in [0, 1, 15, 16, 17, 100, 677] {
+            // Inexact values, so that a different order of additions would show.
+            let a: Vec<f32> = (0..len).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..len).map(|i| (i as f32 * 1.3).cos() * 3.1).collect();
+            let [u, v] = sum_zip2(&a, &b, |x, y| [x + y, x * y]);
+            let each = |f: fn(f32, f32) -> f32| {
+                let values: Vec<f32> = a.iter().zip(&b).map(|(&x, &y)| f(x, y)).collect();
+                sum_map(&values, |v| v).to_bits()
+            };
+            assert_eq!(u.to_bits(), each(|x, y| x + y), "len {len}");
+            assert_eq!(v.to_bits(), each(|x, y| x * y), "len {len}");
         }
     }
 
