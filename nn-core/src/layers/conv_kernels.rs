@@ -202,6 +202,29 @@ impl WithSimd for WeightGrad<'_> {
                     &S::as_simd_f32s(&g[o * row + start..][..end - start]).0[..steps]
                 });
                 for (tb, offs) in self.offsets.chunks_exact(GRAD_BLOCK).enumerate() {
+                    if taps - tb * GRAD_BLOCK == 1 {
+                        // A last block of one tap (a one-channel kernel of odd size: 9, 25, 49
+                        // taps): its four sums alone, not sixteen of which twelve are dropped,
+                        // each in the order of a whole block's (the same bits). A 9-tap weight
+                        // gradient took 0.84-0.86x the time (one process, alternating).
+                        let x = &S::as_simd_f32s(&self.src[offs[0] + start..][..end - start]).0;
+                        let mut acc = [simd.splat_f32s(0.0); GRAD_BLOCK];
+                        let rows = x[..steps]
+                            .iter()
+                            .zip(gs[0].iter().zip(gs[1]).zip(gs[2]).zip(gs[3]));
+                        for (&x, (((&g0, &g1), &g2), &g3)) in rows {
+                            for (acc, g) in acc.iter_mut().zip([g0, g1, g2, g3]) {
+                                *acc = simd.mul_add_f32s(g, x, *acc);
+                            }
+                        }
+                        for (o, &acc) in acc.iter().enumerate() {
+                            let o = ob * GRAD_BLOCK + o;
+                            if o < out_c {
+                                self.dw[o * taps + tb * GRAD_BLOCK] += simd.reduce_sum_f32s(acc);
+                            }
+                        }
+                        continue;
+                    }
                     let xs: [&[S::f32s]; GRAD_BLOCK] = std::array::from_fn(|t| {
                         &S::as_simd_f32s(&self.src[offs[t] + start..][..end - start]).0[..steps]
                     });
