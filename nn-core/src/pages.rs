@@ -1,25 +1,128 @@
-//! Large zeroed buffers on huge pages where the system offers them.
+//! Large buffers for an Eval forward of a large batch: on huge pages, and reused within the
+//! forward.
 //!
 //! An Eval forward of a large batch writes each layer's output into new memory (10,000 MNIST
 //! images through a 32-channel convolution are 865 MB). The allocator hands such a buffer over as
 //! fresh pages that are zero until first written, and on Linux every 4 KiB page then costs a
 //! fault when the layer first writes it: on the Intel Xeon of docs/PERFORMANCE.md, writing 865 MB
-//! of fresh pages took 265–330 ms against 114 ms for memory already touched. Asking for 2 MiB
-//! pages (`madvise(MADV_HUGEPAGE)`, honoured where transparent huge pages are `always` or
-//! `madvise`, the usual settings) takes one fault per 2 MiB: 150–216 ms, and a tenth of the time
-//! to give the memory back. Elsewhere the advice is skipped and the buffer is an ordinary one.
+//! of fresh pages took 265–330 ms against 114 ms for memory already touched. Two remedies:
+//!
+//! - Huge pages: a new large buffer is advised `madvise(MADV_HUGEPAGE)` (honoured where
+//!   transparent huge pages are `always` or `madvise`, the usual settings), one fault per 2 MiB:
+//!   150–216 ms, and a tenth of the time to give the memory back. Elsewhere the advice is skipped.
+//! - Reuse: while a container's Eval forward runs ([`EvalScope`]), the large inputs its layers
+//!   are done with are kept, and serve the next outputs instead of new memory. The kept buffers
+//!   are freed when the outermost scope ends, and before any new buffer is allocated, so the
+//!   forward's peak memory is never above what it would be without them.
 
 use crate::tensor::Tensor;
 use ndarray::IxDyn;
+use std::cell::{Cell, RefCell};
 
-/// Buffers at least this large are advised. glibc serves them from a mapping of their own (its
-/// mmap threshold stays below 32 MiB), so the advice covers only them; a training step's
-/// buffers (8.6 MB for workload C) are smaller and reused anyway.
+/// Buffers at least this large are advised and reused. glibc serves them from a mapping of their
+/// own (its mmap threshold stays below 32 MiB), so the advice covers only them; a training
+/// step's buffers (8.6 MB for workload C) are smaller and reused by their layers anyway.
 pub(crate) const HUGE_PAGES_MIN_BYTES: usize = 32 << 20;
 
-/// A tensor of zeros of `shape`, on huge pages when it is large (see the module doc). The
-/// caller has checked that it can be allocated.
-pub(crate) fn zeroed(shape: &[usize]) -> Tensor {
+/// Buffers at least this large are reused within an Eval forward: those the advice covers. Unit
+/// tests lower it, so that every Eval forward of a container in them reuses its buffers and a
+/// layer that read one before writing it would show.
+const REUSE_MIN_BYTES: usize = if cfg!(test) { 4 << 10 } else { HUGE_PAGES_MIN_BYTES };
+
+/// Buffers kept at most: a residual block gives back its input's copy and a convolution's input
+/// in turn; more would only hold memory.
+const MAX_KEPT: usize = 4;
+
+thread_local! {
+    /// How many [`EvalScope`]s are open on this thread.
+    static SCOPES: Cell<usize> = const { Cell::new(0) };
+    /// The large buffers the running Eval forward is done with.
+    static KEPT: RefCell<Vec<Vec<f32>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// While alive (and while any other is), large buffers given back by the Eval forward running
+/// on this thread serve its next outputs; the last one to end frees them. The code
+/// `#[derive(Sequential)]` writes opens one for each forward.
+#[must_use = "the scope ends when dropped"]
+pub struct EvalScope(bool);
+
+impl EvalScope {
+    /// Opens a scope if `eval` (an Eval forward); otherwise does nothing.
+    pub fn enter(eval: bool) -> Self {
+        if eval {
+            SCOPES.with(|s| s.set(s.get() + 1));
+        }
+        EvalScope(eval)
+    }
+}
+
+impl Drop for EvalScope {
+    fn drop(&mut self) {
+        if self.0 && SCOPES.with(|s| s.replace(s.get() - 1)) == 1 {
+            forget_kept();
+        }
+    }
+}
+
+fn forget_kept() {
+    // `take` frees the buffers after the borrow ends; `try_with`: nothing to do while the
+    // thread's storage is being torn down.
+    let _ = KEPT.try_with(|k| std::mem::take(&mut *k.borrow_mut()));
+}
+
+/// Keeps `t`'s storage for a later [`buffer`] of the running Eval forward when it is large and
+/// an [`EvalScope`] is open; otherwise frees it.
+pub(crate) fn give_back(t: Tensor) {
+    if SCOPES.with(Cell::get) == 0 {
+        return;
+    }
+    let (data, _) = t.into_raw_vec_and_offset();
+    if std::mem::size_of_val(data.as_slice()) < REUSE_MIN_BYTES {
+        return;
+    }
+    KEPT.with(|k| {
+        let mut k = k.borrow_mut();
+        if k.len() == MAX_KEPT {
+            // Drop the smallest: a larger buffer serves more requests.
+            let (i, _) = k.iter().enumerate().min_by_key(|(_, v)| v.len()).expect("full");
+            if k[i].len() >= data.len() {
+                return;
+            }
+            k.swap_remove(i);
+        }
+        k.push(data);
+    });
+}
+
+/// A tensor of `shape` with unspecified contents, for the caller to overwrite: when large, the
+/// smallest kept buffer that holds it (cut to size, the rest returned to the system), else a new
+/// one of zeros, on huge pages when large. The caller has checked that it can be allocated.
+pub(crate) fn buffer(shape: &[usize]) -> Tensor {
+    let len: usize = shape.iter().product();
+    if len * std::mem::size_of::<f32>() >= REUSE_MIN_BYTES {
+        let kept = KEPT.with(|k| {
+            let mut k = k.borrow_mut();
+            let fit = (0..k.len())
+                .filter(|&i| k[i].len() >= len)
+                .min_by_key(|&i| k[i].len());
+            fit.map(|i| k.swap_remove(i))
+        });
+        match kept {
+            Some(mut data) => {
+                // Shrinking a buffer of its own mapping is mremap on Linux: no copy, no write.
+                data.truncate(len);
+                data.shrink_to_fit();
+                return Tensor::from_shape_vec(IxDyn(shape), data).expect("cut to the shape");
+            }
+            // Nothing kept is large enough: free it before allocating, so that the peak stays.
+            None => forget_kept(),
+        }
+    }
+    zeroed(shape)
+}
+
+/// A tensor of zeros of `shape`, on huge pages when it is large (see the module doc).
+fn zeroed(shape: &[usize]) -> Tensor {
     let mut t = Tensor::zeros(IxDyn(shape));
     if let Some(data) = t.as_slice_mut() {
         if std::mem::size_of_val(data) >= HUGE_PAGES_MIN_BYTES {
@@ -59,6 +162,54 @@ mod tests {
         t.as_slice_mut().unwrap()[len - 1] = 2.5;
         assert_eq!(t.sum(), 2.5);
         assert_eq!(zeroed(&[2, 3]), Tensor::zeros(IxDyn(&[2, 3])));
+    }
+
+    fn kept() -> Vec<usize> {
+        KEPT.with(|k| k.borrow().iter().map(Vec::len).collect())
+    }
+
+    #[test]
+    fn an_eval_scope_lends_what_its_layers_give_back_and_frees_it_at_its_end() {
+        let len = REUSE_MIN_BYTES / 4;
+        // Outside a scope a buffer is freed at once.
+        give_back(Tensor::ones(IxDyn(&[len])));
+        assert_eq!(kept(), [0usize; 0]);
+        {
+            let _outer = EvalScope::enter(true);
+            {
+                let _inner = EvalScope::enter(true);
+                let _train = EvalScope::enter(false);
+                give_back(Tensor::ones(IxDyn(&[2 * len])));
+                give_back(Tensor::ones(IxDyn(&[len - 1]))); // too small to keep
+            }
+            // The inner scope's end keeps them for the rest of the outer forward.
+            assert_eq!(kept(), [2 * len]);
+            let first = buffer(&[2 * len]);
+            let ptr = first.as_ptr();
+            give_back(first);
+            // Cut to size: the same allocation, no larger than the request.
+            let cut = buffer(&[len, 1]);
+            assert_eq!((cut.shape(), cut.as_ptr()), (&[len, 1][..], ptr));
+            assert_eq!(cut.into_raw_vec_and_offset().0.capacity(), len);
+            give_back(Tensor::ones(IxDyn(&[len])));
+            // A request nothing kept holds frees what is kept before allocating.
+            let big = buffer(&[3 * len]);
+            assert_eq!((kept(), big.sum()), (vec![], 0.0));
+            give_back(big);
+        }
+        assert_eq!(kept(), [0usize; 0]);
+    }
+
+    #[test]
+    fn a_scope_keeps_at_most_a_few_buffers_the_largest() {
+        let len = REUSE_MIN_BYTES / 4;
+        let _scope = EvalScope::enter(true);
+        for i in 1..=MAX_KEPT + 2 {
+            give_back(Tensor::zeros(IxDyn(&[i * len])));
+        }
+        let mut lens = kept();
+        lens.sort_unstable();
+        assert_eq!(lens, (3..=MAX_KEPT + 2).map(|i| i * len).collect::<Vec<_>>());
     }
 
     #[cfg(target_os = "linux")]

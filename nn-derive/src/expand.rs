@@ -51,6 +51,8 @@ pub fn expand(net: &Network) -> TokenStream {
     // a field that is not a layer is one error, at the field.
     let input = Ident::new("shortcut_input", Span::mixed_site());
     let shortcut_grad = Ident::new("shortcut_grad", Span::mixed_site());
+    // Large buffers the Eval forward's layers are done with serve its next outputs until it ends.
+    let scope = Ident::new("_eval_scope", Span::mixed_site());
     let is_shortcut = |i: usize| net.shortcut == Some(i);
     let fork = net.shortcut.map(|_| {
         quote! { let #input = ::nn::layer::branch::fork(&x, mode); }
@@ -118,6 +120,7 @@ pub fn expand(net: &Network) -> TokenStream {
             // built-in forward) makes a shape panic point at the user's `net.forward(..)` line.
             #[track_caller]
             fn forward(&mut self, mut x: ::nn::Tensor, mode: ::nn::Mode) -> ::nn::Tensor {
+                let #scope = ::nn::layer::EvalScope::enter(mode == ::nn::Mode::Eval);
                 #fork
                 #(#forward)*
                 x

@@ -9,9 +9,10 @@
 //! a steady training step of a residual network allocates nothing. The spares are kept per
 //! thread, as the layer path is: the derive cannot add a buffer field to the user's struct.
 //!
-//! An Eval forward neither takes nor gives spares: its copies are allocated and freed, so that
-//! inference on a whole test set at once leaves no buffer of that size behind, and training
-//! after a validation pass finds its spares where it left them.
+//! An Eval forward neither takes nor gives spares, so that inference on a whole test set at once
+//! leaves no buffer of that size behind, and training after a validation pass finds its spares
+//! where it left them: its large copies come from, and go back to, the buffers the running
+//! container's forward is done with (`crate::pages`), which are freed when it ends.
 //!
 //! [`Residual`]: crate::layers::Residual
 //! [`Concat`]: crate::layers::Concat
@@ -38,9 +39,9 @@ thread_local! {
 /// spare buffer when one is free; in [`Mode::Eval`] newly allocated.
 pub fn fork(x: &Tensor, mode: Mode) -> Tensor {
     let mut copy = match (mode, x.as_slice()) {
-        // Zeroed by the allocator without a pass (calloc, on huge pages when large), then
-        // written on both threads.
-        (Mode::Eval, Some(_)) => pages::zeroed(x.shape()),
+        // A buffer the forward is done with, or zeroed by the allocator without a pass (calloc,
+        // on huge pages when large); then written on both threads.
+        (Mode::Eval, Some(_)) => pages::buffer(x.shape()),
         (Mode::Eval, None) => return x.clone(),
         (Mode::Train, _) => spare(x.shape()),
     };
@@ -81,10 +82,11 @@ fn halves(to: &mut [f32], from: &[f32], f: &(impl Fn(&mut [f32], &[f32]) + Sync)
 }
 
 /// Gives `t`'s storage back for a later [`fork`], once a block has combined its paths in a forward
-/// of `mode` (or in backward, as [`Mode::Train`]); in [`Mode::Eval`], frees it.
+/// of `mode` (or in backward, as [`Mode::Train`]); in [`Mode::Eval`], to the running container's
+/// forward if large (see [`EvalScope`](crate::layer::EvalScope)), or frees it.
 pub fn recycle(t: Tensor, mode: Mode) {
     if mode == Mode::Eval {
-        return;
+        return pages::give_back(t);
     }
     let (data, _) = t.into_raw_vec_and_offset();
     if data.capacity() == 0 {

@@ -15,6 +15,7 @@ mod trace;
 mod tuple;
 mod visitor;
 
+pub use crate::pages::EvalScope;
 #[cfg(test)]
 pub(crate) use helpers::panic_message;
 pub use helpers::{check_grad_shape, contiguous, flatten, Saved};
@@ -189,6 +190,7 @@ impl<L: Layer> Layer for Option<L> {
 impl<L: Layer> Layer for Vec<L> {
     #[track_caller]
     fn forward(&mut self, mut x: Tensor, mode: Mode) -> Tensor {
+        let _scope = EvalScope::enter(mode == Mode::Eval);
         for (i, layer) in self.iter_mut().enumerate() {
             x = forward_child(IndexName::new(i).as_str(), layer, x, mode);
         }

@@ -3,7 +3,7 @@
 //! torchvision `downsample` field is `Option<(Conv2d, BatchNorm2d)>`, named `downsample.0.weight`.
 
 use crate::layer::onnx::{Graph, OnnxError, Value};
-use crate::layer::{backward_child, forward_child, Layer, Mode};
+use crate::layer::{backward_child, forward_child, EvalScope, Layer, Mode};
 use crate::tensor::Tensor;
 
 macro_rules! tuple_layer {
@@ -14,6 +14,7 @@ macro_rules! tuple_layer {
         #[diagnostic::do_not_recommend]
         impl<$($t: Layer),+> Layer for ($($t,)+) {
             fn forward(&mut self, mut x: Tensor, mode: Mode) -> Tensor {
+                let _scope = EvalScope::enter(mode == Mode::Eval);
                 $(x = forward_child(stringify!($i), &mut self.$i, x, mode);)+
                 x
             }

@@ -6,6 +6,7 @@ use super::pool::{for_each_window, pool_window};
 use crate::layer::{check_grad_shape_in, contiguous, no_train_forward};
 use crate::layer::{InputGrad, Layer, Mode, TrainingPlan};
 use crate::linalg::vectorized;
+use crate::pages;
 use crate::tensor::Tensor;
 use std::fmt::Display;
 
@@ -100,6 +101,8 @@ impl Kept {
         if mode == Mode::Train {
             self.input_shape = Some(shape);
             self.spare_input = Some(x);
+        } else {
+            pages::give_back(x);
         }
     }
 

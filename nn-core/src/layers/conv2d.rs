@@ -7,6 +7,7 @@ use super::nchw::{check_images, probe, recycle, too_large, Size2, Window};
 use crate::init::Init;
 use crate::layer::{check_grad_shape_in, contiguous, no_train_forward, TypeName};
 use crate::layer::{Layer, Mode, Needs, ParamKind, TrainingPlan, Visitor};
+use crate::pages;
 use crate::rng::StdRng;
 use crate::tensor::Tensor;
 use ndarray::IxDyn;
@@ -354,6 +355,8 @@ impl Layer for Conv2d {
         if mode == Mode::Train {
             self.input = Some(x);
             self.patches = Some(patches);
+        } else {
+            pages::give_back(x);
         }
         y
     }

@@ -6,6 +6,7 @@ use super::pool::{for_each_window, for_planes, pool_window, Idx, Planes};
 use crate::layer::{contiguous, InputGrad, Saved, TrainingPlan};
 use crate::layer::{Layer, Mode};
 use crate::linalg::vectorized;
+use crate::pages;
 use crate::tensor::Tensor;
 
 /// The first maximum of `a` (tap `ka`) and `b` (tap `kb`), a NaN winning: PyTorch's rule
@@ -256,6 +257,8 @@ impl Layer for MaxPool2d {
         if mode == Mode::Train {
             self.input_shape = [n, c, h, w];
             self.spare_input = Some(x);
+        } else {
+            pages::give_back(x);
         }
         y
     }

@@ -118,4 +118,37 @@ mod tests {
         let scores = net.forward(x, Mode::Eval);
         assert_eq!(accuracy(&scores, Targets::Classes(&y)), 1.0);
     }
+
+    /// An Eval forward of a chain writes its outputs into buffers its layers gave back (at unit
+    /// tests' threshold of 4 KiB, see crate::pages), which hold old values: every layer must
+    /// overwrite its whole output. The same layers called one at a time reuse nothing.
+    #[test]
+    fn an_eval_forward_that_reuses_buffers_gives_the_bits_of_one_that_does_not() {
+        use crate::init::Init;
+        use crate::layers::{Residual, Upsample, UpsampleMode};
+        let mut rng = crate::rng::seeded(7);
+        let mut net: Vec<Box<dyn Layer>> = vec![
+            Box::new(Conv2d::builder(3, 8, 3).padding(1).build(Init::He, &mut rng)),
+            Box::new(BatchNorm2d::new(8).with_relu()),
+            Box::new(Residual(
+                Conv2d::builder(8, 8, 3).padding(1).build(Init::He, &mut rng),
+            )),
+            Box::new(MaxPool2d::new(2)),
+            Box::new(Conv2d::builder(8, 4, 3).stride(2).build(Init::He, &mut rng)),
+            Box::new(Upsample::new(2.0, 2.0, UpsampleMode::Nearest)),
+            Box::new(AvgPool2d::new(2)),
+            Box::new(GlobalAvgPool2d::new()),
+        ];
+        let x = Tensor::from_shape_fn(vec![6, 3, 20, 20], |i| {
+            ((i[0] * 31 + i[1] * 17 + i[2] * 7 + i[3] * 3) % 23) as f32 / 11.0 - 1.0
+        });
+        let reused = net.forward(x.clone(), Mode::Eval);
+        let again = net.forward(x.clone(), Mode::Eval);
+        let mut alone = x;
+        for layer in &mut net {
+            alone = layer.forward(alone, Mode::Eval);
+        }
+        assert_eq!(reused, alone);
+        assert_eq!(again, alone);
+    }
 }

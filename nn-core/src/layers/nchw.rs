@@ -218,8 +218,8 @@ pub(crate) fn check_images(
     ([n, c, h, w], out)
 }
 
-/// A tensor of `shape` in `buf`'s allocation when there is one (grown if too small), else a new
-/// one; its values are unspecified, for the caller to overwrite. Layers keep the buffer they
+/// A tensor of `shape` in `buf`'s allocation when there is one large enough, else a new one; its
+/// values are unspecified, for the caller to overwrite. Layers keep the buffer they
 /// are handed in backward for their next output, so a steady training step allocates nothing.
 ///
 /// Panics, naming `layer`, if the tensor cannot be allocated (see [`too_large`]).
@@ -227,20 +227,17 @@ pub(crate) fn recycle(buf: Option<Tensor>, shape: &[usize], layer: impl Display)
     let Some(len) = elements(shape) else {
         too_large::<f32>(shape, layer)
     };
-    // A new buffer comes zeroed from the allocator (calloc: fresh pages are zero without being
-    // written here), which spares an Eval forward of a large batch one pass over its output, and
-    // on huge pages when large (see crate::pages). There is no fallible calloc, so a probe first
-    // asks for the memory without touching it.
-    let Some(buf) = buf else {
+    // A new buffer is one the running Eval forward is done with, or comes zeroed from the
+    // allocator (calloc: fresh pages are zero without being written here), on huge pages when
+    // large (see crate::pages); either spares an Eval forward of a large batch a pass over its
+    // output. There is no fallible calloc, so a probe first asks for the memory without
+    // touching it. A buffer too small (a training batch's, before an Eval forward of a whole
+    // test set) is dropped rather than grown, which would copy its values and write the rest.
+    let buf = buf.map(|b| b.into_raw_vec_and_offset().0);
+    let Some(mut data) = buf.filter(|data| data.capacity() >= len) else {
         probe::<f32>(shape, layer);
-        return pages::zeroed(shape);
+        return pages::buffer(shape);
     };
-    let mut data = buf.into_raw_vec_and_offset().0;
-    if let Some(more) = len.checked_sub(data.len()) {
-        if data.try_reserve_exact(more).is_err() {
-            too_large::<f32>(shape, layer)
-        }
-    }
     data.resize(len, 0.0);
     Tensor::from_shape_vec(IxDyn(shape), data).expect("resized to the shape's length")
 }

@@ -6,6 +6,7 @@ use super::nchw::{check_images, recycle, Size2};
 use super::pool::{for_planes, Idx};
 use crate::layer::{check_grad_shape, contiguous, no_train_forward, Mode};
 use crate::linalg::vectorized;
+use crate::pages;
 use crate::tensor::Tensor;
 use std::fmt::Display;
 
@@ -59,6 +60,8 @@ impl Resample {
         if mode == Mode::Train {
             self.input_shape = Some(shape);
             self.spare_input = Some(x);
+        } else {
+            pages::give_back(x);
         }
         y
     }

@@ -9,6 +9,7 @@ use crate::init::Init;
 use crate::layer::{check_grad_shape, contiguous, layer_panic, no_train_forward, TypeName};
 use crate::layer::{Layer, Mode, ParamKind, Visitor};
 use crate::linalg::vectorized;
+use crate::pages;
 use crate::rng::StdRng;
 use crate::tensor::Tensor;
 use std::fmt;
@@ -233,6 +234,8 @@ impl Layer for ConvTranspose2d {
         if mode == Mode::Train {
             self.input = Some(x);
             self.patches = Some(patches);
+        } else {
+            pages::give_back(x);
         }
         y
     }
