@@ -1,6 +1,7 @@
 //! Max pooling ([`MaxPool2d`]): keeps each window's winning tap for backward, ties to the first
 //! maximum and NaN winning, as in PyTorch.
 
+use super::max_pool_2x2;
 use super::nchw::{check_images, recycle, Size2, Window};
 use super::pool::{for_each_window, for_planes, pool_window, Idx, Planes};
 use crate::layer::{contiguous, InputGrad, Saved, TrainingPlan};
@@ -8,14 +9,6 @@ use crate::layer::{Layer, Mode};
 use crate::linalg::vectorized;
 use crate::pages;
 use crate::tensor::Tensor;
-
-/// The first maximum of `a` (tap `ka`) and `b` (tap `kb`), a NaN winning: PyTorch's rule
-/// `v > best || isnan(v)` for one more candidate.
-#[inline(always)]
-fn first_max(a: f32, ka: u16, b: f32, kb: u16) -> (f32, u16) {
-    let take = b > a || b.is_nan();
-    (if take { b } else { a }, if take { kb } else { ka })
-}
 
 /// Whether the window is 2x2 moving by 2 without padding, the common case with loops of its own.
 fn two_by_two(win: &Window) -> bool {
@@ -40,29 +33,10 @@ fn max_forward(win: &Window, input: Size2, out: Size2, p: Planes<'_>) {
     {
         let mut ap = idx.as_deref_mut().map(|a| &mut a[i * out_plane..][..out_plane]);
         if two_by_two(win) {
-            // Each row pair's first maximum (row 0 before row 1), then the pair's: the same
-            // winner as scanning the four in row-major order.
             for (oy, yr) in yp.chunks_exact_mut(out.w).enumerate() {
-                let (r0, r1) = (
-                    &xp[2 * oy * w..][..2 * out.w],
-                    &xp[(2 * oy + 1) * w..][..2 * out.w],
-                );
-                let pairs = r0.chunks_exact(2).zip(r1.chunks_exact(2));
-                match ap.as_deref_mut() {
-                    Some(a) => {
-                        let ar = &mut a[oy * out.w..][..out.w];
-                        for ((y, k), (t, b)) in yr.iter_mut().zip(ar).zip(pairs) {
-                            let (top, bottom) = (first_max(t[0], 0, t[1], 1), first_max(b[0], 2, b[1], 3));
-                            (*y, *k) = first_max(top.0, top.1, bottom.0, bottom.1);
-                        }
-                    }
-                    None => {
-                        for (y, (t, b)) in yr.iter_mut().zip(pairs) {
-                            let (top, bottom) = (first_max(t[0], 0, t[1], 1), first_max(b[0], 2, b[1], 3));
-                            *y = first_max(top.0, top.1, bottom.0, bottom.1).0;
-                        }
-                    }
-                }
+                let (top, bottom) = (&xp[2 * oy * w..][..w], &xp[(2 * oy + 1) * w..][..w]);
+                let taps = ap.as_deref_mut().map(|a| &mut a[oy * out.w..][..out.w]);
+                max_pool_2x2::forward_row(top, bottom, yr, taps);
             }
             continue;
         }
@@ -106,13 +80,7 @@ fn max_backward(win: &Window, input: Size2, out: Size2, p: Planes<'_>) {
         if two_by_two(win) {
             for (oy, (gr, ar)) in gp.chunks_exact(out.w).zip(ap.chunks_exact(out.w)).enumerate() {
                 let (d0, d1) = dp[2 * oy * w..][..2 * w].split_at_mut(w);
-                let pairs = d0.chunks_exact_mut(2).zip(d1.chunks_exact_mut(2));
-                for ((&g, &k), (t, b)) in gr.iter().zip(ar).zip(pairs) {
-                    t[0] = if k == 0 { g } else { 0.0 };
-                    t[1] = if k == 1 { g } else { 0.0 };
-                    b[0] = if k == 2 { g } else { 0.0 };
-                    b[1] = if k == 3 { g } else { 0.0 };
-                }
+                max_pool_2x2::backward_row(gr, ar, d0, d1);
                 // An odd width leaves a last column no window covers.
                 d0[2 * out.w..].fill(0.0);
                 d1[2 * out.w..].fill(0.0);
@@ -334,6 +302,46 @@ mod tests {
         assert_eq!(pool.forward(x, Mode::Train), t(&[1, 1, 1, 2], &[5., 8.]));
         let dx = pool.backward(t(&[1, 1, 1, 2], &[10., 20.]));
         assert_eq!(dx, t(&[1, 1, 2, 4], &[0., 10., 0., 0., 0., 0., 20., 0.]));
+    }
+
+    /// The 2x2 window's own loops (blocks of eight windows, the last overlapping, and rows too
+    /// short for a block) against the rule scanned tap by tap, on values full of ties and NaNs.
+    #[test]
+    fn two_by_two_rows_of_every_width_match_the_rule() {
+        for (h, w) in [(4, 2), (3, 15), (5, 16), (4, 17), (6, 26), (3, 27), (2, 50)] {
+            let x = Tensor::from_shape_fn(vec![2, 3, h, w], |i| {
+                match (i[0] * 7 + i[1] * 5 + i[2] * 11 + i[3] * 3) % 7 {
+                    6 => f32::NAN,
+                    k => (k % 3) as f32,
+                }
+            });
+            let (oh, ow) = (h / 2, w / 2);
+            let g = Tensor::from_shape_fn(vec![2, 3, oh, ow], |i| {
+                (1 + i[1] * 1000 + i[2] * 50 + i[3]) as f32
+            });
+            let mut pool = MaxPool2d::new(2);
+            let y = pool.forward(x.clone(), Mode::Train);
+            let dx = pool.backward(g.clone());
+            let mut want_dx = Tensor::zeros(x.shape());
+            for (i, &got) in y.indexed_iter() {
+                let (n, c, oy, ox) = (i[0], i[1], i[2], i[3]);
+                let (mut best, mut at) = (f32::NEG_INFINITY, (2 * oy, 2 * ox));
+                for (r, col) in [
+                    (2 * oy, 2 * ox),
+                    (2 * oy, 2 * ox + 1),
+                    (2 * oy + 1, 2 * ox),
+                    (2 * oy + 1, 2 * ox + 1),
+                ] {
+                    let v = x[[n, c, r, col]];
+                    if v > best || v.is_nan() {
+                        (best, at) = (v, (r, col));
+                    }
+                }
+                assert_eq!(got.to_bits(), best.to_bits(), "{h}x{w} at {i:?}");
+                want_dx[[n, c, at.0, at.1]] = g[[n, c, oy, ox]];
+            }
+            assert_eq!(dx, want_dx, "{h}x{w}");
+        }
     }
 
     #[test]

@@ -36,6 +36,7 @@ mod im2col;
 mod layer_norm;
 mod linear;
 mod max_pool;
+mod max_pool_2x2;
 mod nchw;
 mod norm_groups;
 mod par;
