@@ -742,6 +742,7 @@ mod tests {
             let run = |im2col_only: bool, tile: Option<usize>| {
                 let mut conv = base.clone();
                 conv.tiles.im2col_only = im2col_only;
+                conv.tiles.direct_always = !im2col_only;
                 conv.tiles.fixed = tile;
                 let y = conv.forward(x.clone(), Mode::Train);
                 let g = input(y.shape()).mapv(|v| v * 0.5 + 0.1);

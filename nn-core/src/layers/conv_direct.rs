@@ -30,8 +30,30 @@ use pulp::Arch;
 /// core's L2 cache while every block of channels reads it.
 const TILE_FLOATS: usize = 1 << 18;
 
-/// Whether the direct kernels compute this convolution's forward: one group and a stride up to
-/// [`MAX_STRIDE`].
+/// Whether the direct forward pays on this CPU where it can run. Without AVX-512 (the kernels
+/// then work on 8 lanes, not 16) it lost to im2col + gemm on the small images whose backward
+/// already goes through im2col, on an AMD EPYC with AVX2 (family 25 model 1): C's second layer
+/// (13x13 images) took 0.61-0.66x the time with im2col, R's last block (7x7) 0.73x. A 1x1 kernel
+/// keeps the direct forward, which won there (0.78-0.82x of im2col's time).
+pub(super) fn forward_pays(p: &Patches, groups: usize) -> bool {
+    let one_by_one = p.window.kernel.h * p.window.kernel.w == 1;
+    wide_vectors() || computes_backward(p, groups) || one_by_one
+}
+
+/// Whether the CPU has 16-lane vectors (AVX-512), which the direct kernels were tuned on.
+fn wide_vectors() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        true
+    }
+}
+
+/// Whether the direct kernels can compute this convolution's forward: one group and a stride up
+/// to [`MAX_STRIDE`].
 pub(super) fn computes_forward(p: &Patches, groups: usize) -> bool {
     let stride = p.window.stride;
     groups == 1 && stride.h.max(stride.w) <= MAX_STRIDE

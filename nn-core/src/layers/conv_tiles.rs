@@ -39,6 +39,9 @@ pub(super) struct Tiles {
     /// Whether forward and backward use im2col even where [`conv_direct`] applies (tests
     /// compare the two).
     pub im2col_only: bool,
+    /// Whether forward is direct wherever [`conv_direct`] can compute it, even where it does not
+    /// pay on this CPU (tests cover the direct kernels on every machine).
+    pub direct_always: bool,
 }
 
 /// Images per tile: enough output columns for an efficient matrix product, few enough that the
@@ -111,7 +114,9 @@ impl Tiles {
     }
 
     fn direct_forward(&self, p: &Patches, groups: usize) -> bool {
-        !self.im2col_only && conv_direct::computes_forward(p, groups)
+        !self.im2col_only
+            && conv_direct::computes_forward(p, groups)
+            && (self.direct_always || conv_direct::forward_pays(p, groups))
     }
 
     fn direct_backward(&self, p: &Patches, groups: usize) -> bool {
