@@ -95,17 +95,38 @@ fn net() -> Vec<Box<dyn Layer>> {
 
 /// Allocations of the step's matrix products, run alone.
 fn products() -> usize {
-    // conv1's forward (stride 1, one group) is computed without matrix products; its backward
+    // conv1's forward (stride 1, one group) is computed without matrix products (with AVX-512,
+    // see below); its backward
     // (8x8 images padded to 10x10: too much padding for the direct kernels) and conv2 (two
     // groups) use im2col. The batch fits one tile per convolution. Patch matrices are wide: `OH`
     // rows of the padded width per image, so conv1's images take 8 * 10 = 80 columns each and
     // conv2's 4 * 6 = 24.
+    // Without AVX-512, where the direct forward loses on small images, a convolution whose
+    // backward uses im2col takes its forward there too (`conv_direct::forward_pays`): conv1's.
     let (cols1, cols2) = (80 * BATCH, 24 * BATCH);
-    product_allocations(4, cols1, 9, false, true) // conv1 weight gradient
+    let conv1_forward = if wide_vectors() {
+        0
+    } else {
+        product_allocations(4, 9, cols1, false, false)
+    };
+    conv1_forward
+        + product_allocations(4, cols1, 9, false, true) // conv1 weight gradient
         + 2 * product_allocations(3, 18, cols2, false, false) // conv2 forward, per group
         + 2 * product_allocations(3, cols2, 18, false, true) // conv2 weight gradient
         + 2 * product_allocations(18, 3, cols2, true, false) // conv2 patch gradient
         + product_allocations(BATCH, 24, 3, false, true) // fc forward
         + product_allocations(3, BATCH, 24, true, false) // fc weight gradient
         + product_allocations(BATCH, 3, 24, false, false) // fc input gradient
+}
+
+/// Whether the CPU has AVX-512, on which the direct forward always runs where it can.
+fn wide_vectors() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        true
+    }
 }
