@@ -447,7 +447,7 @@ impl Layer for Conv2d {
 
 #[cfg(test)]
 mod tests {
-    use super::super::conv_direct;
+    use super::super::{conv_direct, conv_winograd};
     use super::*;
     use crate::gradcheck::gradcheck;
     use crate::layer::{backward_child, for_each_param, forward_child, panic_message, param_names};
@@ -658,16 +658,20 @@ mod tests {
         let base = Conv2d::new(8, 16, 3, Init::He, &mut rng);
         let x = input(&[16, 8, 16, 16]);
         let g = input(&[16, 16, 14, 14]);
-        let run = |threads: usize| {
-            set_num_threads(threads);
-            let mut conv = base.clone();
-            let y = conv.forward(x.clone(), Mode::Train);
-            let dx = conv.backward(g.clone());
-            (y, dx, conv.weight_grad.clone(), conv.bias.clone())
-        };
-        let one = run(1);
-        for threads in [2, 3, 4] {
-            assert!(run(threads) == one, "{threads} threads");
+        // Through the direct kernels or im2col, and through Winograd's transforms.
+        for winograd in [false, true] {
+            let run = |threads: usize| {
+                set_num_threads(threads);
+                let mut conv = base.clone();
+                conv.tiles.winograd_always = winograd;
+                let y = conv.forward(x.clone(), Mode::Train);
+                let dx = conv.backward(g.clone());
+                (y, dx, conv.weight_grad.clone(), conv.bias.clone())
+            };
+            let one = run(1);
+            for threads in [2, 3, 4] {
+                assert!(run(threads) == one, "{threads} threads, winograd {winograd}");
+            }
         }
         set_num_threads(std::thread::available_parallelism().map_or(1, |n| n.get()));
     }
@@ -770,6 +774,79 @@ mod tests {
             );
             for tile in [None, Some(2)] {
                 let (y, dx, grads) = run(false, tile);
+                let close = |a: &Tensor, b: &Tensor, what: &str| {
+                    assert_eq!(a.shape(), b.shape());
+                    for (u, v) in a.iter().zip(b) {
+                        assert!(
+                            (u - v).abs() <= 1e-5 * (1.0 + v.abs()),
+                            "layer {i} {what}: {u} vs {v}"
+                        );
+                    }
+                };
+                close(&y, &y0, "output");
+                close(&dx, &dx0, "input gradient");
+                for (g, g0) in grads.iter().zip(&grads0) {
+                    close(g, g0, "parameter gradient");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn winograd_agrees_with_im2col() {
+        // 3x3 stride-1 layers through Winograd's F(2x2, 3x3), against im2col's products: odd
+        // and even output sizes (tiles cut at the edge), a single tile, channel counts off the
+        // transforms' 8 lanes, padding from none to beyond the kernel's reach, no bias, and
+        // chunks of 1 and 2 images.
+        let mut rng = seeded(9);
+        let layers = [
+            (
+                Conv2d::builder(3, 5, 3).padding(1).build(Init::He, &mut rng),
+                [5, 3, 11, 11],
+            ),
+            (Conv2d::builder(17, 9, 3).build(Init::He, &mut rng), [5, 17, 8, 9]),
+            (
+                Conv2d::builder(2, 3, 3).padding(2).build(Init::He, &mut rng),
+                [3, 2, 5, 6],
+            ),
+            (
+                Conv2d::builder(4, 8, 3)
+                    .padding(1)
+                    .bias(false)
+                    .build(Init::He, &mut rng),
+                [5, 4, 4, 4],
+            ),
+            (Conv2d::builder(1, 2, 3).build(Init::He, &mut rng), [5, 1, 3, 3]),
+            (
+                Conv2d::builder(2, 3, 3).padding(3).build(Init::He, &mut rng),
+                [5, 2, 4, 5],
+            ),
+        ];
+        for (i, (base, shape)) in layers.into_iter().enumerate() {
+            let x = input(&shape);
+            let run = |winograd: bool, tile: Option<usize>| {
+                let mut conv = base.clone();
+                conv.tiles.im2col_only = !winograd;
+                conv.tiles.winograd_always = winograd;
+                conv.tiles.fixed = tile;
+                let y = conv.forward(x.clone(), Mode::Train);
+                let g = input(y.shape()).mapv(|v| v * 0.5 + 0.1);
+                let dx = conv.backward(g);
+                let mut grads = Vec::new();
+                for_each_param(&mut conv, |_, p| grads.push(p.grad.to_owned()));
+                (y, dx, grads)
+            };
+            let (y0, dx0, grads0) = run(false, None);
+            let output = Size2 {
+                h: y0.shape()[2],
+                w: y0.shape()[3],
+            };
+            assert!(conv_winograd::computes(
+                &base.patches(shape[2], shape[3], output),
+                1
+            ));
+            for tile in [None, Some(1), Some(2)] {
+                let (y, dx, grads) = run(true, tile);
                 let close = |a: &Tensor, b: &Tensor, what: &str| {
                     assert_eq!(a.shape(), b.shape());
                     for (u, v) in a.iter().zip(b) {

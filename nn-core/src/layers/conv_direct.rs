@@ -41,7 +41,7 @@ pub(super) fn forward_pays(p: &Patches, groups: usize) -> bool {
 }
 
 /// Whether the CPU has 16-lane vectors (AVX-512), which the direct kernels were tuned on.
-fn wide_vectors() -> bool {
+pub(super) fn wide_vectors() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx512f")
@@ -326,23 +326,23 @@ fn input_gradient(b: &mut Buffers, shapes: &Shapes, kernels: &[Vec<f32>], g: &[f
 }
 
 /// One part's buffers and its images of the two arrays a pass reads and writes.
-type Part<'a> = (&'a mut Buffers, &'a [f32], &'a mut [f32]);
+type Part<'a, B> = (&'a mut B, &'a [f32], &'a mut [f32]);
 
 /// Calls `f(buffers, a, b)` on the parts of the batch, each with its images of `a` (`a_len`
 /// values per image) and of `b`, on nn's threads if `parallel`; returns the number of parts.
-fn for_parts(
-    parts: &mut Vec<Buffers>,
+pub(super) fn for_parts<B: Clone + Default + Send>(
+    parts: &mut Vec<B>,
     parallel: bool,
     a: &[f32],
     a_len: usize,
     b: &mut [f32],
-    f: impl Fn(&mut Buffers, &[f32], &mut [f32]) + Sync,
+    f: impl Fn(&mut B, &[f32], &mut [f32]) + Sync,
 ) -> usize {
     if parts.len() < PARTS {
-        parts.resize(PARTS, Buffers::default());
+        parts.resize(PARTS, B::default());
     }
     let b_len = b.len() / (a.len() / a_len).max(1);
-    let mut items: [Option<Part<'_>>; PARTS] = Default::default();
+    let mut items: [Option<Part<'_, B>>; PARTS] = Default::default();
     let mut count = 0;
     let mut rest = a;
     for ((slot, buffers), b) in items.iter_mut().zip(parts).zip(par::split(b, b_len)) {
@@ -377,7 +377,13 @@ fn correlate(b: &mut Buffers, row: usize, weight: &[f32], out: Outputs<'_>) {
 
 /// Calls `f` on tiles of at most `tile` images of `a` (`a_len` values per image) and the same
 /// images of `b`.
-fn for_tiles(a: &[f32], a_len: usize, b: &mut [f32], tile: usize, mut f: impl FnMut(&[f32], &mut [f32])) {
+pub(super) fn for_tiles(
+    a: &[f32],
+    a_len: usize,
+    b: &mut [f32],
+    tile: usize,
+    mut f: impl FnMut(&[f32], &mut [f32]),
+) {
     let b_len = b.len() / (a.len() / a_len).max(1);
     for (a, b) in a.chunks(tile * a_len).zip(b.chunks_mut(tile * b_len)) {
         f(a, b);

@@ -4,6 +4,7 @@
 
 use super::conv_direct::{self, Direct};
 use super::conv_gemm::{Part, Pass, Scratch, Shared};
+use super::conv_winograd::{self, Winograd};
 use super::im2col::Patches;
 use super::nchw::elements;
 use super::par::{self, PARTS};
@@ -36,12 +37,17 @@ pub(super) struct Tiles {
     pub fixed: Option<usize>,
     /// The buffers of the convolutions [`conv_direct`] computes without patches.
     direct: Direct,
+    /// The buffers of the 3x3 convolutions [`conv_winograd`] computes.
+    winograd: Winograd,
     /// Whether forward and backward use im2col even where [`conv_direct`] applies (tests
     /// compare the two).
     pub im2col_only: bool,
     /// Whether forward is direct wherever [`conv_direct`] can compute it, even where it does not
     /// pay on this CPU (tests cover the direct kernels on every machine).
     pub direct_always: bool,
+    /// Whether Winograd computes every convolution it can, even where it does not pay on this
+    /// CPU (tests cover it on every machine).
+    pub winograd_always: bool,
 }
 
 /// Images per tile: enough output columns for an efficient matrix product, few enough that the
@@ -68,6 +74,9 @@ impl Tiles {
         groups: usize,
         n: usize,
     ) -> Result<(), Vec<usize>> {
+        if self.winograd(p, groups) {
+            return self.winograd.reserve(p, out_channels, n, self.fixed);
+        }
         if self.direct_forward(p, groups) {
             self.direct.reserve(p, out_channels, n, self.fixed)?;
             if self.direct_backward(p, groups) {
@@ -107,10 +116,20 @@ impl Tiles {
 
     /// `y = conv(x)` for `n` images: `x` is `[n, in, H, W]`, `y` `[n, out, OH, OW]`.
     pub fn forward(&mut self, p: &Patches, w: &Weights<'_>, n: usize, x: &mut [f32], y: &mut [f32]) {
+        if self.winograd(p, w.groups) {
+            return self.winograd.forward(p, w, n, x, y, self.fixed);
+        }
         if self.direct_forward(p, w.groups) {
             return self.direct.forward(p, w, n, x, y, self.fixed);
         }
         self.run(p, w, n, x, y, Pass::Forward);
+    }
+
+    fn winograd(&self, p: &Patches, groups: usize) -> bool {
+        !self.im2col_only
+            && !self.direct_always
+            && conv_winograd::computes(p, groups)
+            && (self.winograd_always || conv_winograd::pays(p))
     }
 
     fn direct_forward(&self, p: &Patches, groups: usize) -> bool {
@@ -141,6 +160,9 @@ impl Tiles {
         grad: &mut [f32],
         out: Grads<'_>,
     ) {
+        if self.winograd(p, w.groups) {
+            return self.winograd.backward(p, w, n, x, grad, out, self.fixed);
+        }
         if self.direct_backward(p, w.groups) {
             let fixed = self.fixed;
             return self.direct.backward(p, w, n, x, grad, out, fixed);

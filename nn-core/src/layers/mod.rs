@@ -28,6 +28,7 @@ mod conv_phases;
 mod conv_staging;
 mod conv_tiles;
 mod conv_transpose2d;
+mod conv_winograd;
 mod dropout;
 mod elementwise;
 mod flatten;

@@ -130,3 +130,45 @@ fn wide_vectors() -> bool {
         true
     }
 }
+
+#[test]
+fn a_steady_winograd_convolution_allocates_only_inside_its_products() {
+    // A 3x3 stride-1 convolution of 16 channels goes through Winograd's F(2x2, 3x3) on CPUs
+    // without AVX-512 (`conv_winograd::pays`): 16 products per chunk of images and pass.
+    if wide_vectors() {
+        eprintln!("AVX-512: this convolution takes the direct kernels and im2col, covered above");
+        return;
+    }
+    let _serial = crate::serial();
+    set_num_threads(1);
+    let mut conv = Conv2d::builder(16, 16, 3)
+        .padding(1)
+        .build(Init::He, &mut seeded(1));
+    let mut x = nn_core::Tensor::from_shape_fn(vec![BATCH, 16, 8, 8], |i| (i[0] + i[1]) as f32 * 0.1 - 0.3);
+    let mut step = || {
+        let y = conv.forward(std::mem::take(&mut x), nn_core::Mode::Train);
+        x = conv.backward(y);
+    };
+    for _ in 0..5 {
+        step();
+    }
+    let before = super::allocations();
+    step();
+    let per_step = super::allocations() - before;
+    // The batch of 6 splits into parts of 1, 2, 1 and 2 images, each one chunk of 16 tiles
+    // (4x4 tiles of 2x2 outputs) per image: forward `V · U`, weight gradient `Vᵀ · dM`, input
+    // gradient `dM · Uᵀ`, 16 of each.
+    let products: usize = [1, 2, 1, 2]
+        .iter()
+        .map(|images| {
+            let tiles = 16 * images;
+            16 * (product_allocations(tiles, 16, 16, false, false)
+                + product_allocations(16, tiles, 16, true, false)
+                + product_allocations(tiles, 16, 16, false, true))
+        })
+        .sum();
+    assert_eq!(
+        per_step, products,
+        "allocations per step; the products alone make {products}"
+    );
+}
