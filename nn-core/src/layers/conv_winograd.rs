@@ -33,8 +33,10 @@ use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
 const LANES: usize = 8;
 /// The 16 positions of a transformed tile.
 const XI: usize = 16;
-/// Floats of `V` and `M` one chunk of images may hold (1 MiB): the products read them from L2.
-const CHUNK_FLOATS: usize = 1 << 18;
+/// Floats of `V` and `M` one chunk of images may hold (512 KiB, the L2 cache of a core of the
+/// AMD EPYC measured): the products read them from L2. On workload C's second layer, chunks of 2
+/// images ran faster than of 4 in 4 of 5 alternating training runs and all 5 inferences.
+const CHUNK_FLOATS: usize = 1 << 17;
 
 type Lanes = [f32; LANES];
 
@@ -466,7 +468,7 @@ fn output_transform_back(g: [Lanes; 2]) -> [Lanes; 4] {
 #[inline(always)]
 fn both_axes<const I: usize, const O: usize>(
     tile: [[Lanes; I]; I],
-    step: impl Fn([Lanes; I]) -> [Lanes; O],
+    step: &impl Fn([Lanes; I]) -> [Lanes; O],
 ) -> [[Lanes; O]; O] {
     // Along the rows (each column's I values) first, then along the columns.
     let mut cols = [[[0.0; LANES]; O]; I];
@@ -488,45 +490,113 @@ fn both_axes<const I: usize, const O: usize>(
     out
 }
 
-/// Calls `f(t, image, first)` for every tile `t` of `images` images, with `first` its top-left
-/// pixel's index in an image of width `width` (in whole vectors of channels).
+/// An image-like buffer of a chunk: `[images, channels / 8, size.h, size.w, 8]`.
+#[derive(Clone, Copy)]
+struct Planes {
+    channels: usize,
+    size: Size2,
+}
+
+impl Planes {
+    /// Index of the top-left pixel of tile `(ty, tx)` of `image`, channel block `cb`.
+    #[inline(always)]
+    fn tile(&self, image: usize, cb: usize, ty: usize, tx: usize) -> usize {
+        let plane = self.size.h * self.size.w * LANES;
+        (image * lanes(self.channels) / LANES + cb) * plane + (2 * ty * self.size.w + 2 * tx) * LANES
+    }
+
+    /// Offset of pixel `(i, j)` of a tile from its top-left pixel.
+    #[inline(always)]
+    fn pixel(&self, i: usize, j: usize) -> usize {
+        (i * self.size.w + j) * LANES
+    }
+}
+
+/// Calls `f(t, at)` for every tile `t` of `images` images and block of 8 of `planes`' channels,
+/// with `at` the tile's top-left pixel in `planes` and in the `[16, tiles, channels]` matrix
+/// (position 0).
 #[inline(always)]
-fn for_each_tile(s: &Shapes, images: usize, width: usize, mut f: impl FnMut(usize, usize, usize)) {
+fn for_each_tile(s: &Shapes, images: usize, planes: Planes, mut f: impl FnMut(usize, usize)) {
+    let row = lanes(planes.channels);
     let mut t = 0;
     for m in 0..images {
         for ty in 0..s.tiles.h {
             for tx in 0..s.tiles.w {
-                f(t, m, (2 * ty * width + 2 * tx) * LANES);
+                for cb in 0..row / LANES {
+                    f(planes.tile(m, cb, ty, tx), t * row + cb * LANES);
+                }
                 t += 1;
             }
         }
     }
 }
 
-/// `V = Bᵀ d B` of every tile and input channel, `[16, tiles, in]`.
-fn transform_inputs(s: &Shapes, images: usize, staged: &[f32], v: &mut [f32]) {
-    let (t_all, size, c8) = (s.tiles_of(images), s.staged(), lanes(s.channels));
-    let plane = size.h * size.w * LANES;
+/// For every tile and 8 channels: `step` along both axes of its `I x I` pixels of `planes`, into
+/// the 16 positions of `matrix` (`[16, tiles, channels]`).
+#[inline(always)]
+fn planes_to_matrix<const I: usize>(
+    s: &Shapes,
+    images: usize,
+    (planes, src): (Planes, &[f32]),
+    matrix: &mut [f32],
+    step: impl Fn([Lanes; I]) -> [Lanes; 4],
+) {
+    let position = s.tiles_of(images) * lanes(planes.channels);
     vectorized(
         #[inline(always)]
         || {
             for_each_tile(
                 s,
                 images,
-                size.w,
+                planes,
                 #[inline(always)]
-                |t, m, first| {
-                    for cb in 0..c8 / LANES {
-                        let at = (m * c8 / LANES + cb) * plane + first;
-                        let mut d = [[[0.0; LANES]; 4]; 4];
-                        for (i, d) in d.iter_mut().enumerate() {
-                            for (j, d) in d.iter_mut().enumerate() {
-                                *d = load(&staged[at + (i * size.w + j) * LANES..]);
-                            }
+                |at, to| {
+                    let mut tile = [[[0.0; LANES]; I]; I];
+                    for (i, tile) in tile.iter_mut().enumerate() {
+                        for (j, tile) in tile.iter_mut().enumerate() {
+                            *tile = load(&src[at + planes.pixel(i, j)..]);
                         }
-                        let out = both_axes(d, input_transform);
-                        for (xi, lanes) in out.iter().flatten().enumerate() {
-                            v[(xi * t_all + t) * c8 + cb * LANES..][..LANES].copy_from_slice(lanes);
+                    }
+                    for (xi, lanes) in both_axes(tile, &step).iter().flatten().enumerate() {
+                        matrix[xi * position + to..][..LANES].copy_from_slice(lanes);
+                    }
+                },
+            );
+        },
+    );
+}
+
+/// For every tile and 8 channels: `step` along both axes of its 16 positions of `matrix`, into
+/// its `O x O` pixels of `planes` (added onto them if `add`, else written).
+#[inline(always)]
+fn matrix_to_planes<const O: usize>(
+    s: &Shapes,
+    images: usize,
+    matrix: &[f32],
+    (planes, dst): (Planes, &mut [f32]),
+    add: bool,
+    step: impl Fn([Lanes; 4]) -> [Lanes; O],
+) {
+    let position = s.tiles_of(images) * lanes(planes.channels);
+    vectorized(
+        #[inline(always)]
+        || {
+            for_each_tile(
+                s,
+                images,
+                planes,
+                #[inline(always)]
+                |at, from| {
+                    let mut tile = [[[0.0; LANES]; 4]; 4];
+                    for (xi, tile) in tile.iter_mut().flatten().enumerate() {
+                        *tile = load(&matrix[xi * position + from..]);
+                    }
+                    for (i, row) in both_axes(tile, &step).iter().enumerate() {
+                        for (j, values) in row.iter().enumerate() {
+                            let dst = &mut dst[at + planes.pixel(i, j)..][..LANES];
+                            for (d, &v) in dst.iter_mut().zip(values) {
+                                *d = if add { *d + v } else { v };
+                            }
                         }
                     }
                 },
@@ -535,104 +605,50 @@ fn transform_inputs(s: &Shapes, images: usize, staged: &[f32], v: &mut [f32]) {
     );
 }
 
-/// Adds `B dV Bᵀ` of every tile onto `staged` (zeroed first): the input gradient.
+impl Shapes {
+    /// The staged images' layout.
+    fn staged_planes(&self) -> Planes {
+        Planes {
+            channels: self.channels,
+            size: self.staged(),
+        }
+    }
+
+    /// The outputs' layout in whole tiles.
+    fn block_planes(&self) -> Planes {
+        Planes {
+            channels: self.out,
+            size: self.blocks(),
+        }
+    }
+}
+
+/// `V = Bᵀ d B` of every tile and input channel, `[16, tiles, in]`.
+fn transform_inputs(s: &Shapes, images: usize, staged: &[f32], v: &mut [f32]) {
+    planes_to_matrix(s, images, (s.staged_planes(), staged), v, input_transform);
+}
+
+/// `B dV Bᵀ` of every tile, added up over `staged` (zeroed first): the input gradient.
 fn untransform_inputs(s: &Shapes, images: usize, dv: &[f32], staged: &mut [f32]) {
-    let (t_all, size, c8) = (s.tiles_of(images), s.staged(), lanes(s.channels));
-    let plane = size.h * size.w * LANES;
     staged.fill(0.0);
-    vectorized(
-        #[inline(always)]
-        || {
-            for_each_tile(
-                s,
-                images,
-                size.w,
-                #[inline(always)]
-                |t, m, first| {
-                    for cb in 0..c8 / LANES {
-                        let at = (m * c8 / LANES + cb) * plane + first;
-                        let mut e = [[[0.0; LANES]; 4]; 4];
-                        for (xi, e) in e.iter_mut().flatten().enumerate() {
-                            *e = load(&dv[(xi * t_all + t) * c8 + cb * LANES..]);
-                        }
-                        let d = both_axes(e, input_transform_back);
-                        for (i, d) in d.iter().enumerate() {
-                            for (j, d) in d.iter().enumerate() {
-                                let dst = &mut staged[at + (i * size.w + j) * LANES..][..LANES];
-                                for (acc, &v) in dst.iter_mut().zip(d) {
-                                    *acc += v;
-                                }
-                            }
-                        }
-                    }
-                },
-            );
-        },
+    matrix_to_planes(
+        s,
+        images,
+        dv,
+        (s.staged_planes(), staged),
+        true,
+        input_transform_back,
     );
 }
 
 /// `Y = Aᵀ M A` of every tile and output channel, into whole tiles.
 fn transform_outputs(s: &Shapes, images: usize, m: &[f32], blocks: &mut [f32]) {
-    let (t_all, b, k8) = (s.tiles_of(images), s.blocks(), lanes(s.out));
-    let plane = b.h * b.w * LANES;
-    vectorized(
-        #[inline(always)]
-        || {
-            for_each_tile(
-                s,
-                images,
-                b.w,
-                #[inline(always)]
-                |t, image, first| {
-                    for kb in 0..k8 / LANES {
-                        let at = (image * k8 / LANES + kb) * plane + first;
-                        let mut mm = [[[0.0; LANES]; 4]; 4];
-                        for (xi, mm) in mm.iter_mut().flatten().enumerate() {
-                            *mm = load(&m[(xi * t_all + t) * k8 + kb * LANES..]);
-                        }
-                        let y = both_axes(mm, output_transform);
-                        for (r, y) in y.iter().enumerate() {
-                            for (c, y) in y.iter().enumerate() {
-                                blocks[at + (r * b.w + c) * LANES..][..LANES].copy_from_slice(y);
-                            }
-                        }
-                    }
-                },
-            );
-        },
-    );
+    matrix_to_planes(s, images, m, (s.block_planes(), blocks), false, output_transform);
 }
 
 /// `dM = A dY Aᵀ` of every tile and output channel, `[16, tiles, out]`.
 fn transform_grads(s: &Shapes, images: usize, blocks: &[f32], dm: &mut [f32]) {
-    let (t_all, b, k8) = (s.tiles_of(images), s.blocks(), lanes(s.out));
-    let plane = b.h * b.w * LANES;
-    vectorized(
-        #[inline(always)]
-        || {
-            for_each_tile(
-                s,
-                images,
-                b.w,
-                #[inline(always)]
-                |t, image, first| {
-                    for kb in 0..k8 / LANES {
-                        let at = (image * k8 / LANES + kb) * plane + first;
-                        let mut dy = [[[0.0; LANES]; 2]; 2];
-                        for (r, dy) in dy.iter_mut().enumerate() {
-                            for (c, dy) in dy.iter_mut().enumerate() {
-                                *dy = load(&blocks[at + (r * b.w + c) * LANES..]);
-                            }
-                        }
-                        let out = both_axes(dy, output_transform_back);
-                        for (xi, lanes) in out.iter().flatten().enumerate() {
-                            dm[(xi * t_all + t) * k8 + kb * LANES..][..LANES].copy_from_slice(lanes);
-                        }
-                    }
-                },
-            );
-        },
-    );
+    planes_to_matrix(s, images, (s.block_planes(), blocks), dm, output_transform_back);
 }
 
 /// `U = G g Gᵀ` of every kernel (`weight` is `[out, in, 3, 3]`), `[16, in, out]`:
