@@ -325,6 +325,9 @@ fn print_profile(layers: &Rows, steps: &StepTimes, total_s: f64, n_steps: usize,
              {best:.1} best of 7)",
             nn::num_threads()
         );
+        // Winograd computes a 3x3 convolution with fewer multiplications than its definition,
+        // so such a layer can run above the reference.
+        println!("  (a convolution's GFLOP/s counts the multiply-adds of its definition)");
     }
     let total_us = total_s * 1e6 / n_steps as f64;
     let gflops = |macs: usize, t_us: f64| 2.0 * (macs * batch) as f64 / (t_us * 1e3);
