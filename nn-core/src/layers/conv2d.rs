@@ -676,6 +676,41 @@ mod tests {
         set_num_threads(std::thread::available_parallelism().map_or(1, |n| n.get()));
     }
 
+    /// The output, input gradient and parameter gradients of one training step of `base` on
+    /// `x`, its tiles set up by `setup`.
+    fn step_with(base: &Conv2d, x: &Tensor, setup: impl Fn(&mut Tiles)) -> (Tensor, Tensor, Vec<Tensor>) {
+        let mut conv = base.clone();
+        setup(&mut conv.tiles);
+        let y = conv.forward(x.clone(), Mode::Train);
+        let g = input(y.shape()).mapv(|v| v * 0.5 + 0.1);
+        let dx = conv.backward(g);
+        let mut grads = Vec::new();
+        for_each_param(&mut conv, |_, p| grads.push(p.grad.to_owned()));
+        (y, dx, grads)
+    }
+
+    /// Asserts that two steps of [`step_with`] agree to 1e-5, relative.
+    fn assert_steps_agree(
+        layer: usize,
+        (y, dx, grads): &(Tensor, Tensor, Vec<Tensor>),
+        (y0, dx0, grads0): &(Tensor, Tensor, Vec<Tensor>),
+    ) {
+        let close = |a: &Tensor, b: &Tensor, what: &str| {
+            assert_eq!(a.shape(), b.shape());
+            for (u, v) in a.iter().zip(b) {
+                assert!(
+                    (u - v).abs() <= 1e-5 * (1.0 + v.abs()),
+                    "layer {layer} {what}: {u} vs {v}"
+                );
+            }
+        };
+        close(y, y0, "output");
+        close(dx, dx0, "input gradient");
+        for (g, g0) in grads.iter().zip(grads0) {
+            close(g, g0, "parameter gradient");
+        }
+    }
+
     #[test]
     fn direct_kernels_agree_with_im2col() {
         // One-group layers with strides up to 4 go to conv_direct, forward and backward on
@@ -744,21 +779,16 @@ mod tests {
         for (i, (base, shape)) in layers.into_iter().enumerate() {
             let x = input(&shape);
             let run = |im2col_only: bool, tile: Option<usize>| {
-                let mut conv = base.clone();
-                conv.tiles.im2col_only = im2col_only;
-                conv.tiles.direct_always = !im2col_only;
-                conv.tiles.fixed = tile;
-                let y = conv.forward(x.clone(), Mode::Train);
-                let g = input(y.shape()).mapv(|v| v * 0.5 + 0.1);
-                let dx = conv.backward(g);
-                let mut grads = Vec::new();
-                for_each_param(&mut conv, |_, p| grads.push(p.grad.to_owned()));
-                (y, dx, grads)
+                step_with(&base, &x, |tiles| {
+                    tiles.im2col_only = im2col_only;
+                    tiles.direct_always = !im2col_only;
+                    tiles.fixed = tile;
+                })
             };
-            let (y0, dx0, grads0) = run(true, None);
+            let reference = run(true, None);
             let output = Size2 {
-                h: y0.shape()[2],
-                w: y0.shape()[3],
+                h: reference.0.shape()[2],
+                w: reference.0.shape()[3],
             };
             let patches = base.patches(shape[2], shape[3], output);
             // All but the two whose taps skip pixels (the strided 1x1, dilation 2 with stride 2):
@@ -773,21 +803,7 @@ mod tests {
                 "layer {i}: direct backward"
             );
             for tile in [None, Some(2)] {
-                let (y, dx, grads) = run(false, tile);
-                let close = |a: &Tensor, b: &Tensor, what: &str| {
-                    assert_eq!(a.shape(), b.shape());
-                    for (u, v) in a.iter().zip(b) {
-                        assert!(
-                            (u - v).abs() <= 1e-5 * (1.0 + v.abs()),
-                            "layer {i} {what}: {u} vs {v}"
-                        );
-                    }
-                };
-                close(&y, &y0, "output");
-                close(&dx, &dx0, "input gradient");
-                for (g, g0) in grads.iter().zip(&grads0) {
-                    close(g, g0, "parameter gradient");
-                }
+                assert_steps_agree(i, &run(false, tile), &reference);
             }
         }
     }
@@ -825,42 +841,23 @@ mod tests {
         for (i, (base, shape)) in layers.into_iter().enumerate() {
             let x = input(&shape);
             let run = |winograd: bool, tile: Option<usize>| {
-                let mut conv = base.clone();
-                conv.tiles.im2col_only = !winograd;
-                conv.tiles.winograd_always = winograd;
-                conv.tiles.fixed = tile;
-                let y = conv.forward(x.clone(), Mode::Train);
-                let g = input(y.shape()).mapv(|v| v * 0.5 + 0.1);
-                let dx = conv.backward(g);
-                let mut grads = Vec::new();
-                for_each_param(&mut conv, |_, p| grads.push(p.grad.to_owned()));
-                (y, dx, grads)
+                step_with(&base, &x, |tiles| {
+                    tiles.im2col_only = !winograd;
+                    tiles.winograd_always = winograd;
+                    tiles.fixed = tile;
+                })
             };
-            let (y0, dx0, grads0) = run(false, None);
+            let reference = run(false, None);
             let output = Size2 {
-                h: y0.shape()[2],
-                w: y0.shape()[3],
+                h: reference.0.shape()[2],
+                w: reference.0.shape()[3],
             };
             assert!(conv_winograd::computes(
                 &base.patches(shape[2], shape[3], output),
                 1
             ));
             for tile in [None, Some(1), Some(2)] {
-                let (y, dx, grads) = run(true, tile);
-                let close = |a: &Tensor, b: &Tensor, what: &str| {
-                    assert_eq!(a.shape(), b.shape());
-                    for (u, v) in a.iter().zip(b) {
-                        assert!(
-                            (u - v).abs() <= 1e-5 * (1.0 + v.abs()),
-                            "layer {i} {what}: {u} vs {v}"
-                        );
-                    }
-                };
-                close(&y, &y0, "output");
-                close(&dx, &dx0, "input gradient");
-                for (g, g0) in grads.iter().zip(&grads0) {
-                    close(g, g0, "parameter gradient");
-                }
+                assert_steps_agree(i, &run(true, tile), &reference);
             }
         }
     }
