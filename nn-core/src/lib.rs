@@ -54,6 +54,7 @@ pub use optim::ParamGroup;
 pub use optim::{
     l2_penalty, AdaGrad, Adam, AdamW, Momentum, Nesterov, OptimError, Optimizer, OptimizerState, RmsProp, Sgd,
 };
+pub use pages::empty_cache;
 pub use rng::{seeded, StdRng, DEFAULT_SEED};
 pub use summary::{summary, Summary};
 pub use tensor::{Tensor, TensorView, TensorViewMut};

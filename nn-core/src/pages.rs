@@ -1,5 +1,5 @@
 //! Large buffers for an Eval forward of a large batch: on huge pages, and reused within the
-//! forward.
+//! forward and by the next Eval forwards.
 //!
 //! An Eval forward of a large batch writes each layer's output into new memory (10,000 MNIST
 //! images through a 32-channel convolution are 865 MB). The allocator hands such a buffer over as
@@ -11,9 +11,13 @@
 //!   transparent huge pages are `always` or `madvise`, the usual settings), one fault per 2 MiB:
 //!   150–216 ms, and a tenth of the time to give the memory back. Elsewhere the advice is skipped.
 //! - Reuse: while a container's Eval forward runs ([`EvalScope`]), the large inputs its layers
-//!   are done with are kept, and serve the next outputs instead of new memory. The kept buffers
-//!   are freed when the outermost scope ends, and before any new buffer is allocated, so the
-//!   forward's peak memory is never above what it would be without them.
+//!   are done with are kept, and serve the next outputs instead of new memory. What is kept when
+//!   the forward ends serves the next Eval forward on this thread (an inference server's batches,
+//!   an evaluation's), whose outputs then land on pages already touched: none of the fresh
+//!   memory the kernel must zero, 1.4 GB per forward of 10,000 images for workload R. The kept
+//!   buffers are freed before any new buffer is allocated, so a forward's peak memory is never
+//!   above what it would be without them; by the first Train forward (training has buffers of
+//!   its own); and by [`empty_cache`].
 
 use crate::tensor::Tensor;
 use ndarray::IxDyn;
@@ -30,7 +34,7 @@ pub(crate) const HUGE_PAGES_MIN_BYTES: usize = 32 << 20;
 const REUSE_MIN_BYTES: usize = if cfg!(test) { 4 << 10 } else { HUGE_PAGES_MIN_BYTES };
 
 /// Buffers kept at most: a residual block gives back its input's copy and a convolution's input
-/// in turn; more would only hold memory.
+/// in turn, and three serve workload R's forwards; more would only hold memory.
 const MAX_KEPT: usize = 4;
 
 thread_local! {
@@ -41,16 +45,19 @@ thread_local! {
 }
 
 /// While alive (and while any other is), large buffers given back by the Eval forward running
-/// on this thread serve its next outputs; the last one to end frees them. The code
+/// on this thread serve its next outputs and those of the next Eval forwards. The code
 /// `#[derive(Sequential)]` writes opens one for each forward.
 #[must_use = "the scope ends when dropped"]
 pub struct EvalScope(bool);
 
 impl EvalScope {
-    /// Opens a scope if `eval` (an Eval forward); otherwise does nothing.
+    /// Opens a scope if `eval` (an Eval forward); otherwise (a Train forward) frees the buffers
+    /// kept from earlier Eval forwards, unless one is running.
     pub fn enter(eval: bool) -> Self {
         if eval {
             SCOPES.with(|s| s.set(s.get() + 1));
+        } else if SCOPES.with(Cell::get) == 0 {
+            forget_kept();
         }
         EvalScope(eval)
     }
@@ -58,10 +65,17 @@ impl EvalScope {
 
 impl Drop for EvalScope {
     fn drop(&mut self) {
-        if self.0 && SCOPES.with(|s| s.replace(s.get() - 1)) == 1 {
-            forget_kept();
+        if self.0 {
+            SCOPES.with(|s| s.set(s.get() - 1));
         }
     }
+}
+
+/// Frees the large buffers this thread keeps from its Eval forwards for the next ones (see
+/// [`EvalScope`]), as `torch.cuda.empty_cache()` frees what PyTorch's allocator caches. A Train
+/// forward frees them too; call this after inference to give the memory back at once.
+pub fn empty_cache() {
+    forget_kept();
 }
 
 fn forget_kept() {
@@ -70,22 +84,26 @@ fn forget_kept() {
     let _ = KEPT.try_with(|k| std::mem::take(&mut *k.borrow_mut()));
 }
 
-/// Keeps `t`'s storage for a later [`buffer`] of the running Eval forward when it is large and
-/// an [`EvalScope`] is open; otherwise frees it.
+/// Keeps `t`'s storage for a later [`buffer`] when it is large and an [`EvalScope`] is open;
+/// otherwise frees it.
 pub(crate) fn give_back(t: Tensor) {
     if SCOPES.with(Cell::get) == 0 {
         return;
     }
     let (data, _) = t.into_raw_vec_and_offset();
-    if std::mem::size_of_val(data.as_slice()) < REUSE_MIN_BYTES {
+    if data.capacity() * std::mem::size_of::<f32>() < REUSE_MIN_BYTES {
         return;
     }
     KEPT.with(|k| {
         let mut k = k.borrow_mut();
         if k.len() == MAX_KEPT {
             // Drop the smallest: a larger buffer serves more requests.
-            let (i, _) = k.iter().enumerate().min_by_key(|(_, v)| v.len()).expect("full");
-            if k[i].len() >= data.len() {
+            let (i, _) = k
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, v)| v.capacity())
+                .expect("full");
+            if k[i].capacity() >= data.capacity() {
                 return;
             }
             k.swap_remove(i);
@@ -95,23 +113,24 @@ pub(crate) fn give_back(t: Tensor) {
 }
 
 /// A tensor of `shape` with unspecified contents, for the caller to overwrite: when large, the
-/// smallest kept buffer that holds it (cut to size, the rest returned to the system), else a new
-/// one of zeros, on huge pages when large. The caller has checked that it can be allocated.
+/// smallest kept buffer that holds it (its whole allocation, so that a later forward's larger
+/// request can have it back), else a new one of zeros, on huge pages when large. The caller has
+/// checked that it can be allocated.
 pub(crate) fn buffer(shape: &[usize]) -> Tensor {
     let len: usize = shape.iter().product();
     if len * std::mem::size_of::<f32>() >= REUSE_MIN_BYTES {
         let kept = KEPT.with(|k| {
             let mut k = k.borrow_mut();
             let fit = (0..k.len())
-                .filter(|&i| k[i].len() >= len)
-                .min_by_key(|&i| k[i].len());
+                .filter(|&i| k[i].capacity() >= len)
+                .min_by_key(|&i| k[i].capacity());
             fit.map(|i| k.swap_remove(i))
         });
         match kept {
             Some(mut data) => {
-                // Shrinking a buffer of its own mapping is mremap on Linux: no copy, no write.
-                data.truncate(len);
-                data.shrink_to_fit();
+                // Zeros only where the buffer was shorter: memory an earlier, larger use of it
+                // touched (or, if none did, the fresh pages a new buffer would have been).
+                data.resize(len, 0.0);
                 return Tensor::from_shape_vec(IxDyn(shape), data).expect("cut to the shape");
             }
             // Nothing kept is large enough: free it before allocating, so that the peak stays.
@@ -165,19 +184,21 @@ mod tests {
     }
 
     fn kept() -> Vec<usize> {
-        KEPT.with(|k| k.borrow().iter().map(Vec::len).collect())
+        KEPT.with(|k| k.borrow().iter().map(Vec::capacity).collect())
     }
 
     #[test]
-    fn an_eval_scope_lends_what_its_layers_give_back_and_frees_it_at_its_end() {
+    fn an_eval_scope_lends_what_its_layers_give_back_and_the_next_eval_forward_too() {
         let len = REUSE_MIN_BYTES / 4;
+        empty_cache();
         // Outside a scope a buffer is freed at once.
         give_back(Tensor::ones(IxDyn(&[len])));
         assert_eq!(kept(), [0usize; 0]);
-        {
+        let ptr = {
             let _outer = EvalScope::enter(true);
             {
                 let _inner = EvalScope::enter(true);
+                // A Train forward inside an Eval one leaves the Eval forward's buffers.
                 let _train = EvalScope::enter(false);
                 give_back(Tensor::ones(IxDyn(&[2 * len])));
                 give_back(Tensor::ones(IxDyn(&[len - 1]))); // too small to keep
@@ -187,22 +208,43 @@ mod tests {
             let first = buffer(&[2 * len]);
             let ptr = first.as_ptr();
             give_back(first);
-            // Cut to size: the same allocation, no larger than the request.
+            // A smaller request takes the same allocation, whole.
             let cut = buffer(&[len, 1]);
             assert_eq!((cut.shape(), cut.as_ptr()), (&[len, 1][..], ptr));
-            assert_eq!(cut.into_raw_vec_and_offset().0.capacity(), len);
-            give_back(Tensor::ones(IxDyn(&[len])));
+            give_back(cut);
+            assert_eq!(kept(), [2 * len]);
+            ptr
+        };
+        // The next Eval forward has it back at its full size.
+        {
+            let _next = EvalScope::enter(true);
+            let again = buffer(&[2 * len]);
+            assert_eq!(again.as_ptr(), ptr);
+            // The first use's ones, then zeros where the shorter use ended.
+            assert_eq!((again.len(), again.sum()), (2 * len, len as f32));
+            give_back(again);
             // A request nothing kept holds frees what is kept before allocating.
             let big = buffer(&[3 * len]);
             assert_eq!((kept(), big.sum()), (vec![], 0.0));
             give_back(big);
         }
+        assert_eq!(kept(), [3 * len]);
+        // A Train forward frees them, and so does empty_cache.
+        drop(EvalScope::enter(false));
+        assert_eq!(kept(), [0usize; 0]);
+        {
+            let _scope = EvalScope::enter(true);
+            give_back(Tensor::ones(IxDyn(&[len])));
+        }
+        assert_eq!(kept(), [len]);
+        empty_cache();
         assert_eq!(kept(), [0usize; 0]);
     }
 
     #[test]
     fn a_scope_keeps_at_most_a_few_buffers_the_largest() {
         let len = REUSE_MIN_BYTES / 4;
+        empty_cache();
         let _scope = EvalScope::enter(true);
         for i in 1..=MAX_KEPT + 2 {
             give_back(Tensor::zeros(IxDyn(&[i * len])));
