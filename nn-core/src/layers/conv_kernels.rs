@@ -149,25 +149,60 @@ impl WithSimd for Correlate<'_> {
                 let (block, _) = block.as_chunks::<OUT_BLOCK>();
                 let rows = (out_c - b * OUT_BLOCK).min(OUT_BLOCK);
                 for q in (start..start + len).step_by(2 * lanes) {
-                    let mut acc = [[simd.splat_f32s(0.0); 2]; OUT_BLOCK];
-                    for (&off, w) in self.offsets.iter().zip(block) {
-                        let x = &self.src[off + q..off + q + 2 * lanes];
-                        let (x0, x1) = (load::<S>(x), load::<S>(&x[lanes..]));
-                        for (acc, &w) in acc.iter_mut().zip(w) {
-                            let w = simd.splat_f32s(w);
-                            acc[0] = simd.mul_add_f32s(w, x0, acc[0]);
-                            acc[1] = simd.mul_add_f32s(w, x1, acc[1]);
-                        }
-                    }
-                    for (o, acc) in acc.iter().enumerate().take(rows) {
-                        let at = (b * OUT_BLOCK + o) * stride + q - start;
-                        let (dst, _) = S::as_mut_simd_f32s(&mut self.chunk[at..][..2 * lanes]);
-                        dst[0] = acc[0];
-                        dst[1] = acc[1];
+                    let at = b * OUT_BLOCK * stride + q - start;
+                    let sums = Sums {
+                        simd,
+                        offsets: self.offsets,
+                        block,
+                        src: &self.src[q..],
+                    };
+                    // 16 sums fill AVX2's 16 registers, which spilled four of them to the stack
+                    // on every tap; half a block at a time keeps them all in registers. Each
+                    // sum adds the same products in the same order either way.
+                    if lanes >= 16 {
+                        sums.store::<OUT_BLOCK>(0, rows, &mut self.chunk[at..], stride);
+                    } else {
+                        const HALF: usize = OUT_BLOCK / 2;
+                        sums.store::<HALF>(0, rows, &mut self.chunk[at..], stride);
+                        sums.store::<HALF>(HALF, rows, &mut self.chunk[at..], stride);
                     }
                 }
             }
             self.out.write(self.chunk, stride, start, len);
+        }
+    }
+}
+
+/// One block of [`Correlate`]'s sums: 2 vectors of positions from `src`'s start, for the
+/// output channels of one packed weight block.
+struct Sums<'a, S> {
+    simd: S,
+    offsets: &'a [usize],
+    /// `[taps][OUT_BLOCK]` weights.
+    block: &'a [[f32; OUT_BLOCK]],
+    src: &'a [f32],
+}
+
+impl<S: Simd> Sums<'_, S> {
+    /// Sums channels `first..first + R` of the block and stores those below `rows` into `dst`
+    /// (`[channel, stride]`, the block's first channel first).
+    #[inline(always)]
+    fn store<const R: usize>(&self, first: usize, rows: usize, dst: &mut [f32], stride: usize) {
+        let (simd, lanes) = (self.simd, S::F32_LANES);
+        let mut acc = [[simd.splat_f32s(0.0); 2]; R];
+        for (&off, w) in self.offsets.iter().zip(self.block) {
+            let x = &self.src[off..off + 2 * lanes];
+            let (x0, x1) = (load::<S>(x), load::<S>(&x[lanes..]));
+            for (acc, &w) in acc.iter_mut().zip(&w[first..first + R]) {
+                let w = simd.splat_f32s(w);
+                acc[0] = simd.mul_add_f32s(w, x0, acc[0]);
+                acc[1] = simd.mul_add_f32s(w, x1, acc[1]);
+            }
+        }
+        for (o, acc) in acc.iter().enumerate().take(rows.saturating_sub(first)) {
+            let (dst, _) = S::as_mut_simd_f32s(&mut dst[(first + o) * stride..][..2 * lanes]);
+            dst[0] = acc[0];
+            dst[1] = acc[1];
         }
     }
 }
@@ -228,6 +263,26 @@ impl WithSimd for WeightGrad<'_> {
                     let xs: [&[S::f32s]; GRAD_BLOCK] = std::array::from_fn(|t| {
                         &S::as_simd_f32s(&self.src[offs[t] + start..][..end - start]).0[..steps]
                     });
+                    let mut add = |o: usize, acc: &[S::f32s; GRAD_BLOCK]| {
+                        let o = ob * GRAD_BLOCK + o;
+                        for (t, &acc) in acc.iter().enumerate() {
+                            let t = tb * GRAD_BLOCK + t;
+                            if o < out_c && t < taps {
+                                self.dw[o * taps + t] += simd.reduce_sum_f32s(acc);
+                            }
+                        }
+                    };
+                    if lanes < 16 {
+                        // AVX2's 16 registers hold 16 sums but not also the rows they read, so
+                        // 12 of them went through the stack on every step: two rows of the
+                        // gradient at a time instead, each sum's products in the same order.
+                        for o in [0, 2] {
+                            let acc = pair_sums(simd, xs, [gs[o], gs[o + 1]]);
+                            add(o, &acc[0]);
+                            add(o + 1, &acc[1]);
+                        }
+                        continue;
+                    }
                     let mut acc = [[simd.splat_f32s(0.0); GRAD_BLOCK]; GRAD_BLOCK];
                     // Zipped, the eight rows run under one bound, without a check per row and
                     // step (which also spilled their pointers to the stack): 5 % off a backward.
@@ -243,18 +298,33 @@ impl WithSimd for WeightGrad<'_> {
                         }
                     }
                     for (o, acc) in acc.iter().enumerate() {
-                        let o = ob * GRAD_BLOCK + o;
-                        for (t, &acc) in acc.iter().enumerate() {
-                            let t = tb * GRAD_BLOCK + t;
-                            if o < out_c && t < taps {
-                                self.dw[o * taps + t] += simd.reduce_sum_f32s(acc);
-                            }
-                        }
+                        add(o, acc);
                     }
                 }
             }
         }
     }
+}
+
+/// `sums[o][t] = sum over steps of g[o] * xs[t]`: two rows of the output gradient against four
+/// taps' rows, for [`WeightGrad`] on 8-lane vectors.
+#[inline(always)]
+fn pair_sums<S: Simd>(
+    simd: S,
+    xs: [&[S::f32s]; GRAD_BLOCK],
+    g: [&[S::f32s]; 2],
+) -> [[S::f32s; GRAD_BLOCK]; 2] {
+    let mut acc = [[simd.splat_f32s(0.0); GRAD_BLOCK]; 2];
+    let rows = (xs[0].iter().zip(xs[1]).zip(xs[2]).zip(xs[3])).zip(g[0].iter().zip(g[1]));
+    for ((((&x0, &x1), &x2), &x3), (&g0, &g1)) in rows {
+        let x = [x0, x1, x2, x3];
+        for (acc, g) in acc.iter_mut().zip([g0, g1]) {
+            for (acc, &x) in acc.iter_mut().zip(&x) {
+                *acc = simd.mul_add_f32s(g, x, *acc);
+            }
+        }
+    }
+    acc
 }
 
 #[cfg(test)]
