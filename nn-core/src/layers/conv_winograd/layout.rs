@@ -2,7 +2,7 @@
 //! channels interleaved by eights, and the outputs (or output gradients) likewise.
 //!
 //! Rows move in blocks of 8 pixels of 8 channels, transposed in registers; a float at a time,
-//! these four passes took a quarter of a 16-channel layer's step.
+//! these four passes took a fifth of a 16-channel layer's time.
 
 use super::{lanes, Lanes, Shapes, LANES};
 use crate::linalg::vectorized;
