@@ -106,25 +106,27 @@ fn interleave(t: Transposer, rows: &[&[f32]; LANES], dst: &mut [f32]) {
 }
 
 /// The transpose of [`interleave`]: `n` pixels of `src` (`[n, 8]`) into a row of each channel in
-/// `rows` (`n` floats each, up to 8), plus `add[l]`.
+/// `rows` (`n` floats each, up to 8), plus `add[l]` if given (else copied as they are, negative
+/// zeros included).
 #[inline(always)]
-fn deinterleave(t: Transposer, src: &[f32], add: &Lanes, rows: &mut [&mut [f32]]) {
+fn deinterleave(t: Transposer, src: &[f32], add: Option<&Lanes>, rows: &mut [&mut [f32]]) {
+    let add = |l: usize, v: f32| add.map_or(v, |add| v + add[l]);
     let n = rows.first().map_or(0, |r| r.len());
     let (blocks, tail) = src[..n * LANES].as_chunks::<{ LANES * LANES }>();
     let full = blocks.len() * LANES;
     for (b, src) in blocks.iter().enumerate() {
         let block: &[Lanes; LANES] = src.as_chunks::<LANES>().0.try_into().expect("8 pixels");
         let block = t.transpose(block);
-        for ((row, values), &add) in rows.iter_mut().zip(&block).zip(add) {
+        for (l, (row, values)) in rows.iter_mut().zip(&block).enumerate() {
             let dst: &mut Lanes = (&mut row[b * LANES..][..LANES]).try_into().expect("8 pixels");
             for (d, &v) in dst.iter_mut().zip(values) {
-                *d = v + add;
+                *d = add(l, v);
             }
         }
     }
     for (i, pixel) in tail.as_chunks::<LANES>().0.iter().enumerate() {
-        for ((row, &v), &add) in rows.iter_mut().zip(pixel).zip(add) {
-            row[full + i] = v + add;
+        for (l, (row, &v)) in rows.iter_mut().zip(pixel).enumerate() {
+            row[full + i] = add(l, v);
         }
     }
 }
@@ -220,7 +222,7 @@ pub(super) fn crop_inputs(s: &Shapes, staged: &[f32], dx: &mut [f32]) {
                 for r in 0..height {
                     let mut rows = rows_mut(&mut planes[..count], r * w, n);
                     let first = ((r + s.padding.h) * size.w + s.padding.w) * LANES;
-                    deinterleave(t, &src[first..], &[0.0; LANES], &mut rows[..count]);
+                    deinterleave(t, &src[first..], None, &mut rows[..count]);
                 }
             }
         },
@@ -246,7 +248,7 @@ pub(super) fn crop_outputs(s: &Shapes, blocks: &[f32], bias: Option<&[f32]>, y: 
                 let (mut planes, count) = group_planes_mut(y, (s.out, oh * ow), at);
                 for r in 0..oh {
                     let mut rows = rows_mut(&mut planes[..count], r * ow, ow);
-                    deinterleave(t, &src[r * b.w * LANES..], &add, &mut rows[..count]);
+                    deinterleave(t, &src[r * b.w * LANES..], Some(&add), &mut rows[..count]);
                 }
             }
         },
